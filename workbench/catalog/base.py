@@ -1,0 +1,132 @@
+"""Connections to the catalog DuckDB file: short-lived, retried on lock, migrated on first use.
+
+DuckDB lets one process write a database file at a time, and a reader in another process
+cannot open it while a writer holds it. So every operation opens a connection, does its
+work in one transaction and closes it at once; a process that finds the file locked
+waits and retries. The browser view can then read while an ablation writes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from workbench.catalog.migrations import MIGRATIONS
+
+LOCK_TIMEOUT_S = 120.0
+
+
+class CatalogError(LookupError):
+    """Something asked of the catalog that is not there (a version, a run)."""
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+
+
+def from_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _is_lock_error(e: Exception) -> bool:
+    msg = str(e).lower()
+    return "lock" in msg or "conflicting" in msg or "being used by another process" in msg
+
+
+class CatalogBase:
+    def __init__(self, path: str | Path, reader: bool = False):
+        self.path = Path(path)
+        self.reader = reader
+        self._migrated = False
+
+    # --- connections -------------------------------------------------------------------
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        delay = 0.01
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except (duckdb.IOException, duckdb.ConnectionException) as e:
+                if not _is_lock_error(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.25)
+
+    @contextmanager
+    def connect(self, write: bool = True):
+        """A connection for one unit of work; with write=True it is one transaction."""
+        if not self._migrated:
+            self.migrate()
+        read_only = self.reader and not write
+        con = self._open(read_only)
+        try:
+            if write and not read_only:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+            else:
+                yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
+        """Run a read query and return rows as dicts."""
+        with self.connect(write=False) as con:
+            cur = con.execute(sql, params)
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def query_df(self, sql: str, params: list | tuple = ()):
+        """Run a read query and return a polars DataFrame."""
+        with self.connect(write=False) as con:
+            return con.execute(sql, params).pl()
+
+    # --- schema ------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        rows = self.query("SELECT max(version) AS v FROM schema_migrations")
+        return rows[0]["v"] or 0
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order, each in its own transaction."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.reader and self.path.exists():
+            self._migrated = True  # a reader never changes the schema
+            return []
+        applied_now = []
+        con = self._open(read_only=False)
+        try:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TIMESTAMP)"
+            )
+            done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+            for number in sorted(MIGRATIONS):
+                if number in done:
+                    continue
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    con.execute(MIGRATIONS[number])
+                    con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [number, now()])
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                applied_now.append(number)
+        finally:
+            con.close()
+        self._migrated = True
+        return applied_now

@@ -1,0 +1,41 @@
+"""Catalog schema, as an ordered list of migrations.
+
+A migration is applied once, in order, and recorded in `schema_migrations`. Never edit a
+migration that has shipped: add a new one. Numbers are claimed per area so parallel work
+does not collide: 1 datasets, 2 curation, 3 training runs, 4 evals, 5 synthesis,
+6 ablations; later changes take the next free number.
+"""
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE versions (
+        id        VARCHAR PRIMARY KEY,   -- hash of the normalized records, in order
+        name      VARCHAR NOT NULL,
+        created   TIMESTAMP NOT NULL,
+        n_rows    BIGINT NOT NULL,
+        path      VARCHAR NOT NULL,      -- Parquet body, relative to WORKBENCH_HOME
+        operation VARCHAR NOT NULL,      -- ingest | curate | synth | mix | ...
+        stats     JSON,                  -- rows, turns, chars, tokens by source and mode
+        meta      JSON                   -- operation-specific extras (e.g. the input spec)
+    );
+    CREATE TABLE lineage (
+        parent    VARCHAR NOT NULL,
+        child     VARCHAR NOT NULL,
+        operation VARCHAR NOT NULL,
+        params    JSON,
+        created   TIMESTAMP NOT NULL,
+        PRIMARY KEY (parent, child, operation)
+    );
+    -- One row per record dropped on the way to `version` (parent: where it came from;
+    -- for ingest rejects the record id is the input location and parent is NULL).
+    CREATE TABLE removals (
+        version   VARCHAR NOT NULL,
+        parent    VARCHAR,
+        record_id VARCHAR NOT NULL,
+        step      VARCHAR NOT NULL,
+        reason    VARCHAR NOT NULL,
+        detail    VARCHAR,
+        PRIMARY KEY (version, record_id)
+    );
+    """,
+}

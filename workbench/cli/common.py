@@ -1,0 +1,104 @@
+"""Shared CLI plumbing: error display, the workspace, tables, and a group with a default command."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from workbench.workspace import Workspace
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UserFacingError(Exception):
+    """Base for errors whose message is the whole story (no traceback for the user)."""
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Errors that mean bad input, not a bug: shown as one red line, exit code 2."""
+    from workbench.catalog import CatalogError
+    from workbench.ingest import IngestError
+    from workbench.models import ModelError
+    from workbench.readers import InputError
+    from workbench.records import RecordError
+
+    types = [UserFacingError, CatalogError, IngestError, InputError, RecordError, ModelError, FileNotFoundError]
+    for mod, name in [
+        ("workbench.curate.recipe", "RecipeError"),
+        ("workbench.curate.recipe", "CurationError"),
+        ("workbench.train", "TrainError"),
+        ("workbench.evals.suites", "SuiteError"),
+        ("workbench.evals.runner", "EvalError"),
+        ("workbench.synth.think", "SynthError"),
+        ("workbench.synth.mix", "MixError"),
+        ("workbench.ablate", "AblationError"),
+        ("workbench.specs", "SpecError"),
+    ]:
+        try:
+            types.append(getattr(__import__(mod, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(types)
+
+
+def run_cli(app: typer.Typer) -> None:
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("[yellow]interrupted[/]: finished steps are kept; run the same command again to resume")
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the one place errors become messages
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, user_error_types()):
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+            sys.exit(2)
+        raise
+
+
+def workspace() -> Workspace:
+    return Workspace.default()
+
+
+def table(title: str | None, columns: list[str], rows: list[list], **kw) -> Table:
+    t = Table(title=title, **kw)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*["" if v is None else str(v) for v in r])
+    return t
+
+
+def print_json(obj) -> None:
+    console.print_json(json.dumps(obj, default=str))
+
+
+class DefaultGroup(TyperGroup):
+    """A group that runs `default_command` when the first word is not a subcommand.
+
+    Lets `workbench curate VERSION --recipe r.yaml` and `workbench curate report VERSION`
+    live side by side.
+    """
+
+    default_command = "run"
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default_command, *args]
+        elif not args and self.default_command in self.commands and not self.no_args_is_help:
+            args = [self.default_command]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        super().format_usage(ctx, formatter)

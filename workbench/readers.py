@@ -1,0 +1,149 @@
+"""Readers: turn a file or a Hugging Face dataset id into raw rows with their location.
+
+Each reader yields `(where, row)` where `where` is a human-readable location such as
+`data.jsonl:12` so that every error can say exactly which row was wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class InputError(ValueError):
+    """Input that cannot be read; the message names the file and what is wrong."""
+
+
+class BadRow:
+    """A row that could not even be parsed; yielded instead of raising when tolerant."""
+
+    def __init__(self, error: str, raw: str):
+        self.error, self.raw = error, raw
+
+
+READERS = {}
+
+
+def reader(*suffixes: str):
+    def deco(fn):
+        for s in suffixes:
+            READERS[s] = fn
+        return fn
+
+    return deco
+
+
+@reader(".jsonl", ".ndjson")
+def read_jsonl(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]:
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                msg = f"malformed JSON ({e.msg} at column {e.colno})"
+                if not tolerant:
+                    raise InputError(f"{path}:{lineno}: {msg}") from None
+                row = BadRow(msg, line.rstrip("\n"))
+            yield f"{path}:{lineno}", row
+
+
+@reader(".json")
+def read_json_array(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+    if isinstance(data, dict):
+        # {"data": [...]} or a single-split dict is common; a lone object is one row.
+        lists = [v for v in data.values() if isinstance(v, list)]
+        data = lists[0] if len(lists) == 1 else [data]
+    if not isinstance(data, list):
+        raise InputError(f"{path}: expected a JSON array of rows, found {type(data).__name__}")
+    for i, row in enumerate(data):
+        yield f"{path}[{i}]", row
+
+
+@reader(".parquet")
+def read_parquet(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises several types for a corrupt file
+        raise InputError(f"{path}: unreadable Parquet file ({e})") from None
+    i = 0
+    for batch in pf.iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            yield f"{path} row {i}", row
+            i += 1
+
+
+@reader(".csv", ".tsv")
+def read_csv(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = csv.DictReader(fh, delimiter="\t" if path.suffix == ".tsv" else ",")
+        for row in rows:
+            # Cells holding JSON (e.g. a messages list) are decoded; plain text stays text.
+            out = {}
+            for k, v in row.items():
+                if isinstance(v, str) and v[:1] in "[{":
+                    try:
+                        v = json.loads(v)
+                    except json.JSONDecodeError:
+                        pass
+                out[k] = v
+            yield f"{path}:{rows.line_num}", out
+
+
+def looks_like_hub_id(spec: str) -> bool:
+    return not os.path.exists(spec) and spec.count("/") == 1 and not spec.startswith((".", "/")) and "." not in spec.split("/")[1][-8:]
+
+
+def read_hub(spec: str, split: str = "train") -> Iterator[tuple[str, object]]:
+    """Stream a Hugging Face dataset; offline machines get a clear error at once, never a hang."""
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1" or not _hub_reachable():
+        raise InputError(
+            f"{spec!r} is not a local file and the Hugging Face Hub cannot be reached (offline). "
+            "Download the dataset on a connected machine and ingest the file, or pass a local path."
+        )
+    import datasets
+
+    ds = datasets.load_dataset(spec, split=split, streaming=True)
+    for i, row in enumerate(ds):
+        yield f"{spec}[{split}][{i}]", row
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def read_rows(spec: str | os.PathLike, split: str = "train", tolerant: bool = False) -> Iterator[tuple[str, object]]:
+    """Yield (location, row) from a local file of a supported type or a hub dataset id.
+
+    With `tolerant`, a line that cannot be parsed is yielded as a BadRow instead of raising.
+    """
+    spec_s = str(spec)
+    path = Path(spec_s)
+    if not path.exists():
+        if looks_like_hub_id(spec_s):
+            yield from read_hub(spec_s, split)
+            return
+        raise InputError(f"{spec_s}: no such file")
+    if path.is_dir():
+        raise InputError(f"{spec_s}: is a directory; give a file ({', '.join(sorted(READERS))})")
+    fn = READERS.get(path.suffix.lower())
+    if fn is None:
+        raise InputError(f"{spec_s}: unsupported file type {path.suffix!r}; supported: {', '.join(sorted(READERS))}")
+    yield from fn(path, tolerant=tolerant)

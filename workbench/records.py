@@ -1,0 +1,292 @@
+"""The one record schema for SFT data, and the format adapters that produce it.
+
+A record is a conversation: `messages` (role + content, roles system/user/assistant),
+a `source`, a `reasoning_mode` ("think", "no_think" or None) and free-form `meta`.
+Its id is a hash of its content (messages + reasoning mode), so the same conversation
+always gets the same id; the n-th exact repeat inside one dataset gets a suffixed hash
+so ids stay unique within a version and every removal can point at one record.
+
+Adding a format: write `def my_format(row) -> dict | None` that returns
+`{"messages": [...], "reasoning_mode": ..., "meta": {...}}` for rows it recognises
+and None otherwise, and decorate it with `@adapter("my_format", keys={...})`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLES = ("system", "user", "assistant")
+REASONING_MODES = ("think", "no_think")
+
+
+class RecordError(ValueError):
+    """A row that cannot become a record; the message says why."""
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    messages: list[dict[str, str]]
+    source: str = ""
+    reasoning_mode: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # --- derived on demand -------------------------------------------------
+    def turns(self, role: str | None = None) -> list[dict[str, str]]:
+        return [m for m in self.messages if role is None or m["role"] == role]
+
+    @property
+    def n_turns(self) -> int:
+        """Number of user/assistant turns (system prompts are not turns)."""
+        return sum(1 for m in self.messages if m["role"] != "system")
+
+    @property
+    def n_chars(self) -> int:
+        return sum(len(m["content"]) for m in self.messages)
+
+    def prompt(self) -> str:
+        """The first user turn: what the record asks."""
+        return next((m["content"] for m in self.messages if m["role"] == "user"), "")
+
+    def assistant_text(self) -> str:
+        return "\n\n".join(m["content"] for m in self.messages if m["role"] == "assistant")
+
+    def text(self) -> str:
+        return "\n\n".join(m["content"] for m in self.messages)
+
+    def n_tokens(self, tokenizer) -> int:
+        return sum(len(tokenizer(m["content"], add_special_tokens=False)["input_ids"]) for m in self.messages)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "messages": [dict(m) for m in self.messages],
+            "source": self.source,
+            "reasoning_mode": self.reasoning_mode,
+            "meta": self.meta,
+        }
+
+    def replace(self, **changes) -> "Record":
+        """A copy with some fields changed; the id is recomputed from the new content."""
+        data = {**self.to_dict(), **changes}
+        data.pop("id")
+        return make_record(**data)
+
+
+def content_hash(messages: list[dict[str, str]], reasoning_mode: str | None) -> str:
+    canon = json.dumps(
+        [[m["role"], m["content"]] for m in messages] + [reasoning_mode],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()[:16]
+
+
+def validate_messages(messages: Any, reasoning_mode: Any = None) -> list[dict[str, str]]:
+    """Check and normalise a message list; raise RecordError naming the problem."""
+    if not isinstance(messages, list) or not messages:
+        raise RecordError("no messages")
+    out = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            raise RecordError(f"message {i} is not an object")
+        role, content = m.get("role"), m.get("content")
+        if role not in ROLES:
+            raise RecordError(f"message {i} has unknown role {role!r} (expected one of {', '.join(ROLES)})")
+        if content is None:
+            content = ""
+        if not isinstance(content, str):
+            raise RecordError(f"message {i} content is {type(content).__name__}, expected text")
+        out.append({"role": role, "content": content})
+    if not any(m["role"] == "assistant" for m in out):
+        raise RecordError("no assistant turn")
+    if reasoning_mode not in (None, *REASONING_MODES):
+        raise RecordError(f"unknown reasoning_mode {reasoning_mode!r} (expected think, no_think or null)")
+    return out
+
+
+def make_record(
+    messages: list[dict[str, str]],
+    source: str = "",
+    reasoning_mode: str | None = None,
+    meta: dict[str, Any] | None = None,
+    id: str | None = None,
+) -> Record:
+    messages = validate_messages(messages, reasoning_mode)
+    return Record(
+        id=id or content_hash(messages, reasoning_mode),
+        messages=messages,
+        source=source or "",
+        reasoning_mode=reasoning_mode,
+        meta=dict(meta or {}),
+    )
+
+
+def unique_ids(records: Iterable[Record]) -> Iterator[Record]:
+    """Give exact repeats distinct, deterministic ids: the n-th repeat hashes id + n."""
+    seen: dict[str, int] = {}
+    for rec in records:
+        n = seen.get(rec.id, 0)
+        seen[rec.id] = n + 1
+        if n:
+            new_id = hashlib.sha256(f"{rec.id}#{n}".encode()).hexdigest()[:16]
+            rec = Record(new_id, rec.messages, rec.source, rec.reasoning_mode, {**rec.meta, "repeat_of": rec.id})
+        yield rec
+
+
+# --------------------------------------------------------------------------------------
+# Format adapters: each turns one raw row (a dict) into record fields, or returns None.
+# --------------------------------------------------------------------------------------
+
+AdapterFn = Callable[[dict], "dict | None"]
+
+
+@dataclass(frozen=True)
+class Adapter:
+    name: str
+    keys: frozenset[str]  # keys whose presence identifies the format
+    convert: AdapterFn
+
+
+ADAPTERS: dict[str, Adapter] = {}
+
+
+def adapter(name: str, keys: set[str]):
+    """Register a format adapter; detection tries them in registration order."""
+
+    def deco(fn: AdapterFn) -> AdapterFn:
+        ADAPTERS[name] = Adapter(name, frozenset(keys), fn)
+        return fn
+
+    return deco
+
+
+def _mode_from_flag(flag: Any) -> str | None:
+    if flag is None:
+        return None
+    if isinstance(flag, str):
+        flag = flag.strip().lower() in ("true", "1", "yes", "think")
+    return "think" if flag else "no_think"
+
+
+def _messages_mode(messages: list[dict]) -> str | None:
+    """SmolLM3 convention: a /think or /no_think flag at the end of the system prompt."""
+    for m in messages:
+        if m.get("role") == "system" and isinstance(m.get("content"), str):
+            text = m["content"].rstrip()
+            if text.endswith("/no_think"):
+                return "no_think"
+            if text.endswith("/think"):
+                return "think"
+    return None
+
+
+@adapter("smoltalk2", keys={"messages", "chat_template_kwargs"})
+def smoltalk2(row: dict) -> dict | None:
+    kwargs = row.get("chat_template_kwargs")
+    if not isinstance(kwargs, dict) or "messages" not in row:
+        return None
+    messages = list(row["messages"])
+    custom = kwargs.get("custom_instructions")
+    if custom and not any(m.get("role") == "system" for m in messages):
+        messages.insert(0, {"role": "system", "content": custom})
+    meta = {k: v for k, v in row.items() if k not in ("messages", "chat_template_kwargs", "source")}
+    meta["chat_template_kwargs"] = kwargs
+    return {"messages": messages, "reasoning_mode": _mode_from_flag(kwargs.get("enable_thinking")), "meta": meta}
+
+
+@adapter("messages", keys={"messages"})
+def openai_messages(row: dict) -> dict | None:
+    messages = row.get("messages")
+    if not isinstance(messages, list) or (messages and not isinstance(messages[0], dict)) or (
+        messages and "role" not in messages[0]
+    ):
+        return None
+    mode = row.get("reasoning_mode")
+    if mode is None:
+        mode = _messages_mode(messages)
+    meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
+    extra = {k: v for k, v in row.items() if k not in ("messages", "reasoning_mode", "meta", "source", "id")}
+    return {"messages": messages, "reasoning_mode": mode, "meta": {**extra, **meta}}
+
+
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                  "chatgpt": "assistant", "bing": "assistant", "bard": "assistant", "model": "assistant",
+                  "system": "system"}
+
+
+@adapter("sharegpt", keys={"conversations"})
+def sharegpt(row: dict) -> dict | None:
+    conv = row.get("conversations")
+    if not isinstance(conv, list) or (conv and not isinstance(conv[0], dict)) or (conv and "from" not in conv[0]):
+        return None
+    messages = []
+    for i, turn in enumerate(conv):
+        who = str(turn.get("from", "")).lower()
+        if who not in SHAREGPT_ROLES:
+            raise RecordError(f"conversation turn {i} has unknown speaker {turn.get('from')!r}")
+        messages.append({"role": SHAREGPT_ROLES[who], "content": turn.get("value", "")})
+    if row.get("system"):
+        messages.insert(0, {"role": "system", "content": row["system"]})
+    meta = {k: v for k, v in row.items() if k not in ("conversations", "system", "source", "id")}
+    return {"messages": messages, "reasoning_mode": _messages_mode(messages), "meta": meta}
+
+
+@adapter("alpaca", keys={"instruction", "output"})
+def alpaca(row: dict) -> dict | None:
+    if "instruction" not in row or "output" not in row:
+        return None
+    prompt = str(row["instruction"])
+    if row.get("input"):
+        prompt = f"{prompt}\n\n{row['input']}"
+    messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": row["output"]}]
+    if row.get("system"):
+        messages.insert(0, {"role": "system", "content": row["system"]})
+    meta = {k: v for k, v in row.items() if k not in ("instruction", "input", "output", "system", "source", "id")}
+    return {"messages": messages, "reasoning_mode": None, "meta": meta}
+
+
+@adapter("prompt_completion", keys={"prompt", "completion"})
+def prompt_completion(row: dict) -> dict | None:
+    if "prompt" not in row or "completion" not in row:
+        return None
+    prompt, completion = row["prompt"], row["completion"]
+    # TRL's conversational prompt/completion: both sides are message lists.
+    if isinstance(prompt, list) and isinstance(completion, list):
+        messages = list(prompt) + list(completion)
+    else:
+        messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
+    meta = {k: v for k, v in row.items() if k not in ("prompt", "completion", "source", "id")}
+    return {"messages": messages, "reasoning_mode": _messages_mode(messages), "meta": meta}
+
+
+def detect_format(row: dict) -> str:
+    """Name of the first adapter whose identifying keys are all present in the row."""
+    if not isinstance(row, dict):
+        raise RecordError(f"row is a {type(row).__name__}, expected an object")
+    keys = set(row)
+    for ad in ADAPTERS.values():
+        if ad.keys <= keys and ad.convert(row) is not None:
+            return ad.name
+    tried = "; ".join(f"{a.name} ({', '.join(sorted(a.keys))})" for a in ADAPTERS.values())
+    raise RecordError(f"row fits no known format; keys seen: {sorted(keys)}; formats tried: {tried}")
+
+
+def convert_row(row: dict, fmt: str, default_source: str = "") -> Record:
+    """Convert one raw row with the named adapter into a validated Record."""
+    if fmt not in ADAPTERS:
+        raise RecordError(f"unknown format {fmt!r}; known: {', '.join(ADAPTERS)}")
+    if not isinstance(row, dict):
+        raise RecordError(f"row is a {type(row).__name__}, expected an object")
+    fields = ADAPTERS[fmt].convert(row)
+    if fields is None:
+        raise RecordError(
+            f"row does not fit format {fmt!r} (needs keys {sorted(ADAPTERS[fmt].keys)}); keys seen: {sorted(row)}"
+        )
+    source = row.get("source") if isinstance(row.get("source"), str) and row.get("source") else default_source
+    meta = {k: v for k, v in fields.get("meta", {}).items() if v is not None}
+    return make_record(fields["messages"], source=source, reasoning_mode=fields.get("reasoning_mode"), meta=meta)

@@ -1,0 +1,181 @@
+"""Dataset bodies: Parquet files addressed by a hash of their records, plus catalog rows.
+
+`save_version` is how every operation (ingest, curate, synth, mix) creates a dataset
+version: it hashes the records, writes the body atomically (temp file, then rename), and
+registers the version, its lineage and its removals in one catalog transaction. A process
+killed at any point leaves either nothing registered or everything registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from workbench.records import Record
+from workbench.workspace import Workspace
+
+BODY_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("source", pa.string()),
+        ("reasoning_mode", pa.string()),
+        ("meta", pa.string()),  # JSON text: free-form, so no fixed columns
+    ]
+)
+
+
+@dataclass(frozen=True)
+class SavedVersion:
+    id: str
+    name: str
+    n_rows: int
+    created: bool  # False when the same content was already registered
+
+
+def _meta_json(meta: dict) -> str:
+    return json.dumps(meta, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def version_hash(records: list[Record]) -> str:
+    """Hash of the normalized records in order: same content, same version id."""
+    h = hashlib.sha256()
+    for r in records:
+        h.update(r.id.encode())
+        h.update(b"\x1f")
+        h.update(r.source.encode())
+        h.update(b"\x1f")
+        h.update(_meta_json(r.meta).encode())
+        h.update(b"\x1e")
+    return h.hexdigest()[:16]
+
+
+def records_to_table(records: list[Record]) -> pa.Table:
+    return pa.table(
+        {
+            "id": [r.id for r in records],
+            "messages": [r.messages for r in records],
+            "source": [r.source for r in records],
+            "reasoning_mode": [r.reasoning_mode for r in records],
+            "meta": [_meta_json(r.meta) for r in records],
+        },
+        schema=BODY_SCHEMA,
+    )
+
+
+def table_to_records(table: pa.Table) -> list[Record]:
+    cols = table.to_pydict()
+    return [
+        Record(i, list(m), s or "", mode, json.loads(meta) if meta else {})
+        for i, m, s, mode, meta in zip(cols["id"], cols["messages"], cols["source"], cols["reasoning_mode"], cols["meta"])
+    ]
+
+
+def _clean_stale_temp_files(directory: Path) -> None:
+    """Remove temp bodies left by processes that were killed mid-write."""
+    for tmp in directory.glob("*.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def write_body(path: Path, records: list[Record]) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    pq.write_table(records_to_table(records), tmp, compression="zstd")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def save_version(
+    ws: Workspace,
+    records: list[Record],
+    name: str,
+    operation: str,
+    parents: list[tuple[str, dict]] | None = None,
+    removals: list[dict] | None = None,
+    meta: dict | None = None,
+    stats: dict | None = None,
+) -> SavedVersion:
+    """Register `records` as a dataset version (a no-op if that content exists already)."""
+    from workbench.profile import profile
+
+    if not records:
+        raise ValueError(f"refusing to save an empty dataset version {name!r}")
+    ids = [r.id for r in records]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"dataset {name!r} has duplicate record ids; pass records through records.unique_ids")
+    version_id = version_hash(records)
+    catalog = ws.catalog()
+    if catalog.version_exists(version_id):
+        catalog.add_version(version_id, name, len(records), "", operation, {}, parents=parents)  # lineage only
+        return SavedVersion(version_id, name, len(records), created=False)
+    _clean_stale_temp_files(ws.data_dir)
+    rel = f"data/{version_id}.parquet"
+    write_body(ws.home / rel, records)
+    created = catalog.add_version(
+        version_id,
+        name,
+        len(records),
+        rel,
+        operation,
+        stats if stats is not None else profile(records),
+        meta=meta,
+        parents=parents,
+        removals=removals,
+    )
+    return SavedVersion(version_id, name, len(records), created=created)
+
+
+def load_table(ws: Workspace, version_ref: str) -> pa.Table:
+    row = ws.catalog().resolve_version(version_ref)
+    return pq.read_table(ws.home / row["path"], schema=BODY_SCHEMA)
+
+
+def load_records(ws: Workspace, version_ref: str) -> list[Record]:
+    return table_to_records(load_table(ws, version_ref))
+
+
+def load_frame(ws: Workspace, version_ref: str):
+    """The version body as a polars DataFrame (meta stays JSON text)."""
+    import polars as pl
+
+    return pl.from_arrow(load_table(ws, version_ref))
+
+
+def export_version(ws: Workspace, version_ref: str, path: str | os.PathLike) -> Path:
+    """Write a version as JSONL or Parquet in messages format (loadable by `datasets`)."""
+    path = Path(path)
+    table = load_table(ws, version_ref)
+    records = table_to_records(table)
+    rows = [
+        {"id": r.id, "messages": r.messages, "source": r.source, "reasoning_mode": r.reasoning_mode,
+         "meta": _meta_json(r.meta)}
+        for r in records
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".parquet":
+        pq.write_table(table, path)
+    elif path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        with open(path, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    else:
+        raise ValueError(f"{path}: export to .jsonl or .parquet")
+    return path

@@ -1,0 +1,52 @@
+"""Where workbench keeps things: the catalog file, dataset bodies, runs, eval outputs.
+
+`WORKBENCH_HOME` (default `./.workbench`) holds one project's catalog and artefacts.
+`WORKBENCH_CACHE` (default `~/.cache/workbench`) holds what is shared between projects,
+such as the bundled model converted to safetensors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("WORKBENCH_CACHE", Path.home() / ".cache" / "workbench"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Workspace:
+    home: Path
+
+    @classmethod
+    def default(cls) -> "Workspace":
+        return cls(Path(os.environ.get("WORKBENCH_HOME", ".workbench")).resolve())
+
+    def __post_init__(self):
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.home / "catalog.duckdb"
+
+    def subdir(self, *parts: str) -> Path:
+        path = self.home.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.subdir("data")
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.subdir("runs")
+
+    def catalog(self, reader: bool = False):
+        from workbench.catalog import Catalog
+
+        return Catalog(self.catalog_path, reader=reader)

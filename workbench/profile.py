@@ -26,11 +26,17 @@ def token_counts(records: list[Record], tokenizer_name: str | None = DEFAULT_TOK
             texts.append(m["content"])
             owners.append(i)
     counts = [0] * len(records)
-    batch = 4096
+    backend = getattr(tok, "backend_tokenizer", None)  # Rust tokenizer: skips building BatchEncodings
+    batch = 8192
     for start in range(0, len(texts), batch):
-        enc = tok(texts[start : start + batch], add_special_tokens=False)["input_ids"]
-        for owner, ids in zip(owners[start : start + batch], enc):
-            counts[owner] += len(ids)
+        chunk = texts[start : start + batch]
+        if backend is not None:
+            encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+            lengths = [len(e.ids) for e in encode(chunk, add_special_tokens=False)]
+        else:
+            lengths = [len(ids) for ids in tok(chunk, add_special_tokens=False)["input_ids"]]
+        for owner, n in zip(owners[start : start + batch], lengths):
+            counts[owner] += n
     return counts
 
 

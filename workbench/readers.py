@@ -102,7 +102,13 @@ def read_csv(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]
 
 
 def looks_like_hub_id(spec: str) -> bool:
-    return not os.path.exists(spec) and spec.count("/") == 1 and not spec.startswith((".", "/")) and "." not in spec.split("/")[1][-8:]
+    """`owner/name` that is not a local path and does not end in a file suffix we read."""
+    return (
+        not os.path.exists(spec)
+        and spec.count("/") == 1
+        and not spec.startswith((".", "/", "~"))
+        and Path(spec).suffix.lower() not in READERS
+    )
 
 
 def read_hub(spec: str, split: str = "train") -> Iterator[tuple[str, object]]:

@@ -1,0 +1,241 @@
+"""The ablation spec: one YAML file that states the data variants to compare.
+
+```yaml
+name: quickstart
+base: smollm2-135m-instruct          # bundled name, local dir or hub id
+seeds: [0]
+train: {max_steps: 20}               # TrainConfig fields, or a path to a train YAML
+eval: {suites: [gsm-style], layer: smoke, limit: 10}
+variants:
+  - name: raw
+    sources: [../datasets/raw.jsonl] # files (ingested) or existing version refs
+  - name: curated
+    sources: [../datasets/raw.jsonl]
+    recipe: recipes/default.yaml     # a curation recipe: a path or an inline {steps: [...]}
+  - name: curated-think
+    sources: [../datasets/raw.jsonl]
+    recipe: recipes/default.yaml
+    synth: {mode: think, limit: 16}  # responses from a teacher for the curated prompts
+    mix: {weights: {data: 1, synth: 1}, balance: tokens}
+  - name: prebuilt
+    version: my-dataset-v3           # an existing dataset version, used as is
+```
+
+Relative paths are resolved against the spec file's folder. Errors name the key path
+(`variants[1].recipe.steps[0]`) and, for YAML syntax errors, the line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class SpecError(ValueError):
+    """An ablation spec that cannot be run; the message names the file and key path."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EvalSpec(_Strict):
+    suites: list[str] = Field(min_length=1)
+    layer: Literal["smoke", "core"] = "smoke"
+    limit: int | None = Field(default=None, ge=1, description="at most this many items per suite (for quick runs)")
+
+
+class SynthSpec(_Strict):
+    mode: Literal["think", "no_think", "both"] = "think"
+    teacher: str | None = None  # default: the ablation's base model
+    limit: int | None = Field(default=None, ge=1, description="generate for at most this many prompts")
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class MixSpec(_Strict):
+    # keys: "data" (the curated sources) and "synth" (the generated responses)
+    weights: dict[Literal["data", "synth"], float] = Field(default_factory=lambda: {"data": 1.0, "synth": 1.0})
+    balance: Literal["tokens", "examples"] = "tokens"
+    budget: int | None = Field(default=None, ge=1)
+    budget_unit: Literal["tokens", "records"] = "records"
+    seed: int = 0
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, v):
+        if any(w < 0 for w in v.values()):
+            raise ValueError("weights must not be negative")
+        if not v or sum(v.values()) <= 0:
+            raise ValueError("weights must sum to more than zero")
+        return v
+
+
+class VariantSpec(_Strict):
+    name: str
+    version: str | None = None  # an existing dataset version, used as is
+    sources: list[str] | None = None  # files or version refs; several are concatenated
+    recipe: str | dict | None = None  # curation recipe (path or inline)
+    synth: SynthSpec | None = None
+    mix: MixSpec | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        if not NAME_RE.match(v):
+            raise ValueError("use letters, digits, '_', '-', '.' (at most 64 characters)")
+        if v == "base":
+            raise ValueError("'base' is reserved for the untrained base model")
+        return v
+
+    @model_validator(mode="after")
+    def _one_data_source(self):
+        if (self.version is None) == (not self.sources):
+            raise ValueError("give exactly one of `version` (an existing dataset version) or `sources` (files or versions)")
+        if self.version is not None and (self.recipe or self.synth or self.mix):
+            raise ValueError("a `version` variant is used as is; use `sources` to curate, synthesize or mix")
+        if self.mix is not None and self.synth is None:
+            raise ValueError("`mix` combines the data with `synth` output; add a `synth` section")
+        return self
+
+
+class AblationSpec(_Strict):
+    name: str
+    base: str = "smollm2-135m-instruct"
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    train: str | dict[str, Any] = Field(default_factory=dict)
+    eval: EvalSpec
+    variants: list[VariantSpec] = Field(min_length=1)
+    # set by load_spec: where relative paths in the spec point to (not part of the YAML)
+    root: str = Field(default=".", exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        if not NAME_RE.match(v):
+            raise ValueError("use letters, digits, '_', '-', '.' (at most 64 characters)")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError("seeds repeat")
+        return v
+
+    @field_validator("variants")
+    @classmethod
+    def _unique(cls, v):
+        names = [x.name for x in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"variant names repeat: {', '.join(dup)}")
+        return v
+
+    # --- helpers -----------------------------------------------------------------------
+    def path(self, value: str) -> str:
+        """A path from the spec, resolved against the spec's folder (absolute paths kept)."""
+        p = Path(os.path.expanduser(value))
+        return str(p if p.is_absolute() else (Path(self.root) / p).resolve())
+
+    def variant(self, name: str) -> VariantSpec:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise SpecError(f"ablation {self.name!r} has no variant {name!r}")
+
+
+def key_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _format_errors(where: str, e: ValidationError) -> str:
+    lines = []
+    for err in e.errors():
+        # drop pydantic's union/literal branch names so the path is the YAML's own
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "dict", "int"))))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (misspelled?)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{where}: {key_path(loc)}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_spec(data: Any, where: str = "spec", root: str | os.PathLike = ".") -> AblationSpec:
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}: an ablation spec is a mapping with name, eval and variants")
+    try:
+        spec = AblationSpec.model_validate({**data, "root": str(Path(root).resolve())})
+    except ValidationError as e:
+        raise SpecError(_format_errors(where, e)) from None
+    _check_references(spec, where)
+    return spec
+
+
+def _check_references(spec: AblationSpec, where: str) -> None:
+    """Files named in the spec exist, and inline curation recipes are valid, before any work."""
+    problems = []
+    if isinstance(spec.train, str) and not os.path.exists(spec.path(spec.train)):
+        problems.append(f"{where}: train: file not found: {spec.path(spec.train)}")
+    for i, v in enumerate(spec.variants):
+        for j, src in enumerate(v.sources or []):
+            if _looks_like_path(src) and not os.path.exists(spec.path(src)):
+                problems.append(f"{where}: variants[{i}].sources[{j}]: file not found: {spec.path(src)}")
+        if isinstance(v.recipe, str) and not os.path.exists(spec.path(v.recipe)):
+            problems.append(f"{where}: variants[{i}].recipe: file not found: {spec.path(v.recipe)}")
+        elif v.recipe is not None:
+            try:
+                load_variant_recipe(spec, v)
+            except SpecError as e:
+                problems.append(f"{where}: variants[{i}].recipe{_sub_path(str(e))}")
+    if problems:
+        raise SpecError("\n".join(problems))
+
+
+def _sub_path(msg: str) -> str:
+    # a recipe error that starts with a key path ("steps[0].x: ...") continues ours
+    return msg if msg.startswith(("[", ".")) else ("." + msg if re.match(r"^[\w\[\]\.]+: ", msg) else ": " + msg)
+
+
+def load_variant_recipe(spec: AblationSpec, variant: VariantSpec):
+    """The variant's curation recipe, validated by the curation module."""
+    try:
+        from workbench.curate.recipe import load_recipe
+    except ImportError as e:  # curation not installed in this tree yet
+        raise SpecError(f"curation is not available: {e}") from None
+    source = spec.path(variant.recipe) if isinstance(variant.recipe, str) else variant.recipe
+    try:
+        return load_recipe(source)
+    except Exception as e:  # RecipeError and friends: keep their key path
+        raise SpecError(str(e)) from None
+
+
+def _looks_like_path(value: str) -> bool:
+    return os.sep in value or "/" in value or Path(value).suffix.lower() in (".jsonl", ".json", ".parquet", ".csv")
+
+
+def load_spec(path: str | os.PathLike) -> AblationSpec:
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"{path}: spec file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"{path}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    return parse_spec(data, where=str(path), root=path.parent)

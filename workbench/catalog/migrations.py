@@ -38,4 +38,34 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (version, record_id)
     );
     """,
+    6: """
+    -- One row per ablation (its spec, as run last); one row per task of it. A task's id is a
+    -- content hash of its inputs, so the same step in another ablation is found and reused.
+    CREATE TABLE ablations (
+        name      VARCHAR PRIMARY KEY,
+        spec      JSON NOT NULL,
+        spec_hash VARCHAR NOT NULL,
+        spec_path VARCHAR,
+        created   TIMESTAMP NOT NULL,
+        updated   TIMESTAMP NOT NULL
+    );
+    CREATE TABLE ablation_tasks (
+        ablation  VARCHAR NOT NULL,
+        task_id   VARCHAR NOT NULL,
+        kind      VARCHAR NOT NULL,      -- build | train | eval
+        variant   VARCHAR NOT NULL,      -- variant name, or 'base' for the untrained model
+        seed      INTEGER,
+        label     VARCHAR NOT NULL,
+        inputs    JSON,
+        status    VARCHAR NOT NULL,      -- running | done | failed
+        output    JSON,                  -- e.g. the version id, run id, eval result keys
+        error     VARCHAR,
+        pid       INTEGER,
+        attempts  INTEGER NOT NULL,
+        started   TIMESTAMP,
+        finished  TIMESTAMP,
+        wall_s    DOUBLE,
+        PRIMARY KEY (ablation, task_id)
+    );
+    """,
 }

@@ -166,7 +166,7 @@ def _format_errors(where: str, e: ValidationError) -> str:
     for err in e.errors():
         # drop pydantic's union/literal branch names so the path is the YAML's own
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "dict", "int"))))
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (misspelled?)"
         elif err["type"] == "missing":

@@ -78,12 +78,14 @@ class AblationsMixin:
                 [to_json(output), now(), wall_s, ablation, task_id],
             )
 
-    def task_failed(self, ablation: str, task_id: str, error: str, wall_s: float | None) -> None:
+    def task_failed(self, ablation: str, task_id: str, error: str, wall_s: float | None,
+                    status: str = "failed") -> None:
+        """Record a failure (or, with status='interrupted', a Ctrl-C) and its message."""
         with self.connect() as con:
             con.execute(
-                "UPDATE ablation_tasks SET status = 'failed', error = ?, finished = ?, wall_s = ? "
+                "UPDATE ablation_tasks SET status = ?, error = ?, finished = ?, wall_s = ? "
                 "WHERE ablation = ? AND task_id = ?",
-                [error, now(), wall_s, ablation, task_id],
+                [status, error, now(), wall_s, ablation, task_id],
             )
 
     def task_reused(self, ablation: str, task_id: str, kind: str, variant: str, seed: int | None,

@@ -36,6 +36,7 @@ AREAS = [
     ("app", "app"),
 ]
 
+_root = app  # importing the submodule workbench.cli.app rebinds this package's `app` name
 for module_name, command in AREAS:
     try:
         module = importlib.import_module(f"workbench.cli.{module_name}")
@@ -45,7 +46,8 @@ for module_name, command in AREAS:
         continue
     sub = getattr(module, "app", None)
     if isinstance(sub, typer.Typer) and (sub.registered_commands or sub.registered_groups or sub.registered_callback):
-        app.add_typer(sub, name=command)
+        _root.add_typer(sub, name=command)
+app = _root
 
 
 def main() -> None:

@@ -1,0 +1,63 @@
+"""`workbench ablate SPEC.yaml` runs (or resumes) an ablation; `workbench ablate status NAME`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from workbench.cli.common import DefaultGroup, console, table, workspace
+
+app = typer.Typer(cls=DefaultGroup, help="Run an ablation: build, train and evaluate every data variant.")
+
+
+@app.command("run")
+def run(
+    spec: Path = typer.Argument(..., help="The ablation spec (YAML)."),
+    report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Where to write the report (default reports/NAME)."),
+    no_report: bool = typer.Option(False, "--no-report", help="Do not write the report."),
+):
+    """Build each variant's data, train each (variant x seed), evaluate every run and the base model."""
+    from workbench.ablate import run_ablation
+    from workbench.progress import console as progress_console
+
+    ws = workspace()
+    result = run_ablation(ws, spec, log=lambda msg: progress_console.print(msg, highlight=False, markup=False))
+    console.print(f"ablation [bold]{result.name}[/]: {result.n_new} steps run now, "
+                  f"{len(result.outcomes) - result.n_new - len(result.failures)} cached, {len(result.failures)} failed")
+    _summary(ws, result.name)
+    if not no_report:
+        from workbench.report import write_report
+
+        html_path, md_path = write_report(ws, result.name, report_dir)
+        console.print(f"report: {html_path}  {md_path}")
+    if result.failures:
+        for o in result.failures:
+            console.print(f"[red]failed[/] {o.task.label}: {o.error}", highlight=False)
+        console.print("fix the cause and run the same command again: finished steps are kept")
+        raise typer.Exit(1)
+
+
+def _summary(ws, name: str) -> None:
+    from workbench.report import fmt_delta, fmt_score, headline, report_data
+
+    data = report_data(ws, name)
+    rows = [[r["variant"], r["suite"], r["metric"], r["n"], fmt_score(r), fmt_delta(r)] for r in headline(data)]
+    if rows:
+        console.print(table(f"{name}: score vs base (95% CI, * = significant)",
+                            ["variant", "suite", "metric", "items", "score [95% CI]", "delta vs base [95% CI]"], rows))
+    else:
+        console.print("no eval results yet")
+
+
+@app.command("status")
+def status(name: str = typer.Argument(..., help="The ablation's name (from its spec).")):
+    """What is done, running, interrupted and failed."""
+    from workbench.ablate import status as get_status
+
+    st = get_status(workspace(), name)
+    rows = [[t["label"], t["status"], t["task_id"], f"{t['wall_s']:.0f}" if t["wall_s"] is not None else "",
+             (t["error"] or "").split("\n")[0][:120]] for t in st["tasks"]]
+    console.print(table(f"ablation {name} ({st['spec_path'] or 'spec'})", ["task", "status", "id", "wall s", "error"], rows))
+    console.print(", ".join(f"{k}: {v}" for k, v in st["counts"].items()))

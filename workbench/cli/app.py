@@ -1,0 +1,31 @@
+"""`workbench app`: the Streamlit comparison view on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from workbench.cli.common import console
+
+app = typer.Typer(help="Open the comparison view in the browser.")
+
+APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
+
+
+@app.callback(invoke_without_command=True)
+def run(
+    port: int = typer.Option(8501, help="Port to listen on."),
+    headless: bool = typer.Option(False, "--headless", help="Do not open a browser window."),
+):
+    """Launch the Streamlit view of the catalog in WORKBENCH_HOME (local address only)."""
+    if not APP_FILE.exists():
+        raise FileNotFoundError(f"{APP_FILE} not found (the view ships with the source tree)")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_FILE), "--server.address", "127.0.0.1",
+           "--server.port", str(port), "--server.headless", str(headless).lower(), "--browser.gatherUsageStats", "false"]
+    console.print(f"workbench view on http://127.0.0.1:{port}  (Ctrl-C to stop)")
+    env = {**os.environ, "WORKBENCH_HOME": str(Path(os.environ.get("WORKBENCH_HOME", ".workbench")).resolve())}
+    raise typer.Exit(subprocess.call(cmd, env=env))

@@ -551,3 +551,107 @@ def write_report(ws: Workspace, name: str, out_dir: str | Path | None = None) ->
     h.write_text(render_html(data), encoding="utf-8")
     m.write_text(render_markdown(data), encoding="utf-8")
     return h, m
+
+
+# --------------------------------------------------------------------------------------
+# Views for the Streamlit app (small, read-only, short queries)
+# --------------------------------------------------------------------------------------
+
+
+def target_label(t: dict) -> str:
+    return t["variant"] + ("" if t["seed"] is None else f" · seed {t['seed']}")
+
+
+def item_diff(ws: Workspace, name: str, target_a: str, target_b: str, suite: str, metric: str | None = None) -> list[dict]:
+    """Per-item comparison of two evaluated targets on one suite: prompt, both responses, scores."""
+    cat = ws.catalog(reader=True)
+    layer = cat.get_ablation(name)["spec"]["eval"]["layer"]
+    a, b = _eval_items(cat, target_a, suite, layer), _eval_items(cat, target_b, suite, layer)
+    rows = []
+    for k in sorted(set(a) & set(b)):
+        metrics = [metric] if metric else sorted(set(a[k]["scores"]) | set(b[k]["scores"]))
+        for m in metrics:
+            sa, sb = a[k]["scores"].get(m), b[k]["scores"].get(m)
+            if sa is None or sb is None:
+                continue
+            rows.append({"item_id": k, "metric": m, "score_a": sa, "score_b": sb, "diff": sb - sa,
+                         "outcome": "B wins" if sb > sa else ("A wins" if sa > sb else "tie"),
+                         "prompt": a[k]["prompt"], "response_a": a[k]["response"], "response_b": b[k]["response"]})
+    return rows
+
+
+def variant_versions(data: ReportData) -> dict[str, list[dict]]:
+    """variant -> its build steps (each with a version id)."""
+    return {v["name"]: [s for s in v["steps"] if s.get("version")] for v in data.variants}
+
+
+def lineage_dot(ws: Workspace, data: ReportData) -> str:
+    """A Graphviz DOT graph of every version the variants were built from (sources to variant)."""
+    cat = ws.catalog(reader=True)
+    names = {r["id"]: r for r in cat.list_versions()}
+    edges, nodes = set(), set()
+    finals = {v["version"]: v["name"] for v in data.variants if v["version"]}
+    for version in finals:
+        for e in cat.lineage(version):
+            if e["parent"] is None:
+                continue
+            edges.add((e["parent"], e["child"], e["operation"]))
+            nodes.update((e["parent"], e["child"]))
+        nodes.add(version)
+    lines = ["digraph lineage {", "rankdir=LR;", 'node [shape=box, style="rounded,filled", fillcolor="#f4f4f4", fontsize=10];']
+    for n in sorted(nodes):
+        row = names.get(n, {})
+        label = f"{row.get('name', '?')}\\n{n[:10]} · {row.get('n_rows', '?')} rows"
+        extra = f', fillcolor="#d8e9f7", penwidth=2, xlabel="{finals[n]}"' if n in finals else ""
+        lines.append(f'"{n}" [label="{label}"{extra}];')
+    for p, c, op in sorted(edges):
+        lines.append(f'"{p}" -> "{c}" [label="{op}", fontsize=9];')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def removals_by_reason(ws: Workspace, data: ReportData) -> list[dict]:
+    """variant, step, reason, records removed, over every version on the variant's path."""
+    cat = ws.catalog(reader=True)
+    out = []
+    for v in data.variants:
+        if not v["version"]:
+            continue
+        chain = {e["child"] for e in cat.lineage(v["version"])} | {v["version"]}
+        for version in sorted(chain):
+            for r in cat.removal_summary(version):
+                out.append({"variant": v["name"], "version": version, "step": r["step"], "reason": r["reason"], "n": r["n"]})
+    return out
+
+
+def cluster_examples(ws: Workspace, data: ReportData, limit: int = 5) -> list[dict]:
+    """Near-duplicate clusters found while curating the variants (from the curation area's rows)."""
+    cat = ws.catalog(reader=True)
+    fn = getattr(cat, "dedup_clusters", None) or getattr(cat, "clusters", None)
+    if fn is None:
+        return []
+    out = []
+    for v in data.variants:
+        for s in v["steps"]:
+            if s.get("step") == "curate":
+                try:
+                    for c in fn(s["version"])[:limit]:
+                        out.append({"variant": v["name"], **c})
+                except Exception:  # noqa: BLE001 - no clusters stored for this version
+                    pass
+    return out
+
+
+def compositions(data: ReportData) -> list[dict]:
+    """Mixture composition rows per variant (from the build step's stored output)."""
+    out = []
+    for v in data.variants:
+        for s in v["steps"]:
+            comp = s.get("composition")
+            if isinstance(comp, list):
+                out += [{"variant": v["name"], **row} for row in comp if isinstance(row, dict)]
+            elif isinstance(comp, dict):
+                out.append({"variant": v["name"], **comp})
+        if v["version"] and not any(s.get("composition") for s in v["steps"]):
+            out.append({"variant": v["name"], "source": "(single source)", "examples": v["n_rows"]})
+    return out

@@ -23,7 +23,7 @@ def run(
     from workbench.progress import console as progress_console
 
     ws = workspace()
-    result = run_ablation(ws, spec, log=lambda msg: progress_console.print(msg, highlight=False, markup=False))
+    result = run_ablation(ws, spec, log=lambda msg: progress_console.print(msg, highlight=False, markup=False, soft_wrap=True))
     console.print(f"ablation [bold]{result.name}[/]: {result.n_new} steps run now, "
                   f"{len(result.outcomes) - result.n_new - len(result.failures)} cached, {len(result.failures)} failed")
     _summary(ws, result.name)

@@ -49,7 +49,9 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
 def run_cli(app: typer.Typer) -> None:
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:  # click returns typer.Exit's code instead of exiting
+            sys.exit(rc)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):

@@ -1,0 +1,152 @@
+"""The workbench comparison view (Streamlit). Run it with `workbench app`.
+
+A thin view: every number comes from workbench.report, which reads the catalog with short
+read-only queries, so the page works while an ablation is writing to the same catalog.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from workbench import report
+from workbench.workspace import Workspace
+
+PAGES = ["Leaderboard", "Compare runs", "Training", "Data"]
+
+st.set_page_config(page_title="workbench", layout="wide")
+
+
+def workspace() -> Workspace | None:
+    ws = Workspace.default()
+    return ws if ws.catalog_path.exists() else None
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def load(home: str, name: str) -> report.ReportData:
+    return report.report_data(Workspace(__import__("pathlib").Path(home)), name)
+
+
+def leaderboard(ws: Workspace, data: report.ReportData) -> None:
+    st.subheader(f"Leaderboard · {data.name}")
+    st.caption(f"base model `{data.spec.get('base')}` · seeds {data.spec.get('seeds')} · eval layer `{data.layer}` · "
+               "delta = paired difference vs the untrained base on the same items, 95% bootstrap CI; * = CI excludes 0")
+    rows = report.headline(data)
+    if not rows:
+        st.info("No eval results yet. Tasks so far:")
+    else:
+        st.dataframe(
+            [{"variant": r["variant"], "suite": r["suite"], "metric": r["metric"], "items": r["n"],
+              "score [95% CI]": report.fmt_score(r), "delta vs base [95% CI]": report.fmt_delta(r),
+              "significant": "*" if r["significant"] else ""} for r in rows],
+            hide_index=True, use_container_width=True,
+        )
+        fig = report.scores_figure(data)
+        if fig is not None:
+            st.pyplot(fig)
+        pair = [r for r in data.pairwise if r["metric"] == (data.metrics.get(r["suite"]) or [None])[0]]
+        if pair:
+            st.markdown("**Between variants** (B - A, paired)")
+            st.dataframe([{"A": r["a"], "B": r["b"], "suite": r["suite"], "B - A": f"{r['delta']:+.3f}",
+                           "95% CI": f"[{r['lo']:+.3f}, {r['hi']:+.3f}]", "significant": "*" if r["significant"] else ""}
+                          for r in pair], hide_index=True, use_container_width=True)
+    if data.failures:
+        st.warning("Some steps failed; the others went on. Rerun `workbench ablate` to retry them.")
+        st.dataframe(data.failures, hide_index=True, use_container_width=True)
+    with st.expander("tasks"):
+        st.dataframe([{"task": t["label"], "status": t["status"], "wall s": t["wall_s"], "id": t["task_id"]} for t in data.tasks],
+                     hide_index=True, use_container_width=True)
+
+
+def compare(ws: Workspace, data: report.ReportData) -> None:
+    st.subheader("Compare two runs, item by item")
+    _, evaluated = report.targets(ws, data.name)
+    if len(evaluated) < 2:
+        st.info("Fewer than two evaluated runs so far.")
+        return
+    labels = [report.target_label(t) for t in evaluated]
+    c1, c2, c3, c4 = st.columns(4)
+    a = c1.selectbox("run A", labels, index=0, key="run_a")
+    b = c2.selectbox("run B", labels, index=min(1, len(labels) - 1), key="run_b")
+    suite = c3.selectbox("suite", data.suites, key="suite")
+    metrics = data.metrics.get(suite) or []
+    metric = c4.selectbox("metric", metrics, key="metric") if metrics else None
+    ta, tb = evaluated[labels.index(a)]["target"], evaluated[labels.index(b)]["target"]
+    rows = report.item_diff(ws, data.name, ta, tb, suite, metric)
+    if not rows:
+        st.info("No common items with this metric.")
+        return
+    wins_b = sum(r["outcome"] == "B wins" for r in rows)
+    wins_a = sum(r["outcome"] == "A wins" for r in rows)
+    st.markdown(f"**{len(rows)}** items · B wins **{wins_b}** · A wins **{wins_a}** · ties {len(rows) - wins_a - wins_b}")
+    show = st.radio("show", ["B wins", "A wins", "all disagreements", "all"], horizontal=True, key="show")
+    if show == "all disagreements":
+        rows = [r for r in rows if r["outcome"] != "tie"]
+    elif show != "all":
+        rows = [r for r in rows if r["outcome"] == show]
+    for r in rows[:50]:
+        st.markdown(f"---\n**{r['item_id']}** · {r['metric']}: A {r['score_a']:.2f} → B {r['score_b']:.2f} ({r['outcome']})")
+        st.text(r["prompt"])
+        left, right = st.columns(2)
+        left.caption(f"A · {a}")
+        left.text(r["response_a"])
+        right.caption(f"B · {b}")
+        right.text(r["response_b"])
+
+
+def training(ws: Workspace, data: report.ReportData) -> None:
+    st.subheader("Training runs")
+    if not data.runs:
+        st.info("No finished training runs yet.")
+        return
+    st.dataframe([{k: r[k] for k in ("variant", "seed", "run_id", "mode", "wall_s", "tokens_per_s")} for r in data.runs],
+                 hide_index=True, use_container_width=True)
+    curve = [{"step": p["step"], "loss": p["loss"], "run": f"{r['variant']} seed {r['seed']}"} for r in data.runs for p in r["loss"]]
+    if curve:
+        st.line_chart(curve, x="step", y="loss", color="run")
+    else:
+        st.info("The runs stored no loss curve.")
+
+
+def data_page(ws: Workspace, data: report.ReportData) -> None:
+    st.subheader("Data per variant")
+    st.dataframe([{"variant": v["name"], "status": v["status"], "version": v["version"], "records": v["n_rows"]}
+                  for v in data.variants], hide_index=True, use_container_width=True)
+    st.markdown("**Lineage**")
+    st.graphviz_chart(report.lineage_dot(ws, data))
+    st.markdown("**Removed during curation, by reason**")
+    removed = report.removals_by_reason(ws, data)
+    if removed:
+        st.dataframe(removed, hide_index=True, use_container_width=True)
+        st.bar_chart(removed, x="reason", y="n", color="variant")
+    else:
+        st.caption("no removals on these variants' paths")
+    st.markdown("**Near-duplicate clusters**")
+    clusters = report.cluster_examples(ws, data)
+    if clusters:
+        st.dataframe(clusters, hide_index=True, use_container_width=True)
+    else:
+        st.caption("no dedup clusters stored for these variants")
+    st.markdown("**Mixture composition**")
+    st.dataframe(report.compositions(data), hide_index=True, use_container_width=True)
+
+
+def main() -> None:
+    st.sidebar.title("workbench")
+    ws = workspace()
+    if ws is None:
+        st.info("No catalog yet. Run `workbench ablate examples/quickstart.yaml` first.")
+        return
+    ablations = ws.catalog(reader=True).list_ablations()
+    if not ablations:
+        st.info("No ablations in this catalog yet. Run `workbench ablate SPEC.yaml`.")
+        return
+    name = st.sidebar.selectbox("ablation", [a["name"] for a in ablations], key="ablation")
+    page = st.sidebar.radio("page", PAGES, key="page")
+    st.sidebar.caption(f"catalog: {ws.catalog_path}")
+    if st.sidebar.button("refresh"):
+        load.clear()
+    data = load(str(ws.home), name)
+    {"Leaderboard": leaderboard, "Compare runs": compare, "Training": training, "Data": data_page}[page](ws, data)
+
+
+main()

@@ -34,11 +34,11 @@ def leaderboard(ws: Workspace, data: report.ReportData) -> None:
     if not rows:
         st.info("No eval results yet. Tasks so far:")
     else:
-        st.dataframe(
+        # st.table renders plain HTML (text in the page), fine for a variants x suites grid
+        st.table(
             [{"variant": r["variant"], "suite": r["suite"], "metric": r["metric"], "items": r["n"],
               "score [95% CI]": report.fmt_score(r), "delta vs base [95% CI]": report.fmt_delta(r),
               "significant": "*" if r["significant"] else ""} for r in rows],
-            hide_index=True, use_container_width=True,
         )
         fig = report.scores_figure(data)
         if fig is not None:
@@ -48,13 +48,13 @@ def leaderboard(ws: Workspace, data: report.ReportData) -> None:
             st.markdown("**Between variants** (B - A, paired)")
             st.dataframe([{"A": r["a"], "B": r["b"], "suite": r["suite"], "B - A": f"{r['delta']:+.3f}",
                            "95% CI": f"[{r['lo']:+.3f}, {r['hi']:+.3f}]", "significant": "*" if r["significant"] else ""}
-                          for r in pair], hide_index=True, use_container_width=True)
+                          for r in pair], hide_index=True, width="stretch")
     if data.failures:
         st.warning("Some steps failed; the others went on. Rerun `workbench ablate` to retry them.")
-        st.dataframe(data.failures, hide_index=True, use_container_width=True)
+        st.dataframe(data.failures, hide_index=True, width="stretch")
     with st.expander("tasks"):
         st.dataframe([{"task": t["label"], "status": t["status"], "wall s": t["wall_s"], "id": t["task_id"]} for t in data.tasks],
-                     hide_index=True, use_container_width=True)
+                     hide_index=True, width="stretch")
 
 
 def compare(ws: Workspace, data: report.ReportData) -> None:
@@ -99,7 +99,7 @@ def training(ws: Workspace, data: report.ReportData) -> None:
         st.info("No finished training runs yet.")
         return
     st.dataframe([{k: r[k] for k in ("variant", "seed", "run_id", "mode", "wall_s", "tokens_per_s")} for r in data.runs],
-                 hide_index=True, use_container_width=True)
+                 hide_index=True, width="stretch")
     curve = [{"step": p["step"], "loss": p["loss"], "run": f"{r['variant']} seed {r['seed']}"} for r in data.runs for p in r["loss"]]
     if curve:
         st.line_chart(curve, x="step", y="loss", color="run")
@@ -110,24 +110,24 @@ def training(ws: Workspace, data: report.ReportData) -> None:
 def data_page(ws: Workspace, data: report.ReportData) -> None:
     st.subheader("Data per variant")
     st.dataframe([{"variant": v["name"], "status": v["status"], "version": v["version"], "records": v["n_rows"]}
-                  for v in data.variants], hide_index=True, use_container_width=True)
+                  for v in data.variants], hide_index=True, width="stretch")
     st.markdown("**Lineage**")
     st.graphviz_chart(report.lineage_dot(ws, data))
     st.markdown("**Removed during curation, by reason**")
     removed = report.removals_by_reason(ws, data)
     if removed:
-        st.dataframe(removed, hide_index=True, use_container_width=True)
+        st.dataframe(removed, hide_index=True, width="stretch")
         st.bar_chart(removed, x="reason", y="n", color="variant")
     else:
         st.caption("no removals on these variants' paths")
     st.markdown("**Near-duplicate clusters**")
     clusters = report.cluster_examples(ws, data)
     if clusters:
-        st.dataframe(clusters, hide_index=True, use_container_width=True)
+        st.dataframe(clusters, hide_index=True, width="stretch")
     else:
         st.caption("no dedup clusters stored for these variants")
     st.markdown("**Mixture composition**")
-    st.dataframe(report.compositions(data), hide_index=True, use_container_width=True)
+    st.dataframe(report.compositions(data), hide_index=True, width="stretch")
 
 
 def main() -> None:

@@ -1,0 +1,97 @@
+"""Helpers for the ablation, report and app tests: tiny data, a tiny spec, one filled catalog.
+
+The filled catalog (a real 2-variant ablation on the tiny model) is made once per test
+session and shared by the report and app tests, which only read it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import yaml
+
+_FILLED: dict[str, Path] = {}
+
+QUESTIONS = [
+    ("What is 2 + 3?", "2 + 3 = 5.\n#### 5"),
+    ("Name a primary colour.", "Red is a primary colour."),
+    ("Write the word cat in capitals.", "CAT"),
+    ("What is 10 - 4?", "10 - 4 = 6.\n#### 6"),
+    ("Say hello in French.", "Bonjour."),
+    ("How many legs does a spider have?", "A spider has eight legs.\n#### 8"),
+    ("Give a synonym of quick.", "Fast."),
+    ("What is 3 * 3?", "3 * 3 = 9.\n#### 9"),
+    ("Is the sun a star?", "Yes, the sun is a star."),
+    ("What is 12 / 4?", "12 / 4 = 3.\n#### 3"),
+    ("Spell dog backwards.", "god"),
+    ("What comes after Monday?", "Tuesday comes after Monday."),
+]
+
+
+def write_data(folder: Path) -> dict[str, Path]:
+    """Two small alpaca-format files (all questions; the math half), plus a malformed one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"all": folder / "all.jsonl", "math": folder / "math.jsonl", "broken": folder / "broken.jsonl"}
+    with open(paths["all"], "w") as fh:
+        for q, a in QUESTIONS:
+            fh.write(json.dumps({"instruction": q, "output": a}) + "\n")
+    with open(paths["math"], "w") as fh:
+        for q, a in QUESTIONS:
+            if "####" in a:
+                fh.write(json.dumps({"instruction": q, "output": a}) + "\n")
+    paths["broken"].write_text('{"instruction": "ok", "output": "fine"}\n{"instruction": \n')
+    return paths
+
+
+def tiny_spec(folder: Path, model_dir: Path, name: str = "tiny", suites: list[str] | None = None,
+              max_steps: int = 4, extra_variants: list[dict] | None = None, **train) -> Path:
+    paths = write_data(folder / "data")
+    spec = {
+        "name": name,
+        "base": str(model_dir),
+        "seeds": [0],
+        "train": {"max_steps": max_steps, **train},
+        "eval": {"suites": suites or default_suites(), "layer": "smoke", "limit": 4},
+        "variants": [
+            {"name": "all", "sources": [str(paths["all"])]},
+            {"name": "math", "sources": [str(paths["math"])]},
+            *(extra_variants or []),
+        ],
+    }
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def default_suites() -> list[str]:
+    """Two cheap suites from evalsuites/ (whatever the evals area ships)."""
+    from workbench.evals.suites import discover  # noqa: F401 - fails clearly if evals is missing
+
+    return ["gsm-style", "think-follow"]
+
+
+def filled_workspace(tmp_path_factory, model_dir: Path):
+    """A workspace holding one finished tiny ablation named 'tiny' (made once per session)."""
+    from workbench.ablate import run_ablation
+    from workbench.workspace import Workspace
+
+    if "home" not in _FILLED:
+        folder = tmp_path_factory.mktemp("filled")
+        ws = Workspace(folder / "home")
+        result = run_ablation(ws, tiny_spec(folder, model_dir))
+        assert not result.failures, [(o.task.label, o.error) for o in result.failures]
+        _FILLED["home"] = ws.home
+    return Workspace(_FILLED["home"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or (str(Path("/usr/bin/chromium")) if Path("/usr/bin/chromium").exists() else None)

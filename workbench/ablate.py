@@ -146,10 +146,8 @@ def step_build(ws: Workspace, inp: dict) -> dict:
         from workbench.synth.think import synthesize
 
         s = inp["synth"]
-        prompts = current
-        if s.get("limit"):
-            prompts = _subset(ws, current, s["limit"], f"{name}-prompts")
-        result = synthesize(ws, prompts, s["mode"], s.get("teacher") or inp["base"], f"{name}-synth", s.get("settings") or {})
+        result = _call(synthesize, ws, current, s["mode"], s.get("teacher") or inp["base"], f"{name}-synth",
+                       s.get("settings") or {}, limit=s.get("limit"), check_answers=s.get("check_answers", False))
         synth_version = _version_of(result).id
         out["steps"].append({"step": "synth", "version": synth_version, "mode": s["mode"]})
 
@@ -172,18 +170,6 @@ def step_build(ws: Workspace, inp: dict) -> dict:
     row = cat.resolve_version(current)
     out.update(version=current, n_rows=row["n_rows"])
     return out
-
-
-def _subset(ws: Workspace, version: str, limit: int, name: str) -> str:
-    """The first `limit` records of a version, each left-out record with a reason row."""
-    from workbench.store import load_records, save_version
-
-    records = load_records(ws, version)
-    if len(records) <= limit:
-        return version
-    removals = [{"parent": version, "record_id": r.id, "step": "synth_limit", "reason": "beyond_synth_limit",
-                 "detail": f"synth.limit={limit}"} for r in records[limit:]]
-    return save_version(ws, records[:limit], name, "subset", parents=[(version, {"limit": limit})], removals=removals).id
 
 
 def _plain(obj: Any) -> Any:
@@ -390,6 +376,13 @@ class Runner:
     def run(self) -> AblationRun:
         spec = self.spec
         cat = self.ws.catalog()
+        try:
+            live = [t for t in cat.ablation_tasks(spec.name) if t["status"] == "running" and t["pid"] != os.getpid()]
+        except Exception:  # noqa: BLE001 - first run: no rows yet
+            live = []
+        if live:
+            raise AblationError(f"ablation {spec.name!r} is already running in process {live[0]['pid']} "
+                                f"({live[0]['label']}); wait for it or stop it first")
         cat.save_ablation(spec.name, spec.model_dump(mode="json"), content_hash(spec.model_dump(mode="json")), self.spec_path)
         config = resolved_train_config(spec)
         n_var, n_seed = len(spec.variants), len(spec.seeds)

@@ -56,6 +56,7 @@ class SynthSpec(_Strict):
     mode: Literal["think", "no_think", "both"] = "think"
     teacher: str | None = None  # default: the ablation's base model
     limit: int | None = Field(default=None, ge=1, description="generate for at most this many prompts")
+    check_answers: bool = False  # drop generations whose final answer disagrees with a `#### N` reference
     settings: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -372,10 +372,9 @@ def deltas_figure(data: ReportData):
     y = list(range(len(rows)))
     ax.axvline(0, color="#999999", lw=1)
     ax.errorbar([r["delta"] for r in rows], y, xerr=[[r["delta"] - r["d_lo"] for r in rows], [r["d_hi"] - r["delta"] for r in rows]],
-                fmt="o", color="#2a7ab8", ecolor="#555555", capsize=3)
-    for yi, r in zip(y, rows):
-        if r["significant"]:
-            ax.plot(r["delta"], yi, "o", color="#d9622b")
+                fmt="none", ecolor="#555555", capsize=3)
+    ax.scatter([r["delta"] for r in rows], y, zorder=3,
+               c=["#d9622b" if r["significant"] else "#2a7ab8" for r in rows])
     ax.set_yticks(y, labels)
     ax.set_xlabel("paired difference vs base (95% bootstrap CI)")
     ax.grid(axis="x", alpha=0.3)

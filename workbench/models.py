@@ -109,3 +109,190 @@ def load_tokenizer(spec: str | None = None):
         raise
     except Exception as e:
         raise ModelError(f"cannot load tokenizer {spec!r}: {e}") from e
+
+
+# --------------------------------------------------------------------------------------
+# Identity, inspection, LoRA targets, device and quantization (used by training and the CLI)
+# --------------------------------------------------------------------------------------
+
+# Attention and MLP projections across common families; fused variants (Phi-3 qkv_proj,
+# gate_up_proj; GPT-2 c_attn/c_proj/c_fc; Falcon query_key_value) included.
+LORA_TARGET_NAMES = (
+    "q_proj", "k_proj", "v_proj", "o_proj", "qkv_proj",
+    "gate_proj", "up_proj", "down_proj", "gate_up_proj",
+    "query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h",
+    "c_attn", "c_proj", "c_fc", "query", "key", "value",
+)
+EXCLUDED_TARGETS = ("lm_head", "embed_out", "output_layer", "score")
+
+
+def linear_layer_names(model) -> list[str]:
+    """Distinct leaf names of the model's linear layers (nn.Linear, bitsandbytes Linear4bit, Conv1D)."""
+    import torch
+
+    names = []
+    for full, module in model.named_modules():
+        kind = type(module).__name__
+        if isinstance(module, torch.nn.Linear) or kind in ("Linear4bit", "Linear8bitLt", "Conv1D"):
+            leaf = full.rsplit(".", 1)[-1]
+            if leaf and leaf not in names:
+                names.append(leaf)
+    return names
+
+
+def find_lora_targets(model) -> list[str]:
+    """LoRA target module names found among the model's actual linear layers (never lm_head)."""
+    present = [n for n in linear_layer_names(model) if n not in EXCLUDED_TARGETS]
+    found = [n for n in LORA_TARGET_NAMES if n in present]
+    if not found:
+        raise ModelError(
+            f"no known attention/MLP projection among the model's linear layers ({', '.join(present) or 'none'}); "
+            "list target_modules explicitly in the train config"
+        )
+    return found
+
+
+def is_local(spec: str) -> bool:
+    return spec in BUNDLED or os.path.isdir(spec)
+
+
+def model_identity(spec: str | None) -> dict:
+    """What names a base model for run ids: its resolved spec plus a hash of its config and weights.
+
+    Weight files are hashed once per (path, size, mtime) and the result cached, so a 500 MB
+    checkpoint costs ~1 s the first time and nothing afterwards.
+    """
+    import hashlib
+    import json
+
+    spec = str(spec or DEFAULT_MODEL)
+    path = resolve_model(spec)
+    if not os.path.isdir(path):
+        return {"spec": spec, "path": path, "hash": hashlib.sha256(path.encode()).hexdigest()[:16]}
+    cache_file = cache_dir() / "model_hashes.json"
+    try:
+        cache = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    h = hashlib.sha256()
+    # Tokenizer files count too: they decide the training text.
+    files = sorted(p for p in Path(path).iterdir() if p.suffix in (".json", ".jinja", ".safetensors", ".bin") and p.is_file())
+    changed = False
+    for p in files:
+        st = p.stat()
+        key = f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+        digest = cache.get(key)
+        if digest is None:
+            fh = hashlib.sha256()
+            with open(p, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 22), b""):
+                    fh.update(chunk)
+            digest = cache[key] = fh.hexdigest()
+            changed = True
+        h.update(p.name.encode() + b"\0" + digest.encode())
+    if changed:
+        tmp = cache_file.with_name(f"{cache_file.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(cache))
+        os.replace(tmp, cache_file)
+    return {"spec": spec, "path": path, "hash": h.hexdigest()[:16]}
+
+
+def choose_mode(quant: str = "auto") -> tuple[str, str]:
+    """(mode, reason): QLoRA nf4 on CUDA, LoRA fp32 on CPU unless nf4 is forced."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if quant not in ("auto", "nf4", "none"):
+        raise ModelError(f"unknown quant {quant!r}: use auto, nf4 or none")
+    if quant == "nf4":
+        return "qlora-nf4", "nf4 forced with --quant nf4" + ("" if cuda else " (on CPU nf4 measured ~17x slower than fp32 LoRA)")
+    if quant == "none":
+        return ("lora-bf16" if cuda and torch.cuda.is_bf16_supported() else "lora-fp32"), "quantization off (--quant none)"
+    if cuda:
+        return "qlora-nf4", f"CUDA device {torch.cuda.get_device_name(0)}: 4-bit nf4 QLoRA"
+    return "lora-fp32", "no CUDA device: LoRA in fp32 (nf4 on CPU measured ~17x slower per step)"
+
+
+def load_base_model(path: str, mode: str):
+    """The base model for training in the given mode (nf4 via bitsandbytes, else plain floats)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    cuda = torch.cuda.is_available()
+    try:
+        if mode == "qlora-nf4":
+            from peft import prepare_model_for_kbit_training
+            from transformers import BitsAndBytesConfig
+
+            compute = torch.bfloat16 if (not cuda or torch.cuda.is_bf16_supported()) else torch.float16
+            if not cuda:
+                compute = torch.float32  # CPU kernels: fp32 compute is the fast and safe one
+            bnb = BitsAndBytesConfig(
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=compute,
+            )
+            model = AutoModelForCausalLM.from_pretrained(
+                path, quantization_config=bnb, dtype=compute, device_map={"": 0} if cuda else {"": "cpu"}
+            )
+            return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        dtype = torch.bfloat16 if mode == "lora-bf16" else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        return model.to("cuda") if cuda else model
+    except ModelError:
+        raise
+    except OSError as e:
+        raise ModelError(f"cannot load model {path!r}: {e}") from e
+
+
+def model_info(spec: str) -> dict:
+    """Parameters, architecture, chat template and LoRA targets, without loading weights."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    path = resolve_model(spec)
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except Exception as e:  # noqa: BLE001 - any loader failure becomes one message
+        raise ModelError(f"cannot read config of {spec!r}: {e}") from e
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    tok = load_tokenizer(spec)
+    try:
+        targets = find_lora_targets(model)
+    except ModelError:
+        targets = []
+    return {
+        "name": spec,
+        "path": path,
+        "architecture": (config.architectures or [type(model).__name__])[0],
+        "model_type": config.model_type,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "layers": getattr(config, "num_hidden_layers", None),
+        "hidden_size": getattr(config, "hidden_size", None),
+        "vocab_size": getattr(config, "vocab_size", None),
+        "chat_template": bool(getattr(tok, "chat_template", None)),
+        "linear_layers": linear_layer_names(model),
+        "lora_targets": targets,
+    }
+
+
+def list_models() -> list[dict]:
+    """Bundled models (installed? converted?) and other model directories in the shared cache."""
+    out = []
+    for name, b in BUNDLED.items():
+        try:
+            bundled_gguf(name)
+            installed = True
+        except ModelError:
+            installed = False
+        converted = (cache_dir() / "models" / name / "model.safetensors").exists()
+        out.append({"name": name, "kind": "bundled", "installed": installed, "converted": converted,
+                    "description": b.description})
+    models_dir = cache_dir() / "models"
+    if models_dir.exists():
+        for d in sorted(models_dir.iterdir()):
+            if d.is_dir() and d.name not in BUNDLED and (d / "config.json").exists() and ".tmp-" not in d.name:
+                out.append({"name": str(d), "kind": "local", "installed": True, "converted": True, "description": ""})
+    return out

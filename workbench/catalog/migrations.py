@@ -97,6 +97,50 @@ MIGRATIONS: dict[int, str] = {
         created       TIMESTAMP NOT NULL
     );
     """,
+    3: """
+    -- One row per training run; its id is a hash of (dataset version, base model identity,
+    -- resolved train config, seed), so asking for the same run again finds this row.
+    CREATE TABLE runs (
+        id              VARCHAR PRIMARY KEY,
+        version_id      VARCHAR NOT NULL,
+        base_model      VARCHAR NOT NULL,    -- the spec as given: bundled name, directory or hub id
+        base_model_path VARCHAR NOT NULL,    -- what from_pretrained loads
+        base_model_hash VARCHAR NOT NULL,
+        run_dir         VARCHAR NOT NULL,
+        adapter_dir     VARCHAR NOT NULL,    -- absolute path of the peft adapter (+ tokenizer)
+        status          VARCHAR NOT NULL,    -- running | finished | failed
+        mode            VARCHAR NOT NULL,    -- qlora-nf4 | lora-fp32 | lora-bf16
+        mode_reason     VARCHAR,
+        config          JSON NOT NULL,       -- resolved TrainConfig
+        seed            INTEGER NOT NULL,
+        pid             INTEGER,
+        error           VARCHAR,
+        attempts        INTEGER NOT NULL,
+        n_train         INTEGER,
+        n_eval          INTEGER,
+        train_tokens    BIGINT,
+        wall_s          DOUBLE,
+        tokens_per_s    DOUBLE,
+        peak_mem_mb     DOUBLE,
+        final_loss      DOUBLE,
+        sanity          JSON,                -- post-training generations on held-out prompts
+        meta            JSON,
+        created         TIMESTAMP NOT NULL,
+        updated         TIMESTAMP NOT NULL,
+        finished        TIMESTAMP
+    );
+    -- Logged training steps (loss, learning rate) and evaluations (eval_loss), one row per step.
+    CREATE TABLE run_steps (
+        run_id    VARCHAR NOT NULL,
+        step      INTEGER NOT NULL,
+        loss      DOUBLE,
+        eval_loss DOUBLE,
+        lr        DOUBLE,
+        epoch     DOUBLE,
+        grad_norm DOUBLE,
+        PRIMARY KEY (run_id, step)
+    );
+    """,
     6: """
     -- One row per ablation (its spec, as run last); one row per task of it. A task's id is a
     -- content hash of its inputs, so the same step in another ablation is found and reused.

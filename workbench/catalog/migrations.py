@@ -97,6 +97,45 @@ MIGRATIONS: dict[int, str] = {
         created       TIMESTAMP NOT NULL
     );
     """,
+    2: """
+    -- Curation: the per-step summary of the run that made a version, records flagged (kept
+    -- but marked, e.g. decontamination with action=flag) and dedup clusters with members.
+    CREATE TABLE curation_steps (
+        version     VARCHAR NOT NULL,
+        position    INTEGER NOT NULL,    -- order in the recipe
+        parent      VARCHAR NOT NULL,
+        recipe_hash VARCHAR NOT NULL,
+        step        VARCHAR NOT NULL,
+        n_in        BIGINT NOT NULL,
+        kept        BIGINT NOT NULL,
+        dropped     BIGINT NOT NULL,
+        flagged     BIGINT NOT NULL,
+        top_reasons JSON,                -- [[reason, count], ...]
+        report      JSON,                -- step extras (per-suite hits, LSH shape...)
+        wall_s      DOUBLE,
+        PRIMARY KEY (version, position)
+    );
+    CREATE TABLE curation_flags (
+        version   VARCHAR NOT NULL,
+        record_id VARCHAR NOT NULL,
+        step      VARCHAR NOT NULL,
+        reason    VARCHAR NOT NULL,
+        detail    VARCHAR,
+        PRIMARY KEY (version, record_id, step)
+    );
+    CREATE TABLE dedup_clusters (
+        version    VARCHAR NOT NULL,
+        step       VARCHAR NOT NULL,
+        cluster_id VARCHAR NOT NULL,
+        record_id  VARCHAR NOT NULL,
+        kept       BOOLEAN NOT NULL,
+        similarity DOUBLE,               -- to the kept member (est. Jaccard, cosine, 1 = exact)
+        measure    VARCHAR,
+        size       INTEGER NOT NULL,
+        text       VARCHAR,              -- the member's text, truncated, for side-by-side views
+        PRIMARY KEY (version, step, cluster_id, record_id)
+    );
+    """,
     6: """
     -- One row per ablation (its spec, as run last); one row per task of it. A task's id is a
     -- content hash of its inputs, so the same step in another ablation is found and reused.

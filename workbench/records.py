@@ -127,14 +127,24 @@ def make_record(
 
 
 def unique_ids(records: Iterable[Record]) -> Iterator[Record]:
-    """Give exact repeats distinct, deterministic ids: the n-th repeat hashes id + n."""
-    seen: dict[str, int] = {}
+    """Give repeated ids distinct, deterministic ids: the n-th repeat hashes `id#n`.
+
+    Deterministic for a given order; a candidate already in use (e.g. a repeat id that a
+    previous ingest derived) moves on to the next n.
+    """
+    used: set[str] = set()
+    last_n: dict[str, int] = {}
     for rec in records:
-        n = seen.get(rec.id, 0)
-        seen[rec.id] = n + 1
-        if n:
-            new_id = hashlib.sha256(f"{rec.id}#{n}".encode()).hexdigest()[:16]
+        if rec.id in used:
+            n = last_n.get(rec.id, 0)
+            while True:
+                n += 1
+                new_id = hashlib.sha256(f"{rec.id}#{n}".encode()).hexdigest()[:16]
+                if new_id not in used:
+                    break
+            last_n[rec.id] = n
             rec = Record(new_id, rec.messages, rec.source, rec.reasoning_mode, {**rec.meta, "repeat_of": rec.id})
+        used.add(rec.id)
         yield rec
 
 

@@ -12,8 +12,9 @@ from typer.core import TyperGroup
 
 from workbench.workspace import Workspace
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (logs, CI, tests) gets a wide fixed width so tables are not folded.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 class UserFacingError(Exception):

@@ -1,5 +1,82 @@
-"""Catalog rows for evals (filled in by that area's work; SQL lives only in workbench/catalog/)."""
+"""Catalog rows for evals: suite aggregates (eval_results) and per-item samples (eval_samples).
+
+A result's id is its cache key, so writing the same result twice replaces it (idempotent)
+and looking it up answers "was this already evaluated?". Readers accept a model key, the
+target as asked (bundled name, directory, hub id) or a run id, and use the newest result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.catalog.base import from_json, now, to_json
+
+RESULT_COLUMNS = ("id", "model_key", "target", "run_id", "suite", "layer", "suite_hash", "settings", "n_items",
+                  "metrics", "primary_metric", "gen_tokens", "wall_s", "created")
 
 
 class EvalsMixin:
-    pass
+    def save_eval_result(self, result: dict[str, Any], samples: list[dict[str, Any]]) -> None:
+        """Write one suite result and its items in one transaction (replacing an earlier copy)."""
+        row = {"created": now(), **result}
+        with self.connect() as con:
+            con.execute("DELETE FROM eval_samples WHERE result_id = ?", [row["id"]])
+            con.execute("DELETE FROM eval_results WHERE id = ?", [row["id"]])
+            con.execute(
+                f"INSERT INTO eval_results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' for _ in RESULT_COLUMNS)})",
+                [to_json(row.get(c)) if c in ("settings", "metrics") else row.get(c) for c in RESULT_COLUMNS],
+            )
+            con.executemany(
+                "INSERT INTO eval_samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [[row["id"], str(s["item_id"]), row["model_key"], row["suite"], row["layer"], s.get("prompt"),
+                  s.get("response"), to_json(s.get("scores") or {})] for s in samples],
+            )
+
+    @staticmethod
+    def _result_row(row: dict) -> dict:
+        row = dict(row)
+        row["settings"] = from_json(row.get("settings")) or {}
+        row["metrics"] = from_json(row.get("metrics")) or {}
+        return row
+
+    def get_eval_result(self, result_id: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM eval_results WHERE id = ?", [result_id])
+        return self._result_row(rows[0]) if rows else None
+
+    def eval_results(self, model_key: str | None = None) -> list[dict[str, Any]]:
+        """Suite aggregates, newest first; for one model key / target / run id when given."""
+        if model_key is None:
+            rows = self.query("SELECT * FROM eval_results ORDER BY created DESC")
+        else:
+            rows = self.query(
+                "SELECT * FROM eval_results WHERE model_key = ? OR target = ? OR run_id = ? ORDER BY created DESC",
+                [model_key, model_key, model_key],
+            )
+        return [self._result_row(r) for r in rows]
+
+    def eval_samples(self, model_key: str, suite: str, layer: str = "smoke") -> list[dict[str, Any]]:
+        """Per-item rows (item_id, prompt, response, scores dict) of the newest matching result."""
+        found = self.query(
+            "SELECT id FROM eval_results WHERE (model_key = ? OR target = ? OR run_id = ?) AND suite = ? AND layer = ? "
+            "ORDER BY created DESC LIMIT 1",
+            [model_key, model_key, model_key, suite, layer],
+        )
+        if not found:
+            return []
+        rows = self.query(
+            "SELECT result_id, item_id, model_key, suite, layer, prompt, response, scores FROM eval_samples "
+            "WHERE result_id = ? ORDER BY item_id",
+            [found[0]["id"]],
+        )
+        for r in rows:
+            r["scores"] = from_json(r["scores"]) or {}
+        return rows
+
+    def eval_model_keys(self, target: str) -> list[str]:
+        """Model keys stored for a target or run id, newest first."""
+        rows = self.query(
+            "SELECT model_key, max(created) AS t FROM eval_results WHERE model_key = ? OR target = ? OR run_id = ? "
+            "GROUP BY model_key ORDER BY t DESC",
+            [target, target, target],
+        )
+        return [r["model_key"] for r in rows]

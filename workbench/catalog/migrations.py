@@ -82,6 +82,38 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (run_id, step)
     );
     """,
+    4: """
+    -- One row per (model, suite, layer, settings): the suite aggregates. Its id is the cache
+    -- key, a hash of (model or adapter content hash, suite content hash, generation settings).
+    CREATE TABLE eval_results (
+        id          VARCHAR PRIMARY KEY,
+        model_key   VARCHAR NOT NULL,    -- content hash of the base model (+ adapter)
+        target      VARCHAR NOT NULL,    -- what was asked for: bundled name, directory, hub id or run id
+        run_id      VARCHAR,             -- the training run, when the target was one
+        suite       VARCHAR NOT NULL,
+        layer       VARCHAR NOT NULL,    -- smoke | core
+        suite_hash  VARCHAR NOT NULL,
+        settings    JSON NOT NULL,       -- generation settings that feed the cache key
+        n_items     INTEGER NOT NULL,
+        metrics     JSON NOT NULL,       -- lm-eval aggregates, e.g. {"prompt_level_strict_acc": 0.2}
+        primary_metric VARCHAR,
+        gen_tokens  BIGINT,
+        wall_s      DOUBLE,
+        created     TIMESTAMP NOT NULL
+    );
+    -- One row per item of a result: what the model saw, what it said, and each metric's score.
+    CREATE TABLE eval_samples (
+        result_id   VARCHAR NOT NULL,
+        item_id     VARCHAR NOT NULL,
+        model_key   VARCHAR NOT NULL,
+        suite       VARCHAR NOT NULL,
+        layer       VARCHAR NOT NULL,
+        prompt      VARCHAR,
+        response    VARCHAR,
+        scores      JSON NOT NULL,
+        PRIMARY KEY (result_id, item_id)
+    );
+    """,
     5: """
     -- Generated responses, one row per (prompt, mode, teacher, settings, generation index).
     -- It is the resume point of a synth run: rows written per batch are never generated again.

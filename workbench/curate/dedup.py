@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from workbench.curate import minhash
 from workbench.curate.steps import Params, Step, StepResult, Verdict, register
-from workbench.curate.text import normalize, short, words
+from workbench.curate.text import normalize_exact, short, words
 from workbench.progress import progress_bar
 from workbench.records import Record
 
@@ -90,7 +90,10 @@ class ExactParams(Params):
 
 @register
 class ExactDedup(Step):
-    """Records whose normalized prompt (or whole conversation) is identical."""
+    """Records whose normalized prompt (or whole conversation) is identical.
+
+    Normalization: lowercase, punctuation removed, whitespace collapsed; digits are kept
+    (unlike near-dedup) since two math problems that differ only in numbers are not repeats."""
 
     name = "exact_dedup"
     Params = ExactParams
@@ -100,7 +103,7 @@ class ExactDedup(Step):
         by_key: dict[str, list[int]] = {}
         for i, (rec, text) in enumerate(zip(records, texts)):
             # the reasoning mode is part of the key: the same prompt in think and no_think is not a repeat
-            by_key.setdefault(f"{rec.reasoning_mode}\x1f{normalize(text)}", []).append(i)
+            by_key.setdefault(f"{rec.reasoning_mode}\x1f{normalize_exact(text)}", []).append(i)
         groups = [g for g in by_key.values() if len(g) > 1]
         return _resolve(self.name, groups, records, texts, self.params.keep, lambda a, b: 1.0,
                         f"exact_duplicate_{self.params.key}", "exact")

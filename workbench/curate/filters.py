@@ -207,6 +207,7 @@ class RepetitionFilter(Filter):
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 _PUNCT_ONLY = re.compile(r"^[^\w]+$", re.UNICODE)
 _SYMBOL_WORD = re.compile(r"^(#+|\.\.\.|…)$")
+_ANSWER_MARKER = re.compile(r"^#### .*$", re.MULTILINE)  # GSM8K final-answer line: format, not noise
 _BAD_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -224,8 +225,8 @@ class QualityParams(Params):
 class QualityFilter(Filter):
     """Gopher quality on the assistant text: word length, symbols, letters, stop words, bad characters.
 
-    Symbols are counted as words made only of '#' or an ellipsis (so a GSM8K `#### 42`
-    marker counts once, not four times as a character count would).
+    Symbols are counted as words made only of '#' or an ellipsis. The statistics skip the
+    `<think>` tags and a GSM8K final-answer line (`#### 42`): they are format, not text.
     """
 
     name = "gopher_quality"
@@ -239,7 +240,7 @@ class QualityFilter(Filter):
         bad = len(_BAD_CHARS.findall(record.text()))
         if bad / max(1, len(record.text())) > p.max_bad_char_frac:
             return Verdict("bad_characters", f"{bad} replacement/control characters")
-        ws = words(text)
+        ws = words(_ANSWER_MARKER.sub(" ", re.sub(r"</?think>", " ", text)))
         if len(ws) < p.min_words:
             return None
         symbols = sum(1 for w in ws if _SYMBOL_WORD.match(w))

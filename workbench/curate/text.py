@@ -21,6 +21,12 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+def normalize_exact(text: str) -> str:
+    """Like `normalize` but digits kept: "3 apples" and "5 apples" are different records."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _SPACE.sub(" ", _PUNCT.sub(" ", text)).strip()
+
+
 def normalize_words(text: str) -> list[str]:
     """Words of the normalized text; decontamination keeps digits (answers differ by number)."""
     text = unicodedata.normalize("NFKC", text).lower()

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -266,9 +267,8 @@ def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, l
     lm = None
     from workbench.progress import progress_bar
 
-    if not progress:
-        os.environ["TQDM_DISABLE"] = "1"  # lm-eval's own per-request bars
-    with progress_bar(f"eval {target.spec} [{layer}]", total=len(chosen)) as advance:
+    bar = progress_bar(f"eval {target.spec} [{layer}]", total=len(chosen)) if progress else nullcontext(lambda n=1: None)
+    with bar as advance:
         for suite in chosen:
             rid = cache_key(target.model_key, suite, settings)
             row = cat.get_eval_result(rid)

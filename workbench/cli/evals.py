@@ -1,0 +1,78 @@
+"""`workbench eval MODEL|RUN --suites a,b --layer smoke|core`, plus suite listing and making."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from workbench.cli.common import DefaultGroup, console, print_json, table, workspace
+
+app = typer.Typer(cls=DefaultGroup, help="Score a model or training run on eval suites (cached).", no_args_is_help=True)
+
+
+def _fmt(v) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+@app.command("run")
+def run(
+    model: str = typer.Argument(..., help="Training run id, bundled model name, local model dir or hub id."),
+    suites: Optional[str] = typer.Option(None, "--suites", "-s", help="Comma-separated suite names (default: all)."),
+    layer: str = typer.Option("smoke", "--layer", "-l", help="smoke (about 30 items per suite) or core (all)."),
+    batch_size: int = typer.Option(16, "--batch-size", "-b", help="Prompts generated together."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N items of each suite."),
+    max_gen_toks: Optional[int] = typer.Option(None, "--max-gen-toks", help="Cap generated tokens (default: per suite)."),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+):
+    """Evaluate MODEL (or a training RUN) on suites; results already in the catalog are reused."""
+    from workbench.evals.runner import evaluate
+
+    results = evaluate(workspace(), model, suites=suites, layer=layer, batch_size=batch_size, limit=limit,
+                       max_gen_toks=max_gen_toks)
+    if as_json:
+        print_json([r.as_dict() for r in results])
+        return
+    rows = []
+    for r in results:
+        metrics = ", ".join(f"{k}={_fmt(v)}" for k, v in r.metrics.items())
+        rows.append([r.suite, r.n_items, metrics, "cached" if r.cached else f"{r.wall_s:.1f}s",
+                     f"{r.tokens_per_s:.0f}" if not r.cached else ""])
+    console.print(table(f"{model} [{layer}] ({results[0].model_key if results else ''})",
+                        ["suite", "items", "metrics", "time", "gen tok/s"], rows))
+
+
+@app.command("suites")
+def list_suites():
+    """The suites found under evalsuites/ (and WORKBENCH_SUITES) with their layers and sizes."""
+    from workbench.evals.suites import discover
+
+    rows = []
+    for name, s in sorted(discover().items()):
+        sizes = ", ".join(f"{layer}={len(s.rows(layer))}" for layer in s.tasks)
+        rows.append([name, sizes, s.primary_metric, str(s.dir)])
+    console.print(table("eval suites", ["suite", "items", "primary metric", "folder"], rows))
+
+
+@app.command("make-suite")
+def make_suite(
+    name: str = typer.Argument(..., help="Name of the new suite (folder and lm-eval task name)."),
+    template: str = typer.Option(..., "--from", help="Suite to copy the prompt and scoring from, e.g. semsim."),
+    data: str = typer.Option(..., "--data", help="JSONL with the template's fields (e.g. prompt + reference)."),
+    dest: Optional[str] = typer.Option(None, "--dest", help="Folder to create it in (default: next to the template)."),
+):
+    """Make a suite from a JSONL: official IFEval (--from ifeval_style), GSM8K (--from gsm_style), prompt/reference (--from semsim)."""
+    from workbench.evals.suites import make_suite as do_make
+
+    s = do_make(name, template, data, dest=dest)
+    console.print(f"suite [bold]{s.name}[/] in {s.dir}: " + ", ".join(f"{l}={len(s.rows(l))} items" for l in s.tasks))
+
+
+@app.command("results")
+def results(model: Optional[str] = typer.Argument(None, help="Model key, model name or run id (default: all).")):
+    """Stored suite results."""
+    rows = workspace().catalog().eval_results(model)
+    console.print(table("eval results", ["target", "model key", "suite", "layer", "items", "metrics", "created"],
+                        [[r["target"], r["model_key"], r["suite"], r["layer"], r["n_items"],
+                          ", ".join(f"{k}={_fmt(v)}" for k, v in r["metrics"].items()),
+                          f"{r['created']:%Y-%m-%d %H:%M}"] for r in rows]))

@@ -219,6 +219,33 @@ def prepare_tokenizer(base_path: str, chat_template: str | None):
     return tok
 
 
+def resolve_targets(base_path: str, explicit: list[str] | None) -> list[str]:
+    """LoRA targets: the explicit list (checked against the model) or those found in it.
+
+    Uses a weightless (meta device) copy of the architecture, so it costs nothing before training.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(base_path))
+    except Exception as e:  # noqa: BLE001
+        raise ModelError(f"cannot read the architecture of {base_path!r}: {e}") from e
+    present = linear_layer_names(model)
+    if explicit:
+        unknown = [t for t in explicit if t not in present]
+        if unknown:
+            raise TrainError(
+                f"target_modules: {', '.join(unknown)} not among the model's linear layers ({', '.join(present)})"
+            )
+        return list(explicit)
+    try:
+        return find_lora_targets(model)
+    except ModelError as e:
+        raise TrainError(f"target_modules: {e}") from None
+
+
 @dataclass
 class Prepared:
     train: list[dict]
@@ -400,6 +427,7 @@ def train(
     records = load_records(ws, version["id"])
     tokenizer = prepare_tokenizer(ident["path"], cfg.chat_template)
     data = prepare_data(records, tokenizer, cfg, seed)
+    targets = resolve_targets(ident["path"], cfg.target_modules)
     _say(progress, f"run {run_id}: {mode} ({mode_reason})")
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -412,7 +440,7 @@ def train(
         "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats},
     })
     try:
-        result = _fit(ws, run_id, run_dir, ident, cfg, data, tokenizer, mode, seed, progress)
+        result = _fit(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, progress)
     except BaseException as e:
         # Ctrl-C keeps the run resumable ('running' with no live pid resumes); errors mark it failed.
         if isinstance(e, KeyboardInterrupt):
@@ -425,7 +453,7 @@ def train(
     return result
 
 
-def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer, mode, seed, progress) -> RunResult:
+def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mode, seed, progress) -> RunResult:
     import datasets
     import torch
     from peft import LoraConfig
@@ -435,19 +463,6 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     cat = ws.catalog()
     set_seed(seed)
     model = load_base_model(ident["path"], mode)
-    if cfg.target_modules:
-        present = set(linear_layer_names(model))
-        unknown = [t for t in cfg.target_modules if t not in present]
-        if unknown:
-            raise TrainError(
-                f"target_modules: {', '.join(unknown)} not among the model's linear layers ({', '.join(sorted(present))})"
-            )
-        targets = list(cfg.target_modules)
-    else:
-        try:
-            targets = find_lora_targets(model)
-        except ModelError as e:
-            raise TrainError(str(e)) from None
     model.config.pad_token_id = tokenizer.pad_token_id
     if model.generation_config is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id

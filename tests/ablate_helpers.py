@@ -70,7 +70,7 @@ def default_suites() -> list[str]:
     """Two cheap suites from evalsuites/ (whatever the evals area ships)."""
     from workbench.evals.suites import discover  # noqa: F401 - fails clearly if evals is missing
 
-    return ["gsm-style", "think-follow"]
+    return ["gsm_style", "think_follow"]
 
 
 def filled_workspace(tmp_path_factory, model_dir: Path):

@@ -51,7 +51,7 @@ def test_leaderboard_shows_every_variant_and_suite_with_cis(monkeypatch, filled)
     assert "Leaderboard · tiny" in texts(at)
     board = at.table[0].value
     assert set(board["variant"]) == {"base", "all", "math"}
-    assert set(board["suite"]) == {"gsm-style", "think-follow"}
+    assert set(board["suite"]) == {"gsm_style", "think_follow"}
     assert all("[" in s for s in board["score [95% CI]"])  # a CI on every score
     assert (board[board["variant"] == "base"]["delta vs base [95% CI]"] == "(baseline)").all()
 
@@ -60,7 +60,7 @@ def test_compare_page_shows_items_side_by_side_filtered_by_suite_and_metric(monk
     at = open_app(monkeypatch, filled.home, "Compare runs")
     assert at.selectbox(key="run_a").value == "base"
     at.selectbox(key="run_b").set_value("math · seed 0").run()
-    at.selectbox(key="suite").set_value("gsm-style").run()
+    at.selectbox(key="suite").set_value("gsm_style").run()
     metrics = at.selectbox(key="metric").options
     assert metrics, "the suite's metrics are offered"
     at.radio(key="show").set_value("all").run()
@@ -153,10 +153,10 @@ def test_app_served_for_real_renders_the_leaderboard_in_chromium(filled, tmp_pat
         dom = ""
         for _ in range(6):  # the first load of a fresh server can come back before the script ran
             dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-            if "Leaderboard · tiny" in dom and "think-follow" in dom:
+            if "Leaderboard · tiny" in dom and "think_follow" in dom:
                 break
         assert "Leaderboard · tiny" in dom, dom[-2000:]
-        for word in ("base", "all", "math", "gsm-style", "think-follow", "(baseline)"):
+        for word in ("base", "all", "math", "gsm_style", "think_follow", "(baseline)"):
             assert word in dom, word
         shot = tmp_path / "leaderboard.png"
         subprocess.run([browser, *flags, f"--screenshot={shot}", url], capture_output=True, timeout=120)

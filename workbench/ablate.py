@@ -160,8 +160,8 @@ def step_build(ws: Workspace, inp: dict) -> dict:
                         {"version": synth_version, "weight": m["weights"].get("synth", 0.0)}],
             "balance": m["balance"],
             "budget": m.get("budget"),
-            "budget_unit": m.get("budget_unit"),
             "seed": m["seed"],
+            "allow_upsample": m.get("allow_upsample", False),
         }
         mixed = build_mixture(ws, mix_spec, f"{name}-mix")
         current = _version_of(mixed).id
@@ -188,12 +188,10 @@ def _plain(obj: Any) -> Any:
         return str(obj)
 
 
-def train_config(config: dict):
+def train_config(config: dict | str):
     from workbench.train import TrainConfig
 
-    if hasattr(TrainConfig, "model_validate"):
-        return TrainConfig.model_validate(config)
-    return TrainConfig(**config)
+    return TrainConfig.load(config)
 
 
 def step_train(ws: Workspace, inp: dict) -> dict:
@@ -208,8 +206,9 @@ def step_train(ws: Workspace, inp: dict) -> dict:
 def step_eval(ws: Workspace, inp: dict) -> dict:
     from workbench.evals.runner import evaluate
 
-    results = _call(evaluate, ws, inp["target"], inp["suites"], inp["layer"], limit=inp.get("limit"))
-    return {"target": inp["target"], "results": [_plain(r) for r in (results or [])]}
+    results = evaluate(ws, inp["target"], inp["suites"], inp["layer"], limit=inp.get("limit"))
+    keep = ("suite", "layer", "result_id", "n_items", "metrics", "primary_metric", "model_key", "run_id", "wall_s")
+    return {"target": inp["target"], "results": [{k: getattr(r, k) for k in keep} for r in results]}
 
 
 STEPS: dict[str, Callable[[Workspace, dict], dict]] = {"build": step_build, "train": step_train, "eval": step_eval}
@@ -221,27 +220,14 @@ STEPS: dict[str, Callable[[Workspace, dict], dict]] = {"build": step_build, "tra
 
 
 def resolved_train_config(spec: AblationSpec) -> dict:
-    """The train section as a plain dict (a YAML file's content, not its path, feeds the hash)."""
-    if isinstance(spec.train, str):
-        path = spec.path(spec.train)
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise SpecError(f"{path}: not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise SpecError(f"{path}: a train config is a mapping of TrainConfig fields")
-        return data
-    return dict(spec.train)
-
-
-def check_train_config(spec: AblationSpec) -> None:
-    """Validate the train section with the training module before anything runs."""
-    config = resolved_train_config(spec)
+    """The train section fully resolved (defaults filled in): a file's content, not its path,
+    feeds the task hash, and a bad key fails here, before anything runs."""
+    source = spec.path(spec.train) if isinstance(spec.train, str) else dict(spec.train)
     try:
-        train_config(config)
-    except ImportError:
-        return
-    except Exception as e:  # pydantic ValidationError / TrainError: name the spec key
+        return train_config(source).resolved()
+    except ImportError as e:
+        raise AblationError(f"training is not available: {e}") from None
+    except Exception as e:  # TrainError: keep its key path, under the spec's `train` key
         raise SpecError(f"train: {e}") from None
 
 
@@ -431,7 +417,7 @@ def prepare(spec_or_path: AblationSpec | str | os.PathLike) -> tuple[AblationSpe
 def run_ablation(ws: Workspace, spec_or_path, executor=None, log: Callable[[str], None] | None = None) -> AblationRun:
     """Run (or resume) every task of an ablation; failures are recorded, not raised."""
     spec, path = prepare(spec_or_path)
-    check_train_config(spec)
+    resolved_train_config(spec)  # validate before any work
     return Runner(ws, spec, executor=executor, log=log, spec_path=path).run()
 
 

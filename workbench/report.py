@@ -27,23 +27,17 @@ BASE = "base"
 # --------------------------------------------------------------------------------------
 
 
-def _eval_items(cat, target: str, suite: str, layer: str) -> dict[str, dict]:
-    """Per-item samples of one model or run on one suite: item_id -> {prompt, response, scores}."""
-    rows = cat.eval_samples(target, suite=suite, layer=layer)
+def _eval_items(cat, result_id: str) -> dict[str, dict]:
+    """Per-item samples of one eval result: item_id -> {prompt, response, scores}."""
     out = {}
-    for r in rows:
-        scores = r.get("scores") or {}
-        if isinstance(scores, str):
-            import json
-
-            scores = json.loads(scores)
+    for r in cat.result_samples(result_id):
         out[str(r["item_id"])] = {"prompt": r.get("prompt") or "", "response": r.get("response") or "",
-                                  "scores": {k: float(v) for k, v in scores.items() if _is_number(v)}}
+                                  "scores": {k: float(v) for k, v in r["scores"].items() if _is_number(v)}}
     return out
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) or isinstance(v, bool)
+    return isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v))
 
 
 def _loss_curve(cat, run_id: str) -> list[dict]:
@@ -146,26 +140,36 @@ class ReportData:
 
 
 def targets(ws: Workspace, name: str) -> tuple[dict, list[dict]]:
-    """The ablation row and its evaluated targets: [{variant, seed, target}] (base first)."""
+    """The ablation row and its evaluated targets (base first):
+    [{variant, seed, target, results: {suite: result_id}, primary: {suite: metric}}]."""
     cat = ws.catalog(reader=True)
     abl = cat.get_ablation(name)
     out = []
     for t in cat.ablation_tasks(name):
         if t["kind"] == "eval" and t["status"] == "done":
-            out.append({"variant": t["variant"], "seed": t["seed"], "target": t["inputs"]["target"]})
+            results = t["output"].get("results", [])
+            out.append({"variant": t["variant"], "seed": t["seed"], "target": t["inputs"]["target"],
+                        "results": {r["suite"]: r["result_id"] for r in results},
+                        "primary": {r["suite"]: r.get("primary_metric") for r in results}})
     out.sort(key=lambda r: (r["variant"] != BASE, r["variant"], r["seed"] or 0))
     return abl, out
+
+
+def result_id(ws: Workspace, name: str, target: str, suite: str) -> str | None:
+    for t in targets(ws, name)[1]:
+        if t["target"] == target:
+            return t["results"].get(suite)
+    return None
 
 
 def item_table(ws: Workspace, name: str) -> dict:
     """variant -> suite -> item_id -> {scores (mean over seeds), prompt, responses per seed}."""
     cat = ws.catalog(reader=True)
     abl, evaluated = targets(ws, name)
-    layer = abl["spec"]["eval"]["layer"]
     table: dict[str, dict[str, dict[str, dict]]] = {}
     for t in evaluated:
-        for suite in abl["spec"]["eval"]["suites"]:
-            items = _eval_items(cat, t["target"], suite, layer)
+        for suite, rid in t["results"].items():
+            items = _eval_items(cat, rid)
             dest = table.setdefault(t["variant"], {}).setdefault(suite, {})
             for item_id, it in items.items():
                 d = dest.setdefault(item_id, {"prompt": it["prompt"], "responses": [], "per_seed": []})
@@ -177,6 +181,15 @@ def item_table(ws: Workspace, name: str) -> dict:
                 metrics = {m for s in d["per_seed"] for m in s}
                 d["scores"] = {m: sum(s.get(m, 0.0) for s in d["per_seed"]) / len(d["per_seed"]) for m in metrics}
     return table
+
+
+def primary_metrics(ws: Workspace, name: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for t in targets(ws, name)[1]:
+        for suite, m in t["primary"].items():
+            if m:
+                out.setdefault(suite, m)
+    return out
 
 
 def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
@@ -211,9 +224,10 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
                          "loss": _loss_curve(cat, run_id)})
 
     items = item_table(ws, name)
+    primary = primary_metrics(ws, name)
     metrics: dict[str, list[str]] = {}
     for suite in suites:
-        names: list[str] = []
+        names: list[str] = [primary[suite]] if suite in primary else []
         for v in items.values():
             for d in v.get(suite, {}).values():
                 for m in d["scores"]:
@@ -564,8 +578,10 @@ def target_label(t: dict) -> str:
 def item_diff(ws: Workspace, name: str, target_a: str, target_b: str, suite: str, metric: str | None = None) -> list[dict]:
     """Per-item comparison of two evaluated targets on one suite: prompt, both responses, scores."""
     cat = ws.catalog(reader=True)
-    layer = cat.get_ablation(name)["spec"]["eval"]["layer"]
-    a, b = _eval_items(cat, target_a, suite, layer), _eval_items(cat, target_b, suite, layer)
+    ra, rb = result_id(ws, name, target_a, suite), result_id(ws, name, target_b, suite)
+    if ra is None or rb is None:
+        return []
+    a, b = _eval_items(cat, ra), _eval_items(cat, rb)
     rows = []
     for k in sorted(set(a) & set(b)):
         metrics = [metric] if metric else sorted(set(a[k]["scores"]) | set(b[k]["scores"]))
@@ -624,20 +640,27 @@ def removals_by_reason(ws: Workspace, data: ReportData) -> list[dict]:
 
 
 def cluster_examples(ws: Workspace, data: ReportData, limit: int = 5) -> list[dict]:
-    """Near-duplicate clusters found while curating the variants (from the curation area's rows)."""
+    """The largest near-duplicate clusters found while curating each variant: kept text vs dropped."""
     cat = ws.catalog(reader=True)
-    fn = getattr(cat, "dedup_clusters", None) or getattr(cat, "clusters", None)
-    if fn is None:
+    if not hasattr(cat, "dedup_clusters"):
         return []
     out = []
     for v in data.variants:
         for s in v["steps"]:
-            if s.get("step") == "curate":
-                try:
-                    for c in fn(s["version"])[:limit]:
-                        out.append({"variant": v["name"], **c})
-                except Exception:  # noqa: BLE001 - no clusters stored for this version
-                    pass
+            if s.get("step") != "curate":
+                continue
+            try:
+                clusters = cat.dedup_clusters(s["version"], limit=limit)
+            except Exception:  # noqa: BLE001 - a catalog without curation tables
+                continue
+            for c in clusters:
+                members = c.get("members") or []
+                kept = next((m for m in members if m.get("kept")), members[0] if members else {})
+                dropped = [m for m in members if m is not kept]
+                out.append({"variant": v["name"], "step": c.get("step"), "cluster": c.get("cluster_id"),
+                            "size": c.get("size"), "kept": (kept.get("text") or "")[:300],
+                            "dropped": " | ".join((m.get("text") or "")[:200] for m in dropped[:3]),
+                            "similarity": max((m.get("similarity") or 0.0 for m in dropped), default=None)})
     return out
 
 

@@ -64,9 +64,16 @@ class MixSpec(_Strict):
     # keys: "data" (the curated sources) and "synth" (the generated responses)
     weights: dict[Literal["data", "synth"], float] = Field(default_factory=lambda: {"data": 1.0, "synth": 1.0})
     balance: Literal["tokens", "examples"] = "tokens"
-    budget: int | None = Field(default=None, ge=1)
-    budget_unit: Literal["tokens", "records"] = "records"
+    budget: dict[Literal["tokens", "records"], int] | None = None  # one of {tokens: N} / {records: N}
     seed: int = 0
+    allow_upsample: bool = False  # repeat records when a source has less than its share
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, v):
+        if v is not None and (len(v) != 1 or next(iter(v.values())) < 1):
+            raise ValueError("give exactly one of {tokens: N} or {records: N}, N >= 1")
+        return v
 
     @field_validator("weights")
     @classmethod

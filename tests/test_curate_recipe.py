@@ -41,9 +41,28 @@ def test_recipe_errors_name_the_key_path(tmp_path):
     assert load_recipe(r.to_dict()).hash == r.hash  # the lineage copy is itself a valid recipe
 
 
-def test_default_recipe_removes_seeded_noise_for_the_right_reason(ws):
+@pytest.fixture(scope="module")
+def raw_ws(tmp_path_factory):
+    """One workspace with the raw example ingested and curated once (ingest profiles tokens: slow)."""
+    import os
+
+    from workbench.workspace import Workspace
+
+    home = tmp_path_factory.mktemp("curate") / "home"
+    old = os.environ.get("WORKBENCH_HOME")
+    os.environ["WORKBENCH_HOME"] = str(home)
+    ws = Workspace(home)
     raw = ingest(ws, str(RAW), "raw").version
     result = curate(ws, "raw", DEFAULT_RECIPE, "curated")
+    yield ws, raw, result
+    if old is None:
+        os.environ.pop("WORKBENCH_HOME", None)
+    else:
+        os.environ["WORKBENCH_HOME"] = old
+
+
+def test_default_recipe_removes_seeded_noise_for_the_right_reason(raw_ws):
+    ws, raw, result = raw_ws
     cat = ws.catalog()
     removals = {r["record_id"]: r for r in cat.removals(result.version.id)}
     noise = [json.loads(line) for line in NOISE.read_text().splitlines()]
@@ -82,24 +101,26 @@ def test_default_recipe_removes_seeded_noise_for_the_right_reason(ws):
     assert len(cat.curation_steps(result.version.id)) == len(steps)
 
 
-def test_everything_dropped_stops_and_writes_nothing(ws):
-    ingest(ws, str(CLEAN), "clean")
+def test_everything_dropped_stops_and_writes_nothing(raw_ws):
+    ws, raw, _ = raw_ws
     cat = ws.catalog()
     before = len(cat.list_versions())
-    harsh = {"steps": [{"step": "structure"}, {"step": "length", "params": {"min_chars": 100000}}]}
+    harsh = {"steps": [{"step": "reasoning_format"}, {"step": "length", "params": {"min_chars": 100000}}]}
     with pytest.raises(CurationError) as e:
-        curate(ws, "clean", harsh, "nothing-left")
-    assert "structure: in 244, kept 244, dropped 0" in str(e.value) and "length: in 244, kept 0" in str(e.value)
+        curate(ws, "raw", harsh, "nothing-left")
+    n = raw.n_rows
+    assert f"reasoning_format: in {n}, kept {n - 5}, dropped 5" in str(e.value)
+    assert f"length: in {n - 5}, kept 0, dropped {n - 5}" in str(e.value)
     assert len(cat.list_versions()) == before
-    result = curate(ws, "clean", harsh, "nothing-left", allow_empty=True)
+    result = curate(ws, "raw", harsh, "nothing-left", allow_empty=True)
     assert result.version is None and result.summary[-1]["kept"] == 0
     assert len(cat.list_versions()) == before
 
 
-def test_cli_curate_report_clusters(ws, tmp_path):
-    run_cli("data", "ingest", str(RAW), "--name", "raw")
-    out = run_cli("curate", "raw", "--recipe", str(DEFAULT_RECIPE), "--name", "curated").stdout
-    assert "minhash_dedup" in out and "near_duplicate" in out and "curated" in out
+def test_cli_curate_report_clusters(raw_ws, tmp_path):
+    ws, _, result = raw_ws
+    out = run_cli("curate", "raw", "--recipe", str(DEFAULT_RECIPE), "--name", "curated-cli").stdout
+    assert "minhash_dedup" in out and "near_duplicate" in out and result.version.id in out
     rep = run_cli("curate", "report", "curated", "--removals", "5").stdout
     for word in ("structure", "reasoning_format", "exact_duplicate_conversation", "gsm_style", "removals by reason"):
         assert word in rep, word

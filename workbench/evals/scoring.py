@@ -87,7 +87,12 @@ def _ifeval_utils():
     from workbench.evals.nltk_data import ensure
 
     ensure()  # before lm-eval's IFEval module is imported: it looks for punkt_tab on import
+    import langdetect
     from lm_eval.tasks.ifeval import utils
+
+    # langdetect is randomized; seed it so a response always gets the same language score
+    # (cached results and paired comparisons depend on scores being repeatable)
+    langdetect.DetectorFactory.seed = 0
 
     return utils
 

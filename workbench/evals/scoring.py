@@ -43,7 +43,8 @@ def read_jsonl(path: str | os.PathLike, required: list[str] | tuple[str, ...] = 
             missing = [k for k in required if row.get(k) in (None, "")]
             if missing:
                 raise DataError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
-            row.setdefault("id", f"{path.stem}-{lineno}")
+            # official IFEval rows carry `key`; otherwise the file and line name the item
+            row.setdefault("id", row["key"] if "key" in row else f"{path.stem}-{lineno}")
             row["id"] = str(row["id"])
             rows.append(row)
     if not rows:

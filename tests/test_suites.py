@@ -1,0 +1,142 @@
+"""Suite discovery, layers, content hashes, bad suite folders and making suites from JSONL."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from workbench.evals import suites as S
+
+REPO = Path(__file__).resolve().parents[1]
+SUITES = REPO / "evalsuites"
+
+
+def test_bundled_suites_and_layers():
+    found = S.discover([SUITES])
+    assert {"ifeval_style", "gsm_style", "semsim", "think_follow"} <= set(found)
+    for s in found.values():
+        assert set(s.tasks) == {"smoke", "core"}
+        s.validate()
+        smoke, core = s.rows("smoke"), s.rows("core")
+        assert 25 <= len(smoke) <= 35 and {r["id"] for r in smoke} <= {r["id"] for r in core}
+
+
+def test_ifeval_style_size_and_instruction_types():
+    from workbench.evals.scoring import _ifeval_utils
+
+    _ifeval_utils()
+    from lm_eval.tasks.ifeval.instructions_registry import INSTRUCTION_DICT
+
+    rows = S.discover([SUITES])["ifeval_style"].rows("core")
+    assert len(rows) >= 150
+    types = {i for r in rows for i in r["instruction_id_list"]}
+    assert len(types) >= 15 and types <= set(INSTRUCTION_DICT)
+    for r in rows:  # kwargs build in lm-eval's registry
+        for iid, kw in zip(r["instruction_id_list"], r["kwargs"]):
+            INSTRUCTION_DICT[iid](iid).build_description(**kw)
+
+
+def test_gsm_style_answers_are_verified_integers():
+    rows = S.discover([SUITES])["gsm_style"].rows("core")
+    assert len(rows) >= 300 and len({r["question"] for r in rows}) == len(rows)
+    for r in rows:
+        final = r["answer"].split("#### ")[-1]
+        assert re.fullmatch(r"\d+", final), r
+        # the worked solution's last computed value is the answer
+        assert r["answer"].split("\n")[0].rstrip(".").split("= ")[-1].split(" ")[0] == final or final in r["answer"].split("\n")[0]
+
+
+def test_think_follow_has_both_modes_in_smoke():
+    rows = S.discover([SUITES])["think_follow"].rows("smoke")
+    modes = [r["mode"] for r in rows]
+    assert modes.count("think") == modes.count("no_think") == 15
+
+
+def test_unknown_suite_and_layer():
+    with pytest.raises(S.SuiteError, match="unknown suite.*nope.*available"):
+        S.select("nope", "smoke", [SUITES])
+    with pytest.raises(S.SuiteError, match="unknown layer"):
+        S.select("semsim", "huge", [SUITES])
+
+
+def _copy(tmp_path, name="semsim") -> Path:
+    dest = tmp_path / "suites"
+    shutil.copytree(SUITES / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def test_broken_yaml_names_file_and_line(tmp_path):
+    root = _copy(tmp_path)
+    y = root / "semsim" / "semsim.yaml"
+    y.write_text(y.read_text().replace("output_type: generate_until", "output_type: [generate_until"))
+    with pytest.raises(S.SuiteError, match=r"semsim\.yaml:\d+: broken YAML"):
+        S.discover([root])
+
+
+def test_missing_field_names_file_and_line(tmp_path):
+    root = _copy(tmp_path)
+    data = root / "semsim" / "data.jsonl"
+    lines = data.read_text().splitlines()
+    row = json.loads(lines[4])
+    del row["reference"]
+    lines[4] = json.dumps(row)
+    data.write_text("\n".join(lines) + "\n")
+    with pytest.raises(S.SuiteError, match=r"data\.jsonl:5: missing field\(s\) reference"):
+        S.select("semsim", "core", [root])
+    lines[4] = "{not json"
+    data.write_text("\n".join(lines) + "\n")
+    with pytest.raises(S.SuiteError, match=r"data\.jsonl:5: not valid JSON"):
+        S.select("semsim", "core", [root])
+
+
+def test_content_hash_changes_when_a_suite_file_changes(tmp_path):
+    root = _copy(tmp_path)
+    s = S.discover([root])["semsim"]
+    h = s.content_hash()
+    assert h == S.discover([root])["semsim"].content_hash()
+    (root / "semsim" / "make_data.py").write_text("# generator edits do not change the suite\n")
+    assert S.discover([root])["semsim"].content_hash() == h
+    y = root / "semsim" / "semsim_smoke.yaml"
+    y.write_text(y.read_text().replace("max_gen_toks: 96", "max_gen_toks: 97"))
+    assert S.discover([root])["semsim"].content_hash() != h
+
+
+def test_make_suite_from_prompt_reference_jsonl(tmp_path):
+    src = tmp_path / "mine.jsonl"
+    src.write_text("".join(json.dumps({"prompt": f"Q{i}?", "reference": f"A{i}.", "extra": 1}) + "\n" for i in range(40)))
+    s = S.make_suite("my_set", "semsim", src, dest=tmp_path / "out")
+    assert s.tasks == {"core": "my_set", "smoke": "my_set_smoke"}
+    assert len(s.rows("core")) == 40 and len(s.rows("smoke")) == 30
+    assert S.discover([tmp_path / "out"])["my_set"].primary_metric == "similarity"
+    with pytest.raises(S.SuiteError, match="already exists"):
+        S.make_suite("my_set", "semsim", src, dest=tmp_path / "out")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "Q"}) + "\n")
+    with pytest.raises(S.SuiteError, match=r"bad\.jsonl:1: missing field\(s\) reference"):
+        S.make_suite("bad_set", "semsim", bad, dest=tmp_path / "out")
+
+
+def test_make_suite_from_official_ifeval_and_gsm8k_formats(tmp_path):
+    ifeval = tmp_path / "input_data.jsonl"  # the official IFEval file's fields
+    ifeval.write_text(json.dumps({"key": 1000, "prompt": "Write a 300+ word summary. Do not use any commas.",
+                                  "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}) + "\n")
+    s = S.make_suite("ifeval_official", "ifeval_style", ifeval, dest=tmp_path / "out")
+    assert s.rows("core")[0]["id"] == "1000"
+    gsm = tmp_path / "gsm8k_test.jsonl"
+    gsm.write_text(json.dumps({"question": "What is 2 + 3?", "answer": "2 + 3 = <<2+3=5>>5\n#### 5"}) + "\n")
+    s = S.make_suite("gsm8k_local", "gsm_style", gsm, dest=tmp_path / "out")
+    assert s.rows("smoke")[0]["answer"].endswith("#### 5")
+
+
+def test_plain_lm_eval_task_manager_loads_every_suite():
+    from lm_eval.tasks import TaskManager
+
+    tm = TaskManager(include_path=str(SUITES), include_defaults=False)
+    names = set(tm.all_tasks)
+    for s in S.discover([SUITES]).values():
+        assert set(s.tasks.values()) <= names
+    assert {"workbench_smoke", "workbench_core"} <= names

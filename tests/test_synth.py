@@ -13,6 +13,7 @@ from workbench.synth.think import (
     final_answer,
     shape_output,
     synthesize,
+    teacher_conversation,
     with_mode_flag,
 )
 
@@ -32,6 +33,7 @@ FIX = Path(__file__).parent / "fixtures"
         ("<think></think>It is 4.", "no_think", "<think>\n\n</think>\nIt is 4.", None),
         ("<think>hmm 2+2</think>It is 4.", "no_think", None, "trace_in_no_think"),
         ("   ", "no_think", None, "empty_answer"),
+        ("let me think</think>It is 4.", "no_think", None, "trace_in_no_think"),
     ],
 )
 def test_shape_output(text, mode, content, reason):
@@ -56,79 +58,123 @@ def test_final_answer_extraction():
     assert final_answer("no numbers") is None
 
 
-class ScriptedTeacher(Teacher):
-    """The real Teacher with its model call replaced by scripted answers, counting prompts.
+# What the scripted tiny teacher answers, per prompt and mode (see scripted_teacher below).
+SCRIPT = {
+    ("Name three primary colors.", "think"):
+        "<think>\nPrimary colours cannot be mixed from other colours.\n</think>\nRed, yellow and blue.",
+    ("Name three primary colors.", "no_think"): "Red, yellow and blue.",
+    ("Translate to French.", "think"): "Bonjour",  # no trace at all: dropped in think mode
+    ("Translate to French.", "no_think"): "Bonjour",
+    ("What is 7 times 6?", "think"): "<think>\n7 times 6 is 42.\n</think>\nThe answer is 41.",  # wrong answer
+    ("What is 7 times 6?", "no_think"): "The answer is 42.",
+}
 
-    Used only where the subject is our caching and checks, not the model; the real model
-    path runs in test_tiny_teacher_generates_and_truncation_is_caught and the e2e test.
+
+def scripted_teacher(tiny_model_dir: Path, out: Path, records) -> Path:
+    """The tiny random model, steered to answer SCRIPT through its generation config.
+
+    Same weights, tokenizer and generate call; only `sequence_bias` in generation_config.json
+    adds a large bias to the next scripted token after each scripted prefix (the whole
+    prompt, so the system prompt's /think or /no_think flag selects the answer). Everything
+    between the dataset and the catalog is the real path: distilabel TextGeneration, our
+    batched TransformersLLM, EOS detection, output-token counts, checks.
     """
+    import shutil
+
+    from transformers import AutoTokenizer, GenerationConfig
+
+    out.mkdir()
+    for f in tiny_model_dir.iterdir():
+        if f.name != "generation_config.json":
+            (out / f.name).symlink_to(f) if f.suffix == ".safetensors" else shutil.copy(f, out / f.name)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    bias = []
+    for rec in records:
+        for mode in ("think", "no_think"):
+            prompt = tok.apply_chat_template(teacher_conversation(rec, mode), tokenize=False, add_generation_prompt=True)
+            prefix = tok(prompt, add_special_tokens=False)["input_ids"]
+            answer = tok(SCRIPT[(rec.messages[-2]["content"].split("\n")[0], mode)], add_special_tokens=False)["input_ids"]
+            answer.append(tok.eos_token_id)
+            bias += [[prefix + answer[:i + 1], 100.0] for i in range(len(answer))]
+    config = GenerationConfig.from_pretrained(tiny_model_dir)
+    config.sequence_bias = bias
+    config.save_pretrained(out)
+    return out
+
+
+class CountingTeacher(Teacher):
+    """The real Teacher, counting the conversations it is asked to answer; it can be made
+    to die (like a kill) once `fail_after` conversations have been answered."""
 
     calls: list = []
     fail_after: int | None = None
 
-    def load(self):
-        pass
-
     def generate(self, conversations):
-        out = []
-        for conv in conversations:
-            if self.fail_after is not None and len(ScriptedTeacher.calls) >= self.fail_after:
-                raise KeyboardInterrupt("simulated interruption")
-            ScriptedTeacher.calls.append(conv)
-            user = conv[-1]["content"]
-            if conv[0]["content"].endswith("/think"):
-                out.append([(f"<think>Let me work out: {user}</think>\nHere is my answer to: {user}", 20)])
-            else:
-                out.append([(f"Direct answer to: {user}", 8)])
-        return out
+        if self.fail_after is not None and len(CountingTeacher.calls) + len(conversations) > self.fail_after:
+            raise KeyboardInterrupt("simulated interruption")
+        CountingTeacher.calls += conversations
+        return super().generate(conversations)
 
 
-def test_generation_writes_well_formed_records_and_resumes_without_regenerating(ws):
+@pytest.fixture
+def scripted(ws, tmp_path, tiny_model_dir):
     src = ingest(ws, FIX / "alpaca.jsonl", name="src").version
-    settings = {"batch_size": 2, "max_new_tokens": 64}
-    ScriptedTeacher.calls = []
-    ScriptedTeacher.fail_after = 3  # dies during the second batch of 2
+    CountingTeacher.calls, CountingTeacher.fail_after = [], None
+    return src, str(scripted_teacher(tiny_model_dir, tmp_path / "scripted", load_records(ws, src.id)))
+
+
+def test_tiny_teacher_writes_well_formed_records_and_resumes_without_regenerating(ws, scripted):
+    src, teacher = scripted
+    settings = {"batch_size": 2, "max_new_tokens": 48}
+    CountingTeacher.fail_after = 2  # killed when the second batch of 2 starts
 
     with pytest.raises(KeyboardInterrupt):
-        synthesize(ws, "src", mode="both", name="syn", settings=settings, teacher_factory=ScriptedTeacher)
-    assert len(ScriptedTeacher.calls) == 3
+        synthesize(ws, "src", mode="both", teacher=teacher, name="syn", settings=settings, teacher_factory=CountingTeacher)
+    assert len(CountingTeacher.calls) == 2
     assert ws.catalog().query("SELECT count(*) AS n FROM synth_generations")[0]["n"] == 2  # first batch stored
     assert not any(v["name"] == "syn" for v in ws.catalog().list_versions())
 
-    ScriptedTeacher.calls, ScriptedTeacher.fail_after = [], None
-    result = synthesize(ws, "src", mode="both", name="syn", settings=settings, teacher_factory=ScriptedTeacher)
-    assert len(ScriptedTeacher.calls) == 4  # 3 prompts x 2 modes = 6, minus the 2 already stored
-    assert result.generated == 4 and result.cached == 2 and result.kept == 6
+    CountingTeacher.calls, CountingTeacher.fail_after = [], None
+    result = synthesize(ws, "src", mode="both", teacher=teacher, name="syn", settings=settings,
+                        teacher_factory=CountingTeacher)
+    assert len(CountingTeacher.calls) == 4  # 3 prompts x 2 modes = 6, minus the 2 already stored
+    assert result.generated == 4 and result.cached == 2
+    assert result.kept == 5 and result.removed == {"think_block_missing": 1}
 
     records = load_records(ws, "syn")
-    think = [r for r in records if r.reasoning_mode == "think"]
-    no_think = [r for r in records if r.reasoning_mode == "no_think"]
-    assert len(think) == len(no_think) == 3
-    for r in think:
-        assert r.messages[0]["content"].endswith("/think")
-        assert r.messages[-1]["content"].startswith("<think>\nLet me work out:") and "\n</think>\n" in r.messages[-1]["content"]
-    for r in no_think:
-        assert r.messages[0]["content"].endswith("/no_think")
-        assert r.messages[-1]["content"].startswith("<think>\n\n</think>\nDirect answer")
+    by = {(r.messages[-2]["content"].split("\n")[0], r.reasoning_mode): r for r in records}
+    colors = by[("Name three primary colors.", "think")]
+    assert colors.messages[0]["content"].endswith("/think")
+    assert colors.messages[-1]["content"] == (
+        "<think>\nPrimary colours cannot be mixed from other colours.\n</think>\nRed, yellow and blue.")
+    plain = by[("Name three primary colors.", "no_think")]
+    assert plain.messages[0]["content"].endswith("/no_think")
+    assert plain.messages[-1]["content"] == "<think>\n\n</think>\nRed, yellow and blue."
+    # stopped by itself well before the cap; settings and teacher recorded per record
+    assert 0 < colors.meta["output_tokens"] < 48 and colors.meta["generation"]["max_new_tokens"] == 48
+    assert colors.meta["teacher"] == teacher
     # think and no_think answers to the same prompt pair up through the prompt id
-    assert {r.meta["prompt_id"] for r in think} == {r.meta["prompt_id"] for r in no_think} == {
-        r.id for r in load_records(ws, src.id)
-    }
-    assert ws.catalog().parents(result.version.id)[0]["parent"] == src.id
+    assert colors.meta["prompt_id"] == plain.meta["prompt_id"] in {r.id for r in load_records(ws, src.id)}
+    removal = ws.catalog().removals(result.version.id)
+    assert [(r["step"], r["reason"]) for r in removal] == [("synth_think", "think_block_missing")]
+    lineage = ws.catalog().parents(result.version.id)[0]
+    assert lineage["parent"] == src.id
 
-    ScriptedTeacher.calls = []
-    again = synthesize(ws, "src", mode="both", name="syn", settings=settings, teacher_factory=ScriptedTeacher)
-    assert ScriptedTeacher.calls == [] and again.version.id == result.version.id and not again.version.created
+    CountingTeacher.calls = []
+    again = synthesize(ws, "src", mode="both", teacher=teacher, name="syn", settings=settings,
+                       teacher_factory=CountingTeacher)
+    assert CountingTeacher.calls == [] and again.version.id == result.version.id and not again.version.created
 
 
-def test_answer_check_drops_wrong_math_with_a_reason(ws):
-    ingest(ws, FIX / "alpaca.jsonl", name="src")  # one record is "7 times 6 ... #### 42"
-    ScriptedTeacher.calls, ScriptedTeacher.fail_after = [], None
-    result = synthesize(ws, "src", mode="think", name="checked", check_answers=True, teacher_factory=ScriptedTeacher,
-                        settings={"max_new_tokens": 64})
-    assert result.removed == {"answer_mismatch": 1}
-    removals = ws.catalog().removals(result.version.id)
-    assert [r["reason"] for r in removals] == ["answer_mismatch"] and "expected 42" in removals[0]["detail"]
+def test_answer_check_drops_wrong_math_with_a_reason(ws, scripted):
+    _, teacher = scripted
+    result = synthesize(ws, "src", mode="both", teacher=teacher, name="checked", check_answers=True,
+                        settings={"max_new_tokens": 48})
+    assert result.removed == {"answer_mismatch": 1, "think_block_missing": 1}
+    removals = {r["reason"]: r for r in ws.catalog().removals(result.version.id)}
+    assert "expected 42, got 41" in removals["answer_mismatch"]["detail"]
+    kept = load_records(ws, "checked")
+    assert any(r.messages[-1]["content"].endswith("The answer is 42.") for r in kept)  # no_think got it right
 
 
 def test_tiny_teacher_generates_and_truncation_is_caught(ws, tiny_model_dir):

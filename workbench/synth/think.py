@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +106,17 @@ def with_mode_flag(messages: list[dict[str, str]], mode: str) -> list[dict[str, 
     return [{"role": "system", "content": f"{system}\n\n{flag}".strip()}] + rest
 
 
+def teacher_conversation(record: Record, mode: str) -> list[dict[str, str]]:
+    """What the teacher sees: our mode instruction + flag as system prompt, then the user turn.
+
+    The record's own system prompt is kept in the saved record, not shown to the teacher:
+    the bundled SmolLM2 follows one short instruction far better than two.
+    """
+    instruction = THINK_INSTRUCTION if mode == "think" else NO_THINK_INSTRUCTION
+    user = [m for m in prompt_messages(record) if m["role"] == "user"]
+    return with_mode_flag([{"role": "system", "content": instruction}, *user], mode)
+
+
 THINK_BLOCK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 
 
@@ -137,7 +150,10 @@ def shape_output(text: str, mode: str, truncated: bool, empty_think_block: bool 
     match = THINK_BLOCK.search(text)
     if match is not None and match.group(1).strip():
         return Checked(None, "trace_in_no_think", match.group(1).strip()[:80])
-    answer = THINK_BLOCK.sub("", text).replace("<think>", "").strip()
+    answer = THINK_BLOCK.sub("", text)
+    if "</think>" in answer:  # "reasoning</think>answer" without an opening tag
+        return Checked(None, "trace_in_no_think", answer.split("</think>")[0].strip()[:80])
+    answer = answer.replace("<think>", "").strip()
     if not answer:
         return Checked(None, "empty_answer")
     return Checked(f"<think>\n\n</think>\n{answer}" if empty_think_block else answer)
@@ -213,10 +229,11 @@ def _batched_llm_class():
                 for j in range(len(new) // num_generations):
                     texts, counts = [], []
                     for ids in new[j * num_generations : (j + 1) * num_generations]:
-                        # generated tokens up to and including EOS; no EOS means it hit the cap
-                        n = next((k + 1 for k, t in enumerate(ids) if t in eos), len(ids))
+                        # content tokens before the first EOS; with no EOS the output ran to the cap,
+                        # so a count below max_new_tokens means it stopped by itself
+                        n = next((k for k, t in enumerate(ids) if t in eos), None)
                         texts.append(tok.decode(ids[:n], skip_special_tokens=True))
-                        counts.append(n if any(t in eos for t in ids[:n]) and n < max_new_tokens else len(ids))
+                        counts.append(max_new_tokens if n is None else n)
                     results.append(prepare_output(texts, input_tokens=[int(enc["attention_mask"][j].sum())],
                                                   output_tokens=counts))
             return results
@@ -228,9 +245,6 @@ class Teacher:
     """A loaded teacher model behind distilabel's TextGeneration task."""
 
     def __init__(self, spec: str, settings: SynthSettings):
-        import os
-
-        os.environ.setdefault("DISTILABEL_CACHE_DIR", str(Workspace.default().subdir("distilabel")))
         self.spec = spec
         self.settings = settings
         try:
@@ -361,12 +375,15 @@ def synthesize(
 
     generated = 0
     if todo:
-        with progress_bar(f"synth {mode} with {teacher}", total=len(todo)) as advance:
+        # distilabel keeps its own cache (pipelines, batches) under DISTILABEL_CACHE_DIR; keep it in
+        # the workspace, not ~/.cache. We run the task step directly, so it normally stays empty.
+        os.environ.setdefault("DISTILABEL_CACHE_DIR", str(ws.subdir("distilabel")))
+        teacher_model.load()
+        bar = progress_bar(f"synth {mode} with {teacher}", total=len(todo)) if progress else nullcontext(lambda n=1: None)
+        with bar as advance:
             for start in range(0, len(todo), s.batch_size):
                 batch = todo[start : start + s.batch_size]
-                convs = [with_mode_flag(
-                    [{"role": "system", "content": THINK_INSTRUCTION if m == "think" else NO_THINK_INSTRUCTION}]
-                    + [x for x in prompt_messages(rec) if x["role"] != "system"], m) for rec, m in batch]
+                convs = [teacher_conversation(rec, m) for rec, m in batch]
                 outputs = teacher_model.generate(convs)
                 rows = []
                 for (rec, m), gens in zip(batch, outputs):

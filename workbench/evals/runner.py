@@ -216,7 +216,7 @@ def _run_suite(lm, suite: Suite, layer: str, limit: int | None, max_gen_toks: in
     from lm_eval.tasks import TaskManager
 
     task = suite.tasks[layer]
-    tm = TaskManager(include_path=str(suite.dir), include_defaults=False, verbosity="ERROR")
+    tm = TaskManager(include_path=str(suite.dir), include_defaults=False)
     out = simple_evaluate(model=lm, tasks=[task], task_manager=tm, limit=limit, log_samples=True,
                           apply_chat_template=True, bootstrap_iters=0, verbosity="ERROR",
                           gen_kwargs={"max_gen_toks": max_gen_toks} if max_gen_toks else None)

@@ -207,6 +207,7 @@ def test_bad_requests_fail_before_generating(ws, tmp_path):
 @pytest.mark.e2e
 def test_bundled_smollm2_on_ten_prompts_in_both_modes(ws):
     import json
+    from collections import Counter
 
     path = ws.home / "ten.jsonl"
     questions = ["What is 3 + 4?", "Name a fruit.", "What is 10 - 6?", "Say hello.", "What colour is the sky?",
@@ -225,3 +226,18 @@ def test_bundled_smollm2_on_ten_prompts_in_both_modes(ws):
         else:
             assert content.startswith("<think>\n\n</think>\n")
     assert result.kept + sum(result.removed.values()) == 20
+    assert any(r.reasoning_mode == "no_think" for r in records)
+    print(f"\nSmolLM2 135M, 10 prompts x 2 modes: kept {result.kept}, removed {result.removed}, "
+          f"kept by mode {dict(Counter(r.reasoning_mode for r in records))}")
+
+
+def test_synth_cli_reports_kept_and_dropped_and_bad_teacher(ws, scripted, tmp_path):
+    from tests.conftest import run_cli
+
+    _, teacher = scripted
+    out = run_cli("synth", "src", "--mode", "both", "--teacher", teacher, "--name", "cli-syn",
+                  "--max-new-tokens", "48").stdout
+    assert "cli-syn" in out and "kept 5" in out and "generated 6 now" in out and "think_block_missing" in out
+    bad = run_cli("synth", "src", "--teacher", str(tmp_path / "missing"), check=False)
+    assert bad.returncode != 0 and "cannot be loaded" in bad.stdout + bad.stderr
+    assert "Traceback" not in bad.stderr

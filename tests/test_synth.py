@@ -201,7 +201,15 @@ def test_bad_requests_fail_before_generating(ws, tmp_path):
         synthesize(ws, "src", settings={"max_new_tokens": 0})
     with pytest.raises(SynthError, match="mode must be"):
         synthesize(ws, "src", mode="sometimes")
+    from workbench.records import make_record
+    from workbench.store import save_version
+
+    save_version(ws, [make_record([{"role": "system", "content": "Be kind."}, {"role": "assistant", "content": "Hi!"}])],
+                 "no-users", "ingest")
+    with pytest.raises(SynthError, match="no user turns"):
+        synthesize(ws, "no-users")
     assert ws.catalog().query("SELECT count(*) AS n FROM synth_generations")[0]["n"] == 0
+    assert {v["name"] for v in ws.catalog().list_versions()} == {"src", "no-users"}
 
 
 @pytest.mark.e2e

@@ -150,6 +150,8 @@ def build_mixture(ws: Workspace, spec: MixSpec | dict, name: str | None = None) 
         total = budget_tokens if by_tokens else budget_records
     targets = [total * w for w in weights]
     for i, (t, a) in enumerate(zip(targets, available)):
+        if t > 0 and a == 0:
+            raise MixError(f"sources[{i}] ({versions[i]['name']}) is empty but has weight {spec.sources[i].weight}")
         if t > a and not spec.allow_upsample:
             raise MixError(
                 f"sources[{i}] ({versions[i]['name']}) has {a} {unit} but the mixture needs {t:.0f}; "

@@ -41,6 +41,21 @@ def test_shape_output(text, mode, content, reason):
     assert (checked.content, checked.reason) == (content, reason)
 
 
+@pytest.mark.parametrize(
+    "text, content",
+    [
+        ("First, 2 and 2 make 4.\n\nSo the answer is 4.", "<think>\nFirst, 2 and 2 make 4.\n</think>\nSo the answer is 4."),
+        ("<think>2 and 2\nmake 4\nIt is 4.", "<think>\n2 and 2\n\nmake 4\n</think>\nIt is 4."),  # unclosed
+        ("The answer is 4.", None),  # one paragraph: nothing to split
+    ],
+)
+def test_repair_splits_a_step_by_step_output_into_trace_and_answer(text, content):
+    checked = shape_output(text, "think", truncated=False, repair_think=True)
+    assert checked.content == content
+    assert checked.repair == ("last_paragraph_is_answer" if content else None)
+    assert shape_output(text, "think", truncated=False, repair_think=False).content is None
+
+
 def test_truncated_output_is_dropped_and_no_think_block_is_optional():
     assert shape_output("<think>a</think>b", "think", truncated=True).reason == "truncated"
     assert shape_output("It is 4.", "no_think", truncated=False, empty_think_block=False).content == "It is 4."

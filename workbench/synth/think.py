@@ -12,6 +12,9 @@ Outputs follow the SmolLM3 conventions (see ../shared/DESIGN.md): think-mode ass
 content is `<think>\\n…\\n</think>\\n` + answer; no_think content carries an empty think
 block (or none, with `empty_think_block=False`); the system prompt carries `/think` or
 `/no_think`. Every generation that fails a check becomes a removal row with its reason.
+Small teachers that are not reasoning models (the bundled SmolLM2) rarely write the tags;
+with `repair_think` a step-by-step output becomes trace + last-paragraph answer, marked
+`meta["repair"]`, and single-paragraph outputs are dropped (`think_block_missing`).
 """
 
 from __future__ import annotations
@@ -56,10 +59,13 @@ class SynthSettings(BaseModel):
     repetition_penalty: float = Field(1.1, ge=1.0, le=2.0)
     batch_size: int = Field(8, ge=1, le=256)
     empty_think_block: bool = True  # no_think answers carry "<think>\n\n</think>\n"
+    # think mode: a multi-paragraph output without a closed think block becomes trace (all but
+    # the last paragraph) + answer (the last one); small non-reasoning teachers never close the tag
+    repair_think: bool = True
 
     def cache_hash(self) -> str:
-        # batch size changes nothing about the outputs, so it is not part of the key
-        keyed = self.model_dump(exclude={"batch_size", "empty_think_block"})
+        # batch size and post-processing change nothing about the generations: not part of the key
+        keyed = self.model_dump(exclude={"batch_size", "empty_think_block", "repair_think"})
         return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -125,16 +131,37 @@ class Checked:
     content: str | None  # assistant content in the convention, or None when dropped
     reason: str | None = None
     detail: str = ""
+    repair: str | None = None  # how the output was brought into the convention, if it was
 
 
-def shape_output(text: str, mode: str, truncated: bool, empty_think_block: bool = True) -> Checked:
+PARAGRAPHS = re.compile(r"\n\s*\n")
+
+
+def _split_last_paragraph(text: str) -> tuple[str, str] | None:
+    """(trace, answer) for a step-by-step output whose last paragraph is the answer."""
+    parts = [p.strip() for p in PARAGRAPHS.split(text) if p.strip()]
+    if len(parts) < 2:
+        parts = [p.strip() for p in text.split("\n") if p.strip()]
+    if len(parts) < 2:
+        return None
+    return "\n\n".join(parts[:-1]), parts[-1]
+
+
+def shape_output(text: str, mode: str, truncated: bool, empty_think_block: bool = True,
+                 repair_think: bool = False) -> Checked:
     """Bring a raw generation into the SmolLM3 format, or say why it cannot be kept."""
     if truncated:
         return Checked(None, "truncated", "stopped at the max_new_tokens cap")
     text = text.strip()
     if mode == "think":
+        repair = None
         if "<think>" not in text and "</think>" in text:
-            text = "<think>" + text  # the model began inside the trace: repair the opening tag
+            text, repair = "<think>" + text, "opening_tag"  # the model began inside the trace
+        if "</think>" not in text and repair_think:
+            split = _split_last_paragraph(text.replace("<think>", ""))
+            if split is not None:
+                trace, answer = split
+                return Checked(f"<think>\n{trace}\n</think>\n{answer}", repair="last_paragraph_is_answer")
         if "<think>" not in text:
             return Checked(None, "think_block_missing", text[:80])
         match = THINK_BLOCK.search(text)
@@ -146,7 +173,7 @@ def shape_output(text: str, mode: str, truncated: bool, empty_think_block: bool 
             return Checked(None, "think_block_empty")
         if not answer:
             return Checked(None, "empty_answer", "nothing after </think>")
-        return Checked(f"<think>\n{trace}\n</think>\n{answer}")
+        return Checked(f"<think>\n{trace}\n</think>\n{answer}", repair=repair)
     match = THINK_BLOCK.search(text)
     if match is not None and match.group(1).strip():
         return Checked(None, "trace_in_no_think", match.group(1).strip()[:80])
@@ -402,7 +429,7 @@ def synthesize(
     for rec, m, i, key in jobs:
         gen = cached[key]
         checked = shape_output(gen["text"], m, truncated=gen["output_tokens"] >= s.max_new_tokens,
-                               empty_think_block=s.empty_think_block)
+                               empty_think_block=s.empty_think_block, repair_think=s.repair_think)
         if checked.content is not None and check_answers:
             ref = reference_answer(rec)
             got = final_answer(checked.content)
@@ -410,6 +437,8 @@ def synthesize(
                 checked = Checked(None, "answer_mismatch", f"expected {ref}, got {got}")
         meta = {"prompt_id": rec.id, "teacher": teacher, "generation": {**s.model_dump(), "index": i},
                 "output_tokens": gen["output_tokens"]}
+        if checked.repair:
+            meta["repair"] = checked.repair  # curators can filter repaired traces out
         if checked.content is None:
             removed[checked.reason] = removed.get(checked.reason, 0) + 1
             removals.append({"parent": source["id"], "record_id": key, "step": f"synth_{m}", "reason": checked.reason,

@@ -23,6 +23,8 @@ def run(
     num_generations: int = typer.Option(1),
     batch_size: int = typer.Option(8),
     no_empty_think_block: bool = typer.Option(False, help="no_think answers without the empty <think></think> block."),
+    no_repair_think: bool = typer.Option(False, help="Drop think outputs without a closed think block instead of "
+                                                     "splitting them into trace + last-paragraph answer."),
     check_answers: bool = typer.Option(False, help="Drop answers that disagree with a `#### N` reference."),
     limit: Optional[int] = typer.Option(None, help="Only the first N prompts."),
 ):
@@ -30,7 +32,8 @@ def run(
     from workbench.synth.think import synthesize
 
     settings = dict(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, num_generations=num_generations,
-                    batch_size=batch_size, empty_think_block=not no_empty_think_block)
+                    batch_size=batch_size, empty_think_block=not no_empty_think_block,
+                    repair_think=not no_repair_think)
     r = synthesize(workspace(), version, mode=mode, teacher=teacher, name=name, settings=settings,
                    check_answers=check_answers, limit=limit)
     console.print(f"[bold]{r.version.name}[/] {r.version.id}: kept {r.kept} "

@@ -37,6 +37,7 @@ def test_evaluate_stores_items_and_second_call_is_cached(ws, tiny_model_dir, mon
             assert isinstance(it["response"], str) and it["scores"]
         # readers accept the target as asked too
         assert cat.eval_samples(str(tiny_model_dir), r.suite, "smoke") == items
+        assert cat.result_samples(r.result_id) == items
     think = next(r for r in results if r.suite == "think_follow")
     prompts = [it["prompt"] for it in cat.eval_samples(think.model_key, "think_follow", "smoke")]
     assert any("system\n/think<" in p for p in prompts) and any("system\n/no_think<" in p for p in prompts)

@@ -63,10 +63,14 @@ class EvalsMixin:
         )
         if not found:
             return []
+        return self.result_samples(found[0]["id"])
+
+    def result_samples(self, result_id: str) -> list[dict[str, Any]]:
+        """Per-item rows (item_id, prompt, response, scores dict) of one result, by its id."""
         rows = self.query(
             "SELECT result_id, item_id, model_key, suite, layer, prompt, response, scores FROM eval_samples "
             "WHERE result_id = ? ORDER BY item_id",
-            [found[0]["id"]],
+            [result_id],
         )
         for r in rows:
             r["scores"] = from_json(r["scores"]) or {}

@@ -207,7 +207,10 @@ def test_merge_matches_adapter_outputs(ws, version, tiny_model_dir, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from workbench.train import load_for_inference
+
     r = train(ws, version, str(tiny_model_dir), {**FAST, "lr": 1e-2}, progress=False)
+    assert load_for_inference(ws, r.id[:8]) == (str(tiny_model_dir.resolve()), r.adapter_dir)
     out = run_cli("train", "merge", r.id[:8], "--out", str(tmp_path / "merged"))
     assert "merged model written" in out.stdout
     tok = AutoTokenizer.from_pretrained(tmp_path / "merged")

@@ -649,8 +649,9 @@ def sanity_generations(model, tokenizer, prompts: list[dict], max_new_tokens: in
         fmt_ok = bool(text.strip())
         if p["mode"] == "think":
             fmt_ok = text.lstrip().startswith("<think>") and "</think>" in text
-        elif p["mode"] == "no_think":
-            fmt_ok = text.lstrip().startswith("<think>") and "</think>" in text
+        elif p["mode"] == "no_think":  # an empty think block, then the answer
+            head = text.lstrip()
+            fmt_ok = head.startswith("<think>") and "</think>" in head and not head[7:head.index("</think>")].strip()
         results.append({"record_id": p["record_id"], "mode": p["mode"], "prompt": p["messages"][-1]["content"],
                         "output": text, "new_tokens": len(ids), "stopped": stopped, "format_ok": fmt_ok})
     return results
@@ -686,3 +687,15 @@ def merge_run(ws: Workspace, run_id: str, out_dir: str | os.PathLike) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, out)
     return out
+
+
+def load_for_inference(ws: Workspace, run_id: str) -> tuple[str, Path]:
+    """(base model path, adapter dir) of a finished run: what `PeftModel.from_pretrained` or
+    lm-eval's HF backend (`pretrained=BASE,peft=ADAPTER`) needs."""
+    run = ws.catalog().get_run(run_id)
+    if run["status"] != "finished":
+        raise TrainError(f"run {run['id']} is {run['status']}, not finished: no adapter to load yet")
+    adapter = Path(run["adapter_dir"])
+    if not (adapter / "adapter_config.json").exists():
+        raise TrainError(f"run {run['id']}: adapter missing at {adapter}")
+    return run["base_model_path"], adapter

@@ -36,7 +36,7 @@ def write_data(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"all": folder / "all.jsonl", "math": folder / "math.jsonl", "broken": folder / "broken.jsonl"}
     with open(paths["all"], "w") as fh:
-        for q, a in QUESTIONS:
+        for q, a in QUESTIONS + QUESTIONS[:2]:  # two exact repeats for the curation step to remove
             fh.write(json.dumps({"instruction": q, "output": a}) + "\n")
     with open(paths["math"], "w") as fh:
         for q, a in QUESTIONS:
@@ -47,16 +47,16 @@ def write_data(folder: Path) -> dict[str, Path]:
 
 
 def tiny_spec(folder: Path, model_dir: Path, name: str = "tiny", suites: list[str] | None = None,
-              max_steps: int = 4, extra_variants: list[dict] | None = None, **train) -> Path:
+              max_steps: int = 3, extra_variants: list[dict] | None = None, **train) -> Path:
     paths = write_data(folder / "data")
     spec = {
         "name": name,
         "base": str(model_dir),
         "seeds": [0],
-        "train": {"max_steps": max_steps, **train},
-        "eval": {"suites": suites or default_suites(), "layer": "smoke", "limit": 4},
+        "train": {"max_steps": max_steps, "batch_size": 4, "max_length": 128, "sanity_prompts": 0, **train},
+        "eval": {"suites": suites or default_suites(), "layer": "smoke", "limit": 3},
         "variants": [
-            {"name": "all", "sources": [str(paths["all"])]},
+            {"name": "all", "sources": [str(paths["all"])], "recipe": {"steps": [{"step": "exact_dedup"}]}},
             {"name": "math", "sources": [str(paths["math"])]},
             *(extra_variants or []),
         ],

@@ -27,13 +27,13 @@ def test_scores_and_deltas_match_the_stored_items(filled):
     for r in rows:
         vals = [d["scores"][r["metric"]] for d in items[r["variant"]][r["suite"]].values()]
         assert r["n"] == len(vals) and r["score"] == pytest.approx(sum(vals) / len(vals))
-        assert r["lo"] <= r["score"] <= r["hi"]
+        assert r["lo"] - 1e-9 <= r["score"] <= r["hi"] + 1e-9
         if r["variant"] != "base":
             base = items["base"][r["suite"]]
             mine = items[r["variant"]][r["suite"]]
             expected = sum(mine[k]["scores"][r["metric"]] - base[k]["scores"][r["metric"]] for k in mine) / len(mine)
             assert r["delta"] == pytest.approx(expected)
-            assert r["d_lo"] <= r["delta"] <= r["d_hi"]
+            assert r["d_lo"] - 1e-9 <= r["delta"] <= r["d_hi"] + 1e-9
             assert r["significant"] == (r["d_lo"] > 0 or r["d_hi"] < 0)
     # one pairwise comparison per suite and metric between the two variants
     assert {(p["a"], p["b"]) for p in data.pairwise} == {("all", "math")}

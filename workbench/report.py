@@ -359,7 +359,7 @@ def scores_figure(data: ReportData):
         rs = [r for r in rows if r["suite"] == suite][::-1]
         y = list(range(len(rs)))
         colors = ["#888888" if r["variant"] == BASE else ("#2a7ab8" if not r["significant"] else "#d9622b") for r in rs]
-        ax.errorbar([r["score"] for r in rs], y, xerr=[[r["score"] - r["lo"] for r in rs], [r["hi"] - r["score"] for r in rs]],
+        ax.errorbar([r["score"] for r in rs], y, xerr=[[max(0.0, r["score"] - r["lo"]) for r in rs], [max(0.0, r["hi"] - r["score"]) for r in rs]],
                     fmt="none", ecolor="#555555", capsize=3)
         ax.scatter([r["score"] for r in rs], y, c=colors, zorder=3)
         ax.set_yticks(y, [r["variant"] for r in rs])
@@ -385,7 +385,7 @@ def deltas_figure(data: ReportData):
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.2))
     y = list(range(len(rows)))
     ax.axvline(0, color="#999999", lw=1)
-    ax.errorbar([r["delta"] for r in rows], y, xerr=[[r["delta"] - r["d_lo"] for r in rows], [r["d_hi"] - r["delta"] for r in rows]],
+    ax.errorbar([r["delta"] for r in rows], y, xerr=[[max(0.0, r["delta"] - r["d_lo"]) for r in rows], [max(0.0, r["d_hi"] - r["delta"]) for r in rows]],
                 fmt="none", ecolor="#555555", capsize=3)
     ax.scatter([r["delta"] for r in rows], y, zorder=3,
                c=["#d9622b" if r["significant"] else "#2a7ab8" for r in rows])

@@ -110,6 +110,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--packing", choices=("off", "on", "both"), default="both")
     a = ap.parse_args()
     settings = {"steps": a.steps, "batch": a.batch, "max_length": a.max_length}
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,14 +120,15 @@ def main() -> None:
 
         version = ingest(Workspace(Path(home)), str(DATA), "bench").version.id
         results = {}
-        for packing in (False, True):
+        for packing in {"off": (False,), "on": (True,), "both": (False, True)}[a.packing]:
             tag = "packing" if packing else "no packing"
             results[("workbench", tag)] = child(WORKBENCH, {"home": home, "version": version, "packing": packing,
                                                             "settings": settings})
             results[("bare trl", tag)] = child(BARE_TRL, {"data": str(DATA), "out": str(Path(tmp) / f"trl-{packing}"),
                                                           "packing": packing, "settings": settings})
+            print(tag, json.dumps({k[0]: v for k, v in results.items() if k[1] == tag}), flush=True)
     print(f"\nSmolLM2-135M-Instruct, {a.steps} steps, batch {a.batch}, max_length {a.max_length}, "
-          f"mode {results[('workbench', 'no packing')]['mode']}\n")
+          f"mode {next(iter(results.values())).get('mode', '')}\n")
     print("| run | packing | tokens/s | train loop s | peak MiB | non-pad fraction | tokens/s vs bare trl |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for (who, tag), r in results.items():
@@ -134,8 +136,9 @@ def main() -> None:
         frac = results[("bare trl", tag)]["nonpad_fraction"]
         print(f"| {who} | {tag} | {r['tokens_per_s']:.0f} | {r['train_s']:.1f} | {r['peak_mb']:.0f} | {frac:.3f} | "
               f"{r['tokens_per_s'] / base:.2f}x |")
-    for tag in ("no packing", "packing"):
-        w = results[("workbench", tag)]
+    for (who, tag), w in results.items():
+        if who != "workbench":
+            continue
         print(f"workbench {tag}: whole call {w['total_s']:.1f} s (load, templating, loop, sanity generation, catalog)")
 
 

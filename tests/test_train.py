@@ -171,7 +171,7 @@ def test_train_records_run_and_reuses_it_by_id(ws, version, tiny_model_dir):
 
 def test_resume_after_kill_9(ws, version, tiny_model_dir, tmp_path):
     config = tmp_path / "train.yaml"
-    config.write_text("max_steps: 40\nbatch_size: 2\nsave_steps: 3\nsanity_prompts: 1\nsanity_max_new_tokens: 4\n")
+    config.write_text("max_steps: 16\nbatch_size: 2\nsave_steps: 3\nsanity_prompts: 1\nsanity_max_new_tokens: 4\n")
     args = [sys.executable, "-m", "workbench", "train", "--data", version, "--base", str(tiny_model_dir), "--config", str(config)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
     deadline = time.monotonic() + 120
@@ -194,10 +194,10 @@ def test_resume_after_kill_9(ws, version, tiny_model_dir, tmp_path):
     out = run_cli("train", "--data", version, "--base", str(tiny_model_dir), "--config", str(config))
     assert "resumed from checkpoint-" in out.stdout
     [row] = cat.list_runs()
-    assert row["status"] == "finished" and row["attempts"] == 2 and row["meta"]["global_steps"] == 40
+    assert row["status"] == "finished" and row["attempts"] == 2 and row["meta"]["global_steps"] == 16
     assert row["meta"]["resumed_from"].startswith("checkpoint-")
     steps = [s["step"] for s in cat.run_steps(row["id"]) if s["loss"] is not None]
-    assert steps == list(range(1, 41))  # every step once, none twice
+    assert steps == list(range(1, 17))  # every step once, none twice
     # asking again returns the finished run
     out = run_cli("train", "--data", version, "--base", str(tiny_model_dir), "--config", str(config))
     assert "reused" in out.stdout and len(cat.list_runs()) == 1

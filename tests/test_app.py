@@ -102,7 +102,7 @@ def test_pages_read_while_another_process_writes(monkeypatch, filled, tmp_path):
             "end = time.time() + 20\n"
             "i = 0\n"
             "while time.time() < end:\n"
-            "    cat.task_started('tiny', f'probe-{i % 5}', 'eval', 'probe', None, 'probe', {})\n"
+            "    cat.task_started('tiny', f'probe-{i % 5}', 'probe', 'probe', None, 'probe', {})\n"
             "    cat.task_done('tiny', f'probe-{i % 5}', {}, 0.0)\n"
             "    i += 1\n"
             "print(i)\n"
@@ -147,11 +147,11 @@ def test_app_served_for_real_renders_the_leaderboard_in_chromium(filled, tmp_pat
     url = f"http://127.0.0.1:{port}/"
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,1000", "--virtual-time-budget=20000"]
+             f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,1000", "--virtual-time-budget=60000"]
     try:
         _wait_http(url + "_stcore/health", 60)
         dom = ""
-        for _ in range(6):  # the first load of a fresh server can come back before the script ran
+        for _ in range(12):  # the first load of a fresh server can come back before the script ran
             dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
             if "Leaderboard · tiny" in dom and "think_follow" in dom:
                 break

@@ -146,7 +146,7 @@ def targets(ws: Workspace, name: str) -> tuple[dict, list[dict]]:
     abl = cat.get_ablation(name)
     out = []
     for t in cat.ablation_tasks(name):
-        if t["kind"] == "eval" and t["status"] == "done":
+        if t["kind"] == "eval" and t["status"] == "done" and "target" in t["inputs"]:
             results = t["output"].get("results", [])
             out.append({"variant": t["variant"], "seed": t["seed"], "target": t["inputs"]["target"],
                         "results": {r["suite"]: r["result_id"] for r in results},

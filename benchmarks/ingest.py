@@ -15,11 +15,9 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 WORDS = ("the model data curate token train eval answer question reason step value "

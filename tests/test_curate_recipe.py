@@ -4,7 +4,6 @@ determinism, and nothing written on failure."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -15,7 +15,6 @@ import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from workbench.workspace import Workspace
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.records import Record
+from workbench.processes import pid_alive
 from workbench.workspace import Workspace
 
 BODY_SCHEMA = pa.schema(
@@ -81,18 +82,8 @@ def _clean_stale_temp_files(directory: Path) -> None:
     """Remove temp bodies left by processes that were killed mid-write."""
     for tmp in directory.glob("*.tmp-*"):
         pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_body(path: Path, records: list[Record]) -> None:

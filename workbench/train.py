@@ -24,11 +24,12 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from workbench.processes import pid_alive
 from workbench.models import DEFAULT_MODEL, ModelError, choose_mode, find_lora_targets, linear_layer_names, load_base_model, model_identity
 from workbench.records import Record
 from workbench.workspace import Workspace
@@ -351,22 +352,6 @@ def run_id_for(version_id: str, base_hash: str, config: dict, mode: str, seed: i
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (killed child not yet reaped) is not a live trainer
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def last_checkpoint(checkpoints: Path) -> Path | None:
     """The newest complete Trainer checkpoint (a kill during saving leaves an incomplete one)."""
     if not checkpoints.exists():
@@ -418,7 +403,7 @@ def train(
         return RunResult(run_id, "finished", adapter_dir, run_dir, True, mode=existing["mode"],
                          mode_reason=existing["mode_reason"] or "", wall_s=existing["wall_s"],
                          tokens_per_s=existing["tokens_per_s"], peak_mem_mb=existing["peak_mem_mb"])
-    if existing and existing["status"] == "running" and _pid_alive(existing.get("pid")):
+    if existing and existing["status"] == "running" and existing.get("pid") != os.getpid() and pid_alive(existing.get("pid")):
         raise TrainError(f"run {run_id} is being trained right now by process {existing['pid']}")
 
     # Everything that can be wrong with the input is checked before the catalog is touched.

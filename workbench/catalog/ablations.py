@@ -9,19 +9,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from workbench.processes import pid_alive
 from workbench.catalog.base import CatalogError, from_json, now, to_json
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+
 
 
 class AblationsMixin:
@@ -106,7 +98,7 @@ class AblationsMixin:
         row["inputs"] = from_json(row["inputs"]) or {}
         row["output"] = from_json(row["output"]) or {}
         # a 'running' row whose process is gone was interrupted (Ctrl-C, kill -9, power loss)
-        if row["status"] == "running" and not _pid_alive(row.get("pid")):
+        if row["status"] == "running" and not pid_alive(row.get("pid")):
             row["status"] = "interrupted"
         return row
 

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from tests.ablate_helpers import tiny_spec
 from tests.conftest import run_cli
@@ -96,13 +95,12 @@ def test_two_variants_kill_9_mid_training_then_resume(ws, tmp_path, tiny_model_d
              if t["status"] == "done"}
     assert all(before[k] == v for k, v in after.items()), "a finished task was touched again"
 
-    # the same variants in another ablation are reused by content hash. KNOWN GAP (see the
-    # session note): 2 of 7 steps still run for the copy; tracked as an expected failure.
+    # the same variants in another ablation, with the same data in another folder, are reused
+    # by content hash: nothing runs again
     other = tiny_spec(tmp_path / "other", tiny_model_dir, name="e2e-copy", max_steps=12, save_steps=2)
     copy = run_cli("ablate", str(other), cwd=tmp_path)
     assert "reused" in copy.stderr
-    if "0 steps run now" not in copy.stdout:
-        pytest.xfail("cross-ablation reuse reruns 2 of 7 steps (known gap, issue 7): " + copy.stdout.splitlines()[0])
+    assert "0 steps run now" in copy.stdout, copy.stdout
 
 
 def test_base_model_that_cannot_load_is_reported_per_step(ws, tmp_path, tiny_model_dir):

@@ -66,10 +66,14 @@ class Task:
     label: str
     inputs: dict[str, Any]  # everything the step reads; JSON-serialisable
     hashed: dict[str, Any] = field(default_factory=dict)  # extra content that defines identity (file bytes)
+    # inputs that locate content rather than define it (source file paths): left out of the id,
+    # their content is in `hashed`, so the same files elsewhere give the same task
+    located: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
-        return f"{self.kind}-{content_hash([self.kind, self.inputs, self.hashed])}"
+        identity = {k: v for k, v in self.inputs.items() if k not in self.located}
+        return f"{self.kind}-{content_hash([self.kind, identity, self.hashed])}"
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "variant": self.variant, "seed": self.seed, "label": self.label,
@@ -247,7 +251,7 @@ def build_task(spec: AblationSpec, v: VariantSpec) -> Task:
     if v.synth is not None:
         inputs["synth"] = v.synth.model_dump()
         inputs["mix"] = (v.mix or MixSpec()).model_dump()
-    return Task("build", v.name, None, f"build {v.name}", inputs, hashed)
+    return Task("build", v.name, None, f"build {v.name}", inputs, hashed, located=("sources",))
 
 
 def train_task(spec: AblationSpec, variant: str, version: str, seed: int, config: dict) -> Task:

@@ -17,12 +17,34 @@ def rec(answer: str, prompt: str = "Tell me a story about a fox and a farmer.", 
                        reasoning_mode=mode)
 
 
+TEXTS = [BASE, BASE.upper() + " 42", "short text", "", "one two three four five six seven",
+         "Ünïcode ﬁne—dashes_and_underscores, 3.14 «quotes» ΣΊΣΥΦΟΣ", "five words exactly here now"]
+
+
 def test_vectorized_signatures_equal_datasketch():
-    texts = [BASE, BASE.upper() + " 42", "short text", "", "one two three four five six seven"]
-    sigs = minhash.signatures(texts, num_perm=64, n=5, chunk_shingles=7)  # tiny chunks: flush paths
-    for t, s in zip(texts, sigs):
+    sigs = minhash.signatures(TEXTS, num_perm=64, n=5, chunk_docs=2)  # tiny chunks: several passes
+    for t, s in zip(TEXTS, sigs):
         assert np.array_equal(s, minhash.datasketch_signature(t, num_perm=64, n=5)), t
     assert (sigs[3] == minhash.EMPTY).all()
+
+
+def test_polars_words_and_shingles_match_the_python_definitions():
+    from workbench.curate.text import normalize
+
+    words = minhash.normalized_words(TEXTS).to_list()
+    assert words == [normalize(t).split() for t in TEXTS]
+    hashes, counts = minhash.text_shingle_hashes(TEXTS, n=5)
+    assert counts.tolist() == [len(minhash.shingles(t, 5)) for t in TEXTS]
+    # the same shingle gets the same hash wherever it occurs; different shingles differ
+    strings = [s for t in TEXTS for s in minhash.shingles(t, 5)]
+    by_string: dict[str, set[int]] = {}
+    for s, h in zip(strings, hashes.tolist()):
+        by_string.setdefault(s, set()).add(h)
+    assert all(len(v) == 1 for v in by_string.values())
+    assert len({next(iter(v)) for v in by_string.values()}) == len(by_string)
+    # word order inside a shingle matters
+    (h1, h2), _ = minhash.text_shingle_hashes(["a b c d e", "e d c b a"], n=5)
+    assert h1 != h2
 
 
 def test_minhash_clusters_keep_rules_and_reasons():

@@ -22,9 +22,11 @@ def run(
     max_new_tokens: int = typer.Option(512, help="Reasoning needs far more than 128."),
     num_generations: int = typer.Option(1),
     batch_size: int = typer.Option(8),
-    no_empty_think_block: bool = typer.Option(False, help="no_think answers without the empty <think></think> block."),
-    no_repair_think: bool = typer.Option(False, help="Drop think outputs without a closed think block instead of "
-                                                     "splitting them into trace + last-paragraph answer."),
+    empty_think_block: bool = typer.Option(True, "--empty-think-block/--no-empty-think-block",
+                                           help="no_think answers carry an empty <think></think> block."),
+    repair_think: bool = typer.Option(True, "--repair-think/--no-repair-think",
+                                      help="Split think outputs without a closed think block into trace + "
+                                           "last-paragraph answer (else drop them)."),
     check_answers: bool = typer.Option(False, help="Drop answers that disagree with a `#### N` reference."),
     limit: Optional[int] = typer.Option(None, help="Only the first N prompts."),
 ):
@@ -32,8 +34,8 @@ def run(
     from workbench.synth.think import synthesize
 
     settings = dict(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, num_generations=num_generations,
-                    batch_size=batch_size, empty_think_block=not no_empty_think_block,
-                    repair_think=not no_repair_think)
+                    batch_size=batch_size, empty_think_block=empty_think_block,
+                    repair_think=repair_think)
     r = synthesize(workspace(), version, mode=mode, teacher=teacher, name=name, settings=settings,
                    check_answers=check_answers, limit=limit)
     console.print(f"[bold]{r.version.name}[/] {r.version.id}: kept {r.kept} "

@@ -483,7 +483,8 @@ def _step_detail(s: dict) -> str:
     if s.get("step") == "mix" and s.get("composition"):
         comp = s["composition"]
         if isinstance(comp, list):
-            return "; ".join(", ".join(f"{k}={v}" for k, v in list(r.items())[:5]) for r in comp if isinstance(r, dict))[:400]
+            return "; ".join(f"{r.get('source')} ({r.get('reasoning_mode')}): {r.get('examples')} examples, "
+                             f"{r.get('pct_tokens')}% of tokens" for r in comp if isinstance(r, dict))
         return str(comp)[:400]
     if s.get("step") == "ingest":
         return s.get("input", "")

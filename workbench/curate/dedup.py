@@ -111,10 +111,12 @@ class ExactDedup(Step):
 
 class MinHashParams(Params):
     ngram: int = Field(5, gt=0, description="words per shingle")
-    bands: Optional[int] = Field(14, gt=1)
-    rows: Optional[int] = Field(8, gt=0)
+    bands: Optional[int] = Field(20, gt=1)
+    rows: Optional[int] = Field(5, gt=0)
     num_perm: Optional[int] = Field(None, gt=1, description="with `bands`/`rows` unset: datasketch picks them")
     threshold: float = Field(0.7, gt=0, le=1, description="estimated Jaccard needed to join a cluster")
+    zero_digits: bool = Field(False, description="map every digit to 0 first (web text); off: problems that "
+                                                 "differ only in their numbers stay distinct")
     seed: int = 1
     field: TextField = "conversation"
     keep: KeepRule = "first"
@@ -145,7 +147,8 @@ class MinHashDedup(Step):
         bands, rows = p.band_shape()
         texts = minhash.as_texts(records, p.field)
         with progress_bar("minhash signatures", len(texts)) as advance:
-            sigs = minhash.signatures(texts, num_perm=bands * rows, n=p.ngram, seed=p.seed, progress=advance)
+            sigs = minhash.signatures(texts, num_perm=bands * rows, n=p.ngram, seed=p.seed, progress=advance,
+                                      zero_digits=p.zero_digits)
         with progress_bar("lsh clusters", len(texts)) as advance:
             groups = minhash.near_duplicate_groups(sigs, p.threshold, bands, rows, p.seed, progress=advance)
         result = _resolve(self.name, groups, records, texts, p.keep,

@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # measure this checkout, whatever is installed
 SETTINGS = {"r": 16, "alpha": 32, "dropout": 0.05, "lr": 2e-4, "batch_size": 8, "max_length": 256,
-            "save_steps": 1000, "sanity_prompts": 0, "logging_steps": 1}
+            "save_steps": 1000, "sanity_prompts": 0, "logging_steps": 1, "eval_fraction": 0.0}
 
 
 def records(n):
@@ -41,25 +42,14 @@ def run_workbench(steps, n, packing):
     r = train(ws, v, None, {**SETTINGS, "max_steps": steps, "packing": packing}, progress=False)
     row = ws.catalog().get_run(r.id)
     return {"tokens_per_s": row["tokens_per_s"], "peak_mem_mb": row["peak_mem_mb"], "wall_s": row["wall_s"],
-            "tokens": row["train_tokens"], "nonpad_fraction": nonpad_fraction(recs, packing)}
+            "tokens": row["train_tokens"], "nonpad_fraction": row["meta"]["nonpad_fraction"]}
 
 
-def nonpad_fraction(recs, packing):
-    """Real tokens / batch slots, over batches collated the way training collates them."""
-    from workbench.models import resolve_model
-    from workbench.train import prepare_tokenizer, render
+def run_bare(steps, n, trl_defaults=False):
+    """What a user would write by hand with trl: same data (messages), same LoRA and settings.
 
-    tok = prepare_tokenizer(resolve_model(None), None)
-    lengths = [min(len(render(r, tok)[0]), SETTINGS["max_length"]) for r in recs]
-    if packing:
-        return 1.0  # trl's bfd packing is padding-free: sequences are concatenated, no pad slots
-    bs = SETTINGS["batch_size"]
-    slots = sum(max(lengths[i:i + bs]) * len(lengths[i:i + bs]) for i in range(0, len(lengths), bs))
-    return sum(lengths) / slots
-
-
-def run_bare(steps, n):
-    """What a user would write by hand with trl: same data (messages), same LoRA and settings."""
+    With `trl_defaults`, trl's own defaults for precision and memory instead: bf16 autocast
+    (on a CPU with bf16 support) and gradient checkpointing."""
     import resource
 
     import datasets
@@ -69,6 +59,7 @@ def run_bare(steps, n):
     from trl import SFTConfig, SFTTrainer
 
     from workbench.models import resolve_model
+    from workbench.train import batch_fill
 
     path = resolve_model(None)
     tok = AutoTokenizer.from_pretrained(path)
@@ -78,22 +69,25 @@ def run_bare(steps, n):
     args = SFTConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=SETTINGS["batch_size"],
                      learning_rate=SETTINGS["lr"], max_steps=steps, max_length=SETTINGS["max_length"],
                      logging_steps=1, save_strategy="no", report_to=[], seed=0, use_cpu=True,
-                     include_num_input_tokens_seen="non_padding", disable_tqdm=True)
+                     include_num_input_tokens_seen="non_padding", disable_tqdm=True,
+                     **({} if trl_defaults else {"bf16": False, "gradient_checkpointing": False}))
     lora = LoraConfig(r=SETTINGS["r"], lora_alpha=SETTINGS["alpha"], lora_dropout=SETTINGS["dropout"],
                       target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
                       task_type="CAUSAL_LM")
     trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=lora)
+    fill = batch_fill(trainer.get_train_dataloader(), steps)
     t = time.perf_counter()
     trainer.train()
     wall = time.perf_counter() - t
     tokens = trainer.state.num_input_tokens_seen
     return {"tokens_per_s": tokens / wall, "peak_mem_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "wall_s": wall, "tokens": tokens}
+            "wall_s": wall, "tokens": tokens, "nonpad_fraction": fill}
 
 
 def child(kind, steps, n):
     os.environ.setdefault("WORKBENCH_PROGRESS", "0")
-    out = {"bare": lambda: run_bare(steps, n), "workbench": lambda: run_workbench(steps, n, False),
+    out = {"bare": lambda: run_bare(steps, n), "bare-trl-defaults": lambda: run_bare(steps, n, trl_defaults=True),
+           "workbench": lambda: run_workbench(steps, n, False),
            "workbench+packing": lambda: run_workbench(steps, n, True)}[kind]()
     print("RESULT " + json.dumps(out))
 
@@ -110,7 +104,7 @@ def main():
 
     print(f"device: {'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU only (no GPU lent: no QLoRA nf4 figures)'}")
     results = {}
-    for kind in ("bare", "workbench", "workbench+packing"):
+    for kind in ("bare", "workbench", "bare-trl-defaults", "workbench+packing"):
         proc = subprocess.run([sys.executable, __file__, "--child", kind, "--steps", str(a.steps), "--records", str(a.records)],
                               capture_output=True, text=True, env={**os.environ, "WORKBENCH_PROGRESS": "0"})
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)

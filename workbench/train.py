@@ -499,6 +499,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     # Verify the loss mask on what the model will actually see: the first collated batch.
     first = trainer.data_collator([trainer.train_dataset[i] for i in range(min(cfg.batch_size, len(trainer.train_dataset)))])
     mask_fraction = check_mask_batch(first)
+    fill = batch_fill(trainer.get_train_dataloader(), cfg.max_steps * cfg.grad_accum if cfg.max_steps > 0 else None)
 
     resume = last_checkpoint(run_dir / "checkpoints")
     if resume:
@@ -523,6 +524,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     losses = [s["loss"] for s in cat.run_steps(run_id) if s["loss"] is not None]
     prev = cat.find_run(run_id) or {}
     meta = {**(prev.get("meta") or {}), "target_modules": targets, "mask_fraction_first_batch": round(mask_fraction, 4),
+            "nonpad_fraction": round(fill, 4),
             "resumed_from": resume.name if resume else None, "global_steps": trainer.state.global_step,
             "pad_token": tokenizer.pad_token, "eos_token": tokenizer.eos_token}
     cat.finish_run(run_id, wall_s=wall, train_tokens=tokens, tokens_per_s=tokens / wall if wall > 0 else None,
@@ -530,6 +532,19 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # finished: nothing to resume
     return RunResult(run_id, "finished", adapter_dir, run_dir, False, resumed_from=resume.name if resume else None,
                      wall_s=wall, tokens_per_s=tokens / wall if wall > 0 else None, peak_mem_mb=peak)
+
+
+def batch_fill(dataloader, max_batches: int | None = None) -> float:
+    """Real tokens / token slots over the batches training sees (1.0: no padding at all, as
+    with packing, where sequences are concatenated and told apart by position ids)."""
+    real = slots = 0
+    for i, batch in enumerate(dataloader):
+        if max_batches is not None and i >= max_batches:
+            break
+        ids = batch["input_ids"]
+        slots += ids.numel()
+        real += int(batch["attention_mask"].sum()) if "attention_mask" in batch else ids.numel()
+    return real / slots if slots else 1.0
 
 
 def _callback_base():
@@ -542,10 +557,20 @@ def _callback_base():
 class _Recorder(_callback_base()):
     """Writes each logged step to the catalog and draws the progress bar."""
 
+    FLUSH_EVERY_S = 10.0  # a catalog write costs ~0.5 s of a CPU step; batch them
+
     def __init__(self, cat, run_id: str, progress: bool):
         self.cat, self.run_id, self.progress = cat, run_id, progress
         self.tokens_at_start = 0
         self._bar = None
+        self._pending: list[dict] = []
+        self._flushed_at = float("-inf")  # the first logged step is written at once
+
+    def flush(self) -> None:
+        if self._pending:
+            self.cat.add_run_steps(self.run_id, self._pending)
+            self._pending = []
+        self._flushed_at = time.monotonic()
 
     def on_train_begin(self, args, state, control, **kw):
         self.tokens_at_start = int(state.num_input_tokens_seen or 0)
@@ -570,11 +595,16 @@ class _Recorder(_callback_base()):
         row = {"step": state.global_step, "loss": logs.get("loss"), "eval_loss": logs.get("eval_loss"),
                "lr": logs.get("learning_rate"), "epoch": logs.get("epoch"), "grad_norm": logs.get("grad_norm")}
         if any(row[k] is not None for k in ("loss", "eval_loss")):
-            self.cat.add_run_steps(self.run_id, [{k: (float(v) if k != "step" and v is not None else v) for k, v in row.items()}])
+            self._pending.append({k: (float(v) if k != "step" and v is not None else v) for k, v in row.items()})
+            # written before a checkpoint is (a resume starts after it: its steps must be in the
+            # catalog), and every few seconds so the browser view shows the curve while training
+            if control.should_save or time.monotonic() - self._flushed_at >= self.FLUSH_EVERY_S:
+                self.flush()
             if self._bar and row["loss"] is not None:
                 self._bar.update(self._task, loss=f"loss {row['loss']:.3f}")
 
     def on_train_end(self, args, state, control, **kw):
+        self.flush()
         if self._bar:
             self._bar.stop()
             self._bar = None

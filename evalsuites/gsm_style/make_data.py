@@ -7,9 +7,10 @@ Run: python evalsuites/gsm_style/make_data.py   (deterministic; same file every 
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
+
+from workbench.evals.suites import mark_smoke, write_jsonl
 
 NAMES = ["Maya", "Liam", "Priya", "Tomas", "Aiko", "Noah", "Fatima", "Elena", "Kwame", "Sofia", "Ravi", "Lucia",
          "Omar", "Hana", "Jonas", "Zara", "Mateo", "Ingrid", "Chen", "Amara"]
@@ -180,14 +181,11 @@ def generate(seed: int = 5) -> list[dict]:
         rows.append({"id": f"gsm-{len(rows):04d}", "question": q, "answer": f"{s}\n#### {ans}",
                      "template": template.__name__[2:]})
     # smoke layer: every k-th item, so it spans all templates
-    step = len(rows) // SMOKE
-    for j, row in enumerate(rows):
-        row["smoke"] = j % step == 0 and j // step < SMOKE
-    return rows
+    return mark_smoke(rows, SMOKE)
 
 
 if __name__ == "__main__":
     out = Path(__file__).with_name("data.jsonl")
     rows = generate()
-    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(out, rows)
     print(f"wrote {len(rows)} problems ({sum(r['smoke'] for r in rows)} smoke) to {out}")

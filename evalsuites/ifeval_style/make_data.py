@@ -9,9 +9,10 @@ Run: python evalsuites/ifeval_style/make_data.py
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
+
+from workbench.evals.suites import mark_smoke, write_jsonl
 
 # Short writing tasks (the part of each prompt that `combination:repeat_prompt` repeats).
 TASKS = [
@@ -203,15 +204,12 @@ def generate(seed: int = 5) -> list[dict]:
             texts.append(text)
         rows.append({"id": f"ifs-{i:04d}", "key": 5000 + i, "prompt": " ".join([task, *texts]),
                      "instruction_id_list": chosen, "kwargs": kwargs})
-    step = len(rows) // SMOKE
-    for j, row in enumerate(rows):
-        row["smoke"] = j % step == 0 and j // step < SMOKE
-    return rows
+    return mark_smoke(rows, SMOKE)
 
 
 if __name__ == "__main__":
     out = Path(__file__).with_name("data.jsonl")
     rows = generate()
-    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(out, rows)
     n_types = len({i for r in rows for i in r["instruction_id_list"]})
     print(f"wrote {len(rows)} prompts, {n_types} instruction types ({sum(r['smoke'] for r in rows)} smoke) to {out}")

@@ -8,8 +8,9 @@ Run: python evalsuites/semsim/make_data.py
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from workbench.evals.suites import mark_smoke, write_jsonl
 
 PAIRS = [
     ("What does a thermometer measure?", "A thermometer measures temperature."),
@@ -78,14 +79,11 @@ SMOKE = 30
 
 def generate() -> list[dict]:
     rows = [{"id": f"sem-{i:04d}", "prompt": p, "reference": ref} for i, (p, ref) in enumerate(PAIRS)]
-    step = len(rows) // SMOKE
-    for j, row in enumerate(rows):
-        row["smoke"] = j % step == 0 and j // step < SMOKE
-    return rows
+    return mark_smoke(rows, SMOKE)
 
 
 if __name__ == "__main__":
     out = Path(__file__).with_name("data.jsonl")
     rows = generate()
-    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(out, rows)
     print(f"wrote {len(rows)} pairs ({sum(r['smoke'] for r in rows)} smoke) to {out}")

@@ -7,8 +7,9 @@ Run: python evalsuites/think_follow/make_data.py
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from workbench.evals.suites import write_jsonl
 
 PROMPTS = [
     "What is 17 plus 26?",
@@ -59,5 +60,5 @@ def generate() -> list[dict]:
 if __name__ == "__main__":
     out = Path(__file__).with_name("data.jsonl")
     rows = generate()
-    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(out, rows)
     print(f"wrote {len(rows)} items ({sum(r['smoke'] for r in rows)} smoke) to {out}")

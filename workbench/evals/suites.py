@@ -184,6 +184,19 @@ def _normalize_row(template: str, row: dict, lineno: int, path: Path) -> dict:
     return row
 
 
+def mark_smoke(rows: list[dict], size: int = SMOKE_SIZE) -> list[dict]:
+    """Mark every k-th item as the smoke layer, so the layer spans the whole suite."""
+    step = max(1, len(rows) // size)
+    for j, row in enumerate(rows):
+        row["smoke"] = j % step == 0 and j // step < size
+    return rows
+
+
+def write_jsonl(path: str | os.PathLike, rows: list[dict]) -> None:
+    """A suite's data file: one JSON object per line, UTF-8 as is."""
+    Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
 def make_suite(name: str, template: str, data: str | os.PathLike, dest: str | os.PathLike | None = None,
                smoke_size: int = SMOKE_SIZE) -> Suite:
     """A new suite folder NAME made from TEMPLATE's task YAMLs and scoring around a JSONL file."""
@@ -213,9 +226,7 @@ def make_suite(name: str, template: str, data: str | os.PathLike, dest: str | os
         if missing:
             raise SuiteError(f"{data}:{lineno}: missing field(s) {', '.join(missing)}")
         rows.append(row)
-    step = max(1, len(rows) // smoke_size)
-    for j, row in enumerate(rows):
-        row["smoke"] = j % step == 0 and j // step < smoke_size
+    mark_smoke(rows, smoke_size)
     tmp = dest_root / f".{name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -229,7 +240,7 @@ def make_suite(name: str, template: str, data: str | os.PathLike, dest: str | os
         text = text.replace(f"--tasks {task} ", f"--tasks {new_task} ")
         text = f"# Made by `workbench eval make-suite` from {data} (template: {template}).\n" + text
         (tmp / f"{new_task}.yaml").write_text(text, encoding="utf-8")
-    (tmp / "data.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(tmp / "data.jsonl", rows)
     os.replace(tmp, folder)
     suite = load_suite(folder)
     assert suite is not None

@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from workbench.records import Record
 from workbench.processes import pid_alive
+from workbench.records import Record
 from workbench.workspace import Workspace
 
 BODY_SCHEMA = pa.schema(

@@ -29,8 +29,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from workbench.processes import pid_alive
 from workbench.models import DEFAULT_MODEL, ModelError, choose_mode, find_lora_targets, linear_layer_names, load_base_model, model_identity
+from workbench.processes import pid_alive
 from workbench.records import Record
 from workbench.workspace import Workspace
 
@@ -555,7 +555,7 @@ def _callback_base():
 
 
 class _Recorder(_callback_base()):
-    """Writes each logged step to the catalog and draws the progress bar."""
+    """Writes logged steps to the catalog (in batches, see FLUSH_EVERY_S) and draws the progress bar."""
 
     # Opening the catalog inside a CPU training loop takes ~0.2 s (torch's spinning threads hold
     # the cores), so loss rows are batched: written at the first step, before each checkpoint,

@@ -9,11 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from workbench.processes import pid_alive
 from workbench.catalog.base import CatalogError, from_json, now, to_json
-
-
-
+from workbench.processes import pid_alive
 
 
 class AblationsMixin:

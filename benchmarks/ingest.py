@@ -39,16 +39,16 @@ def make_file(path: Path, n: int, seed: int = 0) -> None:
 CHILD = {
     "workbench": """
 import os, sys
-from workbench.ingest import ingest
+from workbench.data.ingest import ingest
 from workbench.workspace import Workspace
 r = ingest(Workspace(__import__('pathlib').Path(sys.argv[2])), sys.argv[1], name="bench")
 assert r.version.n_rows == int(sys.argv[3])
 """,
     "workbench-no-token-stats": """
-import sys, workbench.store as store, workbench.profile as profile
+import sys, workbench.data.store as store, workbench.data.profile as profile
 orig = profile.profile
 profile.profile = lambda records, tokenizer_name=None: orig(records, None)
-from workbench.ingest import ingest
+from workbench.data.ingest import ingest
 from workbench.workspace import Workspace
 r = ingest(Workspace(__import__('pathlib').Path(sys.argv[2])), sys.argv[1], name="bench")
 assert r.version.n_rows == int(sys.argv[3])

@@ -52,7 +52,7 @@ def direct(model_dir: str, convs: list[list[dict]], max_new_tokens: int, batch_s
 
 def through_workbench(qs: list[str], max_new_tokens: int, batch_size: int) -> tuple[int, float, float]:
     """A user's call on a fresh workspace: teacher load, distilabel step, catalog cache, checks, save."""
-    from workbench.ingest import ingest
+    from workbench.data.ingest import ingest
     from workbench.synth.think import synthesize
     from workbench.workspace import Workspace
 
@@ -82,7 +82,7 @@ def main() -> None:
 
     from workbench.models import resolve_model
     from workbench.synth.think import teacher_conversation
-    from workbench.records import make_record
+    from workbench.data.records import make_record
 
     model_dir = resolve_model("smollm2-135m-instruct")
     qs = prompts(args.prompts)

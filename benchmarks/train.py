@@ -31,8 +31,8 @@ def records(n):
 
 
 def run_workbench(steps, n, packing):
-    from workbench.records import make_record
-    from workbench.store import save_version
+    from workbench.data.records import make_record
+    from workbench.data.store import save_version
     from workbench.train import train
     from workbench.workspace import Workspace
 

@@ -367,7 +367,7 @@ def noise_records(clean: list[dict], rng: random.Random) -> list[tuple[int, dict
 
 def ingest_ids(rows: list[dict]) -> list[str]:
     """The record ids `workbench data ingest` will give these rows."""
-    from workbench.records import convert_row, detect_format, unique_ids
+    from workbench.data.records import convert_row, detect_format, unique_ids
 
     return [r.id for r in unique_ids(convert_row(row, detect_format(row)) for row in rows)]
 
@@ -376,7 +376,7 @@ def keep_clean(rows: list[dict]) -> list[dict]:
     """Templated text repeats itself: drop candidates that the default recipe would flag, so
     the clean set is clean by the same definitions the tests use (reported, not hidden)."""
     from workbench.curate.recipe import DEFAULT_RECIPE, load_recipe, run_steps
-    from workbench.records import convert_row, detect_format
+    from workbench.data.records import convert_row, detect_format
 
     records = [convert_row(r, detect_format(r)) for r in rows]
     result = run_steps(records, load_recipe(DEFAULT_RECIPE))

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from tests.conftest import REPO, run_cli
-from workbench.specs import SpecError, load_spec, parse_spec
+from workbench.ablate.spec import SpecError, load_spec, parse_spec
 
 FIXTURES = REPO / "tests" / "fixtures"
 

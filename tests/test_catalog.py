@@ -28,7 +28,7 @@ def _write_jsonl(path, n, tag):
 
 WRITER = """
 import sys
-from workbench.ingest import ingest
+from workbench.data.ingest import ingest
 from workbench.workspace import Workspace
 ws = Workspace.default()
 for i, path in enumerate(sys.argv[1:]):
@@ -74,7 +74,7 @@ def test_reader_process_queries_while_writer_process_writes(ws, tmp_path):
 
 INGEST_ONE = """
 import sys
-from workbench.ingest import ingest
+from workbench.data.ingest import ingest
 from workbench.workspace import Workspace
 ingest(Workspace.default(), sys.argv[1], name="big")
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from workbench.curate.dedup import EmbeddingDedup
 from workbench.curate.filters import LanguageFilter
-from workbench.records import make_record
+from workbench.data.records import make_record
 
 
 def rec(prompt: str, answer: str):

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import REPO, run_cli
 from workbench.curate.recipe import DEFAULT_RECIPE, CurationError, RecipeError, curate, load_recipe
-from workbench.ingest import ingest
+from workbench.data.ingest import ingest
 
 RAW = REPO / "datasets" / "example_raw.jsonl"
 CLEAN = REPO / "datasets" / "example_clean.jsonl"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from workbench.curate.decontam import Decontaminate, DecontamError
-from workbench.records import make_record
+from workbench.data.records import make_record
 
 Q = "Mia has 12 marbles and buys 7 more bags with 3 marbles in each bag. How many marbles does she have now?"
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from workbench.curate import minhash
 from workbench.curate.dedup import ExactDedup, MinHashDedup
-from workbench.records import make_record
+from workbench.data.records import make_record
 
 BASE = ("the quick brown fox jumps over the lazy dog while the farmer walks slowly across the wide green "
         "field toward the old red barn near the river bank at the end of a long summer day")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from workbench.ingest import IngestError, ingest
-from workbench.store import load_records
+from workbench.data.ingest import IngestError, ingest
+from workbench.data.store import load_records
 
 FIX = Path(__file__).parent / "fixtures"
 

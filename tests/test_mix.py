@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from workbench.ingest import ingest
-from workbench.profile import token_counts
-from workbench.store import load_records
+from workbench.data.ingest import ingest
+from workbench.data.profile import token_counts
+from workbench.data.store import load_records
 from workbench.synth.mix import MixError, build_mixture, load_mix_spec
 
 

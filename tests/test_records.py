@@ -2,7 +2,7 @@
 
 import pytest
 
-from workbench.records import (
+from workbench.data.records import (
     ADAPTERS,
     RecordError,
     content_hash,

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.ingest import ingest
-from workbench.store import load_records
+from workbench.data.ingest import ingest
+from workbench.data.store import load_records
 from workbench.synth.think import (
     SynthError,
     SynthSettings,
@@ -216,8 +216,8 @@ def test_bad_requests_fail_before_generating(ws, tmp_path):
         synthesize(ws, "src", settings={"max_new_tokens": 0})
     with pytest.raises(SynthError, match="mode must be"):
         synthesize(ws, "src", mode="sometimes")
-    from workbench.records import make_record
-    from workbench.store import save_version
+    from workbench.data.records import make_record
+    from workbench.data.store import save_version
 
     save_version(ws, [make_record([{"role": "system", "content": "Be kind."}, {"role": "assistant", "content": "Hi!"}])],
                  "no-users", "ingest")

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from tests.conftest import run_cli
-from workbench.records import make_record
-from workbench.store import save_version
+from workbench.data.records import make_record
+from workbench.data.store import save_version
 from workbench.train import TrainConfig, TrainError, check_mask_batch, conversation, prepare_tokenizer, render, train
 
 FAST = {"max_steps": 4, "batch_size": 4, "save_steps": 2, "sanity_prompts": 2, "sanity_max_new_tokens": 6}

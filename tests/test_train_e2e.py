@@ -16,7 +16,7 @@ def test_bundled_model_learns_and_adapter_reloads(ws):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from workbench.ingest import ingest
+    from workbench.data.ingest import ingest
     from workbench.train import train
 
     version = ingest(ws, str(REPO / "datasets" / "example_clean.jsonl"), "clean").version.id

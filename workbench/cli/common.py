@@ -24,10 +24,10 @@ class UserFacingError(Exception):
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Errors that mean bad input, not a bug: shown as one red line, exit code 2."""
     from workbench.catalog import CatalogError
-    from workbench.ingest import IngestError
+    from workbench.data.ingest import IngestError
     from workbench.models import ModelError
-    from workbench.readers import InputError
-    from workbench.records import RecordError
+    from workbench.data.readers import InputError
+    from workbench.data.records import RecordError
 
     types = [UserFacingError, CatalogError, IngestError, InputError, RecordError, ModelError, FileNotFoundError]
     for mod, name in [
@@ -39,7 +39,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
         ("workbench.synth.think", "SynthError"),
         ("workbench.synth.mix", "MixError"),
         ("workbench.ablate", "AblationError"),
-        ("workbench.specs", "SpecError"),
+        ("workbench.ablate.spec", "SpecError"),
     ]:
         try:
             types.append(getattr(__import__(mod, fromlist=[name]), name))

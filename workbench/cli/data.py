@@ -21,7 +21,7 @@ def ingest(
     split: str = typer.Option("train", help="Split, for a hub dataset id."),
 ):
     """Read SOURCE, convert it to the record schema and register it as a version."""
-    from workbench.ingest import ingest as do_ingest
+    from workbench.data.ingest import ingest as do_ingest
 
     result = do_ingest(workspace(), source, name, fmt=format, skip_invalid=skip_invalid, split=split)
     v = result.version
@@ -51,8 +51,8 @@ def show(
     tokenizer: Optional[str] = typer.Option(None, help="Recount tokens with this tokenizer (name, path or hub id)."),
 ):
     """Statistics of a version: rows, turns, tokens, by source and reasoning mode."""
-    from workbench.profile import profile
-    from workbench.store import load_records
+    from workbench.data.profile import profile
+    from workbench.data.store import load_records
 
     ws = workspace()
     v = ws.catalog().resolve_version(version)
@@ -77,7 +77,7 @@ def head(
     width: int = typer.Option(300, help="Truncate each message to this many characters."),
 ):
     """The first N records of a version."""
-    from workbench.store import load_records
+    from workbench.data.store import load_records
 
     for r in load_records(workspace(), version)[:n]:
         mode = f" [{r.reasoning_mode}]" if r.reasoning_mode else ""
@@ -91,7 +91,7 @@ def head(
 @app.command()
 def diff(a: str = typer.Argument(...), b: str = typer.Argument(...), show_ids: int = typer.Option(10, help="Ids to list per side.")):
     """Records added and removed from version A to version B, and stat deltas."""
-    from workbench.diff import diff_versions
+    from workbench.data.diff import diff_versions
 
     d = diff_versions(workspace(), a, b)
     console.print(f"{d.a} → {d.b}: [green]+{len(d.added)}[/] added, [red]-{len(d.removed)}[/] removed, {d.common} in both")
@@ -130,7 +130,7 @@ def export(
     path: Path = typer.Argument(..., help="Output .jsonl or .parquet (messages format)."),
 ):
     """Write a version out in messages format, loadable with `datasets.load_dataset`."""
-    from workbench.store import export_version
+    from workbench.data.store import export_version
 
     out = export_version(workspace(), version, path)
     console.print(f"wrote {out}")

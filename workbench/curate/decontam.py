@@ -19,7 +19,7 @@ from pydantic import Field
 from workbench.curate import minhash
 from workbench.curate.steps import CurationError, Params, Step, StepResult, Verdict, register
 from workbench.curate.text import normalize_words, stable_hash64
-from workbench.records import Record
+from workbench.data.records import Record
 
 # keys whose strings are labels or ids, not text a model could memorize
 SKIP_KEYS = frozenset(["id", "idx", "key", "uid", "label", "labels", "source", "split", "type", "category",

@@ -21,7 +21,7 @@ from workbench.curate import minhash
 from workbench.curate.steps import Params, Step, StepResult, Verdict, register
 from workbench.curate.text import normalize_exact, short, words
 from workbench.progress import progress_bar
-from workbench.records import Record
+from workbench.data.records import Record
 
 KeepRule = Literal["first", "longest", "quality"]
 TextField = Literal["conversation", "prompt", "assistant"]

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from workbench.curate.steps import Filter, Params, Verdict, register
 from workbench.curate.text import words
-from workbench.records import Record
+from workbench.data.records import Record
 
 PosInt = Optional[int]
 

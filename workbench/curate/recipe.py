@@ -32,8 +32,8 @@ from pydantic import ValidationError
 # importing the step modules registers their steps
 from workbench.curate import decontam, dedup, filters  # noqa: F401
 from workbench.curate.steps import STEPS, CurationError, Params, RecipeError, Step, StepResult
-from workbench.records import Record
-from workbench.store import SavedVersion, load_records, save_version
+from workbench.data.records import Record
+from workbench.data.store import SavedVersion, load_records, save_version
 from workbench.workspace import Workspace
 
 __all__ = ["DEFAULT_RECIPE", "CurationError", "CurationResult", "Recipe", "RecipeError", "curate", "load_recipe"]

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from workbench.records import Record
+from workbench.data.records import Record
 
 
 class RecipeError(ValueError):

@@ -17,9 +17,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from workbench.profile import DEFAULT_TOKENIZER, token_counts
-from workbench.records import Record, unique_ids
-from workbench.store import SavedVersion, load_records, save_version
+from workbench.data.profile import DEFAULT_TOKENIZER, token_counts
+from workbench.data.records import Record, unique_ids
+from workbench.data.store import SavedVersion, load_records, save_version
 from workbench.workspace import Workspace
 
 

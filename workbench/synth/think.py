@@ -31,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.models import DEFAULT_MODEL, ModelError, resolve_model
 from workbench.progress import progress_bar
-from workbench.records import Record, make_record, unique_ids
-from workbench.store import SavedVersion, load_records, save_version
+from workbench.data.records import Record, make_record, unique_ids
+from workbench.data.store import SavedVersion, load_records, save_version
 from workbench.workspace import Workspace
 
 MODES = ("think", "no_think")

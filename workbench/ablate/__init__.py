@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from workbench.specs import AblationSpec, MixSpec, SpecError, VariantSpec, load_spec
+from workbench.ablate.spec import AblationSpec, MixSpec, SpecError, VariantSpec, load_spec
 from workbench.workspace import Workspace
 
 BASE = "base"  # the variant name of the untrained base model
@@ -112,8 +112,8 @@ def _version_of(result) -> Any:
 
 def step_build(ws: Workspace, inp: dict) -> dict:
     """Sources -> (concatenate) -> curate -> (synth -> mix): the variant's dataset version."""
-    from workbench.records import unique_ids
-    from workbench.store import load_records, save_version
+    from workbench.data.records import unique_ids
+    from workbench.data.store import load_records, save_version
 
     cat = ws.catalog()
     name = inp["name"]
@@ -125,7 +125,7 @@ def step_build(ws: Workspace, inp: dict) -> dict:
     sources = []
     for src in inp["sources"]:
         if os.path.exists(src):
-            from workbench.ingest import ingest
+            from workbench.data.ingest import ingest
 
             v = ingest(ws, src, Path(src).stem).version
             sources.append(v.id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from workbench.records import Record
+from workbench.data.records import Record
 
 DEFAULT_TOKENIZER = "smollm2-135m-instruct"
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from workbench.models import DEFAULT_MODEL, ModelError, choose_mode, find_lora_targets, linear_layer_names, load_base_model, model_identity
 from workbench.processes import pid_alive
-from workbench.records import Record
+from workbench.data.records import Record
 from workbench.workspace import Workspace
 
 THINK_FLAG = {"think": "/think", "no_think": "/no_think"}
@@ -407,7 +407,7 @@ def train(
         raise TrainError(f"run {run_id} is being trained right now by process {existing['pid']}")
 
     # Everything that can be wrong with the input is checked before the catalog is touched.
-    from workbench.store import load_records
+    from workbench.data.store import load_records
 
     records = load_records(ws, version["id"])
     tokenizer = prepare_tokenizer(ident["path"], cfg.chat_template)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.store import load_table
+from workbench.data.store import load_table
 from workbench.workspace import Workspace
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.processes import pid_alive
-from workbench.records import Record
+from workbench.data.records import Record
 from workbench.workspace import Workspace
 
 BODY_SCHEMA = pa.schema(
@@ -105,7 +105,7 @@ def save_version(
     stats: dict | None = None,
 ) -> SavedVersion:
     """Register `records` as a dataset version (a no-op if that content exists already)."""
-    from workbench.profile import profile
+    from workbench.data.profile import profile
 
     if not records:
         raise ValueError(f"refusing to save an empty dataset version {name!r}")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.progress import track
-from workbench.readers import BadRow, InputError, read_rows
-from workbench.records import ADAPTERS, RecordError, convert_row, detect_format, unique_ids
-from workbench.store import SavedVersion, save_version
+from workbench.data.readers import BadRow, InputError, read_rows
+from workbench.data.records import ADAPTERS, RecordError, convert_row, detect_format, unique_ids
+from workbench.data.store import SavedVersion, save_version
 from workbench.workspace import Workspace
 
 

@@ -113,6 +113,21 @@ class VariantSpec(_Strict):
         return self
 
 
+class ControlSpec(_Strict):
+    """An A/A control: one variant trained with several seeds on the same data. Its seed pairs are
+    compared like real variants; what they show is the noise floor a real effect must clear."""
+
+    variant: str
+    seeds: list[int] = Field(min_length=2)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError("seeds repeat")
+        return v
+
+
 class AblationSpec(_Strict):
     name: str
     base: str = "smollm2-135m-instruct"
@@ -120,6 +135,9 @@ class AblationSpec(_Strict):
     train: str | dict[str, Any] = Field(default_factory=dict)
     eval: EvalSpec
     variants: list[VariantSpec] = Field(min_length=1)
+    # what each variant is compared with in the verdict: "base" (the untrained model) or a variant
+    baseline: str = "base"
+    control: ControlSpec | None = None
     # set by load_spec: where relative paths in the spec point to (not part of the YAML)
     root: str = Field(default=".", exclude=True)
 
@@ -145,6 +163,20 @@ class AblationSpec(_Strict):
         if dup:
             raise ValueError(f"variant names repeat: {', '.join(dup)}")
         return v
+
+    @model_validator(mode="after")
+    def _known_variants(self):
+        names = {v.name for v in self.variants}
+        if self.baseline != "base" and self.baseline not in names:
+            raise ValueError(f"baseline {self.baseline!r} is not a variant (known: base, {', '.join(sorted(names))})")
+        if self.control is not None and self.control.variant not in names:
+            raise ValueError(f"control.variant {self.control.variant!r} is not a variant (known: {', '.join(sorted(names))})")
+        return self
+
+    def seeds_for(self, variant: str) -> list[int]:
+        """The seeds a variant is trained with: the spec's seeds, plus the control's for its variant."""
+        extra = self.control.seeds if self.control is not None and self.control.variant == variant else []
+        return list(self.seeds) + [s for s in extra if s not in self.seeds]
 
     # --- helpers -----------------------------------------------------------------------
     def path(self, value: str) -> str:

@@ -43,12 +43,12 @@ def leaderboard(ws: Workspace, data: report.ReportData) -> None:
         fig = report.scores_figure(data)
         if fig is not None:
             st.pyplot(fig)
-        pair = [r for r in data.pairwise if r["metric"] == (data.metrics.get(r["suite"]) or [None])[0]]
+        pair = [c for c in data.pairwise if c.metric == (data.metrics.get(c.suite) or [None])[0]]
         if pair:
             st.markdown("**Between variants** (B - A, paired)")
-            st.dataframe([{"A": r["a"], "B": r["b"], "suite": r["suite"], "B - A": f"{r['delta']:+.3f}",
-                           "95% CI": f"[{r['lo']:+.3f}, {r['hi']:+.3f}]", "significant": "*" if r["significant"] else ""}
-                          for r in pair], hide_index=True, width="stretch")
+            st.dataframe([{"A": c.a, "B": c.b, "suite": c.suite, "B - A": f"{c.delta:+.3f}",
+                           "95% CI": f"[{c.lo:+.3f}, {c.hi:+.3f}]", "significant": "*" if c.significant else ""}
+                          for c in pair], hide_index=True, width="stretch")
     if data.failures:
         st.warning("Some steps failed; the others went on. Rerun `workbench ablate` to retry them.")
         st.dataframe(data.failures, hide_index=True, width="stretch")

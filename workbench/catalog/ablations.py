@@ -117,13 +117,3 @@ class AblationsMixin:
             [task_id],
         )
         return self._task_row(rows[0]) if rows else None
-
-    def result_samples(self, result_id: str) -> list[dict[str, Any]]:
-        """Per-item rows of one eval result (the exact one an ablation's eval task produced)."""
-        rows = self.query(
-            "SELECT item_id, prompt, response, scores FROM eval_samples WHERE result_id = ? ORDER BY item_id",
-            [result_id],
-        )
-        for r in rows:
-            r["scores"] = from_json(r["scores"]) or {}
-        return rows

@@ -1,16 +1,35 @@
 """The `workbench` command line: a thin layer that parses, calls the library, and prints.
 
-Each area has its own module here with a Typer app; this file only mounts them.
+Each area has its own module here with a Typer app; this file only mounts them. The areas are
+imported statically, so a broken import fails loudly instead of hiding a command.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
+from workbench.cli import ablate as _ablate
+from workbench.cli import app as _app
+from workbench.cli import compare as _compare
+from workbench.cli import curate as _curate
+from workbench.cli import data as _data
+from workbench.cli import evals as _evals
+from workbench.cli import mix as _mix
+from workbench.cli import models as _models
+from workbench.cli import report as _report
+from workbench.cli import synth as _synth
+from workbench.cli import train as _train
 from workbench.cli.common import run_cli
 
+# command name -> area module; a module whose app defines a single default command with
+# subcommands uses DefaultGroup (see common.py) so `workbench curate VERSION` and
+# `workbench curate report VERSION` both work.
+AREAS = {
+    "data": _data, "curate": _curate, "synth": _synth, "mix": _mix, "models": _models, "train": _train,
+    "eval": _evals, "compare": _compare, "ablate": _ablate, "report": _report, "app": _app,
+}
+
+# defined after the imports: importing the submodule workbench.cli.app binds this package's `app` name
 app = typer.Typer(
     name="workbench",
     help="Curate, synthesize, version, train and compare SFT data variants for small language models.",
@@ -18,36 +37,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-# (module, command name, mount as a group?) — a module whose app defines a single default
-# command with subcommands uses DefaultGroup (see common.py) so `workbench curate VERSION`
-# and `workbench curate report VERSION` both work.
-AREAS = [
-    ("data", "data"),
-    ("curate", "curate"),
-    ("synth", "synth"),
-    ("mix", "mix"),
-    ("models", "models"),
-    ("train", "train"),
-    ("evals", "eval"),
-    ("compare", "compare"),
-    ("ablate", "ablate"),
-    ("report", "report"),
-    ("app", "app"),
-]
-
-_root = app  # importing the submodule workbench.cli.app rebinds this package's `app` name
-for module_name, command in AREAS:
-    try:
-        module = importlib.import_module(f"workbench.cli.{module_name}")
-    except ModuleNotFoundError as e:
-        if e.name != f"workbench.cli.{module_name}":
-            raise
-        continue
-    sub = getattr(module, "app", None)
-    if isinstance(sub, typer.Typer) and (sub.registered_commands or sub.registered_groups or sub.registered_callback):
-        _root.add_typer(sub, name=command)
-app = _root
+for _command, _module in AREAS.items():
+    app.add_typer(_module.app, name=_command)
 
 
 def main() -> None:

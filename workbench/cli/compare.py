@@ -18,15 +18,17 @@ def run(
     suite: Optional[str] = typer.Option(None, "--suite", "--suites", "-s", help="Comma-separated suites (default: all in common)."),
     layer: str = typer.Option("smoke", "--layer", "-l", help="smoke or core."),
     seed: int = typer.Option(0, help="Bootstrap seed (results are deterministic for a seed)."),
-    as_json: bool = typer.Option(False, "--json", help="Print comparisons as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print comparisons as JSON (as `workbench report NAME --json`)."),
 ):
     """Per suite and metric: A and B with 95% CIs, B - A with a paired bootstrap CI, McNemar p, and the
     minimum detectable difference. 'significant' only when the CI of B - A excludes 0."""
     from workbench.evals.stats import compare_runs
+    from workbench.report.stats import comparison_rows, directions
 
     comps = compare_runs(workspace(), a, b, suites=suite, layer=layer, seed=seed)
-    if as_json:
-        print_json([c.as_dict() for c in comps])
+    if as_json:  # the shape of `workbench report NAME --json`
+        direction = directions(sorted({c.suite for c in comps}), layer)
+        print_json([r.to_dict() for r in comparison_rows(a, b, comps, direction)])
         return
     rows = [[c.suite, c.metric, c.n, f"{c.mean_a:.3f} [{c.lo_a:.3f}, {c.hi_a:.3f}]",
              f"{c.mean_b:.3f} [{c.lo_b:.3f}, {c.hi_b:.3f}]", f"{c.delta:+.3f} [{c.lo:+.3f}, {c.hi:+.3f}]",

@@ -1,4 +1,4 @@
-"""`workbench report NAME`: write reports/NAME/report.html and report.md."""
+"""`workbench report NAME`: write reports/NAME/report.html and report.md; `--json` prints the comparisons."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from workbench.cli.common import DefaultGroup, console, workspace
+from workbench.cli.common import DefaultGroup, console, print_json, workspace
 
 app = typer.Typer(cls=DefaultGroup, help="Write an ablation's report (self-contained HTML and Markdown).")
 
@@ -16,9 +16,15 @@ app = typer.Typer(cls=DefaultGroup, help="Write an ablation's report (self-conta
 def run(
     name: str = typer.Argument(..., help="The ablation's name."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default reports/NAME)."),
+    as_json: bool = typer.Option(False, "--json", help="Print every comparison as JSON (writes no files)."),
 ):
-    """Scores with CIs, paired deltas, loss curves, data per variant, items where variants disagree."""
-    from workbench.report import write_report
+    """Scores with CIs, paired deltas, loss curves, data per variant, items where variants disagree.
+    With --json: a list of comparisons (a, b, suite, metric, higher_is_better, delta, lo, hi, p,
+    p_adjusted, significant, kind, n, mdd), B - A on the same items."""
+    from workbench.report import report_data, write_report
 
+    if as_json:
+        print_json([c.to_dict() for c in report_data(workspace(), name).comparisons])
+        return
     html_path, md_path = write_report(workspace(), name, out)
     console.print(f"wrote {html_path} and {md_path}")

@@ -1,0 +1,212 @@
+"""Reading an ablation from the catalog into the report's data: the typed task outputs
+(workbench.ablate.outputs), per-item eval samples, training loss curves, and the comparisons
+(workbench.report.stats). All reads are short queries on a reader catalog, so this works while
+an ablation runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from workbench.ablate.outputs import BuildOutput, EvalOutput, TrainOutput, parse_output
+from workbench.ablate.tasks import BASE
+from workbench.report.stats import ComparisonRow, compare_items, directions, score_row
+from workbench.workspace import Workspace
+
+
+def eval_items(cat, result_id: str) -> dict[str, dict]:
+    """Per-item samples of one eval result: item_id -> {prompt, response, scores}."""
+    out = {}
+    for r in cat.result_samples(result_id):
+        out[str(r["item_id"])] = {"prompt": r["prompt"] or "", "response": r["response"] or "",
+                                  "scores": {k: float(v) for k, v in r["scores"].items() if _is_number(v)}}
+    return out
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v))
+
+
+@dataclass
+class ReportData:
+    name: str
+    spec: dict
+    suites: list[str]
+    layer: str
+    variants: list[dict]  # name, version, n_rows, status, steps (list[BuildStep]), error
+    runs: list[dict]  # variant, seed, run_id, mode, wall_s, tokens_per_s, loss
+    metrics: dict[str, list[str]]  # suite -> metric names (first is the headline)
+    scores: list[dict]  # variant, suite, metric, n, mean, lo, hi
+    comparisons: list[ComparisonRow]  # every pair (base first), suite and metric: B - A
+    disagreements: list[dict]  # suite, metric, item_id, prompt, responses {variant: (score, text)}
+    failures: list[dict]  # label, variant, error
+    tasks: list[dict] = field(default_factory=list)
+
+    def order(self) -> list[str]:
+        return [BASE] + [v["name"] for v in self.variants]
+
+    @property
+    def deltas(self) -> list[ComparisonRow]:
+        """Each variant vs the untrained base model (a is the base)."""
+        return [c for c in self.comparisons if c.a == BASE]
+
+    @property
+    def pairwise(self) -> list[ComparisonRow]:
+        """Between variants."""
+        return [c for c in self.comparisons if c.a != BASE]
+
+
+def _done(tasks: list[dict], kind: str) -> list[tuple[dict, BuildOutput | TrainOutput | EvalOutput]]:
+    return [(t, parse_output(kind, t["output"])) for t in tasks if t["kind"] == kind and t["status"] == "done"]
+
+
+def targets(ws: Workspace, name: str) -> tuple[dict, list[dict]]:
+    """The ablation row and its evaluated targets (base first):
+    [{variant, seed, target, results: {suite: result_id}, primary: {suite: metric}}]."""
+    cat = ws.catalog(reader=True)
+    abl = cat.get_ablation(name)
+    out = []
+    for t, o in _done(cat.ablation_tasks(name), "eval"):
+        out.append({"variant": t["variant"], "seed": t["seed"], "target": o.target,
+                    "results": {r.suite: r.result_id for r in o.results},
+                    "primary": {r.suite: r.primary_metric for r in o.results}})
+    out.sort(key=lambda r: (r["variant"] != BASE, r["variant"], r["seed"] or 0))
+    return abl, out
+
+
+def result_id(ws: Workspace, name: str, target: str, suite: str) -> str | None:
+    for t in targets(ws, name)[1]:
+        if t["target"] == target:
+            return t["results"].get(suite)
+    return None
+
+
+def item_table(ws: Workspace, name: str) -> dict:
+    """variant -> suite -> item_id -> {scores (mean over seeds), prompt, responses per seed}."""
+    cat = ws.catalog(reader=True)
+    abl, evaluated = targets(ws, name)
+    table: dict[str, dict[str, dict[str, dict]]] = {}
+    for t in evaluated:
+        for suite, rid in t["results"].items():
+            items = eval_items(cat, rid)
+            dest = table.setdefault(t["variant"], {}).setdefault(suite, {})
+            for item_id, it in items.items():
+                d = dest.setdefault(item_id, {"prompt": it["prompt"], "responses": [], "per_seed": []})
+                d["responses"].append(it["response"])
+                d["per_seed"].append(it["scores"])
+    for suites in table.values():
+        for items in suites.values():
+            for d in items.values():
+                metrics = {m for s in d["per_seed"] for m in s}
+                d["scores"] = {m: sum(s.get(m, 0.0) for s in d["per_seed"]) / len(d["per_seed"]) for m in metrics}
+    return table
+
+
+def primary_metrics(ws: Workspace, name: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for t in targets(ws, name)[1]:
+        for suite, m in t["primary"].items():
+            if m:
+                out.setdefault(suite, m)
+    return out
+
+
+def _variants(spec: dict, tasks: list[dict]) -> list[dict]:
+    builds = {t["variant"]: t for t in tasks if t["kind"] == "build"}
+    out = []
+    for v in spec["variants"]:
+        t = builds.get(v["name"])
+        o = parse_output("build", t["output"]) if t and t["status"] == "done" else None
+        out.append({"name": v["name"], "status": t["status"] if t else "not started",
+                    "version": o.version if o else None, "n_rows": o.n_rows if o else None,
+                    "steps": o.steps if o else [], "error": (t or {}).get("error")})
+    return out
+
+
+def _runs(cat, tasks: list[dict]) -> list[dict]:
+    return [{"variant": t["variant"], "seed": t["seed"], "run_id": o.run_id, "mode": o.mode, "wall_s": o.train_wall_s,
+             "tokens_per_s": o.tokens_per_s,
+             "loss": [{"step": r["step"], "loss": r["loss"]} for r in cat.run_steps(o.run_id) if r["loss"] is not None]}
+            for t, o in _done(tasks, "train")]
+
+
+def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
+    cat = ws.catalog(reader=True)
+    abl = cat.get_ablation(name)
+    spec = abl["spec"]
+    tasks = cat.ablation_tasks(name)
+    suites, layer = spec["eval"]["suites"], spec["eval"]["layer"]
+    items = item_table(ws, name)
+    primary = primary_metrics(ws, name)
+    metrics: dict[str, list[str]] = {}
+    for suite in suites:
+        names: list[str] = [primary[suite]] if suite in primary else []
+        for v in items.values():
+            for d in v.get(suite, {}).values():
+                names += [m for m in d["scores"] if m not in names]
+        metrics[suite] = names
+
+    direction = directions(suites, layer)
+    order = [BASE] + [v["name"] for v in spec["variants"]]
+    scores, comparisons, disagreements = [], [], []
+    for suite in suites:
+        for metric in metrics[suite]:
+            for v in order:
+                vals = [d["scores"][metric] for d in items.get(v, {}).get(suite, {}).values() if metric in d["scores"]]
+                if vals:
+                    scores.append(score_row(v, suite, metric, vals))
+        present = [v for v in order if items.get(v, {}).get(suite)]
+        for i, a in enumerate(present):
+            for b in present[i + 1:]:
+                comparisons += compare_items(a, b, suite, layer, items[a][suite], items[b][suite], metrics[suite], direction)
+        if metrics[suite]:
+            disagreements += _disagreements(items, order, suite, metrics[suite][0], max_examples)
+    # the order the tables show: suite, then metric, then pair
+    rank = {(s, m): (i, j) for i, s in enumerate(suites) for j, m in enumerate(metrics[s])}
+    comparisons.sort(key=lambda c: rank[(c.suite, c.metric)])
+
+    failures = [{"label": t["label"], "variant": t["variant"], "status": t["status"],
+                 "error": (t["error"] or "").split("\n\n")[0]} for t in tasks if t["status"] in ("failed", "interrupted")]
+    return ReportData(name, spec, suites, layer, _variants(spec, tasks), _runs(cat, tasks), metrics, scores,
+                      comparisons, disagreements, failures, tasks)
+
+
+def _disagreements(items: dict, order: list[str], suite: str, metric: str, limit: int) -> list[dict]:
+    """Items where variants' scores differ most (the spread between best and worst)."""
+    present = [v for v in order if items.get(v, {}).get(suite)]
+    if len(present) < 2:
+        return []
+    common = set.intersection(*(set(items[v][suite]) for v in present))
+    ranked = []
+    for k in sorted(common):
+        vals = {v: items[v][suite][k]["scores"].get(metric) for v in present}
+        if any(x is None for x in vals.values()):
+            continue
+        spread = max(vals.values()) - min(vals.values())
+        if spread > 0:
+            ranked.append((-spread, k, vals))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    out = []
+    for _, k, vals in ranked[:limit]:
+        out.append({"suite": suite, "metric": metric, "item_id": k, "prompt": items[present[0]][suite][k]["prompt"],
+                    "responses": {v: {"score": vals[v], "text": items[v][suite][k]["responses"][0]} for v in present}})
+    return out
+
+
+def headline(data: ReportData) -> list[dict]:
+    """variant x suite on each suite's headline metric: score [CI], delta vs base [CI], mark."""
+    rows = []
+    for v in data.order():
+        for suite in data.suites:
+            if not data.metrics.get(suite):
+                continue
+            metric = data.metrics[suite][0]
+            s = next((r for r in data.scores if r["variant"] == v and r["suite"] == suite and r["metric"] == metric), None)
+            if s is None:
+                continue
+            d = next((c for c in data.deltas if c.b == v and c.suite == suite and c.metric == metric), None)
+            rows.append({"variant": v, "suite": suite, "metric": metric, "n": s["n"], "score": s["mean"],
+                         "lo": s["lo"], "hi": s["hi"], "delta": d and d.delta, "d_lo": d and d.lo,
+                         "d_hi": d and d.hi, "p": d and d.p, "significant": bool(d and d.significant)})
+    return rows

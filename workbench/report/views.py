@@ -1,0 +1,106 @@
+"""Small read-only views for the Streamlit app (app.py): item-by-item comparison of two runs,
+lineage, removals, near-duplicate clusters and mixture composition per variant."""
+
+from __future__ import annotations
+
+from workbench.ablate.outputs import BuildStep
+from workbench.report.gather import ReportData, eval_items, result_id
+from workbench.workspace import Workspace
+
+
+def target_label(t: dict) -> str:
+    return t["variant"] + ("" if t["seed"] is None else f" · seed {t['seed']}")
+
+
+def item_diff(ws: Workspace, name: str, target_a: str, target_b: str, suite: str, metric: str | None = None) -> list[dict]:
+    """Per-item comparison of two evaluated targets on one suite: prompt, both responses, scores."""
+    cat = ws.catalog(reader=True)
+    ra, rb = result_id(ws, name, target_a, suite), result_id(ws, name, target_b, suite)
+    if ra is None or rb is None:
+        return []
+    a, b = eval_items(cat, ra), eval_items(cat, rb)
+    rows = []
+    for k in sorted(set(a) & set(b)):
+        metrics = [metric] if metric else sorted(set(a[k]["scores"]) | set(b[k]["scores"]))
+        for m in metrics:
+            sa, sb = a[k]["scores"].get(m), b[k]["scores"].get(m)
+            if sa is None or sb is None:
+                continue
+            rows.append({"item_id": k, "metric": m, "score_a": sa, "score_b": sb, "diff": sb - sa,
+                         "outcome": "B wins" if sb > sa else ("A wins" if sa > sb else "tie"),
+                         "prompt": a[k]["prompt"], "response_a": a[k]["response"], "response_b": b[k]["response"]})
+    return rows
+
+
+def variant_versions(data: ReportData) -> dict[str, list[BuildStep]]:
+    """variant -> its build steps (each with a version id)."""
+    return {v["name"]: list(v["steps"]) for v in data.variants}
+
+
+def lineage_dot(ws: Workspace, data: ReportData) -> str:
+    """A Graphviz DOT graph of every version the variants were built from (sources to variant)."""
+    cat = ws.catalog(reader=True)
+    names = {r["id"]: r for r in cat.list_versions()}
+    edges, nodes = set(), set()
+    finals = {v["version"]: v["name"] for v in data.variants if v["version"]}
+    for version in finals:
+        for e in cat.lineage(version):
+            if e["parent"] is None:
+                continue
+            edges.add((e["parent"], e["child"], e["operation"]))
+            nodes.update((e["parent"], e["child"]))
+        nodes.add(version)
+    lines = ["digraph lineage {", "rankdir=LR;", 'node [shape=box, style="rounded,filled", fillcolor="#f4f4f4", fontsize=10];']
+    for n in sorted(nodes):
+        row = names.get(n, {})
+        label = f"{row.get('name', '?')}\\n{n[:10]} · {row.get('n_rows', '?')} rows"
+        extra = f', fillcolor="#d8e9f7", penwidth=2, xlabel="{finals[n]}"' if n in finals else ""
+        lines.append(f'"{n}" [label="{label}"{extra}];')
+    for p, c, op in sorted(edges):
+        lines.append(f'"{p}" -> "{c}" [label="{op}", fontsize=9];')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def removals_by_reason(ws: Workspace, data: ReportData) -> list[dict]:
+    """variant, step, reason, records removed, over every version on the variant's path."""
+    cat = ws.catalog(reader=True)
+    out = []
+    for v in data.variants:
+        if not v["version"]:
+            continue
+        chain = {e["child"] for e in cat.lineage(v["version"])} | {v["version"]}
+        for version in sorted(chain):
+            for r in cat.removal_summary(version):
+                out.append({"variant": v["name"], "version": version, "step": r["step"], "reason": r["reason"], "n": r["n"]})
+    return out
+
+
+def cluster_examples(ws: Workspace, data: ReportData, limit: int = 5) -> list[dict]:
+    """The largest near-duplicate clusters found while curating each variant: kept text vs dropped."""
+    cat = ws.catalog(reader=True)
+    out = []
+    for v in data.variants:
+        for s in v["steps"]:
+            if s.step != "curate":
+                continue
+            for c in cat.dedup_clusters(s.version, limit=limit):
+                members = c["members"]  # the kept one first
+                kept = next((m for m in members if m["kept"]), members[0])
+                dropped = [m for m in members if m is not kept]
+                out.append({"variant": v["name"], "step": c["step"], "cluster": c["cluster_id"],
+                            "size": c["size"], "kept": (kept["text"] or "")[:300],
+                            "dropped": " | ".join((m["text"] or "")[:200] for m in dropped[:3]),
+                            "similarity": max((m["similarity"] or 0.0 for m in dropped), default=None)})
+    return out
+
+
+def compositions(data: ReportData) -> list[dict]:
+    """Mixture composition rows per variant (from the build step's typed output)."""
+    out = []
+    for v in data.variants:
+        comps = [c for s in v["steps"] for c in (s.composition or [])]
+        out += [{"variant": v["name"], **c.to_dict()} for c in comps]
+        if v["version"] and not comps:
+            out.append({"variant": v["name"], "source": "(single source)", "examples": v["n_rows"]})
+    return out

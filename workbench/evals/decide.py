@@ -228,12 +228,14 @@ def pooled_seed_variance(variants: Mapping[str, Scores] | Iterable[Scores]) -> S
 
 def seed_aware_diff(a: Scores, b: Scores, *, higher_is_better: bool = True, seed_var: SeedVariance | None = None,
                     a_trained: bool = True, b_trained: bool = True, alpha: float = 0.05, power: float = 0.8,
-                    seed_weight: float | None = None) -> SeedAwareDiff:
+                    seed_weight: float | None = None, family_size: int = 1) -> SeedAwareDiff:
     """B - A on the items every seed of both scored, with training noise in the interval.
 
     `seed_var`: the ablation's pooled estimate (`pooled_seed_variance` over all its trained
     variants, control included); None estimates it from A and B alone. `a_trained=False` marks the
-    untrained base (no training noise on that side). `seed_weight` overrides 1/k_A + 1/k_B."""
+    untrained base (no training noise on that side). `seed_weight` overrides 1/k_A + 1/k_B.
+    `family_size` m: the MDE is computed at alpha / m, what a Holm-adjusted call needs at worst
+    (the p-value and interval stay unadjusted)."""
     if not a or not b:
         raise ValueError("seed_aware_diff needs at least one seed of scores for each variant")
     items, unpaired = _common_items(a, b)
@@ -256,7 +258,7 @@ def seed_aware_diff(a: Scores, b: Scores, *, higher_is_better: bool = True, seed
     reason = ""
     if se > 0:
         half = float(sps.t.ppf(1 - alpha / 2, df)) * se
-        lo, hi, mdd = delta - half, delta + half, min_detectable(se, df, alpha, power)
+        lo, hi, mdd = delta - half, delta + half, min_detectable(se, df, alpha / max(family_size, 1), power)
         if all_equal:
             reason = f"no item differs ({n} items); the interval is training noise alone"
         elif constant:
@@ -281,7 +283,8 @@ def seed_aware_diff(a: Scores, b: Scores, *, higher_is_better: bool = True, seed
 
 
 def removal_vs_control(removal: Scores, control: Scores, *, higher_is_better: bool = True,
-                       seed_var: SeedVariance | None = None, alpha: float = 0.05, power: float = 0.8) -> SeedAwareDiff:
+                       seed_var: SeedVariance | None = None, alpha: float = 0.05, power: float = 0.8,
+                       family_size: int = 1) -> SeedAwareDiff:
     """A removal variant (B) against its size-matched random control (A), drawn anew per seed.
 
     The control's per-seed spread holds training noise and the noise of which random rows went.
@@ -291,4 +294,4 @@ def removal_vs_control(removal: Scores, control: Scores, *, higher_is_better: bo
     if seed_var is None:
         seed_var = pooled_seed_variance([control])
     return seed_aware_diff(control, removal, higher_is_better=higher_is_better, seed_var=seed_var, alpha=alpha,
-                           power=power, seed_weight=1 / len(control) + 1.0)
+                           power=power, seed_weight=1 / len(control) + 1.0, family_size=family_size)

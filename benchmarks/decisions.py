@@ -80,7 +80,8 @@ def part_a(reps: int, items: int, seed: int) -> None:
         mdd = simulated(spec, 0.0, reps, rng)["mdd"]
         shifts = [("none (A/A)", 0.0, 0.0), ("1 x MDE", mdd, 0.0), ("1.5 x MDE", 1.5 * mdd, 0.0)]
         if not spec.binary:  # (pass rates saturate at 1 beyond this)
-            shifts += [("2 x MDE", 2 * mdd, 0.0), (f"DESIGN.md effect {DESIGN_EFFECT}", DESIGN_EFFECT, DESIGN_EFFECT_ITEM_SD)]
+            shifts += [("2 x MDE", 2 * mdd, 0.0),
+                       (f"DESIGN.md effect {DESIGN_EFFECT}", DESIGN_EFFECT, DESIGN_EFFECT_ITEM_SD)]
         for name, shift, item_sd in shifts:
             signed = shift if spec.binary else -shift  # the planted variant improves
             r = simulated(spec, signed, reps, rng, shift_item_sd=item_sd)
@@ -141,7 +142,8 @@ def part_b(home: str, ablation: str, draws: int, seed: int) -> int:
                 pairs = [decide.seed_aware_diff({i: per_seed[i]}, {j: per_seed[j]}, seed_var=seed_var)
                          for i, j in itertools.combinations(sorted(per_seed), 2)]
                 hits = sum(d.p < 0.05 for d in pairs)
-                print(f"| {suite} | {metric} | {v} | real seed pairs | {len(pairs)} | {hits} ({hits / len(pairs):.0%}) |")
+                print(f"| {suite} | {metric} | {v} | real seed pairs | {len(pairs)} "
+                      f"| {hits} ({hits / len(pairs):.0%}) |")
                 x = _matrix(per_seed)
                 k, n = x.shape
                 order = np.argsort(rng.random((draws, k, n)), axis=1)  # per item, shuffle its seeds' scores

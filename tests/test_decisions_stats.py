@@ -240,3 +240,44 @@ def test_removal_vs_control_dict_api_uses_the_conservative_weight():
     plain = decide.seed_aware_diff(control, removal, higher_is_better=False,
                                    seed_var=decide.pooled_seed_variance([control]))
     assert d.delta == pytest.approx(plain.delta) and d.var_seed >= plain.var_seed
+
+
+# ---------------------------------------------------------------------------------------
+# benchmarks/decisions.py part (b): stored per-item scores from a real catalog
+# ---------------------------------------------------------------------------------------
+
+
+def test_benchmark_reads_stored_scores_and_makes_aa_draws(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    from workbench.workspace import Workspace
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "decisions.py"
+    spec = importlib.util.spec_from_file_location("bench_decisions", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    ws = Workspace(tmp_path / "home")
+    cat = ws.catalog()
+    cat.save_ablation("aa", {"eval": {"suites": ["s1"], "layer": "smoke"}, "seeds": [0, 1, 2]}, "hash")
+    sim = simulate(SimSpec(n_items=30), {"base": 0.0, "raw": 0.0, "plain": 0.0}, 1, np.random.default_rng(0),
+                   seeds={"base": 1, "raw": 3, "plain": 3}, untrained=("base",))
+    for v, arr in sim.items():
+        for k in range(arr.shape[1]):
+            rid, target = f"r-{v}-{k}", f"t-{v}-{k}"
+            cat.save_eval_result({"id": rid, "model_key": f"m-{v}-{k}", "target": target, "suite": "s1",
+                                  "layer": "smoke", "suite_hash": "x", "settings": {}, "n_items": 30, "metrics": {},
+                                  "primary_metric": "bpb"},
+                                 [{"item_id": f"i{i}", "prompt": "p", "response": "r",
+                                   "scores": {"bpb": float(arr[0, k, i]), "other": 1.0}} for i in range(30)])
+            cat.task_started("aa", f"e-{v}-{k}", "eval", v, None if v == "base" else k, f"eval {v}", {"target": target})
+            cat.task_done("aa", f"e-{v}-{k}", {"results": [{"suite": "s1", "result_id": rid, "primary_metric": "bpb"}]},
+                          60.0)
+    scores, info, _ = bench.stored_scores(str(ws.home), "aa")
+    assert info["untrained"] == {"base"} and set(scores["s1"]) == {"bpb"}  # the headline metric only
+    assert {v: len(s) for v, s in scores["s1"]["bpb"].items()} == {"base": 1, "raw": 3, "plain": 3}
+    assert bench.part_b(str(ws.home), "aa", draws=400, seed=0) == 2
+    out = capsys.readouterr().out
+    rates = [float(line.split("|")[-2].strip().rstrip("%")) for line in out.splitlines() if "permuted" in line]
+    assert len(rates) == 2 and all(r <= 10.0 for r in rates)
+    assert "real seed pairs | 3 |" in out and "7.0 min of train + eval over 2 decisions" in out

@@ -189,6 +189,7 @@ def test_decide_adjusts_the_family_and_applies_the_control_floor():
     out = verdict.decide(fam, [control, control])
     assert [d.word for d in out] == ["better", "noise"]
     assert out[0].floor == pytest.approx(verdict.noise_floor(control)) and out[0].kind == "variant"
+    assert out[0].called and not out[1].called and out[1].diff.significant
     assert out[0].p_adjusted == pytest.approx(min(1.0, 2 * min(f.p for f in fam)))
     rows = verdict.as_json_rows(out + verdict.control_decisions(control), suite="s")
     assert {r["kind"] for r in rows} == {"variant", "control"} and rows[0]["suite"] == "s"

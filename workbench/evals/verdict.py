@@ -105,9 +105,14 @@ class Decision:
     word: str
     kind: str  # "variant" or "control"
 
+    @property
+    def called(self) -> bool:
+        """The verdict is a real effect (adjusted p and floor); `diff.significant` is unadjusted."""
+        return self.word not in (WORDS[2], STRATEGY_WORDS[2])
+
     def as_dict(self) -> dict:
         return {**self.diff.as_dict(), "p_adjusted": self.p_adjusted, "floor": self.floor, "word": self.word,
-                "kind": self.kind}
+                "called": self.called, "kind": self.kind}
 
 
 def decide(family: Sequence[SeedAwareDiff], controls: Sequence[Sequence[SeedAwareDiff] | None] | None = None,

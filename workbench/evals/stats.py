@@ -7,6 +7,10 @@ Pure functions on per-item score arrays (the ablation report reuses them):
   min_detectable_difference  the smallest true difference this many items would detect
 and `compare_runs`, which reads two models' samples from the catalog and applies them.
 A difference is "significant" only when its bootstrap CI excludes 0.
+
+These resample items only, one score per item. With seeds (training noise) use
+workbench.evals.decide.seed_aware_diff, and for verdicts over a family of comparisons with an
+A/A control workbench.evals.verdict (Holm / BH, noise floor, VERDICT_RULE).
 """
 
 from __future__ import annotations

@@ -1,0 +1,200 @@
+"""The tool's own decision accuracy (issue 12 section 7): planted effects found, A/A pairs not.
+
+(a) Simulated ablations at quickstart scale: an untrained base, the baseline variant "raw",
+    a variant whose data teaches the measured behaviour (planted shift), one whose data does not
+    (null), and an A/A control (raw's data, two more seeds); 2 seeds per trained variant. Each
+    replicate is decided exactly as the report does: seed-aware paired differences against raw
+    (seed variance pooled over every trained variant), Holm over the family, and the A/A
+    control's noise floor. Prints the share of planted effects detected and of null / A/A
+    comparisons called significant.
+(b) With --home and --ablation: real stored per-item scores of that ablation. Real seed pairs of
+    each variant, and many A/A draws made by permuting each item's scores between the seeds of
+    one variant, are decided the same way; prints the share called significant.
+(c) CPU seconds of the statistics per decision, and with (b) the ablation's task minutes per
+    decision (train + eval wall time over variants x suites).
+
+Run: python benchmarks/decisions.py [--reps 2000] [--items 30] [--home WORKBENCH_HOME --ablation NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from workbench.evals import decide, verdict  # noqa: E402
+from workbench.evals.simulate import SimSpec, batch_diff, simulate  # noqa: E402
+
+# DESIGN.md, A/A pair (plain seed 1 - plain seed 0, 30 think_follow prompts, mean log-prob per token):
+# +0.010 [+0.002, +0.018]. One seed-mean difference of 0.010 -> training-noise sd ~ 0.010 / sqrt(2);
+# CI half-width 0.008 over 30 items -> per-item difference sd ~ 0.021 -> residual sd ~ 0.021 / sqrt(2).
+DESIGN_SEED_SD = 0.010 / 2**0.5
+DESIGN_RESID_SD = 0.008 / 2.045 * 30**0.5 / 2**0.5
+DESIGN_EFFECT, DESIGN_EFFECT_ITEM_SD = 1.60, 0.43  # hybrid - plain: +1.60 [+1.44, +1.76] over 30 items
+
+
+def simulated(spec: SimSpec, shift: float, reps: int, rng, shift_item_sd: float = 0.0, method: str = "holm") -> dict:
+    """One ablation per replicate; verdict codes of planted and null vs raw, and of the control."""
+    s = simulate(spec, {"base": 0.0, "raw": 0.0, "planted": shift, "null": 0.0, "control": 0.0}, reps, rng,
+                 same_data=("raw", "control"), seeds={"base": 1}, untrained=("base",))
+    if shift_item_sd:  # the effect differs between items (it did: sd 0.43 around +1.60)
+        s["planted"] = s["planted"] + rng.normal(0.0, shift_item_sd, size=(reps, 1, spec.n_items))
+    pool = [s["raw"], s["planted"], s["null"], s["control"]]
+    hib = spec.binary  # pass rates: higher is better; likelihood-per-byte scores: lower is better
+    res = {k: batch_diff(s["raw"], s[k], pool) for k in ("planted", "null", "control")}
+    floor = np.maximum(np.abs(res["control"]["lo"]), np.abs(res["control"]["hi"]))
+    p = np.stack([res["planted"]["p"], res["null"]["p"]], axis=1)
+    p_adj = np.array([verdict.adjust_pvalues(row, method) for row in p], dtype=float)
+    sign = 1 if hib else -1
+    return {"planted": verdict.verdict_codes(res["planted"]["delta"], p_adj[:, 0], floor, hib) == 1,
+            "planted_no_floor": (p_adj[:, 0] < 0.05) & (np.sign(res["planted"]["delta"]) == sign),
+            "null": verdict.verdict_codes(res["null"]["delta"], p_adj[:, 1], floor, hib) != 0,
+            "control": res["control"]["p"] < 0.05,
+            "delta": float(np.mean(res["planted"]["delta"])),
+            "mdd": float(np.mean([decide.min_detectable(float(res["null"]["se"][j]), float(res["null"]["df"][j]),
+                                                        alpha=0.05 / 2)  # Holm over a family of 2
+                                  for j in range(min(reps, 200))]))}
+
+
+def part_a(reps: int, items: int, seed: int) -> None:
+    cont = SimSpec(n_items=items, base=2.0, sd_item=0.5, sd_ixm=0.05, sd_seed=DESIGN_SEED_SD, sd_resid=DESIGN_RESID_SD)
+    binary = SimSpec(n_items=items, binary=True, sd_ixm=0.1, sd_seed=0.03, q_lo=0.1, q_hi=0.5)
+    print(f"(a) simulated ablations, {items} items, 2 seeds per trained variant, {reps} replicates each")
+    print(f"    likelihood scores (nats/token): training-noise sd {DESIGN_SEED_SD:.4f}, residual sd "
+          f"{DESIGN_RESID_SD:.4f}, item x model sd {cont.sd_ixm} (DESIGN.md's A/A figures)")
+    print(f"    pass/fail scores: item pass rates U({binary.q_lo}, {binary.q_hi}), item x model sd {binary.sd_ixm}, "
+          f"training-noise sd {binary.sd_seed}")
+    print("    verdict: Holm over {planted, null} vs raw, adjusted p < 0.05 and |delta| beyond the A/A floor\n")
+    print("    MDE: mean reported minimum detectable difference at alpha 0.05 / 2 (Holm, family of 2), power 0.8\n")
+    print("| scores | planted shift | realized delta | detected (verdict) | detected (no floor) | null called "
+          "| A/A control sig. | MDE |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    rng = np.random.default_rng(seed)
+    for spec, label in ((cont, "likelihood"), (binary, "pass/fail")):
+        mdd = simulated(spec, 0.0, reps, rng)["mdd"]
+        shifts = [("none (A/A)", 0.0, 0.0), ("1 x MDE", mdd, 0.0), ("1.5 x MDE", 1.5 * mdd, 0.0)]
+        if not spec.binary:  # (pass rates saturate at 1 beyond this)
+            shifts += [("2 x MDE", 2 * mdd, 0.0),
+                       (f"DESIGN.md effect {DESIGN_EFFECT}", DESIGN_EFFECT, DESIGN_EFFECT_ITEM_SD)]
+        for name, shift, item_sd in shifts:
+            signed = shift if spec.binary else -shift  # the planted variant improves
+            r = simulated(spec, signed, reps, rng, shift_item_sd=item_sd)
+            print(f"| {label} | {name} ({shift:.4g}) | {r['delta']:+.4g} | {np.mean(r['planted']):.1%} "
+                  f"| {np.mean(r['planted_no_floor']):.1%}"
+                  f" | {np.mean(r['null']):.1%} | {np.mean(r['control']):.1%} | {r['mdd']:.4g} |")
+
+
+# ---------------------------------------------------------------------------------------
+# (b) real stored scores
+# ---------------------------------------------------------------------------------------
+
+
+def stored_scores(home: str, ablation: str) -> tuple[dict, dict, list[dict]]:
+    """suite -> metric -> variant -> seed -> {item_id: score}, the untrained variants, the tasks."""
+    from workbench.report import targets
+    from workbench.workspace import Workspace
+
+    ws = Workspace(Path(home))
+    _, evaluated = targets(ws, ablation)
+    cat = ws.catalog(reader=True)
+    out: dict = {}
+    untrained = set()
+    for t in evaluated:
+        if t["seed"] is None:
+            untrained.add(t["variant"])
+        for suite, rid in t["results"].items():
+            metric = t["primary"].get(suite)
+            for row in cat.result_samples(rid):
+                for m, v in (row["scores"] or {}).items():
+                    if (metric is None or m == metric) and isinstance(v, (int, float)):
+                        out.setdefault(suite, {}).setdefault(m, {}).setdefault(t["variant"], {}).setdefault(
+                            t["seed"] or 0, {})[str(row["item_id"])] = float(v)
+    return out, {"untrained": untrained}, cat.ablation_tasks(ablation)
+
+
+def _matrix(per_seed: dict) -> np.ndarray:
+    items = sorted(set.intersection(*(set(v) for v in per_seed.values())))
+    return np.array([[per_seed[s][i] for i in items] for s in sorted(per_seed)], dtype=float)
+
+
+def part_b(home: str, ablation: str, draws: int, seed: int) -> int:
+    scores, info, tasks = stored_scores(home, ablation)
+    rng = np.random.default_rng(seed)
+    print(f"\n(b) ablation {ablation!r} in {home}: A/A comparisons from stored per-item scores")
+    print("| suite | metric | variant | kind | comparisons | called significant |")
+    print("|---|---|---|---|---:|---:|")
+    decisions = 0
+    for suite, metrics in sorted(scores.items()):
+        for metric, variants in sorted(metrics.items()):
+            trained = {v: s for v, s in variants.items() if v not in info["untrained"]}
+            pool_arrays = [_matrix(s) for s in trained.values() if len(s) >= 2]
+            seed_var = decide.pooled_seed_variance(list(trained.values()))
+            decisions += max(len(variants) - 1, 0)
+            for v, per_seed in sorted(trained.items()):
+                if len(per_seed) < 2:
+                    continue
+                pairs = [decide.seed_aware_diff({i: per_seed[i]}, {j: per_seed[j]}, seed_var=seed_var)
+                         for i, j in itertools.combinations(sorted(per_seed), 2)]
+                hits = sum(d.p < 0.05 for d in pairs)
+                print(f"| {suite} | {metric} | {v} | real seed pairs | {len(pairs)} "
+                      f"| {hits} ({hits / len(pairs):.0%}) |")
+                x = _matrix(per_seed)
+                k, n = x.shape
+                order = np.argsort(rng.random((draws, k, n)), axis=1)  # per item, shuffle its seeds' scores
+                perm = np.take_along_axis(np.broadcast_to(x, (draws, k, n)), order, axis=1)
+                r = batch_diff(perm[:, : k // 2], perm[:, k // 2:], pool_arrays)
+                rate = float(np.mean(r["p"] < 0.05))
+                print(f"| {suite} | {metric} | {v} | permuted A/A draws | {draws} | {rate:.1%} |")
+    done = [t for t in tasks if t["kind"] in ("train", "eval") and t["status"] == "done" and t.get("wall_s")]
+    minutes = sum(t["wall_s"] for t in done) / 60
+    if decisions:
+        print(f"\n(c) task time: {minutes:.1f} min of train + eval over {decisions} decisions "
+              f"(variant x suite vs the baseline): {minutes / decisions:.2f} min per decision")
+    return decisions
+
+
+def stats_cost(reps: int = 200) -> float:
+    """CPU seconds of one decision's statistics (pooled variance, difference, MDE, Holm)."""
+    rng = np.random.default_rng(0)
+    s = simulate(SimSpec(n_items=30), {"raw": 0.0, "b": 0.0, "c": 0.0}, 1, rng, same_data=("raw", "c"))
+    per = {k: {j: {f"i{i}": float(v[0, j, i]) for i in range(30)} for j in range(2)} for k, v in s.items()}
+    t0 = time.process_time()
+    for _ in range(reps):
+        sv = decide.pooled_seed_variance(per.values())
+        d = decide.seed_aware_diff(per["raw"], per["b"], seed_var=sv)
+        c = decide.seed_aware_diff(per["raw"], per["c"], seed_var=sv)
+        verdict.decide([d], [[c]])
+    return (time.process_time() - t0) / reps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=2000)
+    ap.add_argument("--items", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--home", help="a WORKBENCH_HOME holding a finished ablation (part b)")
+    ap.add_argument("--ablation", help="the ablation's name (part b)")
+    ap.add_argument("--draws", type=int, default=2000, help="permuted A/A draws per variant (part b)")
+    ap.add_argument("--skip-simulated", action="store_true")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    if not args.skip_simulated:
+        part_a(args.reps, args.items, args.seed)
+    if bool(args.home) != bool(args.ablation):
+        ap.error("--home and --ablation go together")
+    if args.home:
+        part_b(args.home, args.ablation, args.draws, args.seed)
+    cost = stats_cost()
+    print(f"\n(c) statistics per decision: {cost * 1000:.1f} ms CPU ({cost / 60:.2e} CPU min); "
+          f"whole benchmark {time.perf_counter() - t0:.1f} s wall")
+    print("    a decision's real cost is its training and eval runs: see (b) for a stored ablation")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""Seed-aware paired differences: is variant B better than variant A, counting training noise?
+
+Scores come per seed and per item, `{seed: {item_id: score}}`. Items are shared by the two
+variants (paired); seeds are not (seed 0 of A and seed 0 of B are unrelated training runs).
+The untrained base model is one "seed" without training noise (`a_trained=False`).
+
+Model of one score: y[v, s, i] = mu_v + item_i + u[v, i] + seed[v, s] + e[v, s, i], with
+item x model noise u, a training-noise offset per seed (variance `sigma_s^2`) and a seed x item
+residual e. With d_i the per-item difference of seed-averaged scores and delta = mean_i d_i:
+
+    var(delta) = var_item + var_seed
+    var_item   = var(d_i) / n                            (paired, from the items)
+    var_seed   = sigma_s^2 * (1/k_A + 1/k_B)             (only the trained sides count)
+
+sigma_s^2 is estimated per variant from its per-seed means, `var_s(mean_i y[s, i])`, minus the
+part the item residual already puts there (`MS_resid / n`, the two-way seed x item residual mean
+square), pooled across the variants of an ablation (`pooled_seed_variance`), floored at 0.
+The t reference has Welch-Satterthwaite degrees of freedom, so two seeds per variant give few
+degrees of freedom and a wide interval, as they should. With 2-3 seeds a bootstrap over seeds is
+degenerate (two clusters); this variance-components estimate is used at every seed count.
+One seed per variant and no pooled estimate: the interval is item-only, and the result says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import optimize
+from scipy import stats as sps
+
+Scores = Mapping[Hashable, Mapping[str, float]]  # {seed: {item_id: score}}
+
+TRAINING_NOISE_MISSING = "training noise is not in this interval"
+FEW_SEED_DF = 3
+FEW_SEED_DF_NOTE = ("under 3 seed degrees of freedom: the false-positive rate can exceed alpha when training "
+                    "noise dominates; pool the seed variance over more variants or add an A/A control")
+METHOD_NOTE = (
+    "paired t on per-item differences of seed-averaged scores; variance = item component "
+    "(var of differences / n) + seed component (training-noise variance of a per-seed mean, "
+    "pooled across variants, times 1/k_A + 1/k_B); Welch-Satterthwaite degrees of freedom"
+)
+
+
+@dataclass(frozen=True)
+class SeedVariance:
+    """Training noise of one seed's mean score, pooled over the variants that have 2+ seeds."""
+
+    var: float  # sigma_s^2, floored at 0
+    df: float  # effective (Satterthwaite) degrees of freedom of `var`; 0 when unknown
+    between: float  # pooled variance of per-seed means
+    between_df: int  # sum of (k - 1) over contributing variants
+    within: float  # pooled seed x item residual mean square
+    within_df: int
+    n_items: float  # mean item count of the contributing variants
+    n_variants: int
+
+    @property
+    def known(self) -> bool:
+        return self.between_df > 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+NO_SEED_VARIANCE = SeedVariance(0.0, 0.0, 0.0, 0, 0.0, 0, 0.0, 0)
+
+
+@dataclass(frozen=True)
+class SeedAwareDiff:
+    delta: float  # mean_B - mean_A (means over seeds, then items); sign independent of direction
+    lo: float  # NaN when no spread can be estimated (see `reason`)
+    hi: float
+    se: float
+    df: float
+    p: float  # two-sided t with `df` degrees of freedom
+    n_items: int
+    n_seeds_a: int
+    n_seeds_b: int
+    var_item: float
+    var_seed: float
+    mdd: float  # minimum detectable |delta| at alpha and power, this item and seed count
+    method: str
+    training_noise_included: bool
+    all_equal: bool  # every paired difference is exactly zero
+    significant: bool  # p < alpha (unadjusted; see workbench.evals.verdict for the verdict)
+    higher_is_better: bool = True
+    n_items_unpaired: int = 0  # items missing from some seed of A or B, left out (counted here)
+    reason: str = ""
+
+    def __iter__(self):  # unpacks as (delta, lo, hi)
+        return iter((self.delta, self.lo, self.hi))
+
+    @property
+    def improvement(self) -> float:
+        """delta signed so that positive means B is better (lower-is-better metrics flip)."""
+        return self.delta if self.higher_is_better else -self.delta
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------
+# Vectorized core: arrays shaped (..., seeds, items); the leading axes are replicates
+# ---------------------------------------------------------------------------------------
+
+
+def seed_components(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(between, within) of a (..., k, n) array: variance of per-seed means and the two-way
+    seed x item residual mean square. Needs k >= 2 and n >= 2."""
+    x = np.asarray(x, dtype=float)
+    k, n = x.shape[-2], x.shape[-1]
+    seed_means = x.mean(axis=-1)
+    between = seed_means.var(axis=-1, ddof=1)
+    resid = x - seed_means[..., :, None] - x.mean(axis=-2)[..., None, :] + x.mean(axis=(-2, -1))[..., None, None]
+    within = (resid**2).sum(axis=(-2, -1)) / ((k - 1) * (n - 1))
+    return between, within
+
+
+def pool_components(parts: list[tuple[np.ndarray, np.ndarray, int, int]]) -> tuple:
+    """Pool (between, within, k, n) per variant into (var, df, between, bdf, within, wdf, n_mean)."""
+    if not parts:
+        return 0.0, 0.0, 0.0, 0, 0.0, 0, 0.0
+    bdf = sum(k - 1 for _, _, k, _ in parts)
+    wdf = sum((k - 1) * (n - 1) for _, _, k, n in parts)
+    between = sum((k - 1) * np.asarray(b, dtype=float) for b, _, k, _ in parts) / bdf
+    within = sum((k - 1) * (n - 1) * np.asarray(w, dtype=float) for _, w, k, n in parts) / wdf
+    n_mean = sum(n for *_, n in parts) / len(parts)
+    raw = between - within / n_mean
+    var = np.maximum(raw, 0.0)
+    denom = between**2 / bdf + (within / n_mean) ** 2 / wdf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = np.where(var > 0, var**2 / np.where(denom > 0, denom, np.inf), float(bdf))
+    return var, df, between, bdf, within, wdf, n_mean
+
+
+def diff_arrays(a: np.ndarray, b: np.ndarray, between, between_df, within, within_df, n_pool, weight: float):
+    """delta, se, df, p, var_item, var_seed for (..., k_A, n) and (..., k_B, n) score arrays.
+
+    With Q1 = var(d_i)/n (df n-1), Q2 = weight * between (df between_df) and
+    Q3 = weight * within / n_pool (df within_df), the variance is the largest of Q1 (items),
+    Q2 (per-seed means) and Q1 + Q2 - Q3 (both, the residual counted once), each a lower bound of
+    var(delta) in expectation, with its Satterthwaite degrees of freedom. `weight` is
+    1/k_A + 1/k_B over the trained sides; between_df 0 means no seed estimate (item-only).
+    Where the variance is zero the p-value is NaN (the caller names why)."""
+    d = np.asarray(b, dtype=float).mean(axis=-2) - np.asarray(a, dtype=float).mean(axis=-2)
+    n = d.shape[-1]
+    delta = d.mean(axis=-1)
+    q1 = d.var(axis=-1, ddof=1) / n if n > 1 else np.zeros_like(delta)
+    scale = np.maximum(1.0, np.abs(d).max(axis=-1)) if n else 1.0
+    q1 = np.where(q1 <= (1e-12 * scale) ** 2, 0.0, q1)  # every item moved alike: no spread, not rounding
+    df1 = float(max(n - 1, 1))
+    if weight > 0 and between_df > 0:
+        q2 = weight * np.asarray(between, dtype=float) * np.ones_like(delta)
+        q3 = weight * np.asarray(within, dtype=float) / n_pool * np.ones_like(delta)
+        v3 = q1 + q2 - q3
+        with np.errstate(divide="ignore", invalid="ignore"):
+            den3 = q1**2 / df1 + q2**2 / between_df + q3**2 / max(within_df, 1)
+            df3 = np.where(den3 > 0, v3**2 / den3, df1)
+        v = np.maximum(np.maximum(q1, q2), v3)
+        df = np.where(v == v3, df3, np.where(v == q1, df1, float(between_df)))
+    else:
+        v, df = q1, np.full_like(delta, df1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(v)
+        p = np.where(v > 0, 2 * sps.t.sf(np.abs(delta) / se, df), np.nan)
+    return delta, se, df, p, q1, v - q1
+
+
+def min_detectable(se: float, df: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest true |delta| a two-sided t test (df) with this standard error detects with `power`
+    (solved on the noncentral t, so few degrees of freedom cost what they should)."""
+    if not (se > 0 and df > 0 and math.isfinite(se)):
+        return float("nan")
+    tc = float(sps.t.ppf(1 - alpha / 2, df))
+
+    def gap(ncp: float) -> float:
+        lower = float(sps.nct.cdf(-tc, df, ncp))  # negligible; scipy gives NaN far in the tail
+        return float(sps.nct.sf(tc, df, ncp)) + (lower if math.isfinite(lower) else 0.0) - power
+
+    hi = tc + 10.0
+    while gap(hi) < 0 and hi < 1e4:
+        hi *= 2
+    return float(optimize.brentq(gap, 0.0, hi, xtol=1e-8)) * se
+
+
+# ---------------------------------------------------------------------------------------
+# Dict API
+# ---------------------------------------------------------------------------------------
+
+
+def _matrix(scores: Scores, items: list[str]) -> np.ndarray:
+    return np.array([[float(scores[s][i]) for i in items] for s in sorted(scores, key=str)], dtype=float)
+
+
+def _common_items(*variants: Scores) -> tuple[list[str], int]:
+    sets = [set(per) for v in variants for per in v.values()]
+    if not sets:
+        return [], 0
+    common, union = set.intersection(*sets), set.union(*sets)
+    return sorted(common), len(union) - len(common)
+
+
+def _variant_part(scores: Scores) -> tuple[float, float, int, int] | None:
+    if len(scores) < 2:
+        return None
+    items, _ = _common_items(scores)
+    if len(items) < 2:
+        return None
+    between, within = seed_components(_matrix(scores, items))
+    return float(between), float(within), len(scores), len(items)
+
+
+def pooled_seed_variance(variants: Mapping[str, Scores] | Iterable[Scores]) -> SeedVariance:
+    """Training-noise variance of one seed's mean score, pooled over the trained variants that have
+    2+ seeds (an A/A control is one of them). Pass only trained variants: the untrained base has
+    no training noise. Variants with one seed add nothing; with none, the result is not `known`."""
+    vs = list(variants.values()) if isinstance(variants, Mapping) else list(variants)
+    parts = [p for p in (_variant_part(v) for v in vs) if p is not None]
+    if not parts:
+        return NO_SEED_VARIANCE
+    var, df, between, bdf, within, wdf, n_mean = pool_components(parts)
+    return SeedVariance(float(var), float(df), float(between), int(bdf), float(within), int(wdf), float(n_mean),
+                        len(parts))
+
+
+def seed_aware_diff(a: Scores, b: Scores, *, higher_is_better: bool = True, seed_var: SeedVariance | None = None,
+                    a_trained: bool = True, b_trained: bool = True, alpha: float = 0.05, power: float = 0.8,
+                    seed_weight: float | None = None, family_size: int = 1) -> SeedAwareDiff:
+    """B - A on the items every seed of both scored, with training noise in the interval.
+
+    `seed_var`: the ablation's pooled estimate (`pooled_seed_variance` over all its trained
+    variants, control included); None estimates it from A and B alone. `a_trained=False` marks the
+    untrained base (no training noise on that side). `seed_weight` overrides 1/k_A + 1/k_B.
+    `family_size` m: the MDE is computed at alpha / m, what a Holm-adjusted call needs at worst
+    (the p-value and interval stay unadjusted)."""
+    if not a or not b:
+        raise ValueError("seed_aware_diff needs at least one seed of scores for each variant")
+    items, unpaired = _common_items(a, b)
+    n, ka, kb = len(items), len(a), len(b)
+    if seed_var is None:
+        seed_var = pooled_seed_variance([v for v, t in ((a, a_trained), (b, b_trained)) if t])
+    weight = seed_weight if seed_weight is not None else (1 / ka if a_trained else 0.0) + (1 / kb if b_trained else 0.0)
+    noise_in = weight == 0 or seed_var.known
+    if n < 2:
+        return SeedAwareDiff(float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), n,
+                             ka, kb, float("nan"), float("nan"), float("inf"), "too few paired items", noise_in, False,
+                             False, higher_is_better, unpaired, f"only {n} item(s) scored by every seed of both")
+    ma, mb = _matrix(a, items), _matrix(b, items)
+    delta, se, df, p, var_item, var_seed = (float(x) for x in diff_arrays(
+        ma, mb, seed_var.between, seed_var.between_df, seed_var.within, seed_var.within_df, seed_var.n_items, weight))
+    d = mb.mean(axis=0) - ma.mean(axis=0)
+    all_equal = bool(np.all(d == 0))
+    constant = var_item == 0
+    lo = hi = mdd = float("nan")
+    reason = ""
+    if se > 0:
+        half = float(sps.t.ppf(1 - alpha / 2, df)) * se
+        lo, hi, mdd = delta - half, delta + half, min_detectable(se, df, alpha / max(family_size, 1), power)
+        if all_equal:
+            reason = f"no item differs ({n} items); the interval is training noise alone"
+        elif constant:
+            reason = f"every item differs by {delta:+.4g} ({n} items); the interval is training noise alone"
+    elif all_equal:
+        reason, p = f"no item differs ({n} items)", 1.0
+    else:  # every item moved by the same amount and there is no seed spread: exact sign test
+        reason, p = f"every item differs by {delta:+.4g} ({n} items): no spread, p from a sign test", 2.0 ** (1 - n)
+    parts = [f"paired t over {n} items (seeds A {ka}, B {kb})"]
+    if weight > 0 and seed_var.known:
+        parts.append(f"seed variance pooled over {seed_var.n_variants} variant(s), {seed_var.between_df} seed df")
+        if seed_var.between_df < FEW_SEED_DF:
+            parts.append(FEW_SEED_DF_NOTE)
+    elif weight > 0:
+        parts.append(f"item-only: one seed per variant, {TRAINING_NOISE_MISSING}")
+    else:
+        parts.append("no trained side: no training noise to include")
+    if se > 0:
+        parts.append(f"Satterthwaite df {df:.1f}")
+    return SeedAwareDiff(delta, lo, hi, se, df, p, n, ka, kb, var_item, var_seed, mdd, "; ".join(parts), noise_in,
+                         all_equal, bool(p < alpha), higher_is_better, unpaired, reason)
+
+
+def removal_vs_control(removal: Scores, control: Scores, *, higher_is_better: bool = True,
+                       seed_var: SeedVariance | None = None, alpha: float = 0.05, power: float = 0.8,
+                       family_size: int = 1) -> SeedAwareDiff:
+    """A removal variant (B) against its size-matched random control (A), drawn anew per seed.
+
+    The control's per-seed spread holds training noise and the noise of which random rows went.
+    The removal's rows are one fixed draw, so under "these rows are a random subset" its mean
+    varies like one control draw, not like 1/k of one: the seed weight is 1/k_control + 1 (an
+    upper bound, so the call is conservative). `seed_var` defaults to the control's own spread
+    (k - 1 seed df: 1 with 2 seeds); pass `pooled_seed_variance` over every control of the
+    strategy instead, as the calibration tests do (4 controls x 2 seeds: <= 5.2% false positives)."""
+    if seed_var is None:
+        seed_var = pooled_seed_variance([control])
+    return seed_aware_diff(control, removal, higher_is_better=higher_is_better, seed_var=seed_var, alpha=alpha,
+                           power=power, seed_weight=1 / len(control) + 1.0, family_size=family_size)

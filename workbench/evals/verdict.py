@@ -1,0 +1,145 @@
+"""Verdicts over a family of comparisons: multiplicity control and the A/A noise floor.
+
+  adjust_pvalues   Holm-Bonferroni (default) or Benjamini-Hochberg, NaN/None-safe
+  noise_floor      the A/A control's floor: the largest |delta| its CIs allow
+  verdict_word     "better" | "worse" | "noise" (or "helps" | "hurts" | "inconclusive")
+  decide           a family of SeedAwareDiff plus the control's -> typed Decisions
+The rule the report quotes is VERDICT_RULE.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.evals.decide import SeedAwareDiff
+
+ADJUST_METHODS = {"holm": "Holm-Bonferroni", "bh": "Benjamini-Hochberg"}
+
+VERDICT_RULE = (
+    "A difference is called real (better/worse) only when its multiplicity-adjusted p-value "
+    "({method}, over every variant pair x suite headline metric) is below {alpha} AND its |delta| "
+    "exceeds the A/A control's noise floor: the largest |delta| inside any control comparison's "
+    "95% CI, max(|lo|, |hi|). Otherwise it is noise. Without a control only the first condition applies."
+)
+
+WORDS = ("better", "worse", "noise")
+STRATEGY_WORDS = ("helps", "hurts", "inconclusive")
+
+
+def rule_text(method: str = "holm", alpha: float = 0.05) -> str:
+    return VERDICT_RULE.format(method=ADJUST_METHODS[method], alpha=alpha)
+
+
+def _finite(p) -> bool:
+    return p is not None and isinstance(p, (int, float, np.floating)) and math.isfinite(float(p))
+
+
+def adjust_pvalues(ps: Iterable[float | None], method: str = "holm") -> list[float | None]:
+    """Adjusted p-values in input order. None and NaN stay as they are and do not count in the
+    family size. holm: step-down Holm-Bonferroni (controls the family-wise error rate);
+    bh: Benjamini-Hochberg step-up (controls the false discovery rate)."""
+    if method not in ADJUST_METHODS:
+        raise ValueError(f"unknown p-value adjustment {method!r}: use one of {sorted(ADJUST_METHODS)}")
+    ps = list(ps)
+    idx = [i for i, p in enumerate(ps) if _finite(p)]
+    out: list[float | None] = [None if p is None else float(p) for p in ps]
+    m = len(idx)
+    if m == 0:
+        return out
+    vals = np.array([float(ps[i]) for i in idx])
+    order = np.argsort(vals, kind="stable")
+    sorted_p = vals[order]
+    if method == "holm":
+        adj = np.maximum.accumulate((m - np.arange(m)) * sorted_p)
+    else:
+        adj = np.minimum.accumulate((m / np.arange(m, 0, -1)) * sorted_p[::-1])[::-1]
+    adj = np.minimum(adj, 1.0)
+    for rank, j in enumerate(order):
+        out[idx[j]] = float(adj[rank])
+    return out
+
+
+def ci_bound(diff: SeedAwareDiff) -> float:
+    """The largest |delta| a comparison's CI allows (|delta| when there is no interval)."""
+    if math.isfinite(diff.lo) and math.isfinite(diff.hi):
+        return max(abs(diff.lo), abs(diff.hi))
+    return abs(diff.delta) if math.isfinite(diff.delta) else 0.0
+
+
+def noise_floor(control: Iterable[SeedAwareDiff]) -> float | None:
+    """The A/A control's noise floor for one suite and metric: max over its comparisons of
+    max(|lo|, |hi|). None when there is no control (the floor is then not applied)."""
+    bounds = [ci_bound(c) for c in control]
+    return max(bounds) if bounds else None
+
+
+def verdict_codes(delta, p_adjusted, floor=None, higher_is_better=True, alpha: float = 0.05) -> np.ndarray:
+    """Vectorized rule: +1 B better, -1 B worse, 0 noise. NaN p or delta is noise."""
+    delta = np.asarray(delta, dtype=float)
+    p = np.asarray(p_adjusted, dtype=float)
+    real = np.nan_to_num(p, nan=1.0) < alpha
+    if floor is not None:
+        real &= np.abs(np.nan_to_num(delta)) > np.asarray(floor, dtype=float)
+    sign = np.sign(np.nan_to_num(delta)) * np.where(np.asarray(higher_is_better), 1, -1)
+    return np.where(real, sign, 0).astype(int)
+
+
+def verdict_word(delta: float, p_adjusted: float | None, *, higher_is_better: bool = True,
+                 floor: float | None = None, alpha: float = 0.05, strategy: bool = False) -> str:
+    """"better"/"worse"/"noise" (strategy=True: "helps"/"hurts"/"inconclusive") by VERDICT_RULE."""
+    p = float("nan") if p_adjusted is None else p_adjusted
+    code = int(verdict_codes(delta, p, floor, higher_is_better, alpha))
+    words = STRATEGY_WORDS if strategy else WORDS
+    return {1: words[0], -1: words[1], 0: words[2]}[code]
+
+
+@dataclass(frozen=True)
+class Decision:
+    diff: SeedAwareDiff
+    p_adjusted: float | None
+    floor: float | None
+    word: str
+    kind: str  # "variant" or "control"
+
+    @property
+    def called(self) -> bool:
+        """The verdict is a real effect (adjusted p and floor); `diff.significant` is unadjusted."""
+        return self.word not in (WORDS[2], STRATEGY_WORDS[2])
+
+    def as_dict(self) -> dict:
+        return {**self.diff.as_dict(), "p_adjusted": self.p_adjusted, "floor": self.floor, "word": self.word,
+                "called": self.called, "kind": self.kind}
+
+
+def decide(family: Sequence[SeedAwareDiff], controls: Sequence[Sequence[SeedAwareDiff] | None] | None = None,
+           method: str = "holm", alpha: float = 0.05, strategy: bool = False) -> list[Decision]:
+    """Verdicts for one family (variant pairs x suites, headline metric each), in input order.
+
+    `controls[i]`: the A/A control comparisons on the same suite and metric as `family[i]`
+    (None or empty: no floor). Control comparisons are the floor, not members of the family."""
+    controls = list(controls) if controls is not None else [None] * len(family)
+    if len(controls) != len(family):
+        raise ValueError(f"{len(family)} comparisons but {len(controls)} control entries")
+    adjusted = adjust_pvalues([d.p for d in family], method)
+    out = []
+    for d, p_adj, ctrl in zip(family, adjusted, controls):
+        floor = noise_floor(ctrl or [])
+        word = verdict_word(d.delta, p_adj, higher_is_better=d.higher_is_better, floor=floor, alpha=alpha,
+                            strategy=strategy)
+        out.append(Decision(d, p_adj, floor, word, "variant"))
+    return out
+
+
+def control_decisions(control: Sequence[SeedAwareDiff], alpha: float = 0.05) -> list[Decision]:
+    """The A/A control's own comparisons, for the report's noise-floor rows (unadjusted p; no floor)."""
+    return [Decision(c, c.p, None, verdict_word(c.delta, c.p, higher_is_better=c.higher_is_better, alpha=alpha),
+                     "control") for c in control]
+
+
+def as_json_rows(decisions: Iterable[Decision], **labels) -> list[dict]:
+    """Machine-readable rows (issue 12 section 4 fields plus the seed-aware extras)."""
+    return [{**labels, **d.as_dict()} for d in decisions]

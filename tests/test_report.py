@@ -4,6 +4,7 @@ self-contained, and the CLI writes both files."""
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
@@ -14,7 +15,8 @@ from workbench.ablate import BuildOutput, BuildStep, EvalOutput, OutputError, Tr
 from workbench.report import ComparisonRow, headline, item_table, render_html, render_markdown, report_data
 
 ROW_FIELDS = ["a", "b", "suite", "metric", "higher_is_better", "delta", "lo", "hi", "p", "p_adjusted",
-              "significant", "kind", "n", "mdd"]
+              "significant", "kind", "n", "mdd", "verdict", "headline", "n_seeds_a", "n_seeds_b", "training_noise",
+              "floor", "note"]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,10 @@ def test_scores_and_deltas_match_the_stored_items(filled):
             mine = items[r["variant"]][r["suite"]]
             expected = sum(mine[k]["scores"][r["metric"]] - base[k]["scores"][r["metric"]] for k in mine) / len(mine)
             assert r["delta"] == pytest.approx(expected)
-            assert r["d_lo"] - 1e-9 <= r["delta"] <= r["d_hi"] + 1e-9
-            assert r["significant"] == (r["d_lo"] > 0 or r["d_hi"] < 0)
+            if math.isfinite(r["d_lo"]):
+                assert r["d_lo"] - 1e-9 <= r["delta"] <= r["d_hi"] + 1e-9
+            # significant is the adjusted verdict: it implies the unadjusted interval excludes 0
+            assert not r["significant"] or (r["d_lo"] > 0 or r["d_hi"] < 0)
     # one pairwise comparison per suite and metric between the two variants
     assert {(p.a, p.b) for p in data.pairwise} == {("all", "math")}
     assert len(data.runs) == 2 and all(r["loss"] for r in data.runs)
@@ -104,12 +108,19 @@ def test_report_json_and_compare_json_print_the_same_typed_rows(filled, tmp_path
     rows = json.loads(out[out.index("["):])
     assert not (tmp_path / "reports").exists()  # --json prints, writes nothing
     assert rows == [c.to_dict() for c in data.comparisons] and rows
-    assert all(list(r) == ROW_FIELDS and r["kind"] == "variant" and r["p_adjusted"] is None for r in rows)
+    assert all(list(r) == ROW_FIELDS and r["kind"] == "variant" for r in rows)
+    # headline metrics are adjusted together and carry a verdict; the others keep their raw p only
+    assert all((r["p_adjusted"] is None) == (not r["headline"]) and bool(r["verdict"]) == r["headline"] for r in rows)
+    heads = [r for r in rows if r["headline"] and r["p"] is not None]
+    assert heads and all(r["p_adjusted"] >= r["p"] - 1e-12 for r in heads)
     assert {(r["a"], r["b"]) for r in rows} == {("base", "all"), ("base", "math"), ("all", "math")}
     for r in rows:
-        assert r["significant"] == (r["lo"] > 0 or r["hi"] < 0) and r["lo"] - 1e-9 <= r["delta"] <= r["hi"] + 1e-9
-        assert r["higher_is_better"] is True  # every metric the two suites list is higher-is-better
-    assert [ComparisonRow(**r) for r in rows] == data.comparisons
+        if r["headline"]:
+            assert not r["significant"] or (r["lo"] > 0 or r["hi"] < 0)
+        if r["lo"] is not None and math.isfinite(r["lo"]):
+            assert r["lo"] - 1e-9 <= r["delta"] <= r["hi"] + 1e-9
+        assert r["higher_is_better"] is (r["metric"] != "bits_per_byte")
+    assert [ComparisonRow(**r).to_dict() for r in rows] == rows
     run = data.runs[0]["run_id"]
     base = data.spec["base"]
     comp = run_cli("compare", base, run, "--json", env=env, cwd=tmp_path).stdout

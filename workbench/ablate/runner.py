@@ -65,7 +65,7 @@ class Runner:
         self.spec_path = spec_path
         self.run_record = AblationRun(spec.name)
         self.t0 = time.monotonic()
-        self.total = len(spec.variants) * (1 + 2 * len(spec.seeds)) + 1
+        self.total = sum(1 + 2 * len(spec.seeds_for(v.name)) for v in spec.variants) + 1
         self.n_seen = 0
         self.spent: dict[str, list[float]] = {}  # wall times of tasks run now, by kind (for the estimate)
 
@@ -133,8 +133,8 @@ class Runner:
                                 f"({live[0]['label']}); wait for it or stop it first")
         cat.save_ablation(spec.name, spec.model_dump(mode="json"), content_hash(spec.model_dump(mode="json")), self.spec_path)
         config = resolved_train_config(spec)
-        n_var, n_seed = len(spec.variants), len(spec.seeds)
-        remaining = {"build": n_var, "train": n_var * n_seed, "eval": n_var * n_seed + 1}
+        n_runs = sum(len(spec.seeds_for(v.name)) for v in spec.variants)
+        remaining = {"build": len(spec.variants), "train": n_runs, "eval": n_runs + 1}
 
         def after(kind: str) -> dict[str, int]:
             remaining[kind] -= 1
@@ -151,6 +151,7 @@ class Runner:
             if o.status != "failed":
                 built[v.name] = o.output.version
             else:  # its trains and evals will not run
+                n_seed = len(spec.seeds_for(v.name))
                 remaining["train"] -= n_seed
                 remaining["eval"] -= n_seed
                 self.total -= 2 * n_seed
@@ -160,7 +161,7 @@ class Runner:
         for v in spec.variants:
             if v.name not in built:
                 continue
-            for seed in spec.seeds:
+            for seed in spec.seeds_for(v.name):
                 o = self.run_task(train_task(spec, v.name, built[v.name], seed, config), after("train"))
                 if o.status == "failed":
                     remaining["eval"] -= 1
@@ -188,10 +189,9 @@ def status(ws: Workspace, name: str) -> dict:
     cat = ws.catalog(reader=True)
     abl = cat.get_ablation(name)
     tasks = cat.ablation_tasks(name)
-    spec = abl["spec"]
-    n_var, n_seed = len(spec["variants"]), len(spec["seeds"])
-    failed_builds = sum(t["kind"] == "build" and t["status"] == "failed" for t in tasks)
-    expected = n_var + 1 + 2 * n_seed * (n_var - failed_builds)
+    spec = AblationSpec.model_validate(abl["spec"])
+    failed = {t["variant"] for t in tasks if t["kind"] == "build" and t["status"] == "failed"}
+    expected = len(spec.variants) + 1 + sum(2 * len(spec.seeds_for(v.name)) for v in spec.variants if v.name not in failed)
     counts: dict[str, int] = {}
     for t in tasks:
         counts[t["status"]] = counts.get(t["status"], 0) + 1

@@ -22,14 +22,22 @@ def run(
 ):
     """Per suite and metric: A and B with 95% CIs, B - A with a paired bootstrap CI, McNemar p, and the
     minimum detectable difference. 'significant' only when the CI of B - A excludes 0."""
-    from workbench.evals.stats import compare_runs
-    from workbench.report.stats import comparison_rows, directions
+    from workbench.evals.stats import compare_runs, paired_items
+    from workbench.report.stats import compare_two, directions
 
-    comps = compare_runs(workspace(), a, b, suites=suite, layer=layer, seed=seed)
-    if as_json:  # the shape of `workbench report NAME --json`
-        direction = directions(sorted({c.suite for c in comps}), layer)
-        print_json([r.to_dict() for r in comparison_rows(a, b, comps, direction)])
+    ws = workspace()
+    if as_json:  # the shape of `workbench report NAME --json`: Holm-adjusted over each suite's headline metrics
+        from workbench.evals.runner import resolve_target
+        from workbench.evals.suites import discover
+
+        trained = {x for x in (a, b) if resolve_target(ws, x).adapter_dir}
+        found, rows = discover(), []
+        for s, items_a, items_b in paired_items(ws, a, b, suites=suite, layer=layer):
+            primary = found[s].primary_metric if s in found else None
+            rows += compare_two(a, b, s, items_a, items_b, directions([s], layer), primary, trained)
+        print_json([r.to_dict() for r in rows])
         return
+    comps = compare_runs(ws, a, b, suites=suite, layer=layer, seed=seed)
     rows = [[c.suite, c.metric, c.n, f"{c.mean_a:.3f} [{c.lo_a:.3f}, {c.hi_a:.3f}]",
              f"{c.mean_b:.3f} [{c.lo_b:.3f}, {c.hi_b:.3f}]", f"{c.delta:+.3f} [{c.lo:+.3f}, {c.hi:+.3f}]",
              "" if c.p_mcnemar is None else f"{c.p_mcnemar:.3g}", f"{c.mdd:.3f}",

@@ -193,9 +193,10 @@ def compare_scores(suite: str, layer: str, items_a: dict[str, dict], items_b: di
 SKIP_METRICS = {"n_instructions"}
 
 
-def compare_runs(ws, a: str, b: str, suites: list[str] | str | None = None, layer: str = "smoke",
-                 seed: int = 0) -> list[Comparison]:
-    """Compare two models or runs (names, run ids or model keys) on the suites both were scored on."""
+def paired_items(ws, a: str, b: str, suites: list[str] | str | None = None,
+                 layer: str = "smoke") -> list[tuple[str, dict[str, dict], dict[str, dict]]]:
+    """[(suite, {item_id: {metric: score}} of A, the same of B)] for two models or runs (names,
+    run ids or model keys) on the suites both were scored on (or `suites`, which must exist)."""
     from workbench.evals.runner import EvalError, lookup_key
 
     cat = ws.catalog()
@@ -220,5 +221,11 @@ def compare_runs(ws, a: str, b: str, suites: list[str] | str | None = None, laye
             items.append({r["item_id"]: {m: float(v) for m, v in (r["scores"] or {}).items()
                                          if m not in SKIP_METRICS and isinstance(v, (int, float))}
                           for r in rows})
-        out.extend(compare_scores(s, layer, items[0], items[1], seed=seed))
+        out.append((s, items[0], items[1]))
     return out
+
+
+def compare_runs(ws, a: str, b: str, suites: list[str] | str | None = None, layer: str = "smoke",
+                 seed: int = 0) -> list[Comparison]:
+    """Compare two models or runs (names, run ids or model keys) on the suites both were scored on."""
+    return [c for s, ia, ib in paired_items(ws, a, b, suites, layer) for c in compare_scores(s, layer, ia, ib, seed=seed)]

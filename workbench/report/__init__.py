@@ -2,7 +2,9 @@
 
 - gather.py: `report_data(ws, name)` reads the ablation's typed task outputs, per-item scores,
   loss curves, data composition and curation summaries into a `ReportData`;
-- stats.py: every comparison as a typed `ComparisonRow` (numbers from workbench.evals.stats);
+- stats.py: every comparison as a typed `ComparisonRow`: seed-aware intervals (workbench.evals.decide),
+  Holm-adjusted verdicts past the A/A control's floor (workbench.evals.verdict);
+- verdicts.py: the verdict in words, the decision, control and seed-spread tables;
 - figures.py: the plots; render.py: `render_html`, `render_markdown`, `write_report`;
 - views.py: the small read-only views the Streamlit app uses.
 All catalog reads are short queries on a reader catalog, so this works while an ablation runs.
@@ -13,12 +15,13 @@ from workbench.report.figures import deltas_figure, loss_figure, scores_figure
 from workbench.report.gather import (ReportData, eval_items, headline, item_table, primary_metrics, report_data,
                                      result_id, targets)
 from workbench.report.render import fmt_delta, fmt_score, render_html, render_markdown, sections, write_report
-from workbench.report.stats import ComparisonRow, comparison_rows, directions
+from workbench.report.stats import ComparisonRow, compare_two, directions
+from workbench.report.verdicts import sentences
 from workbench.report.views import (cluster_examples, compositions, item_diff, lineage_dot, removals_by_reason,
                                     target_label, variant_versions)
 
 __all__ = [
-    "BASE", "ComparisonRow", "ReportData", "cluster_examples", "comparison_rows", "compositions", "deltas_figure",
+    "BASE", "ComparisonRow", "ReportData", "cluster_examples", "compare_two", "sentences", "compositions", "deltas_figure",
     "directions", "eval_items", "fmt_delta", "fmt_score", "headline", "item_diff", "item_table", "lineage_dot",
     "loss_figure", "primary_metrics", "removals_by_reason", "render_html", "render_markdown", "report_data",
     "result_id", "scores_figure", "sections", "target_label", "targets", "variant_versions", "write_report",

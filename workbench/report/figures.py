@@ -3,6 +3,8 @@ their conversion to inline SVG or base64 PNG for a self-contained HTML file."""
 
 from __future__ import annotations
 
+import math
+
 import base64
 import io
 
@@ -62,7 +64,7 @@ def deltas_figure(data: ReportData):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in headline(data) if r["delta"] is not None]
+    rows = [r for r in headline(data) if r["delta"] is not None and math.isfinite(r["d_lo"]) and math.isfinite(r["d_hi"])]
     if not rows:
         return None
     labels = [f"{r['variant']} · {r['suite']}" for r in rows][::-1]
@@ -75,7 +77,7 @@ def deltas_figure(data: ReportData):
     ax.scatter([r["delta"] for r in rows], y, zorder=3,
                c=["#d9622b" if r["significant"] else "#2a7ab8" for r in rows])
     ax.set_yticks(y, labels)
-    ax.set_xlabel("paired difference vs base (95% bootstrap CI)")
+    ax.set_xlabel(f"paired difference vs {data.baseline} (seed-aware 95% CI)")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from workbench.ablate.outputs import BuildOutput, EvalOutput, TrainOutput, parse_output
 from workbench.ablate.tasks import BASE
-from workbench.report.stats import ComparisonRow, compare_items, directions, score_row
+from workbench.report.stats import (ComparisonRow, adjust, compare_suite, directions, headline_metrics, score_row,
+                                    seed_spread)
 from workbench.workspace import Workspace
 
 
@@ -42,6 +43,9 @@ class ReportData:
     disagreements: list[dict]  # suite, metric, item_id, prompt, responses {variant: (score, text)}
     failures: list[dict]  # label, variant, error
     tasks: list[dict] = field(default_factory=list)
+    baseline: str = BASE  # what each variant's verdict is against
+    headlines: dict[str, list[str]] = field(default_factory=dict)  # suite -> the metrics verdicts rest on
+    seed_spread: list[dict] = field(default_factory=list)  # variant, suite, metric, seeds {seed: mean}, sd
 
     def order(self) -> list[str]:
         return [BASE] + [v["name"] for v in self.variants]
@@ -49,12 +53,22 @@ class ReportData:
     @property
     def deltas(self) -> list[ComparisonRow]:
         """Each variant vs the untrained base model (a is the base)."""
-        return [c for c in self.comparisons if c.a == BASE]
+        return [c for c in self.comparisons if c.a == BASE and c.kind == "variant"]
 
     @property
     def pairwise(self) -> list[ComparisonRow]:
         """Between variants."""
-        return [c for c in self.comparisons if c.a != BASE]
+        return [c for c in self.comparisons if c.a != BASE and c.kind == "variant"]
+
+    @property
+    def controls(self) -> list[ComparisonRow]:
+        """The A/A control's seed pairs: the noise floor."""
+        return [c for c in self.comparisons if c.kind == "control"]
+
+    def against_baseline(self, variant: str) -> list[ComparisonRow]:
+        """The headline rows of one variant against the baseline (the verdict's rows)."""
+        return [c for c in self.comparisons if c.kind == "variant" and c.headline and c.a == self.baseline
+                and c.b == variant]
 
 
 def _done(tasks: list[dict], kind: str) -> list[tuple[dict, BuildOutput | TrainOutput | EvalOutput]]:
@@ -149,19 +163,33 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
 
     direction = directions(suites, layer)
     order = [BASE] + [v["name"] for v in spec["variants"]]
-    scores, comparisons, disagreements = [], [], []
+    baseline = spec.get("baseline") or BASE
+    control = spec.get("control")
+    per_seed = seed_items(ws, name)
+    trained = {v for v in per_seed if v != BASE}
+    headlines = {suite: headline_metrics(primary.get(suite), metrics[suite]) for suite in suites}
+    family_size = max(1, sum(len(h) for h in headlines.values()) * max(1, len(order) - 1))
+    scores, rows, pending, spreads, disagreements = [], [], [], [], []
     for suite in suites:
         for metric in metrics[suite]:
             for v in order:
                 vals = [d["scores"][metric] for d in items.get(v, {}).get(suite, {}).values() if metric in d["scores"]]
                 if vals:
                     scores.append(score_row(v, suite, metric, vals))
-        present = [v for v in order if items.get(v, {}).get(suite)]
-        for i, a in enumerate(present):
-            for b in present[i + 1:]:
-                comparisons += compare_items(a, b, suite, layer, items[a][suite], items[b][suite], metrics[suite], direction)
+            for v in order:
+                spread = seed_spread(v, suite, metric, per_seed.get(v, {}).get(suite, {}))
+                if spread is not None and metric in headlines[suite]:
+                    spreads.append(spread)
+        present = [v for v in order if per_seed.get(v, {}).get(suite)]
+        pairs = [_orient(a, b, baseline) for i, a in enumerate(present) for b in present[i + 1:]]
+        suite_rows, suite_pending = compare_suite(
+            suite, metrics[suite], headlines[suite], pairs, {v: per_seed[v][suite] for v in present}, trained,
+            direction, (control["variant"], [str(s) for s in control["seeds"]]) if control else None, family_size)
+        pending += [(len(rows) + i, ctrl) for i, ctrl in suite_pending]
+        rows += suite_rows
         if metrics[suite]:
             disagreements += _disagreements(items, order, suite, metrics[suite][0], max_examples)
+    comparisons = adjust(rows, pending)
     # the order the tables show: suite, then metric, then pair
     rank = {(s, m): (i, j) for i, s in enumerate(suites) for j, m in enumerate(metrics[s])}
     comparisons.sort(key=lambda c: rank[(c.suite, c.metric)])
@@ -169,7 +197,25 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
     failures = [{"label": t["label"], "variant": t["variant"], "status": t["status"],
                  "error": (t["error"] or "").split("\n\n")[0]} for t in tasks if t["status"] in ("failed", "interrupted")]
     return ReportData(name, spec, suites, layer, _variants(spec, tasks), _runs(cat, tasks), metrics, scores,
-                      comparisons, disagreements, failures, tasks)
+                      comparisons, disagreements, failures, tasks, baseline=baseline, headlines=headlines,
+                      seed_spread=spreads)
+
+
+def _orient(a: str, b: str, baseline: str) -> tuple[str, str]:
+    """A pair with the baseline (when it is one side) as A, so B - A reads "the variant vs the baseline"."""
+    return (b, a) if b == baseline else (a, b)
+
+
+def seed_items(ws: Workspace, name: str) -> dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]]:
+    """variant -> suite -> seed label -> item_id -> {metric: score}; the base model's label is "base"."""
+    cat = ws.catalog(reader=True)
+    out: dict = {}
+    for t in targets(ws, name)[1]:
+        label = "base" if t["seed"] is None else str(t["seed"])
+        for suite, rid in t["results"].items():
+            out.setdefault(t["variant"], {}).setdefault(suite, {})[label] = {
+                k: it["scores"] for k, it in eval_items(cat, rid).items()}
+    return out
 
 
 def _disagreements(items: dict, order: list[str], suite: str, metric: str, limit: int) -> list[dict]:
@@ -195,7 +241,7 @@ def _disagreements(items: dict, order: list[str], suite: str, metric: str, limit
 
 
 def headline(data: ReportData) -> list[dict]:
-    """variant x suite on each suite's headline metric: score [CI], delta vs base [CI], mark."""
+    """variant x suite on each suite's headline metric: score [CI], delta vs the baseline [CI], mark."""
     rows = []
     for v in data.order():
         for suite in data.suites:
@@ -205,8 +251,10 @@ def headline(data: ReportData) -> list[dict]:
             s = next((r for r in data.scores if r["variant"] == v and r["suite"] == suite and r["metric"] == metric), None)
             if s is None:
                 continue
-            d = next((c for c in data.deltas if c.b == v and c.suite == suite and c.metric == metric), None)
+            d = next((c for c in data.comparisons if c.kind == "variant" and c.a == data.baseline and c.b == v
+                      and c.suite == suite and c.metric == metric), None)
             rows.append({"variant": v, "suite": suite, "metric": metric, "n": s["n"], "score": s["mean"],
                          "lo": s["lo"], "hi": s["hi"], "delta": d and d.delta, "d_lo": d and d.lo,
-                         "d_hi": d and d.hi, "p": d and d.p, "significant": bool(d and d.significant)})
+                         "d_hi": d and d.hi, "p": d and d.p, "p_adjusted": d and d.p_adjusted,
+                         "significant": bool(d and d.significant), "baseline": v == data.baseline})
     return rows

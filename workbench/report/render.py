@@ -10,14 +10,17 @@ from pathlib import Path
 from workbench.ablate.outputs import BuildStep
 from workbench.ablate.tasks import BASE
 from workbench.report.figures import _fig_to_png_b64, _fig_to_svg, deltas_figure, loss_figure, scores_figure
+from workbench.report import verdicts
 from workbench.report.gather import ReportData, headline, report_data
 from workbench.workspace import Workspace
 
 
 def fmt_delta(r: dict) -> str:
     if r.get("delta") is None:
-        return "(baseline)" if r["variant"] == BASE else "-"
-    mark = " *" if r["significant"] else ""
+        return "(baseline)" if r["baseline"] else "-"
+    if not (math.isfinite(r["d_lo"]) and math.isfinite(r["d_hi"])):
+        return f"{r['delta']:+.3f} (no interval)"
+    mark = " (significant)" if r["significant"] else ""
     return f"{r['delta']:+.3f} [{r['d_lo']:+.3f}, {r['d_hi']:+.3f}]{mark}"
 
 
@@ -47,18 +50,26 @@ def _md_table(columns: list[str], rows: list[list]) -> str:
 
 def sections(data: ReportData) -> list[tuple[str, str, list[str], list[list]]]:
     """The report's tables as (title, note, columns, rows), shared by HTML and Markdown."""
-    out = []
-    rows = [[r["variant"], r["suite"], r["metric"], r["n"], fmt_score(r), fmt_delta(r), _num(r["p"], ".3g")] for r in headline(data)]
-    out.append(("Summary", "Headline metric per suite; delta is the paired difference vs the untrained base model "
-                "on the same items, with a 95% bootstrap CI; * marks a CI that excludes 0; p is McNemar's exact test.",
-                ["variant", "suite", "metric", "items", "score [95% CI]", "delta vs base [95% CI]", "p"], rows))
+    out = [("Decisions", verdicts.rule(), verdicts.DECISION_COLUMNS, verdicts.decision_rows(data)),
+           ("A/A control: the noise floor", "Two seeds of the control variant on the same data; any difference "
+            "here is training and item noise. A real effect must exceed the largest |delta| these intervals allow.",
+            verdicts.CONTROL_COLUMNS, verdicts.control_rows(data)),
+           ("Seed-to-seed spread", "Per-seed mean of each variant trained with more than one seed.",
+            verdicts.SPREAD_COLUMNS, verdicts.spread_rows(data))]
+    base = "the untrained base model" if data.baseline == BASE else f"the baseline variant {data.baseline}"
+    rows = [[r["variant"], r["suite"], r["metric"], r["n"], fmt_score(r), fmt_delta(r), _num(r["p_adjusted"], ".3g")]
+            for r in headline(data)]
+    out.append(("Summary", f"Primary metric per suite; delta is the paired difference vs {base} on the same items "
+                "with its seed-aware 95% CI; significant follows the rule under Decisions; p is Holm-adjusted.",
+                ["variant", "suite", "metric", "items", "score [95% CI]", f"delta vs {data.baseline} [95% CI]", "p adj"],
+                rows))
     rows = [[r["variant"], r["suite"], r["metric"], r["n"], _num(r["mean"]), f"[{_num(r['lo'])}, {_num(r['hi'])}]"] for r in data.scores]
     out.append(("All metrics", "", ["variant", "suite", "metric", "items", "mean", "95% CI"], rows))
-    rows = [[c.a, c.b, c.suite, c.metric, c.n, f"{c.delta:+.3f}", f"[{c.lo:+.3f}, {c.hi:+.3f}]",
-             _num(c.p, ".3g"), "yes" if c.significant else "no"] for c in data.pairwise
-            if c.metric == (data.metrics.get(c.suite) or [None])[0]]
-    out.append(("Between variants", "Paired difference B - A on the headline metric.",
-                ["A", "B", "suite", "metric", "items", "B - A", "95% CI", "p", "significant"], rows))
+    rows = [[c.a, c.b, c.suite, c.metric, c.n, f"{c.delta:+.3f}", verdicts.fmt_row(c), _num(c.p, ".3g"),
+             _num(c.p_adjusted, ".3g"), c.verdict or ("yes" if c.significant else "no")] for c in data.pairwise
+            if c.headline]
+    out.append(("Between variants", "Paired difference B - A on the headline metrics, seed-aware.",
+                ["A", "B", "suite", "metric", "items", "B - A", "95% CI", "p", "p adj", "verdict"], rows))
     rows = [[r["variant"], r["seed"], r["run_id"], r["mode"], _num(r["wall_s"], ".0f"), _num(r["tokens_per_s"], ".0f"),
              _num(r["loss"][0]["loss"]) if r["loss"] else "", _num(r["loss"][-1]["loss"]) if r["loss"] else ""] for r in data.runs]
     out.append(("Training runs", "", ["variant", "seed", "run", "mode", "wall s", "tokens/s", "first loss", "last loss"], rows))
@@ -107,8 +118,10 @@ def render_html(data: ReportData) -> str:
              f"<h1>Ablation <code>{html.escape(data.name)}</code></h1>",
              f"<p class='note'>base model <code>{html.escape(str(data.spec.get('base')))}</code>; seeds {data.spec.get('seeds')}; "
              f"eval layer <code>{html.escape(data.layer)}</code>; variants: "
-             + ", ".join(f"<b>{html.escape(v['name'])}</b>" for v in data.variants) + "</p>"]
-    for title, fig_fn in (("Scores", scores_figure), ("Deltas vs base", deltas_figure)):
+             + ", ".join(f"<b>{html.escape(v['name'])}</b>" for v in data.variants) + "</p>",
+             "<h2>Verdict</h2><ul class='verdict'>"
+             + "".join(f"<li>{html.escape(s)}</li>" for s in verdicts.sentences(data)) + "</ul>"]
+    for title, fig_fn in (("Scores", scores_figure), ("Deltas vs the baseline", deltas_figure)):
         fig = fig_fn(data)
         if fig is not None:
             parts.append(f"<h2>{title}</h2>{_fig_to_svg(fig)}")
@@ -137,7 +150,8 @@ def render_html(data: ReportData) -> str:
 def render_markdown(data: ReportData) -> str:
     lines = [f"# Ablation `{data.name}`", "",
              f"Base model `{data.spec.get('base')}`, seeds {data.spec.get('seeds')}, eval layer `{data.layer}`, variants: "
-             + ", ".join(f"**{v['name']}**" for v in data.variants), ""]
+             + ", ".join(f"**{v['name']}**" for v in data.variants), "", "## Verdict", ""]
+    lines += [f"- {s}" for s in verdicts.sentences(data)] + [""]
     for title, note, cols, rows in sections(data):
         lines += [f"## {title}", ""]
         if note:

@@ -100,9 +100,11 @@ def test_content_hash_changes_when_a_suite_file_changes(tmp_path):
     assert h == S.discover([root])["semsim"].content_hash()
     (root / "semsim" / "make_data.py").write_text("# generator edits do not change the suite\n")
     assert S.discover([root])["semsim"].content_hash() == h
-    y = root / "semsim" / "semsim_smoke.yaml"
+    y = root / "semsim" / "semsim.yaml"  # the core YAML, which the smoke YAML includes
     y.write_text(y.read_text().replace("max_gen_toks: 96", "max_gen_toks: 97"))
-    assert S.discover([root])["semsim"].content_hash() != h
+    edited = S.discover([root])["semsim"]
+    assert edited.content_hash() != h
+    assert edited.configs["smoke"]["generation_kwargs"]["max_gen_toks"] == 97
 
 
 def test_make_suite_from_prompt_reference_jsonl(tmp_path):

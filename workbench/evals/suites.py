@@ -89,7 +89,7 @@ def read_task_yaml(path: Path, _seen: frozenset = frozenset()) -> dict:
 
 
 @functools.lru_cache(maxsize=1)
-def _lm_eval_tasks():
+def lm_eval_task_manager():
     """lm-eval's TaskManager over its own built-in tasks (indexing them takes seconds: once)."""
     from lm_eval.tasks import TaskManager
 
@@ -101,7 +101,7 @@ def builtin_task(name: str) -> "Suite | None":
 
     It has no data file here (lm-eval loads its hub dataset, which needs the network once);
     both layers run the same task, the smoke layer on its first SMOKE_SIZE items."""
-    entry = _lm_eval_tasks().task_index.get(name)
+    entry = lm_eval_task_manager().task_index.get(name)
     if entry is None or getattr(entry.kind, "name", "") != "TASK":
         return None
     cfg = dict(entry.cfg)

@@ -82,7 +82,7 @@ def layer_rows(rows: list[dict], layer: str, smoke_size: int = 30) -> list[dict]
     return flagged or rows[:smoke_size]
 
 
-def load_docs(base_dir: str | os.PathLike, data_file: str, layer: str = "core",
+def load_docs(base_dir: str | os.PathLike, data_file: str = "data.jsonl", layer: str = "core",
               required_fields: list[str] | None = None, **_ignored):
     """A DatasetDict({'test': ...}) for lm-eval from a JSONL next to the suite's YAML."""
     import datasets

@@ -209,3 +209,23 @@ def test_make_suite_refuses_to_shadow_an_lm_eval_builtin_unless_forced(tmp_path)
     assert not (tmp_path / "out" / "gsm8k").exists()
     s = S.make_suite("gsm8k", "gsm_style", gsm, dest=tmp_path / "out", force=True)
     assert s.tasks["core"] == "gsm8k" and not s.builtin
+
+
+def test_smoke_suites_run_under_plain_lm_eval(tiny_model_dir, tmp_path):
+    """`lm_eval --include_path evalsuites --tasks ..._smoke`: the include-based YAMLs, no workbench runner."""
+    import os
+    import subprocess
+    import sys
+
+    tasks = "gsm_style_smoke,semsim_smoke,think_follow_smoke,ifeval_style_smoke,arith_choice_smoke"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    out = subprocess.run([sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
+                          f"pretrained={tiny_model_dir}", "--include_path", str(SUITES), "--tasks", tasks,
+                          "--limit", "2", "--apply_chat_template", "--gen_kwargs", "max_gen_toks=8",
+                          "--output_path", str(tmp_path / "out")],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads(next((tmp_path / "out").rglob("results_*.json")).read_text())["results"]
+    assert set(results) == set(tasks.split(","))
+    assert {"acc,none", "acc_norm,none"} <= set(results["arith_choice_smoke"])
+    assert "flexible_extract,none" in results["gsm_style_smoke"]

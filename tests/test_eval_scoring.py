@@ -189,3 +189,22 @@ def test_semsim_similar_answers_pass_unrelated_fail():
 def test_think_follow(mode, response, ok):
     s = scoring.think_scores({"mode": mode}, response)
     assert s["pass"] == float(ok) and s[f"pass_{mode}"] == float(ok)
+
+
+def test_ifeval_scoring_is_deterministic_where_the_checker_draws_a_letter():
+    import random
+
+    from workbench.evals.scoring import ifeval_raw
+
+    # no letter given: lm-eval's letter_frequency checker draws one from Python's random
+    doc = {"key": 1122, "prompt": "Write about apples.", "instruction_id_list": ["keywords:letter_frequency"],
+           "kwargs": [{"let_frequency": 4, "let_relation": "at least"}]}
+    response = "aaaa bbbb cccc dddd"  # four each of a-d: passes for some drawn letters only
+    ifeval_raw(doc, response)  # imports the checkers (which may draw at import) before states are compared
+    seen = set()
+    for seed in range(12):
+        random.seed(seed)
+        state = random.getstate()
+        seen.add(ifeval_raw(doc, response)["prompt_level_strict_acc"])
+        assert random.getstate() == state  # the caller's random state is left as it was
+    assert len(seen) == 1

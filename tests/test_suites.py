@@ -100,9 +100,11 @@ def test_content_hash_changes_when_a_suite_file_changes(tmp_path):
     assert h == S.discover([root])["semsim"].content_hash()
     (root / "semsim" / "make_data.py").write_text("# generator edits do not change the suite\n")
     assert S.discover([root])["semsim"].content_hash() == h
-    y = root / "semsim" / "semsim_smoke.yaml"
+    y = root / "semsim" / "semsim.yaml"  # the core YAML, which the smoke YAML includes
     y.write_text(y.read_text().replace("max_gen_toks: 96", "max_gen_toks: 97"))
-    assert S.discover([root])["semsim"].content_hash() != h
+    edited = S.discover([root])["semsim"]
+    assert edited.content_hash() != h
+    assert edited.configs["smoke"]["generation_kwargs"]["max_gen_toks"] == 97
 
 
 def test_make_suite_from_prompt_reference_jsonl(tmp_path):
@@ -140,3 +142,90 @@ def test_plain_lm_eval_task_manager_loads_every_suite():
     for s in S.discover([SUITES]).values():
         assert set(s.tasks.values()) <= names
     assert {"workbench_smoke", "workbench_core"} <= names
+
+
+def test_smoke_yamls_include_their_core_and_resolve_as_lm_eval_does():
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    for s in S.discover([SUITES]).values():
+        raw = S._read_yaml(s.files["smoke"])
+        assert raw["include"] == s.files["core"].name
+        assert set(raw) <= {"include", "task", "tag", "metadata"}  # only what differs
+        assert s.configs["smoke"] == {**s.configs["core"], "task": raw["task"], "tag": raw["tag"],
+                                      "metadata": {**s.meta("core"), "layer": "smoke"}}
+        theirs = load_yaml(s.files["smoke"], resolve_func=False)  # lm-eval's own include resolution
+        assert set(theirs) == set(s.configs["smoke"])
+        ours = s.configs["smoke"]
+        # (lm-eval makes `!function` paths absolute, so compare the keys that hold plain data)
+        plain = [k for k in ("task", "tag", "metadata", "output_type", "doc_to_text", "generation_kwargs") if k in ours]
+        assert {k: theirs[k] for k in plain} == {k: ours[k] for k in plain}
+
+
+def test_reference_fields_and_think_follow_references():
+    from workbench.evals.scoring import think_state
+
+    found = S.discover([SUITES])
+    assert {n: found[n].reference_field for n in ("gsm_style", "semsim", "think_follow", "ifeval_style")} == {
+        "gsm_style": "answer", "semsim": "reference", "think_follow": "reference", "ifeval_style": None}
+    for row in found["think_follow"].rows("core"):
+        ref = row["reference"]
+        if row["mode"] == "think":
+            assert think_state(ref) == "thought" and ref.startswith("<think>\n") and "\n</think>\n" in ref
+        else:
+            assert ref.startswith("<think>\n\n</think>\n") and ref[len("<think>\n\n</think>\n"):].strip()
+    mc = found["arith_choice"]
+    assert mc.output_type("core") == "multiple_choice" and len(mc.rows("core")) >= 40
+    for row in mc.rows("core"):
+        assert len(set(row["choices"])) == 4 and 0 <= row["gold"] < 4
+
+
+def test_make_suite_edits_yaml_as_data_with_a_correct_header(tmp_path):
+    src = tmp_path / "input_data.jsonl"
+    src.write_text("".join(json.dumps({"key": 1000 + i, "prompt": f"Write {i}. Do not use any commas.",
+                                       "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}) + "\n"
+                           for i in range(3)))
+    s = S.make_suite("ifeval_full", "ifeval_style", src, dest=tmp_path / "out", max_gen_toks=1280,
+                     system_prompt="You are careful.")
+    for layer, task in s.tasks.items():
+        text = s.files[layer].read_text()
+        assert text.splitlines()[0].startswith("# Suite ifeval_full: made by `workbench eval make-suite`")
+        assert f"--tasks {task} " in text.splitlines()[1] and "ifeval_style_smoke" not in text
+        assert s.configs[layer]["generation_kwargs"]["max_gen_toks"] == 1280
+        assert s.configs[layer]["process_results"] == "utils.process_results"
+    assert re.search(r"process_results: !function '?utils\.process_results'?\n", s.files["core"].read_text())
+    assert S._read_yaml(s.files["smoke"])["include"] == "ifeval_full.yaml"
+    assert s.system_prompt == "You are careful."
+    from lm_eval.tasks import TaskManager
+
+    assert {"ifeval_full", "ifeval_full_smoke"} <= set(TaskManager(include_path=str(tmp_path / "out"),
+                                                                  include_defaults=False).all_tasks)
+
+
+def test_make_suite_refuses_to_shadow_an_lm_eval_builtin_unless_forced(tmp_path):
+    gsm = tmp_path / "gsm8k_test.jsonl"
+    gsm.write_text(json.dumps({"question": "What is 2 + 3?", "answer": "2 + 3 = 5\n#### 5"}) + "\n")
+    with pytest.raises(S.SuiteError, match=r"gsm8k is an lm-eval built-in task.*--force"):
+        S.make_suite("gsm8k", "gsm_style", gsm, dest=tmp_path / "out")
+    assert not (tmp_path / "out" / "gsm8k").exists()
+    s = S.make_suite("gsm8k", "gsm_style", gsm, dest=tmp_path / "out", force=True)
+    assert s.tasks["core"] == "gsm8k" and not s.builtin
+
+
+def test_smoke_suites_run_under_plain_lm_eval(tiny_model_dir, tmp_path):
+    """`lm_eval --include_path evalsuites --tasks ..._smoke`: the include-based YAMLs, no workbench runner."""
+    import os
+    import subprocess
+    import sys
+
+    tasks = "gsm_style_smoke,semsim_smoke,think_follow_smoke,ifeval_style_smoke,arith_choice_smoke"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    out = subprocess.run([sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
+                          f"pretrained={tiny_model_dir}", "--include_path", str(SUITES), "--tasks", tasks,
+                          "--limit", "2", "--apply_chat_template", "--gen_kwargs", "max_gen_toks=8",
+                          "--output_path", str(tmp_path / "out")],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads(next((tmp_path / "out").rglob("results_*.json")).read_text())["results"]
+    assert set(results) == set(tasks.split(","))
+    assert {"acc,none", "acc_norm,none"} <= set(results["arith_choice_smoke"])
+    assert "flexible_extract,none" in results["gsm_style_smoke"]

@@ -1,6 +1,8 @@
 """Catalog rows for evals: suite aggregates (eval_results) and per-item samples (eval_samples).
 
-A result's id is its cache key, so writing the same result twice replaces it (idempotent)
+Each result stores its metrics' direction (`higher_is_better`: {metric: bool}, from
+`evals.scoring.higher_is_better`); one stored before that column existed reads `{}`, and
+readers fall back to `evals.scoring.directions`. A result's id is its cache key, so writing the same result twice replaces it (idempotent)
 and looking it up answers "was this already evaluated?". Readers accept a model key, the
 target as asked (bundled name, directory, hub id) or a run id, and use the newest result.
 """
@@ -12,7 +14,8 @@ from typing import Any
 from workbench.catalog.base import from_json, now, to_json
 
 RESULT_COLUMNS = ("id", "model_key", "target", "run_id", "suite", "layer", "suite_hash", "settings", "n_items",
-                  "metrics", "primary_metric", "gen_tokens", "wall_s", "created")
+                  "metrics", "primary_metric", "gen_tokens", "wall_s", "created", "higher_is_better", "likelihood_s")
+JSON_COLUMNS = ("settings", "metrics", "higher_is_better")
 
 
 class EvalsMixin:
@@ -24,7 +27,7 @@ class EvalsMixin:
             con.execute("DELETE FROM eval_results WHERE id = ?", [row["id"]])
             con.execute(
                 f"INSERT INTO eval_results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' for _ in RESULT_COLUMNS)})",
-                [to_json(row.get(c)) if c in ("settings", "metrics") else row.get(c) for c in RESULT_COLUMNS],
+                [to_json(row.get(c)) if c in JSON_COLUMNS else row.get(c) for c in RESULT_COLUMNS],
             )
             con.executemany(
                 "INSERT INTO eval_samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -37,6 +40,7 @@ class EvalsMixin:
         row = dict(row)
         row["settings"] = from_json(row.get("settings")) or {}
         row["metrics"] = from_json(row.get("metrics")) or {}
+        row["higher_is_better"] = from_json(row.get("higher_is_better")) or {}
         return row
 
     def get_eval_result(self, result_id: str) -> dict[str, Any] | None:

@@ -198,4 +198,11 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (ablation, task_id)
     );
     """,
+    7: """
+    -- Each result says which way its metrics point ({"bits_per_byte": false, "pass": true}),
+    -- so compare, the report and the view read the direction rather than assume it, and how
+    -- long of its wall time went to teacher-forced likelihood scoring.
+    ALTER TABLE eval_results ADD COLUMN higher_is_better JSON;
+    ALTER TABLE eval_results ADD COLUMN likelihood_s DOUBLE;
+    """,
 }

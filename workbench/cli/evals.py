@@ -15,6 +15,13 @@ def _fmt(v) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def _metrics(metrics: dict, directions: dict) -> str:
+    """name=value per metric, with a down arrow where lower is better (bits_per_byte)."""
+    from workbench.evals.scoring import higher_is_better
+
+    return ", ".join(f"{k}{'' if higher_is_better(k, directions) else '↓'}={_fmt(v)}" for k, v in metrics.items())
+
+
 @app.command("run")
 def run(
     model: str = typer.Argument(..., help="Training run id, bundled model name, local model dir or hub id."),
@@ -35,7 +42,7 @@ def run(
         return
     rows = []
     for r in results:
-        metrics = ", ".join(f"{k}={_fmt(v)}" for k, v in r.metrics.items())
+        metrics = _metrics(r.metrics, r.higher_is_better)
         rows.append([r.suite, r.n_items, metrics, "cached" if r.cached else f"{r.wall_s:.1f}s",
                      f"{r.tokens_per_s:.0f}" if not r.cached else ""])
     console.print(table(f"{model} [{layer}] ({results[0].model_key if results else ''})",
@@ -60,11 +67,17 @@ def make_suite(
     template: str = typer.Option(..., "--from", help="Suite to copy the prompt and scoring from, e.g. semsim."),
     data: str = typer.Option(..., "--data", help="JSONL with the template's fields (e.g. prompt + reference)."),
     dest: Optional[str] = typer.Option(None, "--dest", help="Folder to create it in (default: next to the template)."),
+    force: bool = typer.Option(False, "--force", help="Allow a name that shadows an lm-eval built-in task."),
+    max_gen_toks: Optional[int] = typer.Option(None, "--max-gen-toks",
+                                               help="Generation cap of the new suite (official IFEval: 1280)."),
+    system_prompt: Optional[str] = typer.Option(None, "--system-prompt", help="System prompt for every item."),
+    no_chat_template: bool = typer.Option(False, "--no-chat-template", help="Send prompts without the chat template."),
 ):
     """Make a suite from a JSONL: official IFEval (--from ifeval_style), GSM8K (--from gsm_style), prompt/reference (--from semsim)."""
     from workbench.evals.suites import make_suite as do_make
 
-    s = do_make(name, template, data, dest=dest)
+    s = do_make(name, template, data, dest=dest, force=force, max_gen_toks=max_gen_toks, system_prompt=system_prompt,
+                chat_template=False if no_chat_template else None)
     console.print(f"suite [bold]{s.name}[/] in {s.dir}: " + ", ".join(f"{l}={len(s.rows(l))} items" for l in s.tasks))
 
 
@@ -74,5 +87,5 @@ def results(model: Optional[str] = typer.Argument(None, help="Model key, model n
     rows = workspace().catalog().eval_results(model)
     console.print(table("eval results", ["target", "model key", "suite", "layer", "items", "metrics", "created"],
                         [[r["target"], r["model_key"], r["suite"], r["layer"], r["n_items"],
-                          ", ".join(f"{k}={_fmt(v)}" for k, v in r["metrics"].items()),
+                          _metrics(r["metrics"], r["higher_is_better"]),
                           f"{r['created']:%Y-%m-%d %H:%M}"] for r in rows]))

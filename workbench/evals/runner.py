@@ -19,13 +19,15 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from workbench.evals.suites import LAYERS, Suite, SuiteError, select
+from workbench.evals.likelihood import BPB, LIKELIHOOD_TYPES, likelihood_sample, reference_bpb
+from workbench.evals.scoring import directions
+from workbench.evals.suites import LAYERS, SMOKE_SIZE, Suite, SuiteError, select
 from workbench.workspace import Workspace, cache_dir
 
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "HF_EVALUATE_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 # Part of every cache key; bump when the way results are produced changes.
-RUNNER_VERSION = 1
+RUNNER_VERSION = 2  # 2: bits per byte of the reference beside the generation metrics
 
 
 class EvalError(ValueError):
@@ -42,9 +44,11 @@ class SuiteResult:
     n_items: int
     metrics: dict[str, float]
     primary_metric: str | None = None
+    higher_is_better: dict[str, bool] = field(default_factory=dict)  # metric -> direction
     cached: bool = False
     wall_s: float = 0.0
     gen_tokens: int = 0
+    likelihood_s: float = 0.0  # of wall_s, the teacher-forced reference scoring
     run_id: str | None = None
     settings: dict = field(default_factory=dict)
 
@@ -54,6 +58,16 @@ class SuiteResult:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "tokens_per_s": self.tokens_per_s}
+
+
+@dataclass
+class SuiteRun:
+    """What one lm-eval call on a suite layer produced, before it is stored."""
+
+    metrics: dict[str, float]
+    samples: list[dict]
+    higher_is_better: dict[str, bool]
+    likelihood_s: float
 
 
 # ---------------------------------------------------------------------------------------
@@ -210,18 +224,49 @@ def _number(v) -> float | None:
     return None
 
 
-def _run_suite(lm, suite: Suite, layer: str, limit: int | None, max_gen_toks: int | None = None) -> tuple[dict, list[dict]]:
-    """lm-eval on one suite's layer task: (aggregate metrics, per-item samples)."""
-    from lm_eval import simple_evaluate
+def _task_manager(suite: Suite):
     from lm_eval.tasks import TaskManager
 
+    if suite.builtin:
+        from workbench.evals.suites import lm_eval_task_manager
+
+        return lm_eval_task_manager()
+    return TaskManager(include_path=str(suite.dir), include_defaults=False)
+
+
+def _dataset_error(suite: Suite, e: Exception) -> EvalError:
+    cfg = suite.configs["core"]
+    ds = cfg.get("dataset_path") or "?"
+    name = f" (config {cfg['dataset_name']!r})" if cfg.get("dataset_name") else ""
+    return EvalError(f"lm-eval task {suite.name!r} needs the dataset {ds!r}{name} from the Hugging Face hub, which "
+                     f"could not be loaded ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). "
+                     "Run once with network access (it is then cached), or use a suite under evalsuites/.")
+
+
+def _simple_evaluate(lm, suite: Suite, layer: str, limit: int | None, max_gen_toks: int | None) -> dict:
+    from lm_eval import simple_evaluate
+
     task = suite.tasks[layer]
-    tm = TaskManager(include_path=str(suite.dir), include_defaults=False)
-    out = simple_evaluate(model=lm, tasks=[task], task_manager=tm, limit=limit, log_samples=True,
-                          apply_chat_template=True, bootstrap_iters=0, verbosity="ERROR",
-                          gen_kwargs={"max_gen_toks": max_gen_toks} if max_gen_toks else None)
+    if suite.builtin and layer == "smoke" and limit is None:
+        limit = SMOKE_SIZE
+    try:
+        out = simple_evaluate(model=lm, tasks=[task], task_manager=_task_manager(suite), limit=limit,
+                              log_samples=True, apply_chat_template=suite.chat_template,
+                              system_instruction=suite.system_prompt, bootstrap_iters=0, verbosity="ERROR",
+                              gen_kwargs={"max_gen_toks": max_gen_toks} if max_gen_toks else None)
+    except Exception as e:  # noqa: BLE001 - a built-in task's hub dataset is the usual offline failure
+        if suite.builtin and not isinstance(e, EvalError):
+            raise _dataset_error(suite, e) from e
+        raise
     if out is None:
         raise EvalError(f"lm-eval returned no results for {task}")
+    return out
+
+
+def _run_suite(lm, suite: Suite, layer: str, limit: int | None, max_gen_toks: int | None = None) -> SuiteRun:
+    """lm-eval on one suite's layer task, plus the reference's bits per byte where the suite has one."""
+    out = _simple_evaluate(lm, suite, layer, limit, max_gen_toks)
+    task = suite.tasks[layer]
     agg = {}
     for k, v in (out["results"].get(task) or {}).items():
         name, _, filt = k.partition(",")
@@ -230,19 +275,40 @@ def _run_suite(lm, suite: Suite, layer: str, limit: int | None, max_gen_toks: in
         num = _number(v)
         if num is not None:
             agg[name] = num
-    samples = []
+    kind = suite.output_type(layer)
+    samples, contexts, refs = [], [], []
     for s in out["samples"][task]:
         doc = s["doc"]
-        resp = s["resps"][0][0] if s.get("resps") and s["resps"][0] else ""
         metrics = {m: _number(s[m]) for m in (s.get("metrics") or []) if m in s and _number(s[m]) is not None}
         if not metrics:  # older lm-eval: metric values sit at the top level of the sample
             metrics = {k: _number(v) for k, v in s.items() if k not in {"doc_id", "doc", "target", "arguments",
                        "resps", "filtered_resps", "filter", "metrics", "doc_hash", "prompt_hash", "target_hash"}
                        and _number(v) is not None}
+        if kind in LIKELIHOOD_TYPES:
+            resp, extra = likelihood_sample(s, kind)
+            metrics.update(extra)
+        else:
+            resp = s["resps"][0][0] if s.get("resps") and s["resps"][0] else ""
         prompt = s["arguments"][0][0] if s.get("arguments") else doc.get("prompt", "")
         samples.append({"item_id": str(doc.get("id", s["doc_id"])), "prompt": prompt, "response": resp,
                         "scores": metrics})
-    return agg, samples
+        if suite.reference_field and kind == "generate_until":
+            ref = doc.get(suite.reference_field)
+            if ref in (None, ""):
+                raise EvalError(f"suite {suite.name}: item {samples[-1]['item_id']} has no reference "
+                                f"({suite.reference_field!r}, named in metadata.reference)")
+            contexts.append(prompt)
+            refs.append(str(ref))
+    t0 = time.perf_counter()
+    if refs:
+        for sample, bpb in zip(samples, reference_bpb(lm, contexts, refs)):
+            sample["scores"][BPB] = bpb
+    lik_s = time.perf_counter() - t0
+    bpbs = [x["scores"][BPB] for x in samples if BPB in x["scores"]]
+    if bpbs:
+        agg[BPB] = sum(bpbs) / len(bpbs)
+    declared = {k.partition(",")[0]: v for k, v in (out.get("higher_is_better", {}).get(task) or {}).items()}
+    return SuiteRun(agg, samples, directions(agg, declared), lik_s)
 
 
 def _count_tokens(tokenizer, texts: list[str]) -> int:
@@ -277,21 +343,25 @@ def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, l
                     _prepare_offline()
                     lm = _load_lm(target, batch_size)
                 t0 = time.perf_counter()
-                agg, samples = _run_suite(lm, suite, layer, limit, max_gen_toks)
+                run = _run_suite(lm, suite, layer, limit, max_gen_toks)
                 wall = time.perf_counter() - t0
-                gen_tokens = _count_tokens(lm.tokenizer, [s["response"] for s in samples])
+                generated = [x["response"] for x in run.samples] if suite.output_type(layer) == "generate_until" else []
                 row = {"id": rid, "model_key": target.model_key, "target": target.spec, "run_id": target.run_id,
                        "suite": suite.name, "layer": layer, "suite_hash": suite.content_hash(), "settings": settings,
-                       "n_items": len(samples), "metrics": agg, "primary_metric": suite.primary_metric,
-                       "gen_tokens": gen_tokens, "wall_s": wall}
-                cat.save_eval_result(row, samples)
+                       "n_items": len(run.samples), "metrics": run.metrics, "primary_metric": suite.primary_metric,
+                       "higher_is_better": run.higher_is_better, "gen_tokens": _count_tokens(lm.tokenizer, generated),
+                       "wall_s": wall, "likelihood_s": run.likelihood_s}
+                cat.save_eval_result(row, run.samples)
                 cached = False
             else:
                 cached = True
             results.append(SuiteResult(suite=suite.name, layer=layer, target=target.spec, model_key=target.model_key,
                                        result_id=rid, n_items=row["n_items"], metrics=row["metrics"],
-                                       primary_metric=row.get("primary_metric"), cached=cached,
-                                       wall_s=row.get("wall_s") or 0.0, gen_tokens=row.get("gen_tokens") or 0,
+                                       primary_metric=row.get("primary_metric"),
+                                       higher_is_better=row.get("higher_is_better") or directions(row["metrics"]),
+                                       cached=cached, wall_s=row.get("wall_s") or 0.0,
+                                       gen_tokens=row.get("gen_tokens") or 0,
+                                       likelihood_s=row.get("likelihood_s") or 0.0,
                                        run_id=target.run_id, settings=settings))
             advance()
     return results

@@ -12,8 +12,30 @@ import functools
 import json
 import math
 import os
+import random
 import re
 from pathlib import Path
+
+# ---------------------------------------------------------------------------------------
+# Metric direction: the one place that says whether a metric is better high or low
+# ---------------------------------------------------------------------------------------
+
+LOWER_IS_BETTER = frozenset({"bits_per_byte", "byte_perplexity", "word_perplexity", "perplexity", "brier_score"})
+
+
+def higher_is_better(metric: str, declared: dict[str, bool] | None = None) -> bool:
+    """True when a larger value of `metric` is better. A direction the suite's lm-eval task
+    declares (`metric_list[].higher_is_better`) wins; else likelihood-type metrics (bits per
+    byte, perplexities, Brier score) are lower-is-better and everything else higher."""
+    if declared and metric in declared and declared[metric] is not None:
+        return bool(declared[metric])
+    return metric not in LOWER_IS_BETTER
+
+
+def directions(metrics, declared: dict[str, bool] | None = None) -> dict[str, bool]:
+    """{metric: higher_is_better} for each metric name, as stored with an eval result."""
+    return {m: higher_is_better(m, declared) for m in metrics}
+
 
 # ---------------------------------------------------------------------------------------
 # Loading a suite's JSONL (used as lm-eval `custom_dataset`)
@@ -60,7 +82,7 @@ def layer_rows(rows: list[dict], layer: str, smoke_size: int = 30) -> list[dict]
     return flagged or rows[:smoke_size]
 
 
-def load_docs(base_dir: str | os.PathLike, data_file: str, layer: str = "core",
+def load_docs(base_dir: str | os.PathLike, data_file: str = "data.jsonl", layer: str = "core",
               required_fields: list[str] | None = None, **_ignored):
     """A DatasetDict({'test': ...}) for lm-eval from a JSONL next to the suite's YAML."""
     import datasets
@@ -107,9 +129,22 @@ def ifeval_doc(doc: dict) -> dict:
             "prompt": doc["prompt"], "kwargs": kwargs}
 
 
+IFEVAL_SEED = 0
+
+
 def ifeval_raw(doc: dict, response: str) -> dict:
-    """lm-eval's IFEval process_results on this doc: prompt-level bools, instruction-level lists."""
-    return _ifeval_utils().process_results(ifeval_doc(doc), [response or ""])
+    """lm-eval's IFEval process_results on this doc: prompt-level bools, instruction-level lists.
+
+    Two official checkers draw from Python's `random` (e.g. a letter for letter_frequency
+    when none is given); seeding it per item, like langdetect, makes a score repeatable.
+    The caller's random state is restored afterwards."""
+    utils = _ifeval_utils()
+    state = random.getstate()
+    random.seed(IFEVAL_SEED)
+    try:
+        return utils.process_results(ifeval_doc(doc), [response or ""])
+    finally:
+        random.setstate(state)
 
 
 def ifeval_scores(doc: dict, response: str) -> dict:

@@ -8,6 +8,7 @@ JSONL (the official IFEval file, a GSM8K-format file, any prompt/reference set).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -37,11 +38,20 @@ def default_dirs() -> list[Path]:
     return dirs
 
 
+class _Function(str):
+    """An lm-eval `!function module.name` tag, kept as its text (written back as the tag)."""
+
+
 class _Loader(yaml.SafeLoader):
     """Safe YAML that keeps lm-eval's `!function module.name` tags as strings."""
 
 
-_Loader.add_constructor("!function", lambda loader, node: f"!function {loader.construct_scalar(node)}")
+class _Dumper(yaml.SafeDumper):
+    """Writes task YAML back with its `!function` tags."""
+
+
+_Loader.add_constructor("!function", lambda loader, node: _Function(loader.construct_scalar(node)))
+_Dumper.add_representer(_Function, lambda dumper, v: dumper.represent_scalar("!function", str(v)))
 
 
 def _read_yaml(path: Path) -> dict:
@@ -56,15 +66,84 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def read_task_yaml(path: Path, _seen: frozenset = frozenset()) -> dict:
+    """A task YAML with its `include:` files merged in, the way lm-eval merges them: each
+    included file (relative to the including one) in order, then the file's own keys on top
+    (a shallow update: a key set here replaces the included key whole)."""
+    data = _read_yaml(path)
+    includes = data.pop("include", None)
+    if includes is None:
+        return data
+    merged: dict = {}
+    for inc in includes if isinstance(includes, list) else [includes]:
+        inc_path = Path(inc) if Path(inc).is_absolute() else path.parent / str(inc)
+        if inc_path.resolve() in _seen or inc_path.resolve() == path.resolve():
+            raise SuiteError(f"{path}: include cycle at {inc_path}")
+        if not inc_path.is_file():
+            raise SuiteError(f"{path}: include {inc!r} not found ({inc_path})")
+        sub = read_task_yaml(inc_path, _seen | {path.resolve()})
+        sub.pop("task_list", None)
+        merged.update(sub)
+    merged.update(data)
+    return merged
+
+
+@functools.lru_cache(maxsize=1)
+def lm_eval_task_manager():
+    """lm-eval's TaskManager over its own built-in tasks (indexing them takes seconds: once)."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_defaults=True)
+
+
+def builtin_task(name: str) -> "Suite | None":
+    """A task registered in lm-eval itself (ifeval, gsm8k, arc_easy, ...) as a Suite, or None.
+
+    It has no data file here (lm-eval loads its hub dataset, which needs the network once);
+    both layers run the same task, the smoke layer on its first SMOKE_SIZE items."""
+    entry = lm_eval_task_manager().task_index.get(name)
+    if entry is None or getattr(entry.kind, "name", "") != "TASK":
+        return None
+    cfg = dict(entry.cfg)
+    return Suite(name=name, dir=Path(entry.yaml_path).parent, tasks={layer: name for layer in LAYERS},
+                 configs={layer: cfg for layer in LAYERS}, builtin=True)
+
+
 @dataclass
 class Suite:
     name: str
     dir: Path
     tasks: dict[str, str] = field(default_factory=dict)  # layer -> lm-eval task name
-    configs: dict[str, dict] = field(default_factory=dict)  # layer -> parsed YAML
+    configs: dict[str, dict] = field(default_factory=dict)  # layer -> parsed YAML, includes merged
+    files: dict[str, Path] = field(default_factory=dict)  # layer -> its task YAML
+    builtin: bool = False  # a task of lm-eval itself, not a folder of ours
 
     def meta(self, layer: str) -> dict:
         return self.configs[layer].get("metadata") or {}
+
+    def _suite_meta(self) -> dict:
+        return self.meta("core" if "core" in self.configs else next(iter(self.configs)))
+
+    def output_type(self, layer: str) -> str:
+        return str(self.configs[layer].get("output_type") or "generate_until")
+
+    @property
+    def reference_field(self) -> str | None:
+        """The data field holding each item's reference answer (`metadata.reference`): the
+        runner scores its bits per byte under the model. None: generation metrics only."""
+        ref = self._suite_meta().get("reference")
+        return str(ref) if ref else None
+
+    @property
+    def chat_template(self) -> bool:
+        """Whether prompts go through the model's chat template (`metadata.chat_template`, default on)."""
+        return bool(self._suite_meta().get("chat_template", True))
+
+    @property
+    def system_prompt(self) -> str | None:
+        """A system prompt the suite sets (`metadata.system_prompt`) instead of the model's default."""
+        sp = self._suite_meta().get("system_prompt")
+        return str(sp) if sp else None
 
     def data_path(self, layer: str) -> Path:
         p = Path(self.meta(layer).get("data_file", "data.jsonl"))
@@ -75,16 +154,20 @@ class Suite:
 
     @property
     def primary_metric(self) -> str | None:
-        return (self.meta("core") if "core" in self.configs else self.meta(next(iter(self.configs)))).get("primary_metric")
+        return self._suite_meta().get("primary_metric")
 
     @property
     def pass_metrics(self) -> list[str]:
-        layer = "core" if "core" in self.configs else next(iter(self.configs))
-        return list(self.meta(layer).get("pass_metrics") or [])
+        return list(self._suite_meta().get("pass_metrics") or [])
 
     def content_hash(self) -> str:
         """Hash of every file that decides what is asked and how it is scored."""
         h = hashlib.sha256()
+        if self.builtin:  # lm-eval's own task: its resolved config and lm-eval's version
+            import lm_eval
+
+            blob = json.dumps(self.configs["core"], sort_keys=True, default=str) + getattr(lm_eval, "__version__", "?")
+            return hashlib.sha256(blob.encode()).hexdigest()[:16]
         files = sorted(p for p in self.dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                        and p.name != "make_data.py")
         extra = {self.data_path(layer) for layer in self.configs} - set(files)
@@ -105,6 +188,8 @@ class Suite:
             raise SuiteError(f"suite {self.name}: {e}") from None
 
     def validate(self, layer: str | None = None) -> None:
+        if self.builtin:
+            return
         for lay in [layer] if layer else list(self.configs):
             if lay not in self.configs:
                 raise SuiteError(f"suite {self.name} has no {lay!r} layer (has: {', '.join(self.configs)})")
@@ -119,7 +204,7 @@ def load_suite(folder: Path) -> Suite | None:
     """A Suite from a folder of task YAMLs, or None if the folder has none with metadata.suite."""
     suite = None
     for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
-        cfg = _read_yaml(path)
+        cfg = read_task_yaml(path)
         meta = cfg.get("metadata") or {}
         if "task" not in cfg or "suite" not in meta:
             continue
@@ -134,6 +219,7 @@ def load_suite(folder: Path) -> Suite | None:
             raise SuiteError(f"{path}: a second {layer!r} task for suite {suite.name}")
         suite.tasks[layer] = str(cfg["task"])
         suite.configs[layer] = cfg
+        suite.files[layer] = path
     return suite
 
 
@@ -158,6 +244,9 @@ def select(names: list[str] | str | None = None, layer: str = "smoke", dirs: lis
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     names = list(names or available)
+    for n in names:
+        if n not in available and (found := builtin_task(n)) is not None:
+            available[n] = found
     unknown = [n for n in names if n not in available]
     if unknown:
         raise SuiteError(f"unknown suite(s) {', '.join(unknown)}; available: {', '.join(sorted(available)) or 'none'}")
@@ -197,9 +286,45 @@ def write_jsonl(path: str | os.PathLike, rows: list[dict]) -> None:
     Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
+def _header(name: str, layer: str, task: str, template: Suite, data: Path, dest_root: Path) -> str:
+    first = ""
+    path = template.files.get(layer)
+    if path is not None:
+        first = next((ln[2:] for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("# ")), "")
+    return (f"# Suite {name}: made by `workbench eval make-suite` from {data}, with the prompt and scoring of "
+            f"{template.name} ({first.strip() or 'no description'}).\n"
+            f"# Layer: {layer}. Run alone with: lm_eval --model hf --model_args pretrained=DIR --include_path "
+            f"{dest_root} --tasks {task} --apply_chat_template\n")
+
+
+def _task_yaml(src: Suite, layer: str, name: str, new_tasks: dict[str, str], edits: dict) -> dict:
+    """The template's layer YAML as data, renamed for the new suite (includes repointed)."""
+    raw = _read_yaml(src.files[layer])
+    raw["task"] = new_tasks[layer]
+    raw["metadata"] = {**(raw.get("metadata") or {}), "suite": name}
+    if "include" in raw:
+        incs = raw["include"] if isinstance(raw["include"], list) else [raw["include"]]
+        by_file = {p.resolve(): new_tasks[lay] + ".yaml" for lay, p in src.files.items()}
+        out = [by_file.get((src.dir / str(i)).resolve(), str((src.dir / str(i)).resolve())) for i in incs]
+        raw["include"] = out if isinstance(raw["include"], list) else out[0]
+    if layer == "core" or "include" not in raw:  # settings live in the core file; the smoke inherits them
+        if edits.get("max_gen_toks"):
+            gen = dict(src.configs[layer].get("generation_kwargs") or {})
+            raw["generation_kwargs"] = {**gen, "max_gen_toks": int(edits["max_gen_toks"])}
+        for key in ("system_prompt", "chat_template"):
+            if edits.get(key) is not None:
+                raw["metadata"][key] = edits[key]
+    return raw
+
+
 def make_suite(name: str, template: str, data: str | os.PathLike, dest: str | os.PathLike | None = None,
-               smoke_size: int = SMOKE_SIZE) -> Suite:
-    """A new suite folder NAME made from TEMPLATE's task YAMLs and scoring around a JSONL file."""
+               smoke_size: int = SMOKE_SIZE, force: bool = False, max_gen_toks: int | None = None,
+               system_prompt: str | None = None, chat_template: bool | None = None) -> Suite:
+    """A new suite folder NAME made from TEMPLATE's task YAMLs and scoring around a JSONL file.
+
+    The YAMLs are edited as data (task, metadata.suite, include, generation settings), with a
+    header naming the new suite. NAME may not be an lm-eval built-in task (which the suite
+    would shadow under `--include_path`) unless `force`."""
     from workbench.evals.scoring import DataError, read_jsonl
 
     suites = discover()
@@ -208,6 +333,11 @@ def make_suite(name: str, template: str, data: str | os.PathLike, dest: str | os
     if not name.replace("_", "").isalnum():
         raise SuiteError(f"suite name {name!r}: use letters, digits and underscores")
     src = suites[template]
+    new_tasks = {layer: name if layer == "core" else f"{name}_{layer}" for layer in src.tasks}
+    shadowed = [t for t in new_tasks.values() if builtin_task(t) is not None]
+    if shadowed and not force:
+        raise SuiteError(f"suite name {name!r}: {', '.join(shadowed)} is an lm-eval built-in task, which this suite "
+                         "would shadow; pick another name, or pass --force to shadow it on purpose")
     dest_root = Path(dest) if dest else src.dir.parent
     folder = dest_root / name
     if folder.exists():
@@ -231,15 +361,12 @@ def make_suite(name: str, template: str, data: str | os.PathLike, dest: str | os
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     shutil.copy2(src.dir / "utils.py", tmp / "utils.py")
-    for layer, task in src.tasks.items():
-        text = (src.dir / f"{task}.yaml").read_text(encoding="utf-8") if (src.dir / f"{task}.yaml").exists() else None
-        if text is None:
-            raise SuiteError(f"{src.dir}: expected {task}.yaml for layer {layer}")
-        new_task = name if layer == "core" else f"{name}_{layer}"
-        text = text.replace(f"task: {task}\n", f"task: {new_task}\n").replace(f"suite: {template}\n", f"suite: {name}\n")
-        text = text.replace(f"--tasks {task} ", f"--tasks {new_task} ")
-        text = f"# Made by `workbench eval make-suite` from {data} (template: {template}).\n" + text
-        (tmp / f"{new_task}.yaml").write_text(text, encoding="utf-8")
+    edits = {"max_gen_toks": max_gen_toks, "system_prompt": system_prompt, "chat_template": chat_template}
+    for layer in src.tasks:
+        cfg = _task_yaml(src, layer, name, new_tasks, edits)
+        text = yaml.dump(cfg, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000)
+        header = _header(name, layer, new_tasks[layer], src, data, dest_root)
+        (tmp / f"{new_tasks[layer]}.yaml").write_text(header + text, encoding="utf-8")
     write_jsonl(tmp / "data.jsonl", rows)
     os.replace(tmp, folder)
     suite = load_suite(folder)

@@ -28,27 +28,35 @@ def load(home: str, name: str) -> report.ReportData:
 
 def leaderboard(ws: Workspace, data: report.ReportData) -> None:
     st.subheader(f"Leaderboard · {data.name}")
+    for line in report.sentences(data):
+        st.markdown(f"- {line}")
     st.caption(f"base model `{data.spec.get('base')}` · seeds {data.spec.get('seeds')} · eval layer `{data.layer}` · "
-               "delta = paired difference vs the untrained base on the same items, 95% bootstrap CI; * = CI excludes 0")
+               f"each cell: score, and delta vs **{data.baseline}** on the same items with its seed-aware 95% CI; "
+               "(significant) = Holm-adjusted and past the A/A control's floor")
     rows = report.headline(data)
     if not rows:
         st.info("No eval results yet. Tasks so far:")
     else:
-        # st.table renders plain HTML (text in the page), fine for a variants x suites grid
-        st.table(
-            [{"variant": r["variant"], "suite": r["suite"], "metric": r["metric"], "items": r["n"],
-              "score [95% CI]": report.fmt_score(r), "delta vs base [95% CI]": report.fmt_delta(r),
-              "significant": "*" if r["significant"] else ""} for r in rows],
-        )
+        # variants x suites: one cell per suite's primary metric (st.table renders plain HTML)
+        grid: dict[str, dict[str, str]] = {}
+        for r in rows:
+            cell = f"{r['score']:.3f} · " + report.fmt_delta(r)
+            grid.setdefault(r["variant"], {"variant": r["variant"]})[f"{r['suite']} ({r['metric']})"] = cell
+        st.table(list(grid.values()))
         fig = report.scores_figure(data)
         if fig is not None:
             st.pyplot(fig)
-        pair = [c for c in data.pairwise if c.metric == (data.metrics.get(c.suite) or [None])[0]]
-        if pair:
-            st.markdown("**Between variants** (B - A, paired)")
-            st.dataframe([{"A": c.a, "B": c.b, "suite": c.suite, "B - A": f"{c.delta:+.3f}",
-                           "95% CI": f"[{c.lo:+.3f}, {c.hi:+.3f}]", "significant": "*" if c.significant else ""}
-                          for c in pair], hide_index=True, width="stretch")
+        decisions = [c for c in data.comparisons if c.headline and c.kind == "variant"]
+        if decisions:
+            st.markdown("**Decisions** (headline metrics; B - A, paired, seed-aware)")
+            st.dataframe([{"A": c.a, "B": c.b, "suite": c.suite, "metric": c.metric, "B - A": f"{c.delta:+.3f}",
+                           "95% CI": report.verdicts.fmt_row(c), "p adj": c.p_adjusted, "verdict": c.verdict}
+                          for c in decisions], hide_index=True, width="stretch")
+        if data.controls:
+            st.markdown("**A/A control** (same data, other seed: the noise floor)")
+            st.dataframe([{"A": c.a, "B": c.b, "suite": c.suite, "metric": c.metric, "B - A": f"{c.delta:+.3f}",
+                           "95% CI": report.verdicts.fmt_row(c), "result": "significant" if c.significant else "clean"}
+                          for c in data.controls], hide_index=True, width="stretch")
     if data.failures:
         st.warning("Some steps failed; the others went on. Rerun `workbench ablate` to retry them.")
         st.dataframe(data.failures, hide_index=True, width="stretch")

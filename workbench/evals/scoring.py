@@ -12,8 +12,9 @@ import functools
 import json
 import math
 import os
-import re
 from pathlib import Path
+
+from workbench import reasoning
 
 # ---------------------------------------------------------------------------------------
 # Loading a suite's JSONL (used as lm-eval `custom_dataset`)
@@ -209,16 +210,7 @@ def semsim_scores(doc: dict, response: str, threshold: float | None = None) -> d
 # Think-follow: /think wants a non-empty closed <think> block; /no_think none or an empty one
 # ---------------------------------------------------------------------------------------
 
-_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
-
-
-def think_state(response: str) -> str:
-    """'thought' (closed, non-empty), 'empty' (closed, empty), 'unclosed', or 'none'."""
-    response = response or ""
-    m = _THINK.search(response)
-    if m:
-        return "thought" if m.group(1).strip() else "empty"
-    return "unclosed" if "<think>" in response else "none"
+think_state = reasoning.think_state  # 'thought', 'empty', 'unclosed' or 'none'
 
 
 def think_scores(doc: dict, response: str) -> dict:

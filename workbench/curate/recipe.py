@@ -29,8 +29,6 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-# importing the step modules registers their steps
-from workbench.curate import decontam, dedup, filters  # noqa: F401
 from workbench.curate.steps import STEPS, CurationError, Params, RecipeError, Step, StepResult
 from workbench.data.records import Record
 from workbench.data.store import SavedVersion, load_records, save_version

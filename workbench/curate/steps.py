@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from workbench.data.records import Record
+from workbench.registry import register_unique
 
 
 class RecipeError(ValueError):
@@ -54,7 +55,7 @@ STEPS: dict[str, type["Step"]] = {}
 
 
 def register(cls: type["Step"]) -> type["Step"]:
-    STEPS[cls.name] = cls
+    register_unique(STEPS, cls.name, cls, "curate step")
     return cls
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.reasoning import MODES, messages_mode, mode_from_enable_thinking
+from workbench.registry import register_unique
 
 ROLES = ("system", "user", "assistant")
 REASONING_MODES = MODES
@@ -168,10 +169,10 @@ ADAPTERS: dict[str, Adapter] = {}
 
 
 def adapter(name: str, keys: set[str]):
-    """Register a format adapter; detection tries them in registration order."""
+    """Register a format adapter (a taken name raises RegistryError); detection tries them in registration order."""
 
     def deco(fn: AdapterFn) -> AdapterFn:
-        ADAPTERS[name] = Adapter(name, frozenset(keys), fn)
+        register_unique(ADAPTERS, name, Adapter(name, frozenset(keys), fn), "record format")
         return fn
 
     return deco

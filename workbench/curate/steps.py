@@ -14,10 +14,11 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from workbench.data.records import Record
+from workbench.errors import ConfigError
 from workbench.registry import register_unique
 
 
-class RecipeError(ValueError):
+class RecipeError(ConfigError):
     """A recipe that is not valid: the message starts with the key path (`steps[2].params.x: ...`)."""
 
 

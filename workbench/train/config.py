@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-class TrainError(ValueError):
+from workbench.config import problems, read_config
+from workbench.errors import ConfigError
+
+
+class TrainError(ConfigError):
     """Bad training input (config, data, model/template); raised before any step runs."""
 
 
@@ -56,32 +58,20 @@ class TrainConfig(BaseModel):
 
     @classmethod
     def load(cls, config: "TrainConfig | dict | str | os.PathLike | None") -> "TrainConfig":
-        """From None (defaults), a dict, a YAML file path or a TrainConfig; errors name the key path."""
+        """From None (defaults), a dict, a YAML file path or a TrainConfig; errors name file:line and key path."""
         if config is None:
             return cls()
         if isinstance(config, cls):
             return config
-        where = "train config"
-        if isinstance(config, (str, os.PathLike)):
-            path = Path(config)
-            if not path.exists():
-                raise TrainError(f"train config {path} does not exist")
-            where = str(path)
-            try:
-                config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError as e:
-                raise TrainError(f"{path}: not valid YAML: {e}") from None
-            if isinstance(config, dict) and isinstance(config.get("train"), dict) and len(config) == 1:
-                config = config["train"]  # allow a file with a top-level `train:` section
-        if not isinstance(config, dict):
-            raise TrainError(f"{where}: expected a mapping of settings, got {type(config).__name__}")
+        src = read_config(config, TrainError, not_found="train config {path} does not exist")
+        if isinstance(src.data, dict) and isinstance(src.data.get("train"), dict) and len(src.data) == 1:
+            src = src.sub("train")  # allow a file with a top-level `train:` section
+        if not isinstance(src.data, dict):
+            raise TrainError(f"{src.where(default='train config')}: expected a mapping of settings, got {type(src.data).__name__}")
         try:
-            return cls.model_validate(config)
+            return cls.model_validate(src.data)
         except ValidationError as e:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in e.errors()
-            )
-            raise TrainError(f"{where}: {problems}") from None
+            raise TrainError("; ".join(problems(e, src, default="train config", dotted_index=True))) from None
 
     def resolved(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=False)

@@ -11,7 +11,8 @@ only, never of paths, machines, environment variables or library versions. Three
   the directory and its digest, where a JSON file is parsed and hashed canonically *without the
   keys in VOLATILE_KEYS*: the keys transformers, tokenizers and peft write about the environment
   a directory was saved in (the library version, where it was loaded from, whether that was
-  local) rather than about the model. So a patch release of transformers, or the same model in
+  local) rather than about the model, and with the lists of SET_VALUED_KEYS sorted (peft
+  writes those sets in a per-process order). So a patch release of transformers, or the same model in
   another directory or cache, keeps its identity; any change of weights, config values,
   tokenizer or chat template changes it. Library versions belong in a run's recorded metadata
   (`library_versions`), not in its id.
@@ -35,6 +36,10 @@ VOLATILE_KEYS = frozenset({
     "is_local", "local_files_only",  # tokenizer_config.json: how this machine loaded it
     "_commit_hash", "cache_dir",  # hub download bookkeeping
 })
+# Keys whose list is a set that peft writes in Python's per-process set order (`target_modules`
+# of one training run comes out as [q_proj, v_proj, ...] in one process and [v_proj, q_proj,
+# ...] in the next): sorted before hashing.
+SET_VALUED_KEYS = frozenset({"target_modules", "modules_to_save", "exclude_modules"})
 # Files of a model or adapter directory that decide its behaviour.
 HASHED_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt", ".jinja", ".py")
 MEMO_NAME = "hashes.json"
@@ -95,9 +100,11 @@ def file_digest(path: str | os.PathLike) -> str:
 
 
 def without_volatile(obj: Any) -> Any:
-    """A parsed JSON value with the VOLATILE_KEYS removed from every mapping in it."""
+    """A parsed JSON value with the VOLATILE_KEYS removed from every mapping in it, and the
+    lists under SET_VALUED_KEYS sorted."""
     if isinstance(obj, dict):
-        return {k: without_volatile(v) for k, v in obj.items() if k not in VOLATILE_KEYS}
+        return {k: sorted(v, key=str) if k in SET_VALUED_KEYS and isinstance(v, list) else without_volatile(v)
+                for k, v in obj.items() if k not in VOLATILE_KEYS}
     if isinstance(obj, list):
         return [without_volatile(v) for v in obj]
     return obj

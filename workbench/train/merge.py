@@ -15,12 +15,7 @@ def merge_run(ws: Workspace, run_id: str, out_dir: str | os.PathLike) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    run = ws.catalog().get_run(run_id)
-    if run["status"] != "finished":
-        raise TrainError(f"run {run['id']} is {run['status']}, not finished: nothing to merge yet")
-    adapter = Path(run["adapter_dir"])
-    if not (adapter / "adapter_config.json").exists():
-        raise TrainError(f"run {run['id']}: adapter missing at {adapter}")
+    run, adapter = _finished(ws, run_id, "nothing to merge yet")
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise TrainError(f"{out} exists and is not empty; choose a new directory")
@@ -44,10 +39,16 @@ def merge_run(ws: Workspace, run_id: str, out_dir: str | os.PathLike) -> Path:
 def load_for_inference(ws: Workspace, run_id: str) -> tuple[str, Path]:
     """(base model path, adapter dir) of a finished run: what `PeftModel.from_pretrained` or
     lm-eval's HF backend (`pretrained=BASE,peft=ADAPTER`) needs."""
+    run, adapter = _finished(ws, run_id, "no adapter to load yet")
+    return run["base_model_path"], adapter
+
+
+def _finished(ws: Workspace, run_id: str, otherwise: str) -> tuple[dict, Path]:
+    """The run's catalog row and adapter dir; TrainError when it is not finished or the adapter is gone."""
     run = ws.catalog().get_run(run_id)
     if run["status"] != "finished":
-        raise TrainError(f"run {run['id']} is {run['status']}, not finished: no adapter to load yet")
+        raise TrainError(f"run {run['id']} is {run['status']}, not finished: {otherwise}")
     adapter = Path(run["adapter_dir"])
     if not (adapter / "adapter_config.json").exists():
         raise TrainError(f"run {run['id']}: adapter missing at {adapter}")
-    return run["base_model_path"], adapter
+    return run, adapter

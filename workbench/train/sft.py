@@ -127,6 +127,16 @@ def train(
     return result
 
 
+# SFTConfig argument <- TrainConfig field, for the settings passed through unchanged
+_SFT_ARGS = {
+    "per_device_train_batch_size": "batch_size", "per_device_eval_batch_size": "batch_size",
+    "gradient_accumulation_steps": "grad_accum", "learning_rate": "learning_rate", "num_train_epochs": "epochs",
+    "max_steps": "max_steps", "weight_decay": "weight_decay", "lr_scheduler_type": "lr_scheduler",
+    "max_grad_norm": "max_grad_norm", "max_length": "max_length", "packing": "packing",
+    "gradient_checkpointing": "gradient_checkpointing", "logging_steps": "logging_steps", "save_steps": "save_steps",
+}
+
+
 def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mode, seed, progress) -> RunResult:
     import datasets
     import torch
@@ -148,22 +158,9 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     bf16 = cuda and torch.cuda.is_bf16_supported() and mode != "lora-fp32"
     args = SFTConfig(
         output_dir=str(run_dir / "checkpoints"),
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
+        **{arg: getattr(cfg, name) for arg, name in _SFT_ARGS.items()},
         warmup_steps=cfg.warmup_steps or cfg.warmup_ratio,  # transformers 5: a float < 1 is a ratio
-        weight_decay=cfg.weight_decay,
-        lr_scheduler_type=cfg.lr_scheduler,
-        max_grad_norm=cfg.max_grad_norm,
-        max_length=cfg.max_length,
-        packing=cfg.packing,
-        gradient_checkpointing=cfg.gradient_checkpointing,
-        logging_steps=cfg.logging_steps,
         save_strategy="steps",
-        save_steps=cfg.save_steps,
         save_total_limit=2,
         eval_strategy="steps" if data.eval else "no",
         eval_steps=(cfg.eval_steps or cfg.save_steps) if data.eval else None,

@@ -99,7 +99,7 @@ def test_config_errors_name_the_key_path(tmp_path):
         TrainConfig.load({"target_modules": ["q_proj", 3]})
     path = tmp_path / "t.yaml"
     path.write_text("r: -1\nlr: 1e-3\n")
-    with pytest.raises(TrainError, match=rf"{path}: r: Input should be greater than 0"):
+    with pytest.raises(TrainError, match=rf"{path}:1: r: Input should be greater than 0"):
         TrainConfig.load(path)
     path.write_text("r: [unclosed\n")
     with pytest.raises(TrainError, match="not valid YAML"):

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.hashing import model_identity  # noqa: F401 - the one model identity, re-exported
 from workbench.workspace import cache_dir
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -154,47 +155,6 @@ def find_lora_targets(model) -> list[str]:
 
 def is_local(spec: str) -> bool:
     return spec in BUNDLED or os.path.isdir(spec)
-
-
-def model_identity(spec: str | None) -> dict:
-    """What names a base model for run ids: its resolved spec plus a hash of its config and weights.
-
-    Weight files are hashed once per (path, size, mtime) and the result cached, so a 500 MB
-    checkpoint costs ~1 s the first time and nothing afterwards.
-    """
-    import hashlib
-    import json
-
-    spec = str(spec or DEFAULT_MODEL)
-    path = resolve_model(spec)
-    if not os.path.isdir(path):
-        return {"spec": spec, "path": path, "hash": hashlib.sha256(path.encode()).hexdigest()[:16]}
-    cache_file = cache_dir() / "model_hashes.json"
-    try:
-        cache = json.loads(cache_file.read_text())
-    except (OSError, ValueError):
-        cache = {}
-    h = hashlib.sha256()
-    # Tokenizer files count too: they decide the training text.
-    files = sorted(p for p in Path(path).iterdir() if p.suffix in (".json", ".jinja", ".safetensors", ".bin") and p.is_file())
-    changed = False
-    for p in files:
-        st = p.stat()
-        key = f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
-        digest = cache.get(key)
-        if digest is None:
-            fh = hashlib.sha256()
-            with open(p, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 22), b""):
-                    fh.update(chunk)
-            digest = cache[key] = fh.hexdigest()
-            changed = True
-        h.update(p.name.encode() + b"\0" + digest.encode())
-    if changed:
-        tmp = cache_file.with_name(f"{cache_file.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(cache))
-        os.replace(tmp, cache_file)
-    return {"spec": spec, "path": path, "hash": h.hexdigest()[:16]}
 
 
 def choose_mode(quant: str = "auto") -> tuple[str, str]:

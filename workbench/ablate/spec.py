@@ -32,13 +32,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from workbench.config import ConfigSource, problems, read_config
+from workbench.errors import ConfigError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """An ablation spec that cannot be run; the message names the file and key path."""
 
 
@@ -191,37 +193,32 @@ class AblationSpec(_Strict):
         raise SpecError(f"ablation {self.name!r} has no variant {name!r}")
 
 
-def key_path(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
+def _branch(part) -> bool:
+    # pydantic's union/literal branch names are not YAML keys: the path is the YAML's own
+    return isinstance(part, str) and ("[" in part or part in ("str", "dict", "int"))
 
 
-def _format_errors(where: str, e: ValidationError) -> str:
-    lines = []
-    for err in e.errors():
-        # drop pydantic's union/literal branch names so the path is the YAML's own
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "dict", "int"))))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (misspelled?)"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        lines.append(f"{where}: {key_path(loc)}: {msg}")
-    return "\n".join(lines)
+def _message(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key (misspelled?)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    return err["msg"].removeprefix("Value error, ")
 
 
-def parse_spec(data: Any, where: str = "spec", root: str | os.PathLike = ".") -> AblationSpec:
+def _format_errors(where: str | ConfigSource, e: ValidationError) -> str:
+    src = where if isinstance(where, ConfigSource) else ConfigSource(None)
+    default = where if isinstance(where, str) else "spec"
+    return "\n".join(problems(e, src, default=default, message=_message, drop=_branch))
+
+
+def parse_spec(data: Any, where: str = "spec", root: str | os.PathLike = ".", source: ConfigSource | None = None) -> AblationSpec:
     if not isinstance(data, dict):
         raise SpecError(f"{where}: an ablation spec is a mapping with name, eval and variants")
     try:
         spec = AblationSpec.model_validate({**data, "root": str(Path(root).resolve())})
     except ValidationError as e:
-        raise SpecError(_format_errors(where, e)) from None
+        raise SpecError(_format_errors(source or where, e)) from None
     _check_references(spec, where)
     return spec
 
@@ -270,12 +267,5 @@ def _looks_like_path(value: str) -> bool:
 
 def load_spec(path: str | os.PathLike) -> AblationSpec:
     path = Path(path)
-    if not path.exists():
-        raise SpecError(f"{path}: spec file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{path}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    return parse_spec(data, where=str(path), root=path.parent)
+    src = read_config(path, SpecError, not_found="{path}: spec file not found")
+    return parse_spec(src.data, where=str(path), root=path.parent, source=src)

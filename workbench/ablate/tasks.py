@@ -8,8 +8,6 @@ model and the eval settings), so the same inputs anywhere give the same task.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,24 +17,13 @@ import yaml
 
 from workbench.ablate.spec import AblationSpec, MixSpec, SpecError, VariantSpec
 from workbench.errors import WorkbenchError
+from workbench.hashing import content_hash, file_hash
 
 BASE = "base"  # the variant name of the untrained base model
 
 
 class AblationError(WorkbenchError, RuntimeError):
     """An ablation that cannot run or report (e.g. nothing evaluated yet); the message says why."""
-
-
-def content_hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
-
-
-def file_hash(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Optional
 
 from pydantic import Field
 
+from workbench import reasoning
 from workbench.curate.steps import Filter, Params, Verdict, register
 from workbench.curate.text import words
 from workbench.data.records import Record
@@ -267,7 +268,7 @@ class QualityFilter(Filter):
 # Reasoning format (SmolLM3 conventions)
 # ----------------------------------------------------------------------------------------
 
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+THINK_OPEN, THINK_CLOSE = reasoning.THINK_OPEN, reasoning.THINK_CLOSE
 
 
 class ReasoningParams(Params):
@@ -285,20 +286,7 @@ class ReasoningFormatFilter(Filter):
     name = "reasoning_format"
     Params = ReasoningParams
 
-    @staticmethod
-    def _split(content: str) -> tuple[str | None, str | None, str]:
-        """(problem, trace, answer) of one assistant turn; problem is None when well-formed."""
-        body = content.lstrip()
-        opens, closes = body.count(THINK_OPEN), body.count(THINK_CLOSE)
-        if opens == 0 and closes == 0:
-            return None, None, content
-        if opens != 1 or closes != 1:
-            kind = "think_block_unclosed" if opens > closes else "think_block_malformed"
-            return kind, None, content
-        if not body.startswith(THINK_OPEN):
-            return "think_block_not_first", None, content
-        trace, _, answer = body[len(THINK_OPEN):].partition(THINK_CLOSE)
-        return None, trace, answer
+    _split = staticmethod(reasoning.split_turn)  # (problem, trace, answer) of one assistant turn
 
     def check(self, record: Record) -> Verdict | None:
         turns = record.turns("assistant")

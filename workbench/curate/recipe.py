@@ -26,11 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-# importing the step modules registers their steps
-from workbench.curate import decontam, dedup, filters, select  # noqa: F401
+from workbench.config import ConfigSource, problems, read_config
 from workbench.curate.steps import STEPS, CurationError, Params, RecipeError, Step, StepResult
 from workbench.data.records import Record
 from workbench.data.store import SavedVersion, load_records, save_version
@@ -65,13 +63,6 @@ class Recipe:
         return [STEPS[name](params) for name, params in self.steps]
 
 
-def _loc(prefix: str, loc: tuple) -> str:
-    path = prefix
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
-
-
 _MESSAGES = [
     ("Input should be greater than or equal to", "must be >="),
     ("Input should be greater than", "must be >"),
@@ -91,56 +82,46 @@ def _message(err: dict, model: type[Params]) -> str:
     return msg
 
 
-def _parse_step(i: int, spec: Any) -> tuple[str, Params]:
-    where = f"steps[{i}]"
+def _parse_step(i: int, spec: Any, src: ConfigSource) -> tuple[str, Params]:
+    loc = ("steps", i)
+    where = f"{src.at(loc)}steps[{i}]"
     if isinstance(spec, str):  # `- structure` is short for `- step: structure`
         spec = {"step": spec}
     if not isinstance(spec, dict):
         raise RecipeError(f"{where}: expected a mapping with `step` and `params`, got {type(spec).__name__}")
     unknown = sorted(set(spec) - set(STEP_KEYS))
     if unknown:
-        raise RecipeError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(STEP_KEYS)})")
+        raise RecipeError(f"{src.at((*loc, unknown[0]))}steps[{i}].{unknown[0]}: unknown key (known: {', '.join(STEP_KEYS)})")
     name = spec.get("step")
     if name not in STEPS:
-        raise RecipeError(f"{where}.step: unknown step {name!r} (known: {', '.join(sorted(STEPS))})")
+        raise RecipeError(f"{src.at((*loc, 'step'))}steps[{i}].step: unknown step {name!r} (known: {', '.join(sorted(STEPS))})")
     params = spec.get("params") or {}
     if not isinstance(params, dict):
-        raise RecipeError(f"{where}.params: expected a mapping, got {type(params).__name__}")
+        raise RecipeError(f"{src.at((*loc, 'params'))}steps[{i}].params: expected a mapping, got {type(params).__name__}")
     model = STEPS[name].Params
     try:
         return name, model.model_validate(params)
     except ValidationError as e:
-        problems = [f"{_loc(where + '.params', err['loc'])}: {_message(err, model)}" for err in e.errors()]
-        raise RecipeError("; ".join(problems)) from None
+        found = problems(e, src, prefix=(*loc, "params"), default="", message=lambda err: _message(err, model))
+        raise RecipeError("; ".join(found)) from None
 
 
 def load_recipe(source: str | Path | dict | Recipe) -> Recipe:
     """A validated Recipe from a YAML file path or an already-parsed mapping."""
     if isinstance(source, Recipe):
         return source
-    origin = "recipe"
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.exists():
-            raise RecipeError(f"recipe file not found: {path}")
-        origin = path.stem
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else str(path)
-            raise RecipeError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
-    else:
-        data = source
+    src = read_config(source, RecipeError, not_found="recipe file not found: {path}", parens=True)
+    origin = Path(source).stem if src.file else "recipe"
+    data = src.data
     if not isinstance(data, dict):
-        raise RecipeError(f"recipe: expected a mapping with `steps`, got {type(data).__name__}")
+        raise RecipeError(f"{src.at()}recipe: expected a mapping with `steps`, got {type(data).__name__}")
     unknown = sorted(set(data) - set(RECIPE_KEYS))
     if unknown:
-        raise RecipeError(f"{unknown[0]}: unknown key (known: {', '.join(RECIPE_KEYS)})")
+        raise RecipeError(f"{src.at((unknown[0],))}{unknown[0]}: unknown key (known: {', '.join(RECIPE_KEYS)})")
     steps = data.get("steps")
     if not isinstance(steps, list) or not steps:
-        raise RecipeError("steps: expected a non-empty list of steps")
-    parsed = tuple(_parse_step(i, s) for i, s in enumerate(steps))
+        raise RecipeError(f"{src.at(('steps',))}steps: expected a non-empty list of steps")
+    parsed = tuple(_parse_step(i, s, src) for i, s in enumerate(steps))
     return Recipe(str(data.get("name") or origin), str(data.get("description") or ""), parsed)
 
 

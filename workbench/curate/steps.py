@@ -14,9 +14,11 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from workbench.data.records import Record
+from workbench.errors import ConfigError
+from workbench.registry import register_unique
 
 
-class RecipeError(ValueError):
+class RecipeError(ConfigError):
     """A recipe that is not valid: the message starts with the key path (`steps[2].params.x: ...`)."""
 
 
@@ -54,7 +56,7 @@ STEPS: dict[str, type["Step"]] = {}
 
 
 def register(cls: type["Step"]) -> type["Step"]:
-    STEPS[cls.name] = cls
+    register_unique(STEPS, cls.name, cls, "curate step")
     return cls
 
 

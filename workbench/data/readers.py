@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from workbench.registry import register_unique
+
 
 class InputError(ValueError):
     """Input that cannot be read; the message names the file and what is wrong."""
@@ -30,7 +32,7 @@ READERS = {}
 def reader(*suffixes: str):
     def deco(fn):
         for s in suffixes:
-            READERS[s] = fn
+            register_unique(READERS, s, fn, "file reader for suffix")
         return fn
 
     return deco

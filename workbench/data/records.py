@@ -19,8 +19,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.reasoning import MODES, messages_mode, mode_from_enable_thinking
+from workbench.registry import register_unique
+
 ROLES = ("system", "user", "assistant")
-REASONING_MODES = ("think", "no_think")
+REASONING_MODES = MODES
 
 
 class RecordError(ValueError):
@@ -166,33 +169,18 @@ ADAPTERS: dict[str, Adapter] = {}
 
 
 def adapter(name: str, keys: set[str]):
-    """Register a format adapter; detection tries them in registration order."""
+    """Register a format adapter (a taken name raises RegistryError); detection tries them in registration order."""
 
     def deco(fn: AdapterFn) -> AdapterFn:
-        ADAPTERS[name] = Adapter(name, frozenset(keys), fn)
+        register_unique(ADAPTERS, name, Adapter(name, frozenset(keys), fn), "record format")
         return fn
 
     return deco
 
 
-def _mode_from_flag(flag: Any) -> str | None:
-    if flag is None:
-        return None
-    if isinstance(flag, str):
-        flag = flag.strip().lower() in ("true", "1", "yes", "think")
-    return "think" if flag else "no_think"
-
-
-def _messages_mode(messages: list[dict]) -> str | None:
-    """SmolLM3 convention: a /think or /no_think flag at the end of the system prompt."""
-    for m in messages:
-        if m.get("role") == "system" and isinstance(m.get("content"), str):
-            text = m["content"].rstrip()
-            if text.endswith("/no_think"):
-                return "no_think"
-            if text.endswith("/think"):
-                return "think"
-    return None
+# The /think format lives in workbench.reasoning; these names are the adapters' callers.
+_mode_from_flag = mode_from_enable_thinking
+_messages_mode = messages_mode
 
 
 @adapter("smoltalk2", keys={"messages", "chat_template_kwargs"})

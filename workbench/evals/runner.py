@@ -10,8 +10,6 @@ suite file changes its hash and re-runs it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import time
@@ -19,10 +17,11 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from workbench import hashing
 from workbench.evals.likelihood import BPB, LIKELIHOOD_TYPES, likelihood_sample, reference_bpb
 from workbench.evals.scoring import directions
 from workbench.evals.suites import LAYERS, SMOKE_SIZE, Suite, SuiteError, select
-from workbench.workspace import Workspace, cache_dir
+from workbench.workspace import Workspace
 
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "HF_EVALUATE_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -84,39 +83,9 @@ class Target:
     model_key: str
 
 
-_HASHED_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt", ".jinja", ".py")
-
-
-def _file_digest(path: Path) -> str:
-    """sha256 of a file, remembered by (path, size, mtime) so a 500 MB model is hashed once."""
-    st = path.stat()
-    memo = cache_dir() / "hashes.json"
-    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    try:
-        known = json.loads(memo.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key in known:
-        return known[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    known[key] = h.hexdigest()
-    tmp = memo.with_name(f"hashes.json.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(known))
-    os.replace(tmp, memo)
-    return known[key]
-
-
-def dir_hash(path: str | os.PathLike) -> str:
-    """Content hash of a model or adapter directory (weights, configs, tokenizer files)."""
-    root = Path(path)
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.suffix in _HASHED_SUFFIXES and "checkpoint-" not in str(p.relative_to(root)):
-            h.update(str(p.relative_to(root)).encode() + b"\0" + _file_digest(p).encode() + b"\0")
-    return h.hexdigest()
+# Content hashing and model identity live in workbench.hashing (one memo file, one rule for
+# what is content); dir_hash is re-exported here for callers of the runner.
+dir_hash = hashing.dir_hash
 
 
 def _find_run(ws: Workspace, ref: str) -> dict | None:
@@ -142,15 +111,13 @@ def resolve_target(ws: Workspace, model: str) -> Target:
         if not adapter or not Path(adapter).is_dir():
             raise EvalError(f"run {run['id']}: adapter directory {adapter!r} is missing")
         base = run.get("base_model_path") or resolve_model(run.get("base_model"))
-        base_key = run.get("base_model_hash") or (dir_hash(base) if os.path.isdir(base) else base)
-        key = hashlib.sha256(f"{base_key}|adapter:{dir_hash(adapter)}".encode()).hexdigest()[:16]
-        return Target(model, str(base), str(adapter), run["id"], f"m-{key}")
+        base_key = run.get("base_model_hash") or hashing.model_identity(base)["hash"]
+        return Target(model, str(base), str(adapter), run["id"], f"m-{hashing.adapter_identity(base_key, adapter)}")
     try:
         path = resolve_model(model)
     except ModelError as e:
         raise EvalError(f"{model!r} is neither a training run id in this workspace nor a model: {e}") from None
-    ident = dir_hash(path) if os.path.isdir(path) else f"hub:{path}"
-    return Target(model, path, None, None, f"m-{hashlib.sha256(ident.encode()).hexdigest()[:16]}")
+    return Target(model, path, None, None, f"m-{hashing.model_identity(path)['hash']}")
 
 
 def model_key(ws: Workspace, model: str) -> str:
@@ -182,10 +149,14 @@ def settings_for(layer: str, limit: int | None, max_gen_toks: int | None = None,
             "runner": RUNNER_VERSION}
 
 
+# Settings recorded with a result but not part of its id: library versions (content only in ids).
+UNKEYED_SETTINGS = ("lm_eval",)
+
+
 def cache_key(model_key_: str, suite: Suite, settings: dict) -> str:
-    blob = json.dumps({"model": model_key_, "suite": suite.name, "suite_hash": suite.content_hash(),
-                       "settings": settings}, sort_keys=True)
-    return "r-" + hashlib.sha256(blob.encode()).hexdigest()[:20]
+    keyed = {k: v for k, v in settings.items() if k not in UNKEYED_SETTINGS}
+    return "r-" + hashing.content_hash({"model": model_key_, "suite": suite.name, "suite_hash": suite.content_hash(),
+                                        "settings": keyed}, length=20)
 
 
 def _prepare_offline() -> None:

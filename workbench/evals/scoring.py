@@ -13,8 +13,9 @@ import json
 import math
 import os
 import random
-import re
 from pathlib import Path
+
+from workbench import reasoning
 
 # ---------------------------------------------------------------------------------------
 # Metric direction: the one place that says whether a metric is better high or low
@@ -244,16 +245,7 @@ def semsim_scores(doc: dict, response: str, threshold: float | None = None) -> d
 # Think-follow: /think wants a non-empty closed <think> block; /no_think none or an empty one
 # ---------------------------------------------------------------------------------------
 
-_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
-
-
-def think_state(response: str) -> str:
-    """'thought' (closed, non-empty), 'empty' (closed, empty), 'unclosed', or 'none'."""
-    response = response or ""
-    m = _THINK.search(response)
-    if m:
-        return "thought" if m.group(1).strip() else "empty"
-    return "unclosed" if "<think>" in response else "none"
+think_state = reasoning.think_state  # 'thought', 'empty', 'unclosed' or 'none'
 
 
 def think_scores(doc: dict, response: str) -> dict:

@@ -18,11 +18,14 @@ from pathlib import Path
 
 import yaml
 
+from workbench.config import read_config
+from workbench.errors import ConfigError
+
 LAYERS = ("smoke", "core")
 SMOKE_SIZE = 30
 
 
-class SuiteError(ValueError):
+class SuiteError(ConfigError):
     """An unknown suite or layer, a broken suite file, or a bad data row (names file:line)."""
 
 
@@ -55,12 +58,7 @@ _Dumper.add_representer(_Function, lambda dumper, v: dumper.represent_scalar("!f
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SuiteError(f"{where}: broken YAML: {getattr(e, 'problem', None) or e}") from None
+    data = read_config(path, SuiteError, loader=_Loader, phrase="broken YAML").data
     if not isinstance(data, dict):
         raise SuiteError(f"{path}: a task YAML must be a mapping")
     return data

@@ -14,16 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from workbench.config import key_path, problems, read_config
 from workbench.data.profile import DEFAULT_TOKENIZER, token_counts
 from workbench.data.records import Record, unique_ids
 from workbench.data.store import SavedVersion, load_records, save_version
+from workbench.errors import ConfigError
 from workbench.workspace import Workspace
 
 
-class MixError(ValueError):
+class MixError(ConfigError):
     """A mixture spec that cannot be built; raised before anything is written."""
 
 
@@ -65,37 +66,22 @@ class MixSpec(BaseModel):
         return self
 
 
-def _errors(e: ValidationError, prefix: str) -> str:
-    parts = []
-    for err in e.errors():
-        loc = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-        parts.append(f"{loc.lstrip('.') or 'spec'}: {err['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
-
-
 def load_mix_spec(spec: str | Path | dict) -> list[MixSpec]:
     """One or more mixtures from a YAML file or dict (`variants: [...]` or a single mixture)."""
-    where = ""
-    if not isinstance(spec, dict):
-        where = f"{spec}: "
-        try:
-            spec = yaml.safe_load(Path(spec).read_text())
-        except FileNotFoundError:
-            raise MixError(f"{where}no such file") from None
-        except yaml.YAMLError as e:
-            raise MixError(f"{where}invalid YAML ({e})") from None
-    if not isinstance(spec, dict):
-        raise MixError(f"{where}expected a mapping with `variants:` or one mixture")
-    items = spec["variants"] if "variants" in spec else [spec]
-    prefix = "variants" if "variants" in spec else ""
+    src = read_config(spec, MixError, not_found="{path}: no such file", phrase="invalid YAML", parens=True)
+    if not isinstance(src.data, dict):
+        raise MixError(f"{src.at()}expected a mapping with `variants:` or one mixture")
+    items = src.data["variants"] if "variants" in src.data else [src.data]
+    prefix = ("variants",) if "variants" in src.data else ()
     out = []
     for i, item in enumerate(items):
+        loc = (*prefix, i) if prefix else ()
         try:
             out.append(MixSpec(**item))
         except ValidationError as e:
-            raise MixError(where + _errors(e, f"{prefix}[{i}]" if prefix else "")) from None
+            raise MixError("; ".join(problems(e, src, prefix=loc, default=""))) from None
         except TypeError:
-            raise MixError(f"{where}{prefix}[{i}]: expected a mapping") from None
+            raise MixError(f"{src.at(loc)}{key_path(loc) or f'[{i}]'}: expected a mapping") from None
     return out
 
 

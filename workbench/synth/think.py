@@ -31,11 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workbench.models import DEFAULT_MODEL, ModelError, resolve_model
 from workbench.progress import progress_bar
+from workbench.reasoning import MODES, THINK_BLOCK, Shaped, set_flag, shape
 from workbench.data.records import Record, make_record, unique_ids
 from workbench.data.store import SavedVersion, load_records, save_version
 from workbench.workspace import Workspace
 
-MODES = ("think", "no_think")
 
 THINK_INSTRUCTION = (
     "You are a helpful assistant. First think step by step inside <think> and </think> tags, "
@@ -105,11 +105,7 @@ def prompt_messages(record: Record) -> list[dict[str, str]]:
 
 def with_mode_flag(messages: list[dict[str, str]], mode: str) -> list[dict[str, str]]:
     """Put the SmolLM3 flag at the end of the system prompt (adding one if needed)."""
-    flag = "/think" if mode == "think" else "/no_think"
-    system = next((m["content"] for m in messages if m["role"] == "system"), "")
-    system = re.sub(r"\s*/(no_)?think\s*$", "", system)
-    rest = [m for m in messages if m["role"] != "system"]
-    return [{"role": "system", "content": f"{system}\n\n{flag}".strip()}] + rest
+    return set_flag(messages, mode)
 
 
 def teacher_conversation(record: Record, mode: str) -> list[dict[str, str]]:
@@ -123,67 +119,9 @@ def teacher_conversation(record: Record, mode: str) -> list[dict[str, str]]:
     return with_mode_flag([{"role": "system", "content": instruction}, *user], mode)
 
 
-THINK_BLOCK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Checked:
-    content: str | None  # assistant content in the convention, or None when dropped
-    reason: str | None = None
-    detail: str = ""
-    repair: str | None = None  # how the output was brought into the convention, if it was
-
-
-PARAGRAPHS = re.compile(r"\n\s*\n")
-
-
-def _split_last_paragraph(text: str) -> tuple[str, str] | None:
-    """(trace, answer) for a step-by-step output whose last paragraph is the answer."""
-    parts = [p.strip() for p in PARAGRAPHS.split(text) if p.strip()]
-    if len(parts) < 2:
-        parts = [p.strip() for p in text.split("\n") if p.strip()]
-    if len(parts) < 2:
-        return None
-    return "\n\n".join(parts[:-1]), parts[-1]
-
-
-def shape_output(text: str, mode: str, truncated: bool, empty_think_block: bool = True,
-                 repair_think: bool = False) -> Checked:
-    """Bring a raw generation into the SmolLM3 format, or say why it cannot be kept."""
-    if truncated:
-        return Checked(None, "truncated", "stopped at the max_new_tokens cap")
-    text = text.strip()
-    if mode == "think":
-        repair = None
-        if "<think>" not in text and "</think>" in text:
-            text, repair = "<think>" + text, "opening_tag"  # the model began inside the trace
-        if "</think>" not in text and repair_think:
-            split = _split_last_paragraph(text.replace("<think>", ""))
-            if split is not None:
-                trace, answer = split
-                return Checked(f"<think>\n{trace}\n</think>\n{answer}", repair="last_paragraph_is_answer")
-        if "<think>" not in text:
-            return Checked(None, "think_block_missing", text[:80])
-        match = THINK_BLOCK.search(text)
-        if match is None:
-            return Checked(None, "think_block_unclosed", text[:80])
-        trace = match.group(1).strip()
-        answer = text[match.end():].strip()
-        if not trace:
-            return Checked(None, "think_block_empty")
-        if not answer:
-            return Checked(None, "empty_answer", "nothing after </think>")
-        return Checked(f"<think>\n{trace}\n</think>\n{answer}", repair=repair)
-    match = THINK_BLOCK.search(text)
-    if match is not None and match.group(1).strip():
-        return Checked(None, "trace_in_no_think", match.group(1).strip()[:80])
-    answer = THINK_BLOCK.sub("", text)
-    if "</think>" in answer:  # "reasoning</think>answer" without an opening tag
-        return Checked(None, "trace_in_no_think", answer.split("</think>")[0].strip()[:80])
-    answer = answer.replace("<think>", "").strip()
-    if not answer:
-        return Checked(None, "empty_answer")
-    return Checked(f"<think>\n\n</think>\n{answer}" if empty_think_block else answer)
+# The format, and shaping a raw generation into it, live in workbench.reasoning.
+Checked = Shaped
+shape_output = shape
 
 
 FINAL_NUMBER = re.compile(r"####\s*(-?[\d,\.]+)")

@@ -1,0 +1,165 @@
+"""Content hashing and model identity: the one home of every hash an id is made of.
+
+Every id (data version, model identity, run, eval result, ablation task) is a hash of content
+only, never of paths, machines, environment variables or library versions. Three rules:
+
+- Objects hash as canonical JSON (`canonical_json`: keys sorted, UTF-8, no ASCII escaping).
+- Files hash as their bytes (`file_hash`, `file_digest`); `file_digest` remembers the digest
+  of a large file by (path, size, mtime) in one memo file, `<cache>/hashes.json`. The memo is a
+  speed-up only: a digest is the same with or without it.
+- Model and adapter directories hash as their content (`dir_hash`): each file's path inside
+  the directory and its digest, where a JSON file is parsed and hashed canonically *without the
+  keys in VOLATILE_KEYS*: the keys transformers, tokenizers and peft write about the environment
+  a directory was saved in (the library version, where it was loaded from, whether that was
+  local) rather than about the model, and with the lists of SET_VALUED_KEYS sorted (peft
+  writes those sets in a per-process order). So a patch release of transformers, or the same model in
+  another directory or cache, keeps its identity; any change of weights, config values,
+  tokenizer or chat template changes it. Library versions belong in a run's recorded metadata
+  (`library_versions`), not in its id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+# Keys in a model's or adapter's JSON files that describe where and with what it was saved,
+# not what it is. Removed at any depth before hashing.
+VOLATILE_KEYS = frozenset({
+    "transformers_version",  # config.json, generation_config.json: the library that wrote them
+    "peft_version",  # adapter_config.json
+    "_name_or_path", "name_or_path",  # config / tokenizer_config: the directory it was loaded from
+    "base_model_name_or_path",  # adapter_config.json: the base model's directory on this machine
+    "is_local", "local_files_only",  # tokenizer_config.json: how this machine loaded it
+    "_commit_hash", "cache_dir",  # hub download bookkeeping
+})
+# Keys whose list is a set that peft writes in Python's per-process set order (`target_modules`
+# of one training run comes out as [q_proj, v_proj, ...] in one process and [v_proj, q_proj,
+# ...] in the next): sorted before hashing.
+SET_VALUED_KEYS = frozenset({"target_modules", "modules_to_save", "exclude_modules"})
+# Files of a model or adapter directory that decide its behaviour.
+HASHED_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt", ".jinja", ".py")
+MEMO_NAME = "hashes.json"
+_CHUNK = 1 << 22
+
+
+def canonical_json(obj: Any) -> str:
+    """The one JSON text of an object that ids are hashed from."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def content_hash(obj: Any, length: int = 16) -> str:
+    """Hex sha256 of an object's canonical JSON, shortened to `length`."""
+    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()[:length]
+
+
+def text_hash(text: str, length: int = 16) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes, shortened to 16 (a source file in an ablation task)."""
+    return _sha256_file(Path(path))[:16]
+
+
+def _memo_file() -> Path:
+    from workbench.workspace import cache_dir
+
+    return cache_dir() / MEMO_NAME
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """Full hex sha256 of a file, remembered by (path, size, mtime) so a 500 MB model is hashed once."""
+    path = Path(path)
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    memo = _memo_file()
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return known[key]
+    known[key] = _sha256_file(path)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    tmp = memo.with_name(f"{MEMO_NAME}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(known))
+    os.replace(tmp, memo)
+    return known[key]
+
+
+def without_volatile(obj: Any) -> Any:
+    """A parsed JSON value with the VOLATILE_KEYS removed from every mapping in it, and the
+    lists under SET_VALUED_KEYS sorted."""
+    if isinstance(obj, dict):
+        return {k: sorted(v, key=str) if k in SET_VALUED_KEYS and isinstance(v, list) else without_volatile(v)
+                for k, v in obj.items() if k not in VOLATILE_KEYS}
+    if isinstance(obj, list):
+        return [without_volatile(v) for v in obj]
+    return obj
+
+
+def _model_file_digest(path: Path) -> str:
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return file_digest(path)  # not JSON after all: its bytes are its content
+        return hashlib.sha256(canonical_json(without_volatile(data)).encode("utf-8")).hexdigest()
+    return file_digest(path)
+
+
+def dir_hash(path: str | os.PathLike) -> str:
+    """Content hash of a model or adapter directory (weights, configs, tokenizer files; no
+    checkpoints), by the rules in this module's docstring."""
+    root = Path(path)
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and p.suffix in HASHED_SUFFIXES and "checkpoint-" not in rel and ".tmp-" not in rel:
+            h.update(rel.encode() + b"\0" + _model_file_digest(p).encode() + b"\0")
+    return h.hexdigest()
+
+
+def model_identity(spec: str | None) -> dict:
+    """What names a base model in run ids and eval keys: {spec, path, hash}.
+
+    `hash` is the content hash of the model directory (`dir_hash`, shortened to 16), or of the
+    hub id for a model that is not on disk. `path` says where it was found and is not part of it.
+    """
+    from workbench.models import DEFAULT_MODEL, resolve_model
+
+    spec = str(spec or DEFAULT_MODEL)
+    path = resolve_model(spec)
+    if not os.path.isdir(path):
+        return {"spec": spec, "path": path, "hash": text_hash(f"hub:{path}")}
+    return {"spec": spec, "path": path, "hash": dir_hash(path)[:16]}
+
+
+def adapter_identity(base_hash: str, adapter_dir: str | os.PathLike) -> str:
+    """The identity of a base model with a trained adapter on top."""
+    return text_hash(f"{base_hash}|adapter:{dir_hash(adapter_dir)}")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that produce results: recorded with a run or result, never in an id."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("torch", "transformers", "peft", "trl", "lm_eval", "datasets", "tokenizers"):
+        try:
+            out[name] = version(name.replace("_", "-") if name == "lm_eval" else name)
+        except PackageNotFoundError:
+            continue
+    return out

@@ -1,0 +1,300 @@
+"""A training run: its id, the SFTTrainer fit, the step recorder and resume from checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.hashing import content_hash, library_versions, model_identity
+from workbench.models import DEFAULT_MODEL, choose_mode, load_base_model
+from workbench.processes import pid_alive
+from workbench.train.config import TrainConfig, TrainError
+from workbench.train.render import Prepared, check_mask_batch, prepare_data, prepare_tokenizer, resolve_targets
+from workbench.train.sanity import sanity_generations, sanity_prompts
+from workbench.workspace import Workspace
+
+@dataclass
+class RunResult:
+    id: str
+    status: str
+    adapter_dir: Path
+    run_dir: Path
+    reused: bool
+    resumed_from: str | None = None
+    mode: str = ""
+    mode_reason: str = ""
+    wall_s: float | None = None
+    tokens_per_s: float | None = None
+    peak_mem_mb: float | None = None
+    versions: dict[str, str] = field(default_factory=dict)  # libraries that trained it (not in the id)
+
+
+def run_id_for(version_id: str, base_hash: str, config: dict, mode: str, seed: int) -> str:
+    """Content only: the data version, the base model's content identity, the resolved config,
+    mode and seed (library versions are recorded in the run's meta, not here)."""
+    return content_hash({"version": version_id, "base": base_hash, "config": config, "mode": mode, "seed": seed})
+
+
+def last_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest complete Trainer checkpoint (a kill during saving leaves an incomplete one)."""
+    if not checkpoints.exists():
+        return None
+    done = [p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").exists()
+            and p.name.split("-")[-1].isdigit()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def peak_memory_mb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _say(progress: bool, msg: str) -> None:
+    if progress:
+        from workbench.progress import console
+
+        console.print(msg, highlight=False)
+
+
+def train(
+    ws: Workspace,
+    data_ref: str,
+    base: str | None = None,
+    config: "TrainConfig | dict | str | os.PathLike | None" = None,
+    seed: int = 0,
+    quant: str = "auto",
+    progress: bool = True,
+) -> RunResult:
+    """Train (or find, or resume) the run for this dataset version, base model, config and seed."""
+    cfg = TrainConfig.load(config)
+    cat = ws.catalog()
+    version = cat.resolve_version(data_ref)
+    base = str(base or DEFAULT_MODEL)
+    ident = model_identity(base)
+    mode, mode_reason = choose_mode(quant)
+    resolved = cfg.resolved()
+    run_id = run_id_for(version["id"], ident["hash"], resolved, mode, seed)
+    run_dir = ws.runs_dir / run_id
+    adapter_dir = run_dir / "adapter"
+
+    existing = cat.find_run(run_id)
+    if existing and existing["status"] == "finished" and (adapter_dir / "adapter_config.json").exists():
+        _say(progress, f"run {run_id} already finished: {adapter_dir}")
+        return RunResult(run_id, "finished", adapter_dir, run_dir, True, mode=existing["mode"],
+                         mode_reason=existing["mode_reason"] or "", wall_s=existing["wall_s"],
+                         tokens_per_s=existing["tokens_per_s"], peak_mem_mb=existing["peak_mem_mb"],
+                         versions=(existing.get("meta") or {}).get("versions") or {})
+    if existing and existing["status"] == "running" and existing.get("pid") != os.getpid() and pid_alive(existing.get("pid")):
+        raise TrainError(f"run {run_id} is being trained right now by process {existing['pid']}")
+
+    # Everything that can be wrong with the input is checked before the catalog is touched.
+    from workbench.data.store import load_records
+
+    records = load_records(ws, version["id"])
+    tokenizer = prepare_tokenizer(ident["path"], cfg.chat_template)
+    data = prepare_data(records, tokenizer, cfg, seed)
+    targets = resolve_targets(ident["path"], cfg.target_modules)
+    _say(progress, f"run {run_id}: {mode} ({mode_reason})")
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(
+        {"version": version["id"], "base": ident, "mode": mode, "seed": seed, "config": resolved}, indent=2))
+    cat.start_run({
+        "id": run_id, "version_id": version["id"], "base_model": base, "base_model_path": ident["path"],
+        "base_model_hash": ident["hash"], "run_dir": str(run_dir), "adapter_dir": str(adapter_dir),
+        "mode": mode, "mode_reason": mode_reason, "config": resolved, "seed": seed, "pid": os.getpid(),
+        "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats, "versions": library_versions()},
+    })
+    try:
+        result = _fit(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, progress)
+    except BaseException as e:
+        # Ctrl-C keeps the run resumable ('running' with no live pid resumes); errors mark it failed.
+        if isinstance(e, KeyboardInterrupt):
+            cat.update_run(run_id, pid=None)
+        else:
+            cat.fail_run(run_id, f"{type(e).__name__}: {e}")
+        raise
+    result.mode, result.mode_reason = mode, mode_reason
+    _say(progress, f"run {run_id} finished: {adapter_dir}")
+    return result
+
+
+# SFTConfig argument <- TrainConfig field, for the settings passed through unchanged
+_SFT_ARGS = {
+    "per_device_train_batch_size": "batch_size", "per_device_eval_batch_size": "batch_size",
+    "gradient_accumulation_steps": "grad_accum", "learning_rate": "learning_rate", "num_train_epochs": "epochs",
+    "max_steps": "max_steps", "weight_decay": "weight_decay", "lr_scheduler_type": "lr_scheduler",
+    "max_grad_norm": "max_grad_norm", "max_length": "max_length", "packing": "packing",
+    "gradient_checkpointing": "gradient_checkpointing", "logging_steps": "logging_steps", "save_steps": "save_steps",
+}
+
+
+def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mode, seed, progress) -> RunResult:
+    import datasets
+    import torch
+    from peft import LoraConfig
+    from transformers import PrinterCallback, set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    cat = ws.catalog()
+    set_seed(seed)
+    model = load_base_model(ident["path"], mode)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if model.generation_config is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+    lora = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
+                      bias="none", task_type="CAUSAL_LM")
+
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported() and mode != "lora-fp32"
+    args = SFTConfig(
+        output_dir=str(run_dir / "checkpoints"),
+        **{arg: getattr(cfg, name) for arg, name in _SFT_ARGS.items()},
+        warmup_steps=cfg.warmup_steps or cfg.warmup_ratio,  # transformers 5: a float < 1 is a ratio
+        save_strategy="steps",
+        save_total_limit=2,
+        eval_strategy="steps" if data.eval else "no",
+        eval_steps=(cfg.eval_steps or cfg.save_steps) if data.eval else None,
+        seed=seed,
+        data_seed=seed,
+        bf16=bf16,
+        fp16=False,
+        report_to=[],
+        disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",
+        dataset_num_proc=None,
+        use_cpu=not cuda,
+        save_only_model=False,
+    )
+    train_ds = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels")} for r in data.train])
+    eval_ds = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels")} for r in data.eval]) if data.eval else None
+    recorder = _Recorder(cat, run_id, progress)
+    datasets.disable_progress_bars()  # the run has its own bar; trl's map() bars are noise here
+    trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                         processing_class=tokenizer, peft_config=lora, callbacks=[recorder])
+    trainer.remove_callback(PrinterCallback)  # steps go to the catalog and the bar, not raw dicts on stdout
+    # Verify the loss mask on what the model will actually see: the first collated batch.
+    first = trainer.data_collator([trainer.train_dataset[i] for i in range(min(cfg.batch_size, len(trainer.train_dataset)))])
+    mask_fraction = check_mask_batch(first)
+    fill = batch_fill(trainer.get_train_dataloader(), cfg.max_steps * cfg.grad_accum if cfg.max_steps > 0 else None)
+
+    resume = last_checkpoint(run_dir / "checkpoints")
+    if resume:
+        _say(progress, f"resuming from {resume.name}")
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    wall = time.perf_counter() - start
+    tokens = int(trainer.state.num_input_tokens_seen) - recorder.tokens_at_start
+    peak = peak_memory_mb()
+
+    # Adapter + tokenizer, written next to each other then moved into place in one rename.
+    adapter_dir = run_dir / "adapter"
+    tmp = run_dir / f"adapter.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(adapter_dir, ignore_errors=True)
+    os.replace(tmp, adapter_dir)
+
+    sanity = sanity_generations(trainer.model, tokenizer, sanity_prompts(data, cfg.sanity_prompts), cfg.sanity_max_new_tokens)
+    (run_dir / "sanity.json").write_text(json.dumps(sanity, indent=2, ensure_ascii=False))
+    losses = [s["loss"] for s in cat.run_steps(run_id) if s["loss"] is not None]
+    prev = cat.find_run(run_id) or {}
+    meta = {**(prev.get("meta") or {}), "target_modules": targets, "mask_fraction_first_batch": round(mask_fraction, 4),
+            "nonpad_fraction": round(fill, 4),
+            "resumed_from": resume.name if resume else None, "global_steps": trainer.state.global_step,
+            "pad_token": tokenizer.pad_token, "eos_token": tokenizer.eos_token}
+    cat.finish_run(run_id, wall_s=wall, train_tokens=tokens, tokens_per_s=tokens / wall if wall > 0 else None,
+                   peak_mem_mb=peak, final_loss=losses[-1] if losses else None, sanity=sanity, meta=meta)
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # finished: nothing to resume
+    return RunResult(run_id, "finished", adapter_dir, run_dir, False, resumed_from=resume.name if resume else None,
+                     wall_s=wall, tokens_per_s=tokens / wall if wall > 0 else None, peak_mem_mb=peak,
+                     versions=meta.get("versions") or {})
+
+
+def batch_fill(dataloader, max_batches: int | None = None) -> float:
+    """Real tokens / token slots over the batches training sees (1.0: no padding at all, as
+    with packing, where sequences are concatenated and told apart by position ids)."""
+    real = slots = 0
+    for i, batch in enumerate(dataloader):
+        if max_batches is not None and i >= max_batches:
+            break
+        ids = batch["input_ids"]
+        slots += ids.numel()
+        real += int(batch["attention_mask"].sum()) if "attention_mask" in batch else ids.numel()
+    return real / slots if slots else 1.0
+
+
+def _callback_base():
+    # transformers is imported lazily so `import workbench.train` (for TrainError) stays cheap
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+class _Recorder(_callback_base()):
+    """Writes logged steps to the catalog (in batches, see FLUSH_EVERY_S) and draws the progress bar."""
+
+    # Opening the catalog inside a CPU training loop takes ~0.2 s (torch's spinning threads hold
+    # the cores), so loss rows are batched: written at the first step, before each checkpoint,
+    # and at most every 30 s in between.
+    FLUSH_EVERY_S = 30.0
+
+    def __init__(self, cat, run_id: str, progress: bool):
+        self.cat, self.run_id, self.progress = cat, run_id, progress
+        self.tokens_at_start = 0
+        self._bar = None
+        self._pending: list[dict] = []
+        self._flushed_at = float("-inf")  # the first logged step is written at once
+
+    def flush(self) -> None:
+        if self._pending:
+            self.cat.add_run_steps(self.run_id, self._pending)
+            self._pending = []
+        self._flushed_at = time.monotonic()
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.tokens_at_start = int(state.num_input_tokens_seen or 0)
+        from workbench.progress import enabled
+
+        if self.progress and enabled():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            from workbench.progress import console
+
+            self._bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
+                                 TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console)
+            self._task = self._bar.add_task("train", total=state.max_steps, completed=state.global_step, loss="")
+            self._bar.start()
+
+    def on_step_end(self, args, state, control, **kw):
+        if self._bar:
+            self._bar.update(self._task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        logs = logs or {}
+        row = {"step": state.global_step, "loss": logs.get("loss"), "eval_loss": logs.get("eval_loss"),
+               "lr": logs.get("learning_rate"), "epoch": logs.get("epoch"), "grad_norm": logs.get("grad_norm")}
+        if any(row[k] is not None for k in ("loss", "eval_loss")):
+            self._pending.append({k: (float(v) if k != "step" and v is not None else v) for k, v in row.items()})
+            # before a checkpoint is written (a resume starts after it: its steps must be in the
+            # catalog), and now and then so the browser view shows the curve while training
+            if control.should_save or time.monotonic() - self._flushed_at >= self.FLUSH_EVERY_S:
+                self.flush()
+            if self._bar and row["loss"] is not None:
+                self._bar.update(self._task, loss=f"loss {row['loss']:.3f}")
+
+    def on_train_end(self, args, state, control, **kw):
+        self.flush()
+        if self._bar:
+            self._bar.stop()
+            self._bar = None

@@ -64,7 +64,7 @@ def deltas_figure(data: ReportData):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in headline(data) if r["delta"] is not None and math.isfinite(r["d_lo"]) and math.isfinite(r["d_hi"])]
+    rows = [r for r in headline(data) if r["delta"] is not None and math.isfinite(r["delta"])]
     if not rows:
         return None
     labels = [f"{r['variant']} · {r['suite']}" for r in rows][::-1]
@@ -72,7 +72,11 @@ def deltas_figure(data: ReportData):
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.2))
     y = list(range(len(rows)))
     ax.axvline(0, color="#999999", lw=1)
-    ax.errorbar([r["delta"] for r in rows], y, xerr=[[max(0.0, r["delta"] - r["d_lo"]) for r in rows], [max(0.0, r["d_hi"] - r["delta"]) for r in rows]],
+    def half(r, side):  # no bar where there is no interval (e.g. no item differs)
+        edge = r["d_lo"] if side == "lo" else r["d_hi"]
+        return abs(r["delta"] - edge) if edge is not None and math.isfinite(edge) else 0.0
+
+    ax.errorbar([r["delta"] for r in rows], y, xerr=[[half(r, "lo") for r in rows], [half(r, "hi") for r in rows]],
                 fmt="none", ecolor="#555555", capsize=3)
     ax.scatter([r["delta"] for r in rows], y, zorder=3,
                c=["#d9622b" if r["significant"] else "#2a7ab8" for r in rows])

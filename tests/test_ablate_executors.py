@@ -1,8 +1,7 @@
-"""With isolate=True the local executor runs train and eval tasks in a child process: the output comes back as
-plain data and a child's error is raised in the parent as itself."""
+"""With isolate=True the local executor runs train and eval tasks in a child process: the
+output comes back as plain data and a child's error is raised in the parent as itself."""
 
 from __future__ import annotations
-
 
 import pytest
 

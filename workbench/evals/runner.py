@@ -270,11 +270,12 @@ def _run_suite(lm, suite: Suite, layer: str, limit: int | None, max_gen_toks: in
                                 f"({suite.reference_field!r}, named in metadata.reference)")
             contexts.append(prompt)
             refs.append(str(ref))
-    t0 = time.perf_counter()
+    lik_s = 0.0
     if refs:
+        t0 = time.perf_counter()
         for sample, bpb in zip(samples, reference_bpb(lm, contexts, refs)):
             sample["scores"][BPB] = bpb
-    lik_s = time.perf_counter() - t0
+        lik_s = time.perf_counter() - t0
     bpbs = [x["scores"][BPB] for x in samples if BPB in x["scores"]]
     if bpbs:
         agg[BPB] = sum(bpbs) / len(bpbs)

@@ -85,6 +85,23 @@ def repetition_table(records) -> int:
     return 0
 
 
+def pii_alone(records, action: str) -> None:
+    """The pii step alone on every row: precision and recall against the planted PII, per kind."""
+    from workbench.curate.pii import PIIStep
+
+    res = PIIStep(PIIStep.Params(action=action)).apply(records)
+    hit = set(res.drops) | set(res.edits)
+    kinds = Counter(r.meta["kind"] for r in records if r.meta["label"] == "pii")
+    found = Counter(r.meta["kind"] for r in records if r.meta["label"] == "pii" and r.id in hit)
+    wrong = [r for r in records if r.id in hit and r.meta["label"] != "pii"]
+    print(f"pii step alone on all {len(records)} rows: {len(hit)} flagged, precision {1 - len(wrong) / max(1, len(hit)):.3f}, "
+          f"recall {sum(found.values())}/{sum(kinds.values())}; " + ", ".join(f"{k} {found[k]}/{v}" for k, v in sorted(kinds.items()))
+          + (f"; false positives: {', '.join(r.id + ' (' + r.meta['kind'] + ')' for r in wrong)}" if wrong else ""))
+    for r in records:
+        if r.meta["label"] == "pii" and r.id not in hit:
+            print(f"  missed {r.meta['kind']}: {r.text()[:200]!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipe", default=str(DEFAULT_RECIPE))
@@ -134,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         print("defects that survived: " + ", ".join(f"{i} ({kind[i]})" for i in missed))
     if lost:
         print("clean rows lost: " + ", ".join(f"{i} ({kind[i]})" for i in sorted(lost)))
+    if args.pii:
+        pii_alone(records, args.pii)
     if args.show:
         texts = {r.id: r.text() for r in records}
         for r in result.removals:

@@ -3,3 +3,5 @@ dataset version into a cleaner one, with a reason row for every record it remove
 
 Entry points: `workbench.curate.recipe.load_recipe` and `workbench.curate.recipe.curate`.
 """
+
+from workbench.curate import pii  # noqa: E402,F401  (registers the pii step)

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         lost = sum(label[r["record_id"]] == "clean" for r in rows)
         prec = f"{hits / len(rows):.3f}" if rows else "-"
         reasons = ", ".join(f"{k} {v}" for k, v in Counter(r["reason"] for r in rows).most_common(4))
-        print(f"{s['step']:<20}{len(rows):>8}{prec:>11}{hits / max(1, n["pii"] if s["step"] == "pii" else n["defect"]):>8.3f}{lost:>12}  {reasons}")
+        print(f"{s['step']:<20}{len(rows):>8}{prec:>11}{hits / max(1, n['pii'] if s['step'] == 'pii' else n['defect']):>8.3f}{lost:>12}  {reasons}")
     removed = {r["record_id"] for r in result.removals}
     lost = [i for i in removed if label[i] == "clean"]
     missed = [i for i, lab in label.items() if lab == "defect" and i not in removed]

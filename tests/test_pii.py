@@ -111,3 +111,13 @@ def test_pii_is_off_by_default_and_exact_on_the_labelled_set():
     # the bundled clean example data holds no personal information
     clean = _records(json.loads(line) for line in (REPO / "datasets" / "example_clean.jsonl").read_text().splitlines())
     assert PIIStep().apply(clean).drops == {}
+
+
+def test_redacted_copies_that_become_equal_keep_unique_ids():
+    recs = _records([{"messages": [{"role": "user", "content": f"Reply to {e}"}, {"role": "assistant", "content": "Done."}]}
+                     for e in ("ana@mail-host.org", "ben@mail-host.org")])
+    res = run_steps(recs, load_recipe({"steps": [{"step": "pii", "params": {"action": "redact"}}]}))
+    kept = res.kept_records
+    assert [r.messages[0]["content"] for r in kept] == ["Reply to [EMAIL]"] * 2
+    assert len({r.id for r in kept}) == 2 and kept[1].meta["repeat_of"] == kept[0].id
+    assert res.summary[0]["edited"] == 2 and res.summary[0]["kept"] == 2 and len(res.removals) == 2

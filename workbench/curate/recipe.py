@@ -32,7 +32,7 @@ from pydantic import ValidationError
 # importing the step modules registers their steps
 from workbench.curate import decontam, dedup, filters  # noqa: F401
 from workbench.curate.steps import STEPS, CurationError, Params, RecipeError, Step, StepResult
-from workbench.data.records import Record, unique_ids
+from workbench.data.records import Record
 from workbench.data.store import SavedVersion, load_records, save_version
 from workbench.workspace import Workspace
 
@@ -188,6 +188,8 @@ def run_steps(records: list[Record], recipe: Recipe, parent: str = "") -> Curati
             out.reports[f"{pos}:{step.name}"] = res.report
         current = [res.edits[r.id][1] if r.id in res.edits else r for r in current if r.id not in res.drops]
         if res.edits:  # a redacted copy can equal another record: ids stay unique within a version
+            from workbench.data.records import unique_ids
+
             current = list(unique_ids(current))
     out.kept_records = current  # type: ignore[attr-defined]
     return out

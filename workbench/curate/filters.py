@@ -4,7 +4,9 @@ Every filter returns a `Verdict(reason, detail)` for a record it drops; the reas
 rule (e.g. `dup_line_frac`) and the detail carries the measured value against the threshold,
 so the removals table explains itself. Thresholds follow the usual starting points:
 Gopher (Rae et al. 2021) as implemented in datatrove's GopherRepetitionFilter and
-GopherQualityFilter, adapted to chat turns where noted.
+GopherQualityFilter, adapted to chat turns where noted. Those numbers were made for web
+documents of hundreds of words; examples/recipes/default.yaml fits them to chat rows, each
+change measured on datasets/curation_eval.jsonl (`python benchmarks/curation.py --stats`).
 
 Adding a filter: subclass `Filter`, give it a `name`, a `Params` model (pydantic, with
 defaults and bounds) and `check(record) -> Verdict | None`, and decorate it with `@register`.

@@ -81,3 +81,19 @@ class CurationMixin:
     def dedup_cluster_count(self, version: str) -> int:
         rows = self.query("SELECT count(DISTINCT step || cluster_id) AS n FROM dedup_clusters WHERE version = ?", [version])
         return rows[0]["n"]
+
+    def removal_sample(self, version: str, reason: str, per_reason: int = 3) -> list[dict[str, Any]]:
+        """Up to `per_reason` removal rows for each matching reason, by reason then record id.
+
+        `reason` is a reason (`near_duplicate`), a reason prefix before `:` (`pii` matches
+        `pii:email`, `eval_overlap` matches `eval_overlap:gsm_style`), a step name, or `all`.
+        """
+        rows = self.query(
+            "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY step, reason ORDER BY record_id) AS k "
+            "FROM removals WHERE version = ? AND (? = 'all' OR reason = ? OR step = ? OR split_part(reason, ':', 1) = ?)) "
+            "WHERE k <= ? ORDER BY step, reason, record_id",
+            [version, reason, reason, reason, reason, per_reason],
+        )
+        for r in rows:
+            r.pop("k", None)
+        return rows

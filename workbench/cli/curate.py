@@ -60,6 +60,10 @@ def run(
 def report(
     version: str = typer.Argument(..., help="A curated version (id, prefix or name)."),
     removals: int = typer.Option(0, "--removals", help="Also list this many removal rows."),
+    sample: str = typer.Option(None, "--sample", help="Print removed records for this reason (a reason, a prefix "
+                                                       "such as `pii`, a step name, or `all`)."),
+    n: int = typer.Option(3, "-n", min=1, help="With --sample: records shown per reason."),
+    width: int = typer.Option(300, help="With --sample: characters shown of each message."),
 ):
     """The per-step summary of the curation that made VERSION, and what it removed."""
     cat = workspace().catalog()
@@ -81,6 +85,39 @@ def report(
         rows = cat.removals(v["id"])[:removals]
         console.print(table("removals", ["record", "step", "reason", "detail"],
                             [[r["record_id"], r["step"], r["reason"], r["detail"]] for r in rows]))
+    if sample:
+        _print_sample(cat, v, sample, n, width)
+
+
+def _print_sample(cat, v: dict, reason: str, n: int, width: int) -> None:
+    """The removed records themselves (from the parent version), a few per reason."""
+    from rich.markup import escape
+
+    from workbench.curate.text import short
+    from workbench.data.store import load_records
+
+    rows = cat.removal_sample(v["id"], reason, n)
+    if not rows:
+        known = sorted({r["reason"] for r in cat.removal_summary(v["id"])})
+        console.print(f"[yellow]no removals for {reason!r}[/] in {v['name']} {v['id']} (reasons: {', '.join(known)})")
+        raise typer.Exit(1)
+    ws = workspace()
+    by_id = {}
+    for parent in sorted({r["parent"] for r in rows if r["parent"]}):
+        wanted = {r["record_id"] for r in rows}
+        by_id.update({rec.id: rec for rec in load_records(ws, parent) if rec.id in wanted})
+    last = None
+    for r in rows:
+        if (r["step"], r["reason"]) != last:
+            last = (r["step"], r["reason"])
+            console.rule(f"{r['step']}: {r['reason']}")
+        console.print(f"[bold]{r['record_id']}[/]  {escape(r['detail'] or '')}", highlight=False)
+        rec = by_id.get(r["record_id"])
+        if rec is None:
+            console.print("  (record not found in the parent version)")
+            continue
+        for m in rec.messages:
+            console.print(f"  [dim]{m['role']}:[/] " + escape(short(m["content"], width)), highlight=False)
 
 
 @app.command()

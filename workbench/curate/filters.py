@@ -4,7 +4,9 @@ Every filter returns a `Verdict(reason, detail)` for a record it drops; the reas
 rule (e.g. `dup_line_frac`) and the detail carries the measured value against the threshold,
 so the removals table explains itself. Thresholds follow the usual starting points:
 Gopher (Rae et al. 2021) as implemented in datatrove's GopherRepetitionFilter and
-GopherQualityFilter, adapted to chat turns where noted.
+GopherQualityFilter, adapted to chat turns where noted. Those numbers were made for web
+documents of hundreds of words; examples/recipes/default.yaml fits them to chat rows, each
+change measured on datasets/curation_eval.jsonl (`python benchmarks/curation.py --stats`).
 
 Adding a filter: subclass `Filter`, give it a `name`, a `Params` model (pydantic, with
 defaults and bounds) and `check(record) -> Verdict | None`, and decorate it with `@register`.
@@ -144,6 +146,37 @@ def _duplicated_ngram_chars(ws: list[str], n: int) -> int:
     return chars
 
 
+_FENCE = re.compile(r"^```.*?^```[^\n]*$", re.MULTILINE | re.DOTALL)
+_HAS_WORD = re.compile(r"\w")
+
+
+def repetition_stats(text: str, ngrams: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8, 9, 10), skip_code: bool = True,
+                     ignore_symbol_lines: bool = True) -> dict[str, float]:
+    """Every Gopher repetition statistic of one text (one assistant turn), by rule name.
+
+    Lines and paragraphs made only of symbols (`}`, `},`, a code fence) are layout, not
+    repeats, when `ignore_symbol_lines`; with `skip_code` the n-gram statistics leave out
+    fenced code blocks (code repeats tokens by nature; a looping code block still shows as
+    repeated lines). `words` is the number of words the n-gram statistics were computed on.
+    """
+    total = len(text)
+    keep = (lambda x: x.strip() and _HAS_WORD.search(x)) if ignore_symbol_lines else (lambda x: x.strip())
+    out: dict[str, float] = {}
+    for unit, parts in (("para", re.split(r"\n{2,}", text.strip())), ("line", text.splitlines())):
+        parts = [x for x in parts if keep(x)]
+        n_dup, dup_chars = _duplicates(parts)
+        out[f"dup_{unit}_frac"] = n_dup / len(parts) if parts else 0.0
+        out[f"dup_{unit}_char_frac"] = dup_chars / total if total else 0.0
+    prose = _FENCE.sub(" ", text) if skip_code else text
+    ws = words(prose)
+    out["words"] = len(ws)
+    n_chars = max(1, len(prose))
+    for n in ngrams:
+        out[f"top_{n}_gram_frac"] = _top_ngram_chars(ws, n) / n_chars
+        out[f"dup_{n}_gram_char_frac"] = _duplicated_ngram_chars(ws, n) / n_chars
+    return out
+
+
 class RepetitionParams(Params):
     dup_line_frac: float = Field(0.30, gt=0, le=1, description="share of lines that repeat an earlier line")
     dup_para_frac: float = Field(0.30, gt=0, le=1)
@@ -153,16 +186,24 @@ class RepetitionParams(Params):
     dup_ngram_frac: dict[int, float] = Field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
     )
-    min_words: int = Field(10, ge=0, description="skip n-gram checks on texts shorter than this")
+    min_words: int = Field(10, ge=0, description="skip n-gram checks on a turn (or text) with fewer words")
+    top_ngram_min_words: Optional[int] = Field(
+        None, ge=0, description="skip the top n-gram checks on turns with fewer words (None: min_words)")
+    per_turn: bool = Field(True, description="statistics per assistant turn; False: on all assistant text at once")
+    skip_code: bool = Field(True, description="n-gram statistics leave out fenced code blocks")
+    ignore_symbol_lines: bool = Field(True, description="lines/paragraphs with no letter or digit are not counted")
 
 
 @register
 class RepetitionFilter(Filter):
-    """Gopher repetition on the assistant text: repeated lines/paragraphs and n-grams.
+    """Gopher repetition on each assistant turn: repeated lines/paragraphs and n-grams.
 
-    Differences from datatrove: the top n-gram counts only when it occurs more than once
-    (chat answers are short, where one bigram can already be 20% of the text), and the
-    n-gram checks skip texts under `min_words` words.
+    Differences from datatrove, for chat data: the statistics are per assistant turn (a
+    revised answer that repeats the previous turn's code is not a degenerate loop), the top
+    n-gram counts only when it occurs more than once, the n-gram checks skip turns under
+    `min_words` words and leave out fenced code, and symbol-only lines (`}`, fences) are
+    not counted as repeated lines. `per_turn=False, skip_code=False, ignore_symbol_lines=False`
+    gives the whole-text statistics of earlier versions.
     """
 
     name = "gopher_repetition"
@@ -170,34 +211,27 @@ class RepetitionFilter(Filter):
 
     def check(self, record: Record) -> Verdict | None:
         p = self.params
-        text = record.assistant_text()
-        # think blocks are checked as part of the text: degenerate traces are the commonest case
-        if not text.strip():
-            return None  # empty answers are the structure filter's business
-        total = len(text)
-        paras = [x for x in re.split(r"\n{2,}", text.strip()) if x.strip()]
-        n_dup, dup_chars = _duplicates(paras)
-        if paras and n_dup / len(paras) > p.dup_para_frac:
-            return Verdict("dup_para_frac", f"{_frac(n_dup / len(paras))} > {p.dup_para_frac}")
-        if dup_chars / total > p.dup_para_char_frac:
-            return Verdict("dup_para_char_frac", f"{_frac(dup_chars / total)} > {p.dup_para_char_frac}")
-        lines = [x for x in text.splitlines() if x.strip()]
-        n_dup, dup_chars = _duplicates(lines)
-        if lines and n_dup / len(lines) > p.dup_line_frac:
-            return Verdict("dup_line_frac", f"{_frac(n_dup / len(lines))} > {p.dup_line_frac}")
-        if dup_chars / total > p.dup_line_char_frac:
-            return Verdict("dup_line_char_frac", f"{_frac(dup_chars / total)} > {p.dup_line_char_frac}")
-        ws = words(text)
-        if len(ws) < p.min_words:
-            return None
-        for n, limit in sorted(p.top_ngram_frac.items()):
-            share = _top_ngram_chars(ws, n) / total
-            if share > limit:
-                return Verdict(f"top_{n}_gram_frac", f"{_frac(share)} > {limit}")
-        for n, limit in sorted(p.dup_ngram_frac.items()):
-            share = _duplicated_ngram_chars(ws, n) / total
-            if share > limit:
-                return Verdict(f"dup_{n}_gram_char_frac", f"{_frac(share)} > {limit}")
+        if p.per_turn:
+            texts = [(f"assistant turn {i}: ", m["content"]) for i, m in enumerate(record.turns("assistant"))]
+        else:
+            texts = [("", record.assistant_text())]
+        ngrams = tuple(sorted(p.top_ngram_frac)) + tuple(sorted(p.dup_ngram_frac))
+        line_rules = (("dup_para_frac", p.dup_para_frac), ("dup_para_char_frac", p.dup_para_char_frac),
+                      ("dup_line_frac", p.dup_line_frac), ("dup_line_char_frac", p.dup_line_char_frac))
+        for where, text in texts:
+            # think blocks are checked as part of the text: degenerate traces are the commonest case
+            if not text.strip():
+                continue  # empty answers are the structure filter's business
+            stats = repetition_stats(text, ngrams, p.skip_code, p.ignore_symbol_lines)
+            rules = list(line_rules)
+            top_min = p.min_words if p.top_ngram_min_words is None else p.top_ngram_min_words
+            if stats["words"] >= max(p.min_words, top_min):
+                rules += [(f"top_{n}_gram_frac", v) for n, v in sorted(p.top_ngram_frac.items())]
+            if stats["words"] >= p.min_words:
+                rules += [(f"dup_{n}_gram_char_frac", v) for n, v in sorted(p.dup_ngram_frac.items())]
+            for rule, limit in rules:
+                if stats[rule] > limit:
+                    return Verdict(rule, f"{where}{_frac(stats[rule])} > {limit}")
         return None
 
 

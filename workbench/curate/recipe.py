@@ -154,11 +154,12 @@ def run_steps(records: list[Record], recipe: Recipe, parent: str = "") -> Curati
         wall = time.perf_counter() - t0
         out.summary.append({
             "position": pos, "step": step.name, "in": len(current), "kept": len(current) - len(res.drops),
-            "dropped": len(res.drops), "flagged": len(res.flags), "top_reasons": res.top_reasons(),
+            "dropped": len(res.drops), "flagged": len(res.flags), "edited": len(res.edits), "top_reasons": res.top_reasons(),
             "wall_s": round(wall, 3), "report": res.report,
         })
+        edited = {i: v for i, (v, _) in res.edits.items()}  # a rewritten record is removed, its copy kept
         for rec in current:  # input order: deterministic rows
-            for table, verdicts in ((out.removals, res.drops), (out.flags, res.flags)):
+            for table, verdicts in ((out.removals, res.drops), (out.removals, edited), (out.flags, res.flags)):
                 v = verdicts.get(rec.id)
                 if v is not None:
                     table.append({"parent": parent or None, "record_id": rec.id, "step": step.name,
@@ -166,7 +167,11 @@ def run_steps(records: list[Record], recipe: Recipe, parent: str = "") -> Curati
         out.clusters.extend(res.clusters)
         if res.report:
             out.reports[f"{pos}:{step.name}"] = res.report
-        current = [r for r in current if r.id not in res.drops]
+        current = [res.edits[r.id][1] if r.id in res.edits else r for r in current if r.id not in res.drops]
+        if res.edits:  # a redacted copy can equal another record: ids stay unique within a version
+            from workbench.data.records import unique_ids
+
+            current = list(unique_ids(current))
     out.kept_records = current  # type: ignore[attr-defined]
     return out
 
@@ -197,7 +202,7 @@ def curate(
             f"recipe {recipe.name!r} would drop all {len(records)} records of {version_ref}; nothing written. "
             f"Per step: {counts_table(result.summary)}. Loosen the recipe, or pass --allow-empty."
         )
-    if len(kept) == len(records):
+    if len(kept) == len(records) and not result.removals:
         # nothing dropped: the "new" version is the input itself (same content, same id)
         row = catalog.resolve_version(parent)
         result.version = SavedVersion(parent, row["name"], row["n_rows"], created=False)

@@ -1,6 +1,8 @@
 """What a curation step is: a name, a pydantic parameter model, and `apply(records)`.
 
-A step never edits records; it returns which ones to drop (or flag) and why. Filters look
+A step never edits records in place; it returns which ones to drop (or flag) and why, and a
+step that rewrites records (PII redaction) returns the replacement of each, recorded like a
+removal of the original. Filters look
 at one record at a time (`Filter.check`); dedup and decontamination look at all of them.
 Every step class registers itself under its name, which is what a recipe's `step:` names.
 """
@@ -44,11 +46,14 @@ class Verdict:
 class StepResult:
     drops: dict[str, Verdict] = field(default_factory=dict)  # record id -> why
     flags: dict[str, Verdict] = field(default_factory=dict)  # kept, but marked
+    # record id -> (why, the record that replaces it): the original is recorded as removed
+    edits: dict[str, tuple[Verdict, Record]] = field(default_factory=dict)
     clusters: list[dict[str, Any]] = field(default_factory=list)  # dedup clusters (see dedup.py)
     report: dict[str, Any] = field(default_factory=dict)  # step-specific extras (per-suite hits...)
 
     def top_reasons(self, k: int = 5) -> list[list]:
-        counts = Counter(v.reason for v in self.drops.values()) + Counter(v.reason for v in self.flags.values())
+        counts = (Counter(v.reason for v in self.drops.values()) + Counter(v.reason for v in self.flags.values())
+                  + Counter(v.reason for v, _ in self.edits.values()))
         return [[reason, n] for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
 
 

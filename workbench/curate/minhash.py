@@ -23,6 +23,7 @@ import polars as pl
 import xxhash
 from datasketch import LeanMinHash, MinHash
 
+from workbench.curate import banding
 from workbench.curate.text import normalize, normalize_exact
 
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "empty" value for affine32
@@ -243,18 +244,27 @@ def near_duplicate_groups(
     rows: int,
     seed: int = 1,
     progress: Callable[[int], None] | None = None,
+    method: str = "bands",
+    max_bucket: int = banding.MAX_BUCKET,
 ) -> list[list[int]]:
     """Groups of document indexes linked by LSH candidates whose estimated Jaccard >= threshold.
 
-    Candidates come from datasketch's MinHashLSH (bands × rows); each candidate pair is
-    verified on the signatures before union-find joins it, so a chance band collision
-    between two unrelated documents does not merge their clusters.
+    `method="bands"` (default): numpy banding (`banding.cluster_labels`: band keys grouped by a
+    sort, buckets over `max_bucket` members windowed). `method="datasketch"`: datasketch's
+    in-memory MinHashLSH (one dict per band; memory grows with the corpus). Either way each
+    candidate pair is verified on the signatures before it joins a cluster, so a chance band
+    collision between two unrelated documents does not merge their clusters; on buckets up to
+    `max_bucket` the two give the same groups (ascending, ordered by their smallest member).
     """
-    from datasketch import MinHashLSH
-
     num_perm = bands * rows
     if sigs.shape[1] != num_perm:
         raise ValueError(f"signatures have {sigs.shape[1]} values, bands × rows = {num_perm}")
+    if method == "bands":
+        return banding.groups_from_labels(banding.cluster_labels(sigs, threshold, bands, rows, max_bucket, progress))
+    if method != "datasketch":
+        raise ValueError(f"method must be 'bands' or 'datasketch', got {method!r}")
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(num_perm=num_perm, params=(bands, rows))
     valid = np.flatnonzero((sigs != EMPTY).any(axis=1))
     uf = UnionFind(len(sigs))

@@ -164,10 +164,11 @@ class Components:
 
 
 def groups_from_labels(labels: np.ndarray) -> list[list[int]]:
-    order = np.argsort(labels, kind="stable")
-    sl = labels[order]
-    bounds = np.flatnonzero(np.diff(sl)) + 1
-    return [g.tolist() for g in np.split(order, bounds) if len(g) > 1]
+    """Clusters of two or more from per-document labels, each ascending, ordered by label."""
+    members = np.flatnonzero(np.bincount(labels, minlength=len(labels))[labels] > 1)
+    order = members[np.argsort(labels[members], kind="stable")]
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    return [g.tolist() for g in np.split(order, bounds)] if len(order) else []
 
 
 def cluster_labels(

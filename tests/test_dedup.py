@@ -177,4 +177,10 @@ def test_ascii_fast_path_equals_the_polars_words():
         words = minhash.normalized_words(ascii_texts, zero_digits)
         assert np.array_equal(fast[0], minhash.word_hashes(words.explode().drop_nulls()))
         assert fast[1].tolist() == words.list.len().to_list()
-    assert minhash._ascii_word_hashes(["café au lait"], False) is None  # non-ASCII: the polars path
+    # a mixed batch: ASCII documents by bytes, the others by polars, back in document order
+    mixed = ascii_texts + TEXTS + ["café au lait, crème brûlée et thé"] + ascii_texts[::-1]
+    words = minhash.normalized_words(mixed)
+    expected = minhash.shingle_hashes(minhash.word_hashes(words.explode().drop_nulls()),
+                                      words.list.len().to_numpy().astype(np.int64), 5)
+    got = minhash.text_shingle_hashes(mixed, 5)
+    assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])

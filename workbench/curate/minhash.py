@@ -108,10 +108,23 @@ def shingle_hashes(word_hash: np.ndarray, lengths: np.ndarray, n: int = 5) -> tu
 
 
 def text_shingle_hashes(texts: Sequence[str], n: int = 5, zero_digits: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Shingle hashes and shingles per document for a batch of texts."""
-    ascii_words = _ascii_word_hashes(texts, zero_digits)
-    if ascii_words is not None:
-        return shingle_hashes(*ascii_words, n)
+    """Shingle hashes and shingles per document for a batch of texts.
+
+    All-ASCII documents take the byte-buffer path (`_ascii_word_hashes`), the others polars;
+    the two parts are put back in document order (same values either way)."""
+    texts = [t or "" for t in texts]
+    is_ascii = np.fromiter((t.isascii() for t in texts), dtype=bool, count=len(texts))
+    if is_ascii.all():
+        return shingle_hashes(*_ascii_word_hashes(texts, zero_digits), n)
+    if is_ascii.any():
+        parts = [(idx, text_shingle_hashes([texts[k] for k in idx], n, zero_digits))
+                 for idx in (np.flatnonzero(is_ascii), np.flatnonzero(~is_ascii))]
+        counts = np.zeros(len(texts), dtype=np.int64)
+        for idx, (_, c) in parts:
+            counts[idx] = c
+        owner = np.concatenate([np.repeat(idx, c) for idx, (_, c) in parts])
+        hashes = np.concatenate([h for _, (h, _) in parts])
+        return hashes[np.argsort(owner, kind="stable")], counts
     words = normalized_words(texts, zero_digits)
     lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
     flat = words.explode().drop_nulls()
@@ -128,8 +141,8 @@ def _rotl(h: np.ndarray, r: int) -> np.ndarray:
     return (h << np.uint32(r)) | (h >> np.uint32(32 - r))
 
 
-def _ascii_word_hashes(texts: Sequence[str], zero_digits: bool) -> tuple[np.ndarray, np.ndarray] | None:
-    """The fast path of `normalized_words` + `word_hashes` for an all-ASCII batch (None otherwise).
+def _ascii_word_hashes(texts: Sequence[str], zero_digits: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The fast path of `normalized_words` + `word_hashes` for an all-ASCII batch.
 
     On ASCII, NFKC is the identity and the words are the runs of [a-z0-9] after lowercasing,
     so the batch is one byte buffer: `str.lower`, then `bytes.translate` zeroes digits and marks
@@ -138,7 +151,7 @@ def _ascii_word_hashes(texts: Sequence[str], zero_digits: bool) -> tuple[np.ndar
     `word_hashes(normalized_words(...))`, checked in tests/test_dedup.py."""
     joined = "\x00".join(t or "" for t in texts)
     if not joined.isascii():
-        return None
+        raise ValueError("_ascii_word_hashes needs ASCII texts")
     data = joined.lower().encode("ascii")
     if zero_digits:
         data = data.translate(_ZERO_DIGITS)

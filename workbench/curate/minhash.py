@@ -1,13 +1,14 @@
 """Vectorized MinHash signatures on datasketch's scheme ("affine32").
 
 datasketch hashes one shingle at a time in Python. Here a chunk of documents is normalized
-and split into words by polars, each distinct word is hashed once (xxh32), and the word
-hashes are combined into shingle hashes with numpy. The permutations for the whole chunk
-are then one numpy expression (`fmix32(h) * a + b`, wrapping in uint32 exactly as datasketch
-does) and the per-document minimum is a `np.minimum.reduceat`. The result is the
-`hashvalues` that `datasketch.MinHash(num_perm, seed)` computes when fed the same shingle
-hashes (`datasketch_signature`), so signatures wrap into `LeanMinHash` objects for
-datasketch's `MinHashLSH` index.
+and split into words (all-ASCII documents from one byte buffer with a vectorized xxh32, the
+others by polars with each distinct word hashed once), and the word hashes are combined into
+shingle hashes with numpy. The permutations for the whole chunk are then one numpy
+expression (`fmix32(h) * a + b`, wrapping in uint32 exactly as datasketch does) and the
+per-document minimum is a `np.minimum.reduceat`. The result is the `hashvalues` that
+`datasketch.MinHash(num_perm, seed)` computes when fed the same shingle hashes
+(`datasketch_signature`). Candidates come from numpy banding (`banding`); signatures also
+wrap into `LeanMinHash` objects for datasketch's `MinHashLSH` (`method="datasketch"`).
 """
 
 from __future__ import annotations

@@ -78,3 +78,109 @@ def test_union_find_is_transitive_and_ordered():
     uf.union(4, 2)
     uf.union(2, 3)
     assert uf.groups() == [[2, 3, 4]]
+
+
+# ---- numpy banding (workbench.curate.banding) ------------------------------------------
+
+def _corpus(n_sources: int = 150, seed: int = 3) -> list[str]:
+    """Sources of 40 random words, each with 0-2 copies at a few word edits, and empty texts."""
+    import random
+
+    rng = random.Random(seed)
+    vocab = [f"w{i}x" for i in range(400)]
+    out = []
+    for s in range(n_sources):
+        src = [rng.choice(vocab) for _ in range(40)]
+        out.append(" ".join(src))
+        for _ in range(rng.randint(0, 2)):
+            copy = list(src)
+            for _ in range(rng.randint(0, 2)):
+                copy[rng.randrange(len(copy))] = rng.choice(vocab)
+            out.append(" ".join(copy))
+        if s % 40 == 0:
+            out.append("")
+    return out
+
+
+def test_numpy_banding_gives_datasketch_lsh_groups():
+    texts = _corpus()
+    sigs = minhash.signatures(texts, num_perm=100, n=5)
+    for threshold, bands, rows in [(0.7, 20, 5), (0.5, 10, 10), (0.9, 50, 2)]:
+        ours = minhash.near_duplicate_groups(sigs, threshold, bands, rows)
+        theirs = minhash.near_duplicate_groups(sigs, threshold, bands, rows, method="datasketch")
+        assert ours == theirs and len(ours) > 20, (threshold, bands, rows)
+
+
+def test_candidate_pairs_all_pairs_in_small_buckets_window_in_giant_ones():
+    from workbench.curate import banding
+
+    keys = np.array([7, 3, 7, 9, 7, 3, 7, 7, 1], dtype=np.uint64)  # bucket 7: docs 0,2,4,6,7; bucket 3: 1,5
+    i, j = banding.candidate_pairs(keys, max_bucket=100)
+    assert sorted(zip(i.tolist(), j.tolist())) == sorted(
+        [(0, 2), (0, 4), (0, 6), (0, 7), (2, 4), (2, 6), (2, 7), (4, 6), (4, 7), (6, 7), (1, 5)])
+    # max_bucket 3: each member of the 5-member bucket meets only the next 2 (document order)
+    i, j = banding.candidate_pairs(keys, max_bucket=3)
+    assert sorted(zip(i.tolist(), j.tolist())) == sorted([(0, 2), (0, 4), (2, 4), (2, 6), (4, 6), (4, 7), (6, 7), (1, 5)])
+
+
+def test_giant_bucket_is_capped_and_still_one_cluster():
+    from workbench.curate import banding
+
+    texts = [BASE] * 3000 + _corpus(30)
+    sigs = minhash.signatures(texts, num_perm=20, n=5)
+    keys = banding.band_keys(sigs, 4, 5)[:, 0]
+    i, _ = banding.candidate_pairs(keys, max_bucket=8)
+    assert len(i) <= 3000 * 7 + 200  # not 3000²/2 = 4.5M
+    groups = minhash.near_duplicate_groups(sigs, 0.7, 4, 5, max_bucket=8)
+    assert groups[0] == list(range(3000))
+    assert groups == minhash.near_duplicate_groups(sigs, 0.7, 4, 5)  # the window loses no link here
+
+
+def test_batch_stages_are_pure_and_out_of_core_matches(tmp_path):
+    from workbench.curate import banding
+
+    texts = _corpus()
+    sigs = minhash.signatures(texts, num_perm=100, n=5)
+    keys = banding.band_keys(sigs, 20, 5)
+    cuts = [0, 7, 100, 101, 330, len(texts)]
+    parts = []
+    for lo, hi in zip(cuts, cuts[1:]):
+        batch = minhash.signature_batch({"text": np.array(texts[lo:hi], dtype=object), "doc": np.arange(lo, hi)},
+                                        num_perm=100, n=5)
+        assert np.array_equal(batch["signature"], sigs[lo:hi]) and batch["doc"].tolist() == list(range(lo, hi))
+        banded = banding.band_key_batch(batch, 20, 5)
+        assert np.array_equal(np.stack([banded[f"band_{b}"] for b in range(20)], axis=1), keys[lo:hi])
+        assert banded["empty"].tolist() == [t == "" for t in texts[lo:hi]]
+        parts.append(batch["signature"])
+    labels = banding.out_of_core_labels(iter(parts), tmp_path / "spill", 0.7, 20, 5)
+    assert np.array_equal(labels, banding.cluster_labels(sigs, 0.7, 20, 5))
+    assert (tmp_path / "spill" / "band_keys.parquet").exists()
+
+
+def test_components_label_is_the_smallest_member_in_any_merge_order():
+    from workbench.curate import banding
+
+    pairs = [(5, 9), (2, 9), (7, 8), (0, 3), (8, 1)]
+    for order in (pairs, pairs[::-1]):
+        c = banding.Components(10)
+        for a, b in order:
+            c.merge(np.array([a]), np.array([b]))
+        assert c.labels.tolist() == [0, 1, 2, 0, 4, 2, 6, 1, 1, 2]
+        assert c.groups() == [[0, 3], [1, 7, 8], [2, 5, 9]]
+
+
+def test_ascii_fast_path_equals_the_polars_words():
+    long_words = "a" * 15 + " " + "b" * 16 + " " + "C" * 41 + " internationalization1234"
+    ascii_texts = ["Hello, World! 123_abc x9", "", "a_b__c\td\ne", long_words, "The 42 cats; 7 dogs.", "x"]
+    for zero_digits in (False, True):
+        fast = minhash._ascii_word_hashes(ascii_texts, zero_digits)
+        words = minhash.normalized_words(ascii_texts, zero_digits)
+        assert np.array_equal(fast[0], minhash.word_hashes(words.explode().drop_nulls()))
+        assert fast[1].tolist() == words.list.len().to_list()
+    # a mixed batch: ASCII documents by bytes, the others by polars, back in document order
+    mixed = ascii_texts + TEXTS + ["café au lait, crème brûlée et thé"] + ascii_texts[::-1]
+    words = minhash.normalized_words(mixed)
+    expected = minhash.shingle_hashes(minhash.word_hashes(words.explode().drop_nulls()),
+                                      words.list.len().to_numpy().astype(np.int64), 5)
+    got = minhash.text_shingle_hashes(mixed, 5)
+    assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])

@@ -137,7 +137,8 @@ class MinHashParams(Params):
 
 @register
 class MinHashDedup(Step):
-    """Near-duplicates: MinHash over word shingles, datasketch LSH candidates, union-find clusters."""
+    """Near-duplicates: MinHash over word shingles, LSH candidates from numpy banding (`banding`), verified on
+    the signatures, union-find clusters."""
 
     name = "minhash_dedup"
     Params = MinHashParams

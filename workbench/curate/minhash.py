@@ -1,20 +1,21 @@
 """Vectorized MinHash signatures on datasketch's scheme ("affine32").
 
 datasketch hashes one shingle at a time in Python. Here a chunk of documents is normalized
-and split into words by polars, each distinct word is hashed once (xxh32), and the word
-hashes are combined into shingle hashes with numpy. The permutations for the whole chunk
-are then one numpy expression (`fmix32(h) * a + b`, wrapping in uint32 exactly as datasketch
-does) and the per-document minimum is a `np.minimum.reduceat`. The result is the
-`hashvalues` that `datasketch.MinHash(num_perm, seed)` computes when fed the same shingle
-hashes (`datasketch_signature`), so signatures wrap into `LeanMinHash` objects for
-datasketch's `MinHashLSH` index.
+and split into words (all-ASCII documents from one byte buffer with a vectorized xxh32, the
+others by polars with each distinct word hashed once), and the word hashes are combined into
+shingle hashes with numpy. The permutations for the whole chunk are then one numpy
+expression (`fmix32(h) * a + b`, wrapping in uint32 exactly as datasketch does) and the
+per-document minimum is a `np.minimum.reduceat`. The result is the `hashvalues` that
+`datasketch.MinHash(num_perm, seed)` computes when fed the same shingle hashes
+(`datasketch_signature`). Candidates come from numpy banding (`banding`); signatures also
+wrap into `LeanMinHash` objects for datasketch's `MinHashLSH` (`method="datasketch"`).
 """
 
 from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 
@@ -23,6 +24,7 @@ import polars as pl
 import xxhash
 from datasketch import LeanMinHash, MinHash
 
+from workbench.curate import banding
 from workbench.curate.text import normalize, normalize_exact
 
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "empty" value for affine32
@@ -107,40 +109,150 @@ def shingle_hashes(word_hash: np.ndarray, lengths: np.ndarray, n: int = 5) -> tu
 
 
 def text_shingle_hashes(texts: Sequence[str], n: int = 5, zero_digits: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Shingle hashes and shingles per document for a batch of texts."""
+    """Shingle hashes and shingles per document for a batch of texts.
+
+    All-ASCII documents take the byte-buffer path (`_ascii_word_hashes`), the others polars;
+    the two parts are put back in document order (same values either way)."""
+    texts = [t or "" for t in texts]
+    is_ascii = np.fromiter((t.isascii() for t in texts), dtype=bool, count=len(texts))
+    if is_ascii.all():
+        return shingle_hashes(*_ascii_word_hashes(texts, zero_digits), n)
+    if is_ascii.any():
+        parts = [(idx, text_shingle_hashes([texts[k] for k in idx], n, zero_digits))
+                 for idx in (np.flatnonzero(is_ascii), np.flatnonzero(~is_ascii))]
+        counts = np.zeros(len(texts), dtype=np.int64)
+        for idx, (_, c) in parts:
+            counts[idx] = c
+        owner = np.concatenate([np.repeat(idx, c) for idx, (_, c) in parts])
+        hashes = np.concatenate([h for _, (h, _) in parts])
+        return hashes[np.argsort(owner, kind="stable")], counts
     words = normalized_words(texts, zero_digits)
     lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
     flat = words.explode().drop_nulls()
     return shingle_hashes(word_hashes(flat), lengths, n)
 
 
+_P1, _P2, _P3, _P4, _P5 = (np.uint32(p) for p in (2654435761, 2246822519, 3266489917, 668265263, 374761393))
+_ASCII_WORD = bytes(1 if chr(c).isascii() and (chr(c).isdigit() or chr(c).islower()) else 0
+                    for c in range(256))  # [^\W_] on ASCII after lowercasing: a-z, 0-9
+_ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _rotl(h: np.ndarray, r: int) -> np.ndarray:
+    return (h << np.uint32(r)) | (h >> np.uint32(32 - r))
+
+
+def _ascii_word_hashes(texts: Sequence[str], zero_digits: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The fast path of `normalized_words` + `word_hashes` for an all-ASCII batch.
+
+    On ASCII, NFKC is the identity and the words are the runs of [a-z0-9] after lowercasing,
+    so the batch is one byte buffer: `str.lower`, then `bytes.translate` zeroes digits and marks
+    word bytes; word boundaries come from a diff, and xxh32 runs vectorized over all words shorter than 16 bytes
+    (its short-input branch); longer words go through `xxhash` one by one. Same values as
+    `word_hashes(normalized_words(...))`, checked in tests/test_dedup.py."""
+    joined = "\x00".join(t or "" for t in texts)
+    if not joined.isascii():
+        raise ValueError("_ascii_word_hashes needs ASCII texts")
+    data = joined.lower().encode("ascii")
+    if zero_digits:
+        data = data.translate(_ZERO_DIGITS)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    is_word = np.frombuffer(data.translate(_ASCII_WORD), dtype=np.int8)
+    edges = np.diff(is_word, prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    doc_bounds = np.cumsum([0] + [len(t or "") + 1 for t in texts])
+    lengths = np.diff(np.searchsorted(starts, doc_bounds)).astype(np.int64)
+    size = (ends - starts).astype(np.uint32)
+    padded = np.concatenate([buf, np.zeros(16, dtype=np.uint8)])
+
+    def byte(p: np.ndarray) -> np.ndarray:
+        return padded[p].astype(np.uint32)
+
+    with np.errstate(over="ignore"):
+        h = size + _P5  # xxh32, seed 0, input shorter than 16 bytes
+        for k in range(0, 12, 4):
+            p = starts + k
+            lane = byte(p) | (byte(p + 1) << 8) | (byte(p + 2) << 16) | (byte(p + 3) << 24)
+            h = np.where(size >= k + 4, _rotl(h + lane * _P3, 17) * _P4, h)
+        p = starts + (size & np.uint32(~3 & 0xFFFFFFFF))
+        for t in range(3):
+            h = np.where((size & np.uint32(3)) > t, _rotl(h + byte(p + t) * _P5, 11) * _P1, h)
+        h ^= h >> np.uint32(15)
+        h *= _P2
+        h ^= h >> np.uint32(13)
+        h *= _P3
+        h ^= h >> np.uint32(16)
+    for w in np.flatnonzero(size >= 16):
+        h[w] = xxhash.xxh32_intdigest(buf[starts[w]:ends[w]].tobytes())
+    return h, lengths
+
+
 def _min_hash(hashes: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray,
-              block_shingles: int = 8_192) -> np.ndarray:
+              block_shingles: int = 4_096) -> np.ndarray:
     """Per-document minimum of the permuted shingle hashes (EMPTY where a document has none).
 
     Documents go through in blocks of about `block_shingles` shingles, so the
-    (shingles × permutations) matrix stays in CPU cache (~4 MiB) instead of streaming
-    through memory three times (multiply, add, minimum)."""
-    if len(hashes) > block_shingles:
-        ends = np.cumsum(counts)
-        out, first, start = [], 0, 0
-        while first < len(counts):
-            last = max(first + 1, int(np.searchsorted(ends, start + block_shingles, side="right")))
-            end = int(ends[last - 1])
-            out.append(_min_hash(hashes[start:end], counts[first:last], a, b, block_shingles))
-            first, start = last, end
-        return np.concatenate(out)
+    (permutations × shingles) matrix stays in CPU cache (~1.6 MiB at 100 permutations) instead
+    of streaming through memory three times (multiply, add, minimum); it is laid out one
+    permutation per row, so each document's minimum is a reduction over contiguous values."""
     sig = np.full((len(counts), len(a)), EMPTY, dtype=np.uint32)
-    nonempty = np.flatnonzero(counts > 0)
-    if len(nonempty):
-        hv = _fmix32(hashes)
-        phv = np.empty((len(hv), len(a)), dtype=np.uint32)
-        with np.errstate(over="ignore"):
-            np.multiply(hv[:, None], a[None, :], out=phv)  # uint32 arithmetic wraps, as in datasketch
-            phv += b[None, :]
-        starts = np.concatenate([[0], np.cumsum(counts[nonempty])[:-1]])
-        sig[nonempty] = np.minimum.reduceat(phv, starts, axis=0)
+    hv = _fmix32(hashes)
+    ends = np.cumsum(counts)
+    first, start = 0, 0
+    while first < len(counts):
+        last = max(first + 1, int(np.searchsorted(ends, start + block_shingles, side="right")))
+        end = int(ends[last - 1])
+        nonempty = np.flatnonzero(counts[first:last] > 0)
+        if len(nonempty):
+            phv = np.empty((len(a), end - start), dtype=np.uint32)
+            with np.errstate(over="ignore"):
+                np.multiply(a[:, None], hv[None, start:end], out=phv)  # uint32 arithmetic wraps, as in datasketch
+                phv += b[:, None]
+            starts = np.concatenate([[0], np.cumsum(counts[first:last][nonempty])[:-1]])
+            sig[first + nonempty] = np.minimum.reduceat(phv, starts, axis=1).T
+        first, start = last, end
     return sig
+
+
+def signature_batch(batch: dict, num_perm: int = 128, n: int = 5, seed: int = 1, zero_digits: bool = False,
+                    text_column: str = "text") -> dict:
+    """The signature stage over one record batch (a dict of columns, as Ray Data's
+    `map_batches` passes with `batch_format="numpy"`): adds a (rows × num_perm) uint32
+    `signature` column and keeps the other columns. Pure: the same texts give the same rows
+    wherever the batch runs, and equal `signatures` of the same texts."""
+    a, b = permutations(num_perm, seed)
+    hashes, counts = text_shingle_hashes([str(t) for t in batch[text_column]], n, zero_digits)
+    return {**batch, "signature": _min_hash(hashes, counts, a, b)}
+
+
+def signature_chunks(
+    texts: Iterable[str],
+    num_perm: int = 128,
+    n: int = 5,
+    seed: int = 1,
+    chunk_docs: int = 2_000,
+    zero_digits: bool = False,
+    workers: int | None = None,
+) -> Iterator[np.ndarray]:
+    """The signature rows of `texts`, one (chunk × num_perm) block at a time, in order."""
+    a, b = permutations(num_perm, seed)
+
+    def one_chunk(chunk: list[str]) -> np.ndarray:
+        hashes, counts = text_shingle_hashes(chunk, n, zero_digits)
+        return _min_hash(hashes, counts, a, b)
+
+    # polars and numpy release the GIL, so chunks on a thread per core run in parallel;
+    # at most 2 chunks per worker are in flight, so memory stays bounded by the chunk size
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    it = iter(texts)
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        while True:
+            while len(pending) < 2 * workers and (chunk := list(islice(it, chunk_docs))):
+                pending.append(pool.submit(one_chunk, chunk))
+            if not pending:
+                break
+            yield pending.popleft().result()
 
 
 def signatures(
@@ -157,30 +269,24 @@ def signatures(
 
     Digits are kept unless `zero_digits` (FineWeb's web-text setting): SFT problems that
     differ only in their numbers are different examples. Documents go through in chunks
-    (`chunk_docs`), so memory stays bounded by the chunk, not the corpus."""
-    a, b = permutations(num_perm, seed)
-
-    def one_chunk(chunk: list[str]) -> np.ndarray:
-        hashes, counts = text_shingle_hashes(chunk, n, zero_digits)
-        return _min_hash(hashes, counts, a, b)
-
-    # polars and numpy release the GIL, so chunks on a thread per core run in parallel;
-    # at most 2 chunks per worker are in flight, so memory stays bounded by the chunk size
-    workers = workers or max(1, min(4, os.cpu_count() or 1))
-    rows: list[np.ndarray] = []
-    it = iter(texts)
-    with ThreadPoolExecutor(workers) as pool:
-        pending: deque = deque()
-        while True:
-            while len(pending) < 2 * workers and (chunk := list(islice(it, chunk_docs))):
-                pending.append((len(chunk), pool.submit(one_chunk, chunk)))
-            if not pending:
-                break
-            size, future = pending.popleft()
-            rows.append(future.result())
+    (`chunk_docs`), so working memory stays bounded by the chunk; with a sized `texts` the
+    rows go straight into the result (no second copy of the matrix while concatenating)."""
+    chunks = signature_chunks(texts, num_perm, n, seed, chunk_docs, zero_digits, workers)
+    if not isinstance(texts, Sized):
+        rows = []
+        for block in chunks:
+            rows.append(block)
             if progress:
-                progress(size)
-    return np.concatenate(rows) if rows else np.zeros((0, num_perm), dtype=np.uint32)
+                progress(len(block))
+        return np.concatenate(rows) if rows else np.zeros((0, num_perm), dtype=np.uint32)
+    out = np.empty((len(texts), num_perm), dtype=np.uint32)
+    done = 0
+    for block in chunks:
+        out[done:done + len(block)] = block
+        done += len(block)
+        if progress:
+            progress(len(block))
+    return out
 
 
 def datasketch_signature(text: str, num_perm: int = 128, n: int = 5, seed: int = 1,
@@ -243,18 +349,27 @@ def near_duplicate_groups(
     rows: int,
     seed: int = 1,
     progress: Callable[[int], None] | None = None,
+    method: str = "bands",
+    max_bucket: int = banding.MAX_BUCKET,
 ) -> list[list[int]]:
     """Groups of document indexes linked by LSH candidates whose estimated Jaccard >= threshold.
 
-    Candidates come from datasketch's MinHashLSH (bands × rows); each candidate pair is
-    verified on the signatures before union-find joins it, so a chance band collision
-    between two unrelated documents does not merge their clusters.
+    `method="bands"` (default): numpy banding (`banding.cluster_labels`: band keys grouped by a
+    sort, buckets over `max_bucket` members windowed). `method="datasketch"`: datasketch's
+    in-memory MinHashLSH (one dict per band; memory grows with the corpus). Either way each
+    candidate pair is verified on the signatures before it joins a cluster, so a chance band
+    collision between two unrelated documents does not merge their clusters; on buckets up to
+    `max_bucket` the two give the same groups (ascending, ordered by their smallest member).
     """
-    from datasketch import MinHashLSH
-
     num_perm = bands * rows
     if sigs.shape[1] != num_perm:
         raise ValueError(f"signatures have {sigs.shape[1]} values, bands × rows = {num_perm}")
+    if method == "bands":
+        return banding.groups_from_labels(banding.cluster_labels(sigs, threshold, bands, rows, max_bucket, progress))
+    if method != "datasketch":
+        raise ValueError(f"method must be 'bands' or 'datasketch', got {method!r}")
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(num_perm=num_perm, params=(bands, rows))
     valid = np.flatnonzero((sigs != EMPTY).any(axis=1))
     uf = UnionFind(len(sigs))

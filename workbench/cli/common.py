@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 
@@ -48,6 +49,21 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+def click_exception_types() -> tuple[type[BaseException], ...]:
+    """The usage-error bases of every typer/click we allow.
+
+    typer < 0.2x raises click's own `click.ClickException`; newer typer (0.29 and on) vendors
+    click as `typer._click`, whose exceptions are not click's. Both have `.show()` and `.exit_code`.
+    """
+    types: list[type[BaseException]] = []
+    for mod in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            types.append(importlib.import_module(mod).ClickException)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(types)
+
+
 def run_cli(app: typer.Typer) -> None:
     try:
         rc = app(standalone_mode=False)
@@ -59,9 +75,7 @@ def run_cli(app: typer.Typer) -> None:
         err_console.print("[yellow]interrupted[/]: finished steps are kept; run the same command again to resume")
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 - the one place errors become messages
-        import click
-
-        if isinstance(e, click.ClickException):
+        if isinstance(e, click_exception_types()):  # usage errors: the usage line, exit 2
             e.show()
             sys.exit(e.exit_code)
         if isinstance(e, user_error_types()):

@@ -111,3 +111,33 @@ def test_no_arguments_shows_help_and_exits_2(ws):
 def test_help_exits_0(ws):
     proc = run_subprocess("data", "--help", check=False)
     assert proc.returncode == 0 and "ingest" in proc.stdout
+
+
+def test_every_user_error_class_is_a_workbench_error():
+    import importlib
+
+    from workbench.errors import WorkbenchError
+
+    classes = {
+        "workbench.catalog": "CatalogError", "workbench.data.ingest": "IngestError",
+        "workbench.data.readers": "InputError", "workbench.data.records": "RecordError",
+        "workbench.models": "ModelError", "workbench.curate.recipe": ("RecipeError", "CurationError"),
+        "workbench.train": "TrainError", "workbench.evals.suites": "SuiteError",
+        "workbench.evals.runner": "EvalError", "workbench.synth.think": "SynthError",
+        "workbench.synth.mix": "MixError", "workbench.ablate": "AblationError",
+        "workbench.ablate.spec": "SpecError", "workbench.cli.common": "UserFacingError",
+        "workbench.evals.scoring": "DataError",
+    }
+    for mod, names in classes.items():
+        for name in (names,) if isinstance(names, str) else names:
+            cls = getattr(importlib.import_module(mod), name)
+            assert issubclass(cls, WorkbenchError), f"{mod}.{name}"
+    from workbench.curate.steps import RecipeError
+    from workbench.data.records import RecordError
+
+    assert issubclass(RecordError, ValueError) and issubclass(RecipeError, ValueError)  # code catches those
+
+
+def test_a_workbench_error_is_one_red_line_exit_2(ws, tmp_path):
+    proc = run_subprocess("data", "ingest", str(tmp_path / "missing.jsonl"), "--name", "x", check=False)
+    assert proc.returncode == 2 and "error:" in proc.stderr and "Traceback" not in proc.stderr

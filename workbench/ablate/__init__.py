@@ -18,6 +18,8 @@ without changing the steps.
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import hashlib
 import inspect
 import json
@@ -37,7 +39,7 @@ from workbench.workspace import Workspace
 BASE = "base"  # the variant name of the untrained base model
 
 
-class AblationError(RuntimeError):
+class AblationError(WorkbenchError, RuntimeError):
     """An ablation that cannot run or report (e.g. nothing evaluated yet); the message says why."""
 
 

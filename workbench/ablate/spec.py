@@ -27,6 +27,8 @@ Relative paths are resolved against the spec file's folder. Errors name the key 
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import os
 import re
 from pathlib import Path
@@ -38,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class SpecError(ValueError):
+class SpecError(WorkbenchError, ValueError):
     """An ablation spec that cannot be run; the message names the file and key path."""
 
 

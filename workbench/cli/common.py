@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from workbench.errors import WorkbenchError
 from workbench.workspace import Workspace
 
 # Piped output (logs, CI, tests) gets a wide fixed width so tables are not folded.
@@ -18,35 +19,13 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
-class UserFacingError(Exception):
+class UserFacingError(WorkbenchError):
     """Base for errors whose message is the whole story (no traceback for the user)."""
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Errors that mean bad input, not a bug: shown as one red line, exit code 2."""
-    from workbench.catalog import CatalogError
-    from workbench.data.ingest import IngestError
-    from workbench.models import ModelError
-    from workbench.data.readers import InputError
-    from workbench.data.records import RecordError
-
-    types = [UserFacingError, CatalogError, IngestError, InputError, RecordError, ModelError, FileNotFoundError]
-    for mod, name in [
-        ("workbench.curate.recipe", "RecipeError"),
-        ("workbench.curate.recipe", "CurationError"),
-        ("workbench.train", "TrainError"),
-        ("workbench.evals.suites", "SuiteError"),
-        ("workbench.evals.runner", "EvalError"),
-        ("workbench.synth.think", "SynthError"),
-        ("workbench.synth.mix", "MixError"),
-        ("workbench.ablate", "AblationError"),
-        ("workbench.ablate.spec", "SpecError"),
-    ]:
-        try:
-            types.append(getattr(__import__(mod, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(types)
+    return (WorkbenchError, FileNotFoundError)
 
 
 def click_exception_types() -> tuple[type[BaseException], ...]:

@@ -7,6 +7,8 @@ Every step class registers itself under its name, which is what a recipe's `step
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -16,11 +18,11 @@ from pydantic import BaseModel, ConfigDict
 from workbench.data.records import Record
 
 
-class RecipeError(ValueError):
+class RecipeError(WorkbenchError, ValueError):
     """A recipe that is not valid: the message starts with the key path (`steps[2].params.x: ...`)."""
 
 
-class CurationError(RuntimeError):
+class CurationError(WorkbenchError, RuntimeError):
     """A curation that cannot produce a version (e.g. every record would be dropped)."""
 
 

@@ -7,6 +7,8 @@ become the version.
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import json
 import os
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from workbench.data.store import SavedVersion, save_version
 from workbench.workspace import Workspace
 
 
-class IngestError(ValueError):
+class IngestError(WorkbenchError, ValueError):
     """Input that cannot become a dataset version; the message says where and why."""
 
 

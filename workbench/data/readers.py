@@ -6,6 +6,8 @@ Each reader yields `(where, row)` where `where` is a human-readable location suc
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import csv
 import json
 import os
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-class InputError(ValueError):
+class InputError(WorkbenchError, ValueError):
     """Input that cannot be read; the message names the file and what is wrong."""
 
 

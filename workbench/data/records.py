@@ -13,6 +13,8 @@ and None otherwise, and decorate it with `@adapter("my_format", keys={...})`.
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -23,7 +25,7 @@ ROLES = ("system", "user", "assistant")
 REASONING_MODES = ("think", "no_think")
 
 
-class RecordError(ValueError):
+class RecordError(WorkbenchError, ValueError):
     """A row that cannot become a record; the message says why."""
 
 

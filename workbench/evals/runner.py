@@ -10,6 +10,8 @@ suite file changes its hash and re-runs it.
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import hashlib
 import json
 import logging
@@ -28,7 +30,7 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_
 RUNNER_VERSION = 1
 
 
-class EvalError(ValueError):
+class EvalError(WorkbenchError, ValueError):
     """Bad eval input (unknown model or run, nothing to compare); the message says what to do."""
 
 

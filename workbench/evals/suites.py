@@ -8,6 +8,8 @@ JSONL (the official IFEval file, a GSM8K-format file, any prompt/reference set).
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import hashlib
 import json
 import os
@@ -21,7 +23,7 @@ LAYERS = ("smoke", "core")
 SMOKE_SIZE = 30
 
 
-class SuiteError(ValueError):
+class SuiteError(WorkbenchError, ValueError):
     """An unknown suite or layer, a broken suite file, or a bad data row (names file:line)."""
 
 

@@ -9,6 +9,8 @@ id); down-sampling takes a seeded shuffle's prefix. Both are reported in the com
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ from workbench.data.store import SavedVersion, load_records, save_version
 from workbench.workspace import Workspace
 
 
-class MixError(ValueError):
+class MixError(WorkbenchError, ValueError):
     """A mixture spec that cannot be built; raised before anything is written."""
 
 

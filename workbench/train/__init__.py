@@ -15,6 +15,8 @@ trains, and at the end `adapter/` (a plain peft adapter plus tokenizer, loadable
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import hashlib
 import json
 import os
@@ -45,7 +47,7 @@ SANITY_PROMPTS = [
 ]
 
 
-class TrainError(ValueError):
+class TrainError(WorkbenchError, ValueError):
     """Bad training input (config, data, model/template); raised before any step runs."""
 
 

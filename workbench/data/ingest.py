@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.names import check_name
 from workbench.progress import track
 from workbench.data.readers import BadRow, InputError, read_rows
 from workbench.data.records import ADAPTERS, RecordError, convert_row, detect_format, unique_ids
@@ -47,6 +48,7 @@ def ingest(
     split: str = "train",
 ) -> IngestResult:
     spec = str(spec)
+    check_name(name)
     if fmt is not None and fmt not in ADAPTERS:
         raise IngestError(f"unknown --format {fmt!r}; known formats: {', '.join(ADAPTERS)}")
     source = source or default_source(spec)

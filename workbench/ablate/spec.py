@@ -27,6 +27,7 @@ Relative paths are resolved against the spec file's folder. Errors name the key 
 
 from __future__ import annotations
 
+from workbench.configfile import read_config_text
 from workbench.errors import WorkbenchError
 
 import os
@@ -243,7 +244,7 @@ def load_spec(path: str | os.PathLike) -> AblationSpec:
     if not path.exists():
         raise SpecError(f"{path}: spec file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_config_text(path))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

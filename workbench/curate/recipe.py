@@ -19,6 +19,8 @@ recipe; the per-step summary, flags and dedup clusters go to the catalog too.
 
 from __future__ import annotations
 
+from workbench.configfile import read_config_text
+
 import hashlib
 import json
 import time
@@ -125,7 +127,7 @@ def load_recipe(source: str | Path | dict | Recipe) -> Recipe:
             raise RecipeError(f"recipe file not found: {path}")
         origin = path.stem
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.safe_load(read_config_text(path))
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark else str(path)

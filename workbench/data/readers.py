@@ -56,6 +56,8 @@ def read_jsonl(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object
             if lineno == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM):]
             where = f"{path}:{lineno}"
+            if b"\x00" in raw and not tolerant:
+                raise InputError(f"{where}: binary data (NUL byte), not a text file")
             try:
                 line = _decode(raw, where)
             except InputError as e:

@@ -8,6 +8,7 @@ JSONL (the official IFEval file, a GSM8K-format file, any prompt/reference set).
 
 from __future__ import annotations
 
+from workbench.configfile import read_config_text
 from workbench.errors import WorkbenchError
 
 import hashlib
@@ -48,7 +49,7 @@ _Loader.add_constructor("!function", lambda loader, node: f"!function {loader.co
 
 def _read_yaml(path: Path) -> dict:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        data = yaml.load(read_config_text(path), Loader=_Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -9,6 +9,7 @@ id); down-sampling takes a seeded shuffle's prefix. Both are reported in the com
 
 from __future__ import annotations
 
+from workbench.configfile import load_config_yaml
 from workbench.errors import WorkbenchError
 
 import random
@@ -81,7 +82,7 @@ def load_mix_spec(spec: str | Path | dict) -> list[MixSpec]:
     if not isinstance(spec, dict):
         where = f"{spec}: "
         try:
-            spec = yaml.safe_load(Path(spec).read_text())
+            spec = load_config_yaml(spec)
         except FileNotFoundError:
             raise MixError(f"{where}no such file") from None
         except yaml.YAMLError as e:

@@ -15,6 +15,7 @@ trains, and at the end `adapter/` (a plain peft adapter plus tokenizer, loadable
 
 from __future__ import annotations
 
+from workbench.configfile import load_config_yaml
 from workbench.errors import WorkbenchError
 
 import hashlib
@@ -111,7 +112,7 @@ class TrainConfig(BaseModel):
                 raise TrainError(f"train config {path} does not exist")
             where = str(path)
             try:
-                config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                config = load_config_yaml(path) or {}
             except yaml.YAMLError as e:
                 raise TrainError(f"{path}: not valid YAML: {e}") from None
             if isinstance(config, dict) and isinstance(config.get("train"), dict) and len(config) == 1:

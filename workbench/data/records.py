@@ -188,7 +188,7 @@ def _mode_from_flag(flag: Any) -> str | None:
 def _messages_mode(messages: list[dict]) -> str | None:
     """SmolLM3 convention: a /think or /no_think flag at the end of the system prompt."""
     for m in messages:
-        if m.get("role") == "system" and isinstance(m.get("content"), str):
+        if isinstance(m, dict) and m.get("role") == "system" and isinstance(m.get("content"), str):
             text = m["content"].rstrip()
             if text.endswith("/no_think"):
                 return "no_think"
@@ -211,6 +211,18 @@ def smoltalk2(row: dict) -> dict | None:
     return {"messages": messages, "reasoning_mode": _mode_from_flag(kwargs.get("enable_thinking")), "meta": meta}
 
 
+def _meta_object(meta: Any) -> dict:
+    """A row's `meta`: an object, or the JSON text of one (what `data export` writes)."""
+    if isinstance(meta, str) and meta.startswith("{"):
+        try:
+            meta = json.loads(meta)
+        except json.JSONDecodeError:
+            return {"meta": meta}
+    if isinstance(meta, dict):
+        return meta
+    return {} if meta is None else {"meta": meta}
+
+
 @adapter("messages", keys={"messages"})
 def openai_messages(row: dict) -> dict | None:
     messages = row.get("messages")
@@ -221,7 +233,7 @@ def openai_messages(row: dict) -> dict | None:
     mode = row.get("reasoning_mode")
     if mode is None:
         mode = _messages_mode(messages)
-    meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
+    meta = _meta_object(row.get("meta"))
     extra = {k: v for k, v in row.items() if k not in ("messages", "reasoning_mode", "meta", "source", "id")}
     return {"messages": messages, "reasoning_mode": mode, "meta": {**extra, **meta}}
 
@@ -238,6 +250,8 @@ def sharegpt(row: dict) -> dict | None:
         return None
     messages = []
     for i, turn in enumerate(conv):
+        if not isinstance(turn, dict):
+            raise RecordError(f"conversation turn {i} is not an object")
         who = str(turn.get("from", "")).lower()
         if who not in SHAREGPT_ROLES:
             raise RecordError(f"conversation turn {i} has unknown speaker {turn.get('from')!r}")

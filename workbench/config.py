@@ -78,6 +78,26 @@ def yaml_error(path: str | os.PathLike, e: yaml.YAMLError, error: type[ConfigErr
     return error(f"{where}: {phrase} ({problem})" if parens else f"{where}: {phrase}: {problem}")
 
 
+def read_config_text(path: str | os.PathLike, error: type[ConfigError] = ConfigError) -> str:
+    """The text of a config file, a leading UTF-8 BOM removed; `error` naming the file (and the
+    line, for bytes that are not UTF-8) when it is a directory, missing or unreadable."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a directory; give a YAML file")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except OSError as e:
+        raise error(f"{path}: cannot be read ({e.strerror})") from None
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise error(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[e.start]:02x}); save the file as UTF-8") from None
+
+
 def read_config(source: str | os.PathLike | dict | Any, error: type[ConfigError] = ConfigError, *,
                 loader: type[yaml.SafeLoader] = yaml.SafeLoader, not_found: str = "{path}: file not found",
                 phrase: str = "not valid YAML", parens: bool = False) -> ConfigSource:
@@ -85,9 +105,9 @@ def read_config(source: str | os.PathLike | dict | Any, error: type[ConfigError]
     if not isinstance(source, (str, os.PathLike)):
         return ConfigSource(source)
     path = Path(source)
-    if not path.is_file():
+    if not path.exists():
         raise error(not_found.format(path=path))
-    text = path.read_text(encoding="utf-8")
+    text = read_config_text(path, error)
     try:
         data = yaml.load(text, Loader=loader)
         node = yaml.compose(text, Loader=loader)

@@ -7,6 +7,8 @@ once into a plain safetensors directory in the shared cache and load that afterw
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import functools
 import importlib.util
 import os
@@ -20,7 +22,7 @@ from workbench.workspace import cache_dir
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
 
-class ModelError(RuntimeError):
+class ModelError(WorkbenchError, RuntimeError):
     """A base model that cannot be found or loaded; the message says what to do."""
 
 

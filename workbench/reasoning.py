@@ -44,7 +44,7 @@ def flag_mode(text: str) -> str | None:
 def messages_mode(messages: list[dict]) -> str | None:
     """The mode flagged at the end of a system prompt among the messages, or None."""
     for m in messages:
-        if m.get("role") == "system" and isinstance(m.get("content"), str):
+        if isinstance(m, dict) and m.get("role") == "system" and isinstance(m.get("content"), str):
             mode = flag_mode(m["content"])
             if mode:
                 return mode

@@ -8,6 +8,8 @@ waits and retries. The browser view can then read while an ablation writes.
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import json
 import random
 import time
@@ -23,7 +25,7 @@ from workbench.catalog.migrations import MIGRATIONS
 LOCK_TIMEOUT_S = 120.0
 
 
-class CatalogError(LookupError):
+class CatalogError(WorkbenchError, LookupError):
     """Something asked of the catalog that is not there (a version, a run)."""
 
 

@@ -14,6 +14,7 @@ from workbench.cli import compare as _compare
 from workbench.cli import curate as _curate
 from workbench.cli import data as _data
 from workbench.cli import evals as _evals
+from workbench.cli import maintenance as _maintenance
 from workbench.cli import mix as _mix
 from workbench.cli import models as _models
 from workbench.cli import report as _report
@@ -39,6 +40,7 @@ app = typer.Typer(
 )
 for _command, _module in AREAS.items():
     app.add_typer(_module.app, name=_command)
+_maintenance.register(app)  # top-level `workbench gc` and `workbench verify`
 
 
 def main() -> None:

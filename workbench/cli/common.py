@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from workbench.errors import WorkbenchError
 from workbench.workspace import Workspace
 
 # Piped output (logs, CI, tests) gets a wide fixed width so tables are not folded.
@@ -17,32 +19,25 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
-class UserFacingError(Exception):
+class UserFacingError(WorkbenchError):
     """Base for errors whose message is the whole story (no traceback for the user)."""
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Errors that mean bad input, not a bug: shown as one red line, exit code 2."""
-    from workbench.catalog import CatalogError
-    from workbench.data.ingest import IngestError
-    from workbench.models import ModelError
-    from workbench.data.readers import InputError
-    from workbench.data.records import RecordError
+    return (WorkbenchError, FileNotFoundError)
 
-    types = [UserFacingError, CatalogError, IngestError, InputError, RecordError, ModelError, FileNotFoundError]
-    for mod, name in [
-        ("workbench.curate.recipe", "RecipeError"),
-        ("workbench.curate.recipe", "CurationError"),
-        ("workbench.train", "TrainError"),
-        ("workbench.evals.suites", "SuiteError"),
-        ("workbench.evals.runner", "EvalError"),
-        ("workbench.synth.think", "SynthError"),
-        ("workbench.synth.mix", "MixError"),
-        ("workbench.ablate", "AblationError"),
-        ("workbench.ablate.spec", "SpecError"),
-    ]:
+
+def click_exception_types() -> tuple[type[BaseException], ...]:
+    """The usage-error bases of every typer/click we allow.
+
+    typer < 0.2x raises click's own `click.ClickException`; newer typer (0.29 and on) vendors
+    click as `typer._click`, whose exceptions are not click's. Both have `.show()` and `.exit_code`.
+    """
+    types: list[type[BaseException]] = []
+    for mod in ("click.exceptions", "typer._click.exceptions"):
         try:
-            types.append(getattr(__import__(mod, fromlist=[name]), name))
+            types.append(importlib.import_module(mod).ClickException)
         except (ImportError, AttributeError):
             pass
     return tuple(types)
@@ -59,9 +54,7 @@ def run_cli(app: typer.Typer) -> None:
         err_console.print("[yellow]interrupted[/]: finished steps are kept; run the same command again to resume")
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 - the one place errors become messages
-        import click
-
-        if isinstance(e, click.ClickException):
+        if isinstance(e, click_exception_types()):  # usage errors: the usage line, exit 2
             e.show()
             sys.exit(e.exit_code)
         if isinstance(e, user_error_types()):

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from workbench.cli.common import DefaultGroup, console, table, workspace
+from workbench.names import name_option
 
 app = typer.Typer(cls=DefaultGroup, help="Curate a dataset version with a recipe; see what each step removed.")
 
@@ -35,7 +36,7 @@ def _print_reports(steps: list[dict]) -> None:
 def run(
     version: str = typer.Argument(..., help="Version id, id prefix or name to curate."),
     recipe: Path = typer.Option(None, "--recipe", "-r", help="Recipe YAML (default: examples/recipes/default.yaml)."),
-    name: str = typer.Option(..., "--name", "-n", help="Name for the curated version."),
+    name: str = typer.Option(..., "--name", "-n", callback=name_option, help="Name for the curated version."),
     allow_empty: bool = typer.Option(False, "--allow-empty", help="Do not stop when every record would be dropped."),
 ):
     """Run RECIPE on VERSION and register the kept records as a new version."""

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from workbench.cli.common import console, table, workspace
+from workbench.names import name_option
 
 app = typer.Typer(help="Ingest and inspect versioned datasets.", no_args_is_help=True)
 
@@ -15,7 +16,7 @@ app = typer.Typer(help="Ingest and inspect versioned datasets.", no_args_is_help
 @app.command()
 def ingest(
     source: str = typer.Argument(..., help="A JSONL/JSON/Parquet/CSV file, or a Hugging Face dataset id (online only)."),
-    name: str = typer.Option(..., "--name", "-n", help="Name for the dataset version."),
+    name: str = typer.Option(..., "--name", "-n", callback=name_option, help="Name for the dataset version."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Force a format (default: detect per row)."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Send bad rows to a rejects file instead of stopping."),
     split: str = typer.Option("train", help="Split, for a hub dataset id."),

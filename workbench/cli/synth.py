@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from workbench.cli.common import DefaultGroup, console, table, workspace
+from workbench.names import name_option
 
 app = typer.Typer(cls=DefaultGroup, help="Generate /think and /no_think responses with distilabel and a local teacher.")
 
@@ -16,7 +17,7 @@ def run(
     version: str = typer.Argument(..., help="Version whose user turns are answered."),
     mode: str = typer.Option("both", help="think, no_think or both."),
     teacher: Optional[str] = typer.Option(None, help="Teacher model: bundled name, local dir or hub id (default: bundled SmolLM2)."),
-    name: Optional[str] = typer.Option(None, "--name", "-n", help="Name of the new version (default VERSION-MODE)."),
+    name: Optional[str] = typer.Option(None, "--name", "-n", callback=name_option, help="Name of the new version (default VERSION-MODE)."),
     temperature: float = typer.Option(0.0, help="0 = greedy."),
     top_p: float = typer.Option(1.0),
     max_new_tokens: int = typer.Option(512, help="Reasoning needs far more than 128."),

@@ -19,6 +19,7 @@ recipe; the per-step summary, flags and dedup clusters go to the catalog too.
 
 from __future__ import annotations
 
+
 import hashlib
 import json
 import time

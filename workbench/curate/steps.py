@@ -9,6 +9,8 @@ Every step class registers itself under its name, which is what a recipe's `step
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -24,7 +26,7 @@ class RecipeError(ConfigError):
     """A recipe that is not valid: the message starts with the key path (`steps[2].params.x: ...`)."""
 
 
-class CurationError(RuntimeError):
+class CurationError(WorkbenchError, RuntimeError):
     """A curation that cannot produce a version (e.g. every record would be dropped)."""
 
 

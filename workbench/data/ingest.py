@@ -7,11 +7,14 @@ become the version.
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.names import check_name
 from workbench.progress import track
 from workbench.data.readers import BadRow, InputError, read_rows
 from workbench.data.records import ADAPTERS, RecordError, convert_row, detect_format, unique_ids
@@ -19,7 +22,7 @@ from workbench.data.store import SavedVersion, save_version
 from workbench.workspace import Workspace
 
 
-class IngestError(ValueError):
+class IngestError(WorkbenchError, ValueError):
     """Input that cannot become a dataset version; the message says where and why."""
 
 
@@ -45,6 +48,7 @@ def ingest(
     split: str = "train",
 ) -> IngestResult:
     spec = str(spec)
+    check_name(name)
     if fmt is not None and fmt not in ADAPTERS:
         raise IngestError(f"unknown --format {fmt!r}; known formats: {', '.join(ADAPTERS)}")
     source = source or default_source(spec)

@@ -6,6 +6,8 @@ Each reader yields `(where, row)` where `where` is a human-readable location suc
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import csv
 import json
 import os
@@ -15,7 +17,7 @@ from pathlib import Path
 from workbench.registry import register_unique
 
 
-class InputError(ValueError):
+class InputError(WorkbenchError, ValueError):
     """Input that cannot be read; the message names the file and what is wrong."""
 
 
@@ -38,29 +40,59 @@ def reader(*suffixes: str):
     return deco
 
 
+BOM = b"\xef\xbb\xbf"  # what many Windows tools and spreadsheet exports write first: read, not refused
+
+
+def _decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{where}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at byte offset {e.start}); "
+                         "save the file as UTF-8") from None
+
+
 @reader(".jsonl", ".ndjson")
 def read_jsonl(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]:
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if lineno == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM):]
+            where = f"{path}:{lineno}"
+            if b"\x00" in raw and not tolerant:
+                raise InputError(f"{where}: binary data (NUL byte), not a text file")
+            try:
+                line = _decode(raw, where)
+            except InputError as e:
+                if not tolerant:
+                    raise
+                yield where, BadRow(str(e).removeprefix(f"{where}: "), raw.decode("utf-8", "replace").rstrip("\n"))
+                continue
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
                 msg = f"malformed JSON ({e.msg} at column {e.colno})"
+                if lineno == 1 and line.lstrip().startswith("[") and not line.rstrip().endswith("]"):
+                    msg += "; this looks like a JSON array: name the file .json"
                 if not tolerant:
-                    raise InputError(f"{path}:{lineno}: {msg}") from None
+                    raise InputError(f"{where}: {msg}") from None
                 row = BadRow(msg, line.rstrip("\n"))
-            yield f"{path}:{lineno}", row
+            if isinstance(row, list) and not tolerant:
+                raise InputError(f"{where}: a JSON array, expected one JSON object per line"
+                                 + ("; if the file is one JSON array, name it .json" if lineno == 1 else ""))
+            yield where, row
 
 
 @reader(".json")
 def read_json_array(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]:
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    text = _decode(raw.removeprefix(BOM), str(path))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(f"{path}:{e.lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+        hint = "; this looks like JSON Lines (one object per line): name the file .jsonl" if e.msg == "Extra data" else ""
+        raise InputError(f"{path}:{e.lineno}: malformed JSON ({e.msg} at column {e.colno}){hint}") from None
     if isinstance(data, dict):
         # {"data": [...]} or a single-split dict is common; a lone object is one row.
         lists = [v for v in data.values() if isinstance(v, list)]
@@ -88,9 +120,9 @@ def read_parquet(path: Path, tolerant: bool = False) -> Iterator[tuple[str, obje
 
 @reader(".csv", ".tsv")
 def read_csv(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]:
-    with open(path, encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8-sig", newline="") as fh:  # -sig: a leading BOM is read, not kept
         rows = csv.DictReader(fh, delimiter="\t" if path.suffix == ".tsv" else ",")
-        for row in rows:
+        for row in _csv_rows(rows, path):
             # Cells holding JSON (e.g. a messages list) are decoded; plain text stays text.
             out = {}
             for k, v in row.items():
@@ -101,6 +133,25 @@ def read_csv(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]
                         pass
                 out[k] = v
             yield f"{path}:{rows.line_num}", out
+
+
+def _csv_rows(rows: csv.DictReader, path: Path) -> Iterator[dict]:
+    """The rows of a DictReader; bad UTF-8 or a broken CSV becomes InputError naming the line."""
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:  # decoding runs ahead in chunks: find the line itself
+            with open(path, "rb") as fh:
+                for lineno, raw in enumerate(fh, 1):
+                    _decode(raw.removeprefix(BOM) if lineno == 1 else raw, f"{path}:{lineno}")
+            raise  # unreachable: some line failed to decode above
+        except csv.Error as e:
+            raise InputError(f"{path}:{rows.line_num}: malformed CSV ({e})") from None
+        if None in row:
+            raise InputError(f"{path}:{rows.line_num}: more cells than the header has columns")
+        yield row
 
 
 def looks_like_hub_id(spec: str) -> bool:
@@ -154,4 +205,6 @@ def read_rows(spec: str | os.PathLike, split: str = "train", tolerant: bool = Fa
     fn = READERS.get(path.suffix.lower())
     if fn is None:
         raise InputError(f"{spec_s}: unsupported file type {path.suffix!r}; supported: {', '.join(sorted(READERS))}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{spec_s}: empty file (no valid records to ingest)")
     yield from fn(path, tolerant=tolerant)

@@ -13,6 +13,8 @@ and None otherwise, and decorate it with `@adapter("my_format", keys={...})`.
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -26,7 +28,7 @@ ROLES = ("system", "user", "assistant")
 REASONING_MODES = MODES
 
 
-class RecordError(ValueError):
+class RecordError(WorkbenchError, ValueError):
     """A row that cannot become a record; the message says why."""
 
 
@@ -197,6 +199,18 @@ def smoltalk2(row: dict) -> dict | None:
     return {"messages": messages, "reasoning_mode": _mode_from_flag(kwargs.get("enable_thinking")), "meta": meta}
 
 
+def _meta_object(meta: Any) -> dict:
+    """A row's `meta`: an object, or the JSON text of one (what `data export` writes)."""
+    if isinstance(meta, str) and meta.startswith("{"):
+        try:
+            meta = json.loads(meta)
+        except json.JSONDecodeError:
+            return {"meta": meta}
+    if isinstance(meta, dict):
+        return meta
+    return {} if meta is None else {"meta": meta}
+
+
 @adapter("messages", keys={"messages"})
 def openai_messages(row: dict) -> dict | None:
     messages = row.get("messages")
@@ -207,7 +221,7 @@ def openai_messages(row: dict) -> dict | None:
     mode = row.get("reasoning_mode")
     if mode is None:
         mode = _messages_mode(messages)
-    meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
+    meta = _meta_object(row.get("meta"))
     extra = {k: v for k, v in row.items() if k not in ("messages", "reasoning_mode", "meta", "source", "id")}
     return {"messages": messages, "reasoning_mode": mode, "meta": {**extra, **meta}}
 
@@ -224,6 +238,8 @@ def sharegpt(row: dict) -> dict | None:
         return None
     messages = []
     for i, turn in enumerate(conv):
+        if not isinstance(turn, dict):
+            raise RecordError(f"conversation turn {i} is not an object")
         who = str(turn.get("from", "")).lower()
         if who not in SHAREGPT_ROLES:
             raise RecordError(f"conversation turn {i} has unknown speaker {turn.get('from')!r}")

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from workbench import hashing
+from workbench.errors import WorkbenchError
 from workbench.evals.likelihood import BPB, LIKELIHOOD_TYPES, likelihood_sample, reference_bpb
 from workbench.evals.scoring import directions
 from workbench.evals.suites import LAYERS, SMOKE_SIZE, Suite, SuiteError, select
@@ -29,7 +30,7 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_
 RUNNER_VERSION = 2  # 2: bits per byte of the reference beside the generation metrics
 
 
-class EvalError(ValueError):
+class EvalError(WorkbenchError, ValueError):
     """Bad eval input (unknown model or run, nothing to compare); the message says what to do."""
 
 

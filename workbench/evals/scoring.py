@@ -8,6 +8,8 @@ failure (score 0), never an exception.
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import functools
 import json
 import math
@@ -43,7 +45,7 @@ def directions(metrics, declared: dict[str, bool] | None = None) -> dict[str, bo
 # ---------------------------------------------------------------------------------------
 
 
-class DataError(ValueError):
+class DataError(WorkbenchError, ValueError):
     """A suite data row that cannot be used; the message names file:line."""
 
 

@@ -19,6 +19,8 @@ with `repair_think` a step-by-step output becomes trace + last-paragraph answer,
 
 from __future__ import annotations
 
+from workbench.errors import WorkbenchError
+
 import hashlib
 import json
 import os
@@ -44,7 +46,7 @@ THINK_INSTRUCTION = (
 NO_THINK_INSTRUCTION = "You are a helpful assistant. Answer directly and concisely, without showing your reasoning."
 
 
-class SynthError(ValueError):
+class SynthError(WorkbenchError, ValueError):
     """A synthesis request that cannot run; raised before anything is generated or written."""
 
 

@@ -1,0 +1,156 @@
+"""A workspace that checks itself: `verify` re-hashes what the catalog points at, `gc` finds
+what it no longer points at.
+
+- verify: every dataset body is re-read and re-hashed (each record id from its content, the
+  version id from its records) against its catalog row; every finished run's adapter must be
+  there, and where the run was evaluated its adapter hash must still give the stored model key.
+- gc: dataset bodies, run directories (adapters) and checkpoints that no catalog row references,
+  and temp files of killed writers. Dry run by default; `apply` removes them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.processes import pid_alive
+from workbench.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # missing_body | body_mismatch | unreadable_body | missing_adapter | adapter_mismatch
+    ref: str  # version id or run id
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    versions: int = 0
+    runs: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class Garbage:
+    kind: str  # body | temp | run_dir | checkpoints | rejects
+    path: Path
+    bytes: int
+    why: str
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _verify_version(ws: Workspace, v: dict) -> Problem | None:
+    import pyarrow.parquet as pq
+
+    from workbench.data.records import content_hash
+    from workbench.data.store import BODY_SCHEMA, table_to_records, version_hash
+
+    body = ws.home / v["path"]
+    if not body.is_file():
+        return Problem("missing_body", v["id"], f"{v['path']} is missing")
+    try:
+        records = table_to_records(pq.read_table(body, schema=BODY_SCHEMA))
+    except Exception as e:  # noqa: BLE001 - any unreadable body is a finding, not a crash
+        return Problem("unreadable_body", v["id"], f"{v['path']}: {e}")
+    if len(records) != v["n_rows"]:
+        return Problem("body_mismatch", v["id"], f"{len(records)} rows in the body, {v['n_rows']} in the catalog")
+    bad = next((r.id for r in records if content_hash(r.messages, r.reasoning_mode) != r.id), None)
+    if bad is not None:
+        return Problem("body_mismatch", v["id"], f"record {bad}: content does not hash to its id")
+    got = version_hash(records)
+    if got != v["id"]:
+        return Problem("body_mismatch", v["id"], f"body hashes to {got}")
+    return None
+
+
+def _verify_run(ws: Workspace, run: dict) -> Problem | None:
+    adapter = Path(run["adapter_dir"])
+    if not (adapter / "adapter_config.json").is_file():
+        return Problem("missing_adapter", run["id"], f"{adapter} is missing or incomplete")
+    evaluated = ws.catalog().query("SELECT DISTINCT model_key FROM eval_results WHERE run_id = ?", [run["id"]])
+    if evaluated:
+        from workbench.evals.runner import resolve_target
+
+        key = resolve_target(ws, run["id"]).model_key
+        stored = {r["model_key"] for r in evaluated}
+        if key not in stored:
+            return Problem("adapter_mismatch", run["id"],
+                           f"adapter hashes to model key {key}, evaluated as {', '.join(sorted(stored))}")
+    return None
+
+
+def verify(ws: Workspace) -> VerifyReport:
+    """Re-hash every dataset body and finished adapter against the catalog; report, never raise."""
+    cat = ws.catalog()
+    report = VerifyReport()
+    for v in cat.list_versions():
+        report.versions += 1
+        if (p := _verify_version(ws, v)) is not None:
+            report.problems.append(p)
+    for run in cat.list_runs():
+        if run["status"] != "finished":
+            continue
+        report.runs += 1
+        if (p := _verify_run(ws, run)) is not None:
+            report.problems.append(p)
+    return report
+
+
+def _dead_temp(path: Path) -> bool:
+    pid = path.name.rsplit("-", 1)[-1]
+    return ".tmp-" in path.name and pid.isdigit() and not pid_alive(int(pid))
+
+
+def find_garbage(ws: Workspace) -> list[Garbage]:
+    """What no catalog row references (and temp files of dead writers), largest first."""
+    cat = ws.catalog()
+    versions = cat.list_versions()
+    bodies = {str((ws.home / v["path"]).resolve()) for v in versions if v["path"]}
+    ids = {v["id"] for v in versions}
+    runs = {r["id"]: r for r in cat.list_runs()}
+    found: list[Garbage] = []
+    for p in sorted(ws.data_dir.iterdir()):
+        if _dead_temp(p):
+            found.append(Garbage("temp", p, _size(p), "temp file of a killed writer"))
+        elif p.suffix == ".parquet" and str(p.resolve()) not in bodies:
+            found.append(Garbage("body", p, _size(p), "no dataset version has this body"))
+    for d in sorted(p for p in ws.runs_dir.iterdir() if p.is_dir()):
+        run = runs.get(d.name)
+        if run is None:
+            found.append(Garbage("run_dir", d, _size(d), "no training run has this id"))
+            continue
+        for t in sorted(d.iterdir()):
+            if _dead_temp(t):
+                found.append(Garbage("temp", t, _size(t), "temp adapter of a killed run"))
+        ck = d / "checkpoints"
+        if ck.is_dir() and run["status"] == "finished":
+            found.append(Garbage("checkpoints", ck, _size(ck), "the run finished: nothing to resume"))
+    rejects = ws.home / "rejects"
+    if rejects.is_dir():
+        for p in sorted(rejects.glob("*.jsonl")):
+            if p.stem not in ids:
+                found.append(Garbage("rejects", p, _size(p), "no dataset version has this id"))
+    return sorted(found, key=lambda g: -g.bytes)
+
+
+def gc(ws: Workspace, apply: bool = False) -> list[Garbage]:
+    """The garbage found; with `apply`, removed too (files unlinked, directories deleted)."""
+    found = find_garbage(ws)
+    if apply:
+        for g in found:
+            if g.path.is_dir():
+                shutil.rmtree(g.path, ignore_errors=True)
+            else:
+                g.path.unlink(missing_ok=True)
+    return found

@@ -40,7 +40,7 @@ def leaderboard(ws: Workspace, data: report.ReportData) -> None:
         # variants x suites: one cell per suite's primary metric (st.table renders plain HTML)
         grid: dict[str, dict[str, str]] = {}
         for r in rows:
-            cell = f"{r['score']:.3f} · " + report.fmt_delta(r)
+            cell = report.fmt_score(r) + " · Δ " + report.fmt_delta(r)
             grid.setdefault(r["variant"], {"variant": r["variant"]})[f"{r['suite']} ({r['metric']})"] = cell
         st.table(list(grid.values()))
         fig = report.scores_figure(data)

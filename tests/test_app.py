@@ -49,11 +49,13 @@ def test_leaderboard_shows_every_variant_and_suite_with_cis(monkeypatch, filled)
     at = open_app(monkeypatch, filled.home)
     assert at.sidebar.selectbox(key="ablation").value == "tiny"
     assert "Leaderboard · tiny" in texts(at)
-    board = at.table[0].value
+    board = at.table[0].value  # the grid: variants as rows, one column per suite (its primary metric)
     assert set(board["variant"]) == {"base", "all", "math"}
-    assert set(board["suite"]) == {"gsm_style", "think_follow"}
-    assert all("[" in s for s in board["score [95% CI]"])  # a CI on every score
-    assert (board[board["variant"] == "base"]["delta vs base [95% CI]"] == "(baseline)").all()
+    suites = [c for c in board.columns if c != "variant"]
+    assert {c.split(" (")[0] for c in suites} == {"gsm_style", "think_follow"}
+    for c in suites:
+        assert all("[" in cell.split(" · Δ ")[0] for cell in board[c])  # a CI on every score
+        assert (board[board["variant"] == "base"][c].str.endswith("Δ (baseline)")).all()
 
 
 def test_compare_page_shows_items_side_by_side_filtered_by_suite_and_metric(monkeypatch, filled):

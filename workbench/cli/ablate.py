@@ -17,13 +17,16 @@ def run(
     spec: Path = typer.Argument(..., help="The ablation spec (YAML)."),
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Where to write the report (default reports/NAME)."),
     no_report: bool = typer.Option(False, "--no-report", help="Do not write the report."),
+    in_process: bool = typer.Option(False, "--in-process", help="Run train and eval tasks in this process "
+                                    "(default: a child process each, so one model is in memory at a time)."),
 ):
     """Build each variant's data, train each (variant x seed), evaluate every run and the base model."""
-    from workbench.ablate import run_ablation
+    from workbench.ablate import LocalExecutor, run_ablation
     from workbench.progress import console as progress_console
 
     ws = workspace()
-    result = run_ablation(ws, spec, log=lambda msg: progress_console.print(msg, highlight=False, markup=False, soft_wrap=True))
+    result = run_ablation(ws, spec, executor=LocalExecutor(isolate=not in_process),
+                          log=lambda msg: progress_console.print(msg, highlight=False, markup=False, soft_wrap=True))
     console.print(f"ablation [bold]{result.name}[/]: {result.n_new} steps run now, "
                   f"{len(result.outcomes) - result.n_new - len(result.failures)} cached, {len(result.failures)} failed")
     _summary(ws, result.name)
@@ -40,13 +43,16 @@ def run(
 
 
 def _summary(ws, name: str) -> None:
-    from workbench.report import fmt_delta, fmt_score, headline, report_data
+    from workbench.report import fmt_delta, fmt_score, headline, report_data, sentences
 
     data = report_data(ws, name)
     rows = [[r["variant"], r["suite"], r["metric"], r["n"], fmt_score(r), fmt_delta(r)] for r in headline(data)]
     if rows:
-        console.print(table(f"{name}: score vs base (95% CI, * = significant)",
-                            ["variant", "suite", "metric", "items", "score [95% CI]", "delta vs base [95% CI]"], rows))
+        console.print(table(f"{name}: score, and delta vs {data.baseline} (seed-aware 95% CI)",
+                            ["variant", "suite", "metric", "items", "score [95% CI]", f"delta vs {data.baseline} [95% CI]"],
+                            rows))
+        for line in sentences(data):
+            console.print(f"- {line}", highlight=False, markup=False, soft_wrap=True)
     else:
         console.print("no eval results yet")
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from workbench.ablate.outputs import EvalOutput, SuiteOutput
 import pytest
 
 from workbench.evals import decide, verdict
@@ -272,8 +274,8 @@ def test_benchmark_reads_stored_scores_and_makes_aa_draws(tmp_path, capsys):
                                  [{"item_id": f"i{i}", "prompt": "p", "response": "r",
                                    "scores": {"bpb": float(arr[0, k, i]), "other": 1.0}} for i in range(30)])
             cat.task_started("aa", f"e-{v}-{k}", "eval", v, None if v == "base" else k, f"eval {v}", {"target": target})
-            cat.task_done("aa", f"e-{v}-{k}", {"results": [{"suite": "s1", "result_id": rid, "primary_metric": "bpb"}]},
-                          60.0)
+            out = EvalOutput(target, [SuiteOutput("s1", "smoke", rid, 30, {}, "bpb", f"m-{v}-{k}", None, 1.0)])
+            cat.task_done("aa", f"e-{v}-{k}", out.to_dict(), 60.0)
     scores, info, _ = bench.stored_scores(str(ws.home), "aa")
     assert info["untrained"] == {"base"} and set(scores["s1"]) == {"bpb"}  # the headline metric only
     assert {v: len(s) for v, s in scores["s1"]["bpb"].items()} == {"base": 1, "raw": 3, "plain": 3}

@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from workbench.ablate.outputs import EvalOutput, SuiteOutput
-import pytest
 
 from workbench.evals import decide, verdict
 from workbench.evals.simulate import SimSpec, batch_diff, batch_pool, simulate

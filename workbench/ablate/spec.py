@@ -30,9 +30,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.config import ConfigSource, problems, read_config
 from workbench.errors import ConfigError
@@ -115,25 +115,28 @@ class VariantSpec(_Strict):
         return self
 
 
+def _distinct(v: list[int]) -> list[int]:
+    if len(set(v)) != len(v):
+        raise ValueError("seeds repeat")
+    return v
+
+
+Seeds = Annotated[list[int], AfterValidator(_distinct)]
+
+
 class ControlSpec(_Strict):
     """An A/A control: one variant trained with several seeds on the same data. Its seed pairs are
     compared like real variants; what they show is the noise floor a real effect must clear."""
 
     variant: str
-    seeds: list[int] = Field(min_length=2)
+    seeds: Seeds = Field(min_length=2)
 
-    @field_validator("seeds")
-    @classmethod
-    def _seeds(cls, v):
-        if len(set(v)) != len(v):
-            raise ValueError("seeds repeat")
-        return v
 
 
 class AblationSpec(_Strict):
     name: str
     base: str = "smollm2-135m-instruct"
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: Seeds = Field(default_factory=lambda: [0], min_length=1)
     train: str | dict[str, Any] = Field(default_factory=dict)
     eval: EvalSpec
     variants: list[VariantSpec] = Field(min_length=1)
@@ -150,12 +153,6 @@ class AblationSpec(_Strict):
             raise ValueError("use letters, digits, '_', '-', '.' (at most 64 characters)")
         return v
 
-    @field_validator("seeds")
-    @classmethod
-    def _seeds(cls, v):
-        if len(set(v)) != len(v):
-            raise ValueError("seeds repeat")
-        return v
 
     @field_validator("variants")
     @classmethod

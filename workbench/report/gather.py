@@ -112,7 +112,7 @@ def item_table(ws: Workspace, name: str) -> dict:
     for suites in table.values():
         for items in suites.values():
             for d in items.values():
-                metrics = {m for s in d["per_seed"] for m in s}
+                metrics = list(dict.fromkeys(m for s in d["per_seed"] for m in s))  # stored order, not set order
                 d["scores"] = {m: sum(s.get(m, 0.0) for s in d["per_seed"]) / len(d["per_seed"]) for m in metrics}
     return table
 

@@ -155,11 +155,9 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
     primary = primary_metrics(ws, name)
     metrics: dict[str, list[str]] = {}
     for suite in suites:
-        names: list[str] = [primary[suite]] if suite in primary else []
-        for v in items.values():
-            for d in v.get(suite, {}).values():
-                names += [m for m in d["scores"] if m not in names]
-        metrics[suite] = names
+        head: list[str] = [primary[suite]] if suite in primary else []
+        found = {m for v in items.values() for d in v.get(suite, {}).values() for m in d["scores"]}
+        metrics[suite] = head + sorted(found - set(head))  # the primary first, then by name: the same in every process
 
     direction = directions(suites, layer)
     order = [BASE] + [v["name"] for v in spec["variants"]]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from workbench.evals import stats
 from workbench.evals.decide import SeedAwareDiff, SeedVariance, pooled_seed_variance, seed_aware_diff
@@ -158,13 +158,12 @@ def compare_suite(suite: str, metrics: list[str], headline: list[str], pairs: li
 def adjust(rows: list[ComparisonRow], pending: list[tuple[int, list]]) -> list[ComparisonRow]:
     """Holm-adjust the headline family across suites, apply the control floor, set the verdicts;
     the control's own rows get the same adjustment within their family."""
-    from dataclasses import replace
-
     rows = list(rows)
-    idx = [i for i, _ in pending]
+    controls = dict(pending)
+    idx = list(controls)
     for i, p_adj in zip(idx, adjust_pvalues([rows[i].p for i in idx], ADJUST)):
         r = rows[i]
-        floor = noise_floor(dict(pending)[i])
+        floor = noise_floor(controls[i])
         word = verdict_word(r.delta, p_adj, higher_is_better=r.higher_is_better, floor=floor, alpha=ALPHA)
         rows[i] = replace(r, p_adjusted=p_adj, significant=word != "noise", verdict=word, headline=True, floor=floor)
     ctrl = [i for i, r in enumerate(rows) if r.kind == "control"]

@@ -47,11 +47,11 @@ def sentence(data: ReportData, variant: str) -> str:
         parts.append("worse on " + "; ".join(f"{_metric(c)} {fmt_row(c)}" for c in worse))
     if noise:
         parts.append("noise on " + ", ".join(noise))
-    mdd = [c.mdd for c in rows if math.isfinite(c.mdd)]
+    mdd = [c for c in rows if math.isfinite(c.mdd)]
     n_items = max(c.n for c in rows)
     seeds = f"{rows[0].n_seeds_b} seed(s) vs {rows[0].n_seeds_a}"
     tail = (f" (smallest detectable difference at {n_items} items and {seeds}: "
-            f"{min(mdd):.3f} to {max(mdd):.3f} on the headline metrics)") if mdd else ""
+            + ", ".join(f"{c.suite} {c.metric} {c.mdd:.3g}" for c in mdd) + ")") if mdd else ""
     if not all(c.training_noise for c in rows):
         tail += f"; {TRAINING_NOISE_MISSING}"
     return f"{variant} vs {data.baseline}: " + "; ".join(parts) + tail + "."

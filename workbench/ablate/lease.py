@@ -4,9 +4,12 @@ Before a task runs, its process claims the task's row in the catalog's `leases` 
 (holder = host:pid:start-token) and a background thread renews the row's heartbeat. Another
 process that wants the same task (the same ablation started twice, or another ablation with a
 step of the same content hash) waits while the holder is alive, then finds the task done and
-reuses it. A holder is stale, and its lease is taken over, when its heartbeat is older than
-`stale_s` or, on the same host, its process is gone (kill -9, power loss) or its pid now
-belongs to another process. Every catalog call is one short transaction, as everywhere else.
+reuses it. A holder on this host is stale, and its lease is taken over, as soon as its process
+is gone (kill -9, power loss) or its pid belongs to another process; while it lives it keeps
+the lease, however late its heartbeat (a loaded machine starves the heartbeat thread for
+minutes, and taking over a live holder would run the task twice). A holder on another host is
+stale when its heartbeat is older than `stale_s`. Every catalog call is one short
+transaction, as everywhere else.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from dataclasses import dataclass
 from workbench.processes import pid_alive, start_token
 
 HEARTBEAT_S = 5.0  # how often the holder renews its lease
-STALE_S = 60.0  # a heartbeat older than this is a dead holder (a holder on another host, or a hung one)
-POLL_S = 1.0  # how often a waiting process looks again
+# a heartbeat older than this is a dead holder on another host; longer than a renewal can be
+# held up by a catalog locked by others (base.LOCK_TIMEOUT_S) plus a beat
+STALE_S = 180.0
+POLL_S = 2.0  # how often a waiting process looks again
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,13 @@ class Holder:
     def __str__(self) -> str:
         return f"{self.host}:{self.pid}:{self.token}"
 
+    @property
+    def local(self) -> bool:
+        return self.host == socket.gethostname()
+
     def gone(self) -> bool:
         """True when this holder runs on this host and its process no longer exists."""
-        if self.host != socket.gethostname():
+        if not self.local:
             return False  # another machine: only the heartbeat can tell
         if not pid_alive(self.pid):
             return True
@@ -56,8 +65,8 @@ class Holder:
 def stale_reason(row: dict, stale_s: float) -> str | None:
     """Why the lease in `row` (with the catalog's `now`) may be taken over, or None while it holds."""
     holder = Holder.parse(row["holder"])
-    if holder.gone():
-        return f"its process {holder.pid} is gone"
+    if holder.local:
+        return f"its process {holder.pid} is gone" if holder.gone() else None
     age = (row["now"] - row["heartbeat"]).total_seconds()
     if age > stale_s:
         return f"no heartbeat for {age:.0f}s"

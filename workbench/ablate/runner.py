@@ -6,7 +6,9 @@ A task's outputs are files plus catalog rows written by the step itself, and one
 - a second call finds every task done and does nothing new;
 - after Ctrl-C or kill -9 the rerun skips finished tasks and re-enters the one that was cut
   off (training resumes from its checkpoint; the steps themselves write rows idempotently);
-- a step with the same inputs in another ablation is reused, not redone.
+- a step with the same inputs in another ablation is reused, not redone;
+- two processes never run one task at once: each task runs under its lease (ablate/lease.py),
+  and a second process waits for it, then finds it done.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ wall time, drawn from a seeded generator. The default run samples two moments pe
 
 Commands covered: ingest, curate, mix, and on the tiny test model synth (a scripted teacher,
 one prompt per batch), train (resumes from its checkpoint), eval and ablate (the rerun takes
-over the killed holder's task lease). The default run samples one moment for each of these.
+over the killed holder's task lease), one sampled moment each. The default run has eval of
+these; synth, train and ablate (minutes each) run with `-m faults_long`.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ COMMANDS = {
     "ablate": ([], ["ablate", "{spec}", "--in-process", "--no-report"]),
 }
 MODEL_COMMANDS = ("synth", "train", "eval", "ablate")  # need the tiny test model
+# a model loaded in each of 3+ processes: minutes each on 2 shared cores, so only with -m faults_long
+# (train and ablate resume after kill -9 are also in test_train.py and test_ablate_e2e.py)
+SLOW = ("ablate", "synth", "train")
 
 
 def _argv(args: list[str], files: dict[str, Path]) -> list[str]:
@@ -193,7 +197,8 @@ def _model(command: str, request) -> Path | None:
     return request.getfixturevalue("tiny_model_dir") if command in MODEL_COMMANDS else None
 
 
-@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("command", [pytest.param(c, marks=pytest.mark.faults_long) if c in SLOW else c
+                                     for c in sorted(COMMANDS)])
 def test_kill_9_sampled_moments(command, tmp_path, request):
     run_faults(command, tmp_path, moments=1 if command in MODEL_COMMANDS else 2,
                seed=sorted(COMMANDS).index(command), model_dir=_model(command, request))

@@ -95,3 +95,18 @@ def free_port() -> int:
 
 def chromium() -> str | None:
     return shutil.which("chromium") or (str(Path("/usr/bin/chromium")) if Path("/usr/bin/chromium").exists() else None)
+
+
+def mini_spec(folder: Path, model_dir: Path, name: str, **train) -> Path:
+    """The smallest real ablation: one variant, one seed, one training step, 2 likelihood items.
+    Specs of other names made in the same folder have the same tasks (same content hashes)."""
+    paths = write_data(folder / "data")
+    spec = {
+        "name": name, "base": str(model_dir), "seeds": [0],
+        "train": {"max_steps": 1, "batch_size": 4, "max_length": 128, "sanity_prompts": 0, **train},
+        "eval": {"suites": ["arith_choice"], "layer": "smoke", "limit": 2},
+        "variants": [{"name": "math", "sources": [str(paths["math"])]}],
+    }
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path

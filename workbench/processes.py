@@ -21,3 +21,12 @@ def pid_alive(pid: int | None) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except (OSError, IndexError):  # no /proc (macOS): the signal said it exists
         return True
+
+
+def start_token(pid: int) -> str:
+    """When `pid` started (clock ticks since boot, from /proc), so a reused pid is told apart from
+    the process that held something; '-' where it cannot be read (no /proc, or no such process)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "-"

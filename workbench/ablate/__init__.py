@@ -6,7 +6,8 @@ and the untrained base model.
 - outputs.py: the typed outputs the steps hand on and the report reads;
 - steps.py: `step_build`, `step_train`, `step_eval` (the area library calls);
 - executors.py: `execute(home, task)` from plain data, `LocalExecutor`;
-- runner.py: `Runner`, `run_ablation`, `status`.
+- runner.py: `Runner`, `run_ablation`, `status`;
+- lease.py: `TaskLease` (one process at a time runs a task; a dead holder is taken over).
 """
 
 from workbench.ablate.executors import LocalExecutor, execute

@@ -6,7 +6,9 @@ A task's outputs are files plus catalog rows written by the step itself, and one
 - a second call finds every task done and does nothing new;
 - after Ctrl-C or kill -9 the rerun skips finished tasks and re-enters the one that was cut
   off (training resumes from its checkpoint; the steps themselves write rows idempotently);
-- a step with the same inputs in another ablation is reused, not redone.
+- a step with the same inputs in another ablation is reused, not redone;
+- two processes never run one task at once: each task runs under its lease (ablate/lease.py),
+  and a second process waits for it, then finds it done.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from pathlib import Path
 import yaml
 
 from workbench.ablate.executors import LocalExecutor
+from workbench.ablate.lease import TaskLease
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.spec import AblationSpec, load_spec
-from workbench.ablate.tasks import (BASE, AblationError, Task, build_task, content_hash, eval_task,
+from workbench.ablate.tasks import (BASE, Task, build_task, content_hash, eval_task,
                                     resolved_train_config, train_task)
 from workbench.workspace import Workspace
 
@@ -79,6 +82,11 @@ class Runner:
         return f"~{_fmt_s(est)} left"
 
     def run_task(self, task: Task, remaining_after: dict[str, int]) -> Outcome:
+        """Run one task under its lease: while another process runs it, wait; then it is found done."""
+        with TaskLease(self.ws.catalog(), task.id, self.spec.name, task.label, log=self.log):
+            return self._run_task(task, remaining_after)
+
+    def _run_task(self, task: Task, remaining_after: dict[str, int]) -> Outcome:
         cat = self.ws.catalog()
         name = self.spec.name
         self.n_seen += 1
@@ -124,13 +132,6 @@ class Runner:
     def run(self) -> AblationRun:
         spec = self.spec
         cat = self.ws.catalog()
-        try:
-            live = [t for t in cat.ablation_tasks(spec.name) if t["status"] == "running" and t["pid"] != os.getpid()]
-        except Exception:  # noqa: BLE001 - first run: no rows yet
-            live = []
-        if live:
-            raise AblationError(f"ablation {spec.name!r} is already running in process {live[0]['pid']} "
-                                f"({live[0]['label']}); wait for it or stop it first")
         cat.save_ablation(spec.name, spec.model_dump(mode="json"), content_hash(spec.model_dump(mode="json")), self.spec_path)
         config = resolved_train_config(spec)
         n_runs = sum(len(spec.seeds_for(v.name)) for v in spec.variants)

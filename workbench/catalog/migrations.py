@@ -205,4 +205,17 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE eval_results ADD COLUMN higher_is_better JSON;
     ALTER TABLE eval_results ADD COLUMN likelihood_s DOUBLE;
     """,
+    8: """
+    -- Who is running a task right now: one row per held task, deleted on release. A second
+    -- writer waits while the holder's heartbeat is fresh, and takes the task over when the
+    -- heartbeat is stale or (on the same host) the holder's process is gone.
+    CREATE TABLE leases (
+        task_id   VARCHAR PRIMARY KEY,
+        holder    VARCHAR NOT NULL,      -- host:pid:start-token of the holding process
+        ablation  VARCHAR,               -- the ablation that asked for the task
+        label     VARCHAR,
+        acquired  TIMESTAMP NOT NULL,
+        heartbeat TIMESTAMP NOT NULL
+    );
+    """,
 }

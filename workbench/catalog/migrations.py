@@ -205,4 +205,9 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE eval_results ADD COLUMN higher_is_better JSON;
     ALTER TABLE eval_results ADD COLUMN likelihood_s DOUBLE;
     """,
+    8: """
+    -- A method's own numbers per logged step, beside the loss: per-reward means for grpo
+    -- ({"rewards/gsm_answer/mean": 0.25, ...}), reward margins and accuracies for dpo.
+    ALTER TABLE run_steps ADD COLUMN metrics JSON;
+    """,
 }

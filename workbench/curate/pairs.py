@@ -1,7 +1,7 @@
 """Preference-pair curation: drop pairs that teach no preference.
 
     - step: pair_equal
-      params: {normalize: true}   # compare after collapsing whitespace and case
+      params: {normalize: true}   # compare after collapsing whitespace (case is kept: it can be the preference)
 
 A pair whose chosen completion equals its rejected one has a DPO loss gradient of zero (the
 two log-ratios cancel) and only dilutes the batch; each dropped pair gets a reason row
@@ -23,7 +23,7 @@ _SPACE = re.compile(r"\s+")
 
 
 class PairEqualParams(Params):
-    normalize: bool = Field(True, description="compare lowercased, with whitespace runs collapsed")
+    normalize: bool = Field(True, description="compare with whitespace runs collapsed and ends stripped")
 
 
 @register
@@ -34,7 +34,7 @@ class PairEqualFilter(Filter):
     Params = PairEqualParams
 
     def _norm(self, text: str) -> str:
-        return _SPACE.sub(" ", text).strip().lower() if self.params.normalize else text
+        return _SPACE.sub(" ", text).strip() if self.params.normalize else text
 
     def check(self, record: Record) -> Verdict | None:
         if record.rejected is None:

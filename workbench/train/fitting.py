@@ -4,11 +4,11 @@ method's own numbers (rewards, margins), and the end of a run (adapter, sanity, 
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import shutil
 import time
-from pathlib import Path
 
 from workbench.data.records import Record
 from workbench.models import load_base_model
@@ -79,8 +79,9 @@ class MetricRecorder(_Recorder):
     per-reward means for grpo, reward margins and accuracies for dpo."""
 
     def on_log(self, args, state, control, logs=None, **kw):
-        metrics = {k: float(v) for k, v in (logs or {}).items()
-                   if k.startswith(METRIC_PREFIXES) and isinstance(v, (int, float)) and not isinstance(v, bool)}
+        metrics = {k: float(v) for k, v in (logs or {}).items()  # NaN: a reward no row of the step could score
+                   if k.startswith(METRIC_PREFIXES) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                   and math.isfinite(v)}
         if metrics:
             self.last_metrics = metrics
             self._pending.append({"step": state.global_step, "metrics": metrics})
@@ -134,10 +135,3 @@ def drop_printer(trainer) -> None:
     trainer.remove_callback(PrinterCallback)
 
 
-def require(condition: bool, message: str) -> None:
-    if not condition:
-        raise TrainError(message)
-
-
-__all__ = ["MetricRecorder", "Path", "datasets_of", "drop_printer", "policy", "require", "run", "split_rows",
-           "trainer_settings"]

@@ -34,9 +34,9 @@ def _pairs(n: int = 6) -> list:
 
 
 def _prompts(n: int = 4) -> list:
-    return [make_record([*([{"role": "system", "content": "/no_think"}] if i % 2 else []),
-                         {"role": "user", "content": f"What is {i} plus {i}?"}],
-                        reasoning_mode="no_think" if i % 2 else None, meta={"answer": str(2 * i)}, prompt_only=True)
+    modes = ("think", "no_think")
+    return [make_record([{"role": "system", "content": f"/{modes[i % 2]}"}, {"role": "user", "content": f"What is {i} plus {i}?"}],
+                        reasoning_mode=modes[i % 2], meta={"answer": str(2 * i)}, prompt_only=True)
             for i in range(n)]
 
 

@@ -108,9 +108,7 @@ def train(
         raise TrainError(f"run {run_id} is being trained right now by process {existing['pid']}")
 
     # Everything that can be wrong with the input is checked before the catalog is touched.
-    from workbench.data.store import load_records
-
-    from workbench.data.store import version_kind
+    from workbench.data.store import load_records, version_kind
 
     records = load_records(ws, version["id"])
     check_kind(how, version_kind(records, version["name"]), version["name"])
@@ -121,12 +119,14 @@ def train(
 
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(
-        {"version": version["id"], "base": ident, "mode": mode, "seed": seed, "config": resolved, "init_run": init_run}, indent=2))
+        {"version": version["id"], "base": ident, "mode": mode, "seed": seed, "config": resolved,
+         **({"init_run": init_run} if init_run else {})}, indent=2))
     cat.start_run({
         "id": run_id, "version_id": version["id"], "base_model": base, "base_model_path": ident["path"],
         "base_model_hash": ident["hash"], "run_dir": str(run_dir), "adapter_dir": str(adapter_dir),
         "mode": mode, "mode_reason": mode_reason, "config": resolved, "seed": seed, "pid": os.getpid(),
-        "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats, "versions": library_versions(), "method": cfg.method, "init_run": init_run},
+        "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats, "versions": library_versions(),
+                                                               "method": cfg.method, "init_run": init_run},
     })
     try:
         result = how.fit_fn()(FitArgs(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, progress, init_dir))

@@ -199,7 +199,7 @@ def test_ablation_with_a_dpo_variant_from_an_sft_variant(ws, tmp_path, tiny_mode
     data = write_data(tmp_path / "data")
     spec = {"name": "prefs", "base": str(tiny_model_dir), "seeds": [0], "baseline": "sft",
             "train": {"max_steps": 1, "batch_size": 2, "max_length": 96, "sanity_prompts": 0},
-            "eval": {"suites": ["gsm_style"], "layer": "smoke", "limit": 2},
+            "eval": {"suites": ["arith_choice"], "layer": "smoke", "limit": 2},  # likelihood only: no generation
             "variants": [{"name": "sft-dpo", "sources": [str(REPO / "datasets" / "example_preferences.jsonl")],
                           "recipe": {"steps": [{"step": "pair_equal"}]}, "method": "dpo", "from": "sft"},
                          {"name": "sft", "sources": [str(data["math"])]}]}
@@ -219,3 +219,18 @@ def test_ablation_with_a_dpo_variant_from_an_sft_variant(ws, tmp_path, tiny_mode
     report = report_data(ws, "prefs")
     assert any(c.a == "sft" and c.b == "sft-dpo" for c in report.comparisons)  # compared like any variant
     assert {r["variant"] for r in report.runs} == {"sft", "sft-dpo"}
+
+
+def test_methods_and_rewards_refuse_a_taken_name():
+    from workbench.registry import RegistryError
+    from workbench.train.methods import METHODS, Method, get_method, register_method
+    from workbench.train.rewards import REWARDS, Reward, register_reward
+
+    first = METHODS["dpo"]
+    with pytest.raises(RegistryError, match="training method 'dpo' is already registered"):
+        register_method(Method("dpo", "preference", "x:y", "x:z"))
+    with pytest.raises(RegistryError, match="reward 'gsm_answer' is already registered"):
+        register_reward(Reward("gsm_answer", ("answer",), lambda row, text: 1.0))
+    assert METHODS["dpo"] is first and REWARDS["gsm_answer"].needs == ("answer",)
+    with pytest.raises(TrainError, match="unknown training method 'ppo'; known: sft, dpo, grpo"):
+        get_method("ppo")

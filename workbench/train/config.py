@@ -98,6 +98,9 @@ class TrainConfig(BaseModel):
         if self.method == "grpo" and (self.batch_size * self.grad_accum) % self.grpo.num_generations:
             raise ValueError(f"grpo.num_generations: {self.grpo.num_generations} must divide batch_size x grad_accum "
                              f"({self.batch_size} x {self.grad_accum}): each batch holds whole groups")
+        if self.method == "grpo" and self.eval_fraction and self.batch_size % self.grpo.num_generations:
+            raise ValueError(f"grpo.num_generations: {self.grpo.num_generations} must divide batch_size "
+                             f"({self.batch_size}) when eval_fraction > 0: an eval batch holds whole groups")
         return self
 
     @classmethod

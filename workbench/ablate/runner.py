@@ -27,7 +27,7 @@ from workbench.ablate.lease import TaskLease
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.spec import AblationSpec, load_spec
 from workbench.ablate.tasks import (BASE, Task, build_task, content_hash, eval_task,
-                                    resolved_train_config, train_task)
+                                    resolved_train_config, train_task, variant_train_config)
 from workbench.workspace import Workspace
 
 
@@ -159,15 +159,25 @@ class Runner:
 
         self.run_task(eval_task(spec, BASE, None, spec.base), after("eval"))
 
-        for v in spec.variants:
+        trained: dict[tuple[str, int], str] = {}  # (variant, seed) -> run id, for variants trained `from` it
+        for v in spec.train_order():
             if v.name not in built:
                 continue
+            v_config = variant_train_config(spec, v, config)
             for seed in spec.seeds_for(v.name):
-                o = self.run_task(train_task(spec, v.name, built[v.name], seed, config), after("train"))
+                init = trained.get((v.from_, seed)) if v.from_ else None
+                if v.from_ and init is None:
+                    self.log(f"train {v.name} seed {seed}: skipped, {v.from_} seed {seed} has no finished run to start from")
+                    remaining["train"] -= 1
+                    remaining["eval"] -= 1
+                    self.total -= 2
+                    continue
+                o = self.run_task(train_task(spec, v.name, built[v.name], seed, v_config, init), after("train"))
                 if o.status == "failed":
                     remaining["eval"] -= 1
                     self.total -= 1
                     continue
+                trained[(v.name, seed)] = o.output.run_id
                 self.run_task(eval_task(spec, v.name, seed, o.output.run_id), after("eval"))
         return self.run_record
 
@@ -181,7 +191,9 @@ def prepare(spec_or_path: AblationSpec | str | os.PathLike) -> tuple[AblationSpe
 def run_ablation(ws: Workspace, spec_or_path, executor=None, log: Callable[[str], None] | None = None) -> AblationRun:
     """Run (or resume) every task of an ablation; failures are recorded, not raised."""
     spec, path = prepare(spec_or_path)
-    resolved_train_config(spec)  # validate before any work
+    config = resolved_train_config(spec)  # validate before any work
+    for v in spec.variants:
+        variant_train_config(spec, v, config)
     return Runner(ws, spec, executor=executor, log=log, spec_path=path).run()
 
 

@@ -19,6 +19,10 @@ variants:
     mix: {weights: {data: 1, synth: 1}, balance: tokens}
   - name: prebuilt
     version: my-dataset-v3           # an existing dataset version, used as is
+  - name: dpo
+    sources: [../datasets/example_preferences.jsonl]
+    method: dpo                      # sft (default) | dpo (preference pairs) | grpo (prompt-only rows)
+    from: curated                    # start from that variant's run (same seed): SFT -> DPO
 ```
 
 Relative paths are resolved against the spec file's folder. Errors name the key path
@@ -88,12 +92,27 @@ class MixSpec(_Strict):
 
 
 class VariantSpec(_Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     name: str
     version: str | None = None  # an existing dataset version, used as is
     sources: list[str] | None = None  # files or version refs; several are concatenated
     recipe: str | dict | None = None  # curation recipe (path or inline)
     synth: SynthSpec | None = None
     mix: MixSpec | None = None
+    # training method (sft | dpo | grpo; default: the train section's) and the variant whose run
+    # (same seed) this one starts from, e.g. a DPO variant on top of an SFT variant
+    method: str | None = None
+    from_: str | None = Field(None, alias="from")
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v):
+        from workbench.train.methods import METHODS
+
+        if v is not None and v not in METHODS:
+            raise ValueError(f"unknown training method {v!r}; known: {', '.join(METHODS)}")
+        return v
 
     @field_validator("name")
     @classmethod
@@ -170,7 +189,31 @@ class AblationSpec(_Strict):
             raise ValueError(f"baseline {self.baseline!r} is not a variant (known: base, {', '.join(sorted(names))})")
         if self.control is not None and self.control.variant not in names:
             raise ValueError(f"control.variant {self.control.variant!r} is not a variant (known: {', '.join(sorted(names))})")
+        self.train_order()  # `from` names a variant, with all its seeds, and never loops
         return self
+
+    def train_order(self) -> list["VariantSpec"]:
+        """The variants, each after the one it starts `from` (so that run exists first)."""
+        by_name, done, order = {v.name: v for v in self.variants}, set(), []
+
+        def visit(v: VariantSpec, path: tuple[str, ...]) -> None:
+            if v.name in done:
+                return
+            if v.from_ is not None:
+                if v.from_ not in by_name:
+                    raise ValueError(f"variant {v.name!r}: from {v.from_!r} is not a variant (known: {', '.join(sorted(by_name))})")
+                if v.from_ in (*path, v.name):
+                    raise ValueError(f"variant {v.name!r}: `from` loops ({' -> '.join((*path, v.name, v.from_))})")
+                missing = sorted(set(self.seeds_for(v.name)) - set(self.seeds_for(v.from_)))
+                if missing:
+                    raise ValueError(f"variant {v.name!r}: from {v.from_!r}, which is not trained with seeds {missing}")
+                visit(by_name[v.from_], (*path, v.name))
+            done.add(v.name)
+            order.append(v)
+
+        for v in self.variants:
+            visit(v, ())
+        return order
 
     def seeds_for(self, variant: str) -> list[int]:
         """The seeds a variant is trained with: the spec's seeds, plus the control's for its variant."""

@@ -83,7 +83,8 @@ def step_build(ws: Workspace, inp: dict) -> BuildOutput:
 def step_train(ws: Workspace, inp: dict) -> TrainOutput:
     from workbench.train import train
 
-    result = train(ws, inp["version"], inp["base"], train_config(inp["config"]), seed=inp["seed"], quant="auto")
+    result = train(ws, inp["version"], inp["base"], train_config(inp["config"]), seed=inp["seed"], quant="auto",
+                   init_run=inp.get("init_run"))
     run = ws.catalog().get_run(result.id)
     return TrainOutput(result.id, str(result.adapter_dir), run.get("mode"), run.get("wall_s"), run.get("tokens_per_s"))
 

@@ -85,8 +85,23 @@ def build_task(spec: AblationSpec, v: VariantSpec) -> Task:
     return Task("build", v.name, None, f"build {v.name}", inputs, hashed, located=("sources",))
 
 
-def train_task(spec: AblationSpec, variant: str, version: str, seed: int, config: dict) -> Task:
+def variant_train_config(spec: AblationSpec, v: VariantSpec, config: dict) -> dict:
+    """The resolved train config of a variant: the spec's, under the variant's `method` if it names one."""
+    if v.method is None:
+        return config
+    source = spec.path(spec.train) if isinstance(spec.train, str) else dict(spec.train)
+    try:
+        return train_config(source).with_method(v.method).resolved()
+    except Exception as e:  # TrainError: e.g. grpo's batch rule, under the variant's key
+        raise SpecError(f"variants[{spec.variants.index(v)}].method: {e}") from None
+
+
+def train_task(spec: AblationSpec, variant: str, version: str, seed: int, config: dict,
+               init_run: str | None = None) -> Task:
+    """Train one (variant, seed); `init_run` is the run of the variant it starts `from`."""
     inputs = {"version": version, "base": spec.base, "config": config, "seed": seed}
+    if init_run is not None:
+        inputs["init_run"] = init_run
     return Task("train", variant, seed, f"train {variant} seed {seed}", inputs)
 
 

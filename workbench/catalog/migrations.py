@@ -218,4 +218,9 @@ MIGRATIONS: dict[int, str] = {
         heartbeat TIMESTAMP NOT NULL
     );
     """,
+    9: """
+    -- A method's own numbers per logged step, beside the loss: per-reward means for grpo
+    -- ({"rewards/gsm_answer/mean": 0.25, ...}), reward margins and accuracies for dpo.
+    ALTER TABLE run_steps ADD COLUMN metrics JSON;
+    """,
 }

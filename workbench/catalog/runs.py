@@ -56,15 +56,18 @@ class RunsMixin:
         with self.connect() as con:
             con.executemany(
                 """
-                INSERT INTO run_steps VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO run_steps (run_id, step, loss, eval_loss, lr, epoch, grad_norm, metrics)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (run_id, step) DO UPDATE SET
                     loss = coalesce(excluded.loss, run_steps.loss),
                     eval_loss = coalesce(excluded.eval_loss, run_steps.eval_loss),
                     lr = coalesce(excluded.lr, run_steps.lr),
                     epoch = coalesce(excluded.epoch, run_steps.epoch),
-                    grad_norm = coalesce(excluded.grad_norm, run_steps.grad_norm)
+                    grad_norm = coalesce(excluded.grad_norm, run_steps.grad_norm),
+                    metrics = coalesce(excluded.metrics, run_steps.metrics)
                 """,
-                [[run_id, s["step"], s.get("loss"), s.get("eval_loss"), s.get("lr"), s.get("epoch"), s.get("grad_norm")]
+                [[run_id, s["step"], s.get("loss"), s.get("eval_loss"), s.get("lr"), s.get("epoch"), s.get("grad_norm"),
+                  to_json(s["metrics"]) if s.get("metrics") else None]
                  for s in steps],
             )
 
@@ -103,7 +106,9 @@ class RunsMixin:
         return [self._run_row(r) for r in rows]
 
     def run_steps(self, run_id: str) -> list[dict[str, Any]]:
-        return self.query(
-            "SELECT step, loss, eval_loss, lr, epoch, grad_norm FROM run_steps WHERE run_id = ? ORDER BY step",
+        """Logged steps; `metrics` holds the method's own numbers (rewards, margins) or None."""
+        rows = self.query(
+            "SELECT step, loss, eval_loss, lr, epoch, grad_norm, metrics FROM run_steps WHERE run_id = ? ORDER BY step",
             [run_id],
         )
+        return [{**r, "metrics": from_json(r["metrics"])} for r in rows]

@@ -58,7 +58,9 @@ def show(
     ws = workspace()
     v = ws.catalog().resolve_version(version)
     stats = profile(load_records(ws, v["id"]), tokenizer) if tokenizer else v["stats"]
-    console.print(f"[bold]{v['name']}[/] {v['id']}  ({v['operation']}, {v['created']:%Y-%m-%d %H:%M})")
+    kind = stats.get("kind", "sft")
+    console.print(f"[bold]{v['name']}[/] {v['id']}  ({v['operation']}, {v['created']:%Y-%m-%d %H:%M})"
+                  + ("" if kind == "sft" else f"  [bold]{kind}[/] records"))
     console.print(
         f"rows {stats['rows']}  turns {stats['turns']} (mean {stats['mean_turns']})  chars {stats['chars']}"
         + (f"  tokens {stats['tokens']} (mean {stats['mean_tokens']}, {stats['tokenizer']})" if stats.get("tokens") is not None else "")
@@ -86,6 +88,10 @@ def head(
         for m in r.messages:
             text = m["content"] if len(m["content"]) <= width else m["content"][:width] + " …"
             console.print(f"[bold cyan]{m['role']}:[/] ", end="")
+            console.print(text, highlight=False, markup=False)
+        if r.rejected is not None:
+            text = r.rejected if len(r.rejected) <= width else r.rejected[:width] + " …"
+            console.print("[bold red]rejected:[/] ", end="")
             console.print(text, highlight=False, markup=False)
 
 

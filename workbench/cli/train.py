@@ -20,15 +20,20 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Train config YAML (see examples/train.yaml)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (part of the run id)."),
     quant: str = typer.Option("auto", "--quant", help="auto (nf4 on CUDA, none on CPU), nf4 or none."),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="sft (conversations), dpo (preference pairs) or grpo (prompt-only data); default: the config's, else sft."),
+    from_run: Optional[str] = typer.Option(None, "--from", help="Start from this finished run's adapter (e.g. SFT -> DPO); part of the run id."),
 ):
     """Train (or find, or resume) the run for DATA on BASE with CONFIG and SEED."""
     from workbench.train import train
 
-    r = train(workspace(), data, base, config, seed=seed, quant=quant)
+    r = train(workspace(), data, base, config, seed=seed, quant=quant, method=method, init_run=from_run)
     cat = workspace().catalog()
     row = cat.get_run(r.id)
     state = "reused (already finished)" if r.reused else ("resumed from " + r.resumed_from if r.resumed_from else "trained")
-    console.print(f"[bold]run {r.id}[/] {state}; mode {row['mode']} ({row['mode_reason']})")
+    how = (row["meta"] or {}).get("method") or "sft"
+    start = (row["meta"] or {}).get("init_run")
+    console.print(f"[bold]run {r.id}[/] {how} {state}; mode {row['mode']} ({row['mode_reason']})"
+                  + (f"; started from run {start}" if start else ""))
     console.print(f"adapter: {r.adapter_dir}")
     _figures(row)
 
@@ -71,15 +76,24 @@ def show(run_id: str = typer.Argument(..., help="Run id or unique prefix."),
         console.print(f"[red]error:[/] {r['error']}")
     _figures(r)
     console.print("config: " + ", ".join(f"{k}={v}" for k, v in sorted(r["config"].items())))
+    meta = r["meta"] or {}
+    if meta.get("method", "sft") != "sft" or meta.get("init_run"):
+        console.print(f"method {meta.get('method', 'sft')}" + (f", started from run {meta['init_run']}" if meta.get("init_run") else "")
+                      + (f", reference: {meta['reference']}" if meta.get("reference") else ""))
     if steps:
         shown = steps if len(steps) <= 12 else steps[:: max(1, len(steps) // 12)] + [steps[-1]]
-        console.print(table("steps", ["step", "loss", "eval loss", "lr"], [
+        extra = sorted({k for s in shown for k in (s.get("metrics") or {}) if k.endswith("/mean") or k in _SHOWN})
+        console.print(table("steps", ["step", "loss", "eval loss", "lr", *extra], [
             [s["step"], None if s["loss"] is None else f"{s['loss']:.4f}",
-             None if s["eval_loss"] is None else f"{s['eval_loss']:.4f}", None if s["lr"] is None else f"{s['lr']:.2e}"]
+             None if s["eval_loss"] is None else f"{s['eval_loss']:.4f}", None if s["lr"] is None else f"{s['lr']:.2e}",
+             *[None if (s.get("metrics") or {}).get(k) is None else f"{s['metrics'][k]:.3f}" for k in extra]]
             for s in shown]))
     if r["sanity"]:
         console.print(table("sanity generations", ["mode", "prompt", "output", "stopped", "format ok"], [
             [g["mode"], g["prompt"][:60], g["output"][:200], g["stopped"], g["format_ok"]] for g in r["sanity"]]))
+
+
+_SHOWN = ("reward", "rewards/margins", "rewards/accuracies")  # besides every per-reward mean
 
 
 @app.command("merge")

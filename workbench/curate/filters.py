@@ -53,9 +53,12 @@ class StructureFilter(Filter):
         for i, m in enumerate(record.messages):
             if m["role"] != "system" and not m["content"].strip():
                 return Verdict("empty_turn", f"message {i} ({m['role']}) is empty or whitespace")
-        if not record.turns("assistant"):
+        if record.rejected is not None and not record.rejected.strip():
+            return Verdict("empty_turn", "the rejected completion is empty or whitespace")
+        prompt_only = record.kind == "prompt"  # a question without its answer, by design
+        if not prompt_only and not record.turns("assistant"):
             return Verdict("no_assistant_turn", "conversation has no assistant turn")
-        if self.params.require_final_assistant and record.messages[-1]["role"] != "assistant":
+        if not prompt_only and self.params.require_final_assistant and record.messages[-1]["role"] != "assistant":
             return Verdict("no_final_assistant_turn", f"last turn is {record.messages[-1]['role']}")
         if record.n_turns > self.params.max_turns:
             return Verdict("too_many_turns", f"{record.n_turns} > {self.params.max_turns}")

@@ -54,6 +54,7 @@ def ingest(
     source = source or default_source(spec)
     records, rejects, formats = [], [], {}
     fmt_by_keys: dict[frozenset, str] = {}  # detection is per key set, so mixed files work
+    first_of_kind: tuple[str, str] | None = None  # (kind, where): a version holds one record kind
     try:
         for where, row in track(read_rows(spec, split=split, tolerant=skip_invalid), f"reading {Path(spec).name}"):
             if isinstance(row, BadRow):
@@ -65,7 +66,12 @@ def ingest(
                     keys = frozenset(row) if isinstance(row, dict) else frozenset()
                     row_fmt = fmt_by_keys.get(keys) or detect_format(row)
                     fmt_by_keys[keys] = row_fmt
-                records.append(convert_row(row, row_fmt, default_source=source))
+                record = convert_row(row, row_fmt, default_source=source)
+                first_of_kind = first_of_kind or (record.kind, where)
+                if record.kind != first_of_kind[0]:
+                    raise RecordError(f"a {record.kind} row in a file of {first_of_kind[0]} rows (the first at "
+                                      f"{first_of_kind[1]}); ingest each kind as its own version")
+                records.append(record)
                 formats[row_fmt] = formats.get(row_fmt, 0) + 1
             except RecordError as e:
                 if not skip_invalid:
@@ -87,7 +93,7 @@ def ingest(
         name=name,
         operation="ingest",
         removals=removals,
-        meta={"input": spec, "formats": formats, "rejected": len(rejects)},
+        meta={"input": spec, "formats": formats, "rejected": len(rejects), "kind": first_of_kind[0]},
     )
     rejects_path = _write_rejects(ws, version.id, rejects) if rejects else None
     return IngestResult(version, formats, len(rejects), rejects_path)

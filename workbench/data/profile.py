@@ -60,8 +60,13 @@ def profile(records: list[Record], tokenizer_name: str | None = DEFAULT_TOKENIZE
             out.update(tokens=acc[3], mean_tokens=round(acc[3] / rows, 1))
         return out
 
+    kind = records[0].kind if records else "sft"
+    extra = {"kind": kind}
+    if kind == "preference":
+        extra["rejected_chars"] = sum(len(r.rejected or "") for r in records)
     return {
         **as_dict(total),
+        **extra,
         "tokenizer": tokenizer_name if tokens is not None else None,
         "by_source": {k: as_dict(v) for k, v in sorted(groups["by_source"].items())},
         "by_mode": {k: as_dict(v) for k, v in sorted(groups["by_mode"].items())},

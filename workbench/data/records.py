@@ -1,8 +1,11 @@
-"""The one record schema for SFT data, and the format adapters that produce it.
+"""The one record schema, and the format adapters that produce it.
 
 A record is a conversation: `messages` (role + content, roles system/user/assistant),
-a `source`, a `reasoning_mode` ("think", "no_think" or None) and free-form `meta`.
-Its id is a hash of its content (messages + reasoning mode), so the same conversation
+a `source`, a `reasoning_mode` ("think", "no_think" or None) and free-form `meta`. Its
+`kind` follows from its content: "sft" (it has assistant turns), "preference" (`messages`
+is the prompt plus the chosen final assistant turn, `rejected` the other completion) or
+"prompt" (no assistant turn: questions for `workbench synth` or GRPO); see data/pairs.py.
+Its id is a hash of its content (messages + reasoning mode [+ rejected]), so the same conversation
 always gets the same id; the n-th exact repeat inside one dataset gets a suffixed hash
 so ids stay unique within a version and every removal can point at one record.
 
@@ -18,7 +21,7 @@ from workbench.errors import WorkbenchError
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace as _replace
 from typing import Any
 
 from workbench.reasoning import MODES, messages_mode, mode_from_enable_thinking
@@ -26,6 +29,7 @@ from workbench.registry import register_unique
 
 ROLES = ("system", "user", "assistant")
 REASONING_MODES = MODES
+KINDS = ("sft", "preference", "prompt")
 
 
 class RecordError(WorkbenchError, ValueError):
@@ -39,8 +43,20 @@ class Record:
     source: str = ""
     reasoning_mode: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    rejected: str | None = None  # preference pairs: the rejected final assistant turn
 
     # --- derived on demand -------------------------------------------------
+    @property
+    def kind(self) -> str:
+        if self.rejected is not None:
+            return "preference"
+        return "sft" if any(m["role"] == "assistant" for m in self.messages) else "prompt"
+
+    @property
+    def chosen(self) -> str | None:
+        """A preference pair's chosen completion (its last assistant turn)."""
+        return self.messages[-1]["content"] if self.rejected is not None else None
+
     def turns(self, role: str | None = None) -> list[dict[str, str]]:
         return [m for m in self.messages if role is None or m["role"] == role]
 
@@ -67,32 +83,39 @@ class Record:
         return sum(len(tokenizer(m["content"], add_special_tokens=False)["input_ids"]) for m in self.messages)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "messages": [dict(m) for m in self.messages],
             "source": self.source,
             "reasoning_mode": self.reasoning_mode,
             "meta": self.meta,
         }
+        if self.rejected is not None:
+            out["rejected"] = self.rejected
+        return out
 
     def replace(self, **changes) -> "Record":
         """A copy with some fields changed; the id is recomputed from the new content."""
         data = {**self.to_dict(), **changes}
         data.pop("id")
-        return make_record(**data)
+        return make_record(**data, prompt_only=self.kind == "prompt")
 
 
-def content_hash(messages: list[dict[str, str]], reasoning_mode: str | None) -> str:
+def content_hash(messages: list[dict[str, str]], reasoning_mode: str | None, rejected: str | None = None) -> str:
+    # a preference pair adds its rejected turn; other records hash exactly as they always did
+    extra = [] if rejected is None else [["rejected", rejected]]
     canon = json.dumps(
-        [[m["role"], m["content"]] for m in messages] + [reasoning_mode],
+        [[m["role"], m["content"]] for m in messages] + [reasoning_mode] + extra,
         ensure_ascii=False,
         separators=(",", ":"),
     )
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()[:16]
 
 
-def validate_messages(messages: Any, reasoning_mode: Any = None) -> list[dict[str, str]]:
-    """Check and normalise a message list; raise RecordError naming the problem."""
+def validate_messages(messages: Any, reasoning_mode: Any = None, prompt_only: bool = False) -> list[dict[str, str]]:
+    """Check and normalise a message list; raise RecordError naming the problem.
+
+    A conversation needs an assistant turn; a prompt-only one (`prompt_only`) must have none."""
     if not isinstance(messages, list) or not messages:
         raise RecordError("no messages")
     out = []
@@ -107,8 +130,12 @@ def validate_messages(messages: Any, reasoning_mode: Any = None) -> list[dict[st
         if not isinstance(content, str):
             raise RecordError(f"message {i} content is {type(content).__name__}, expected text")
         out.append({"role": role, "content": content})
-    if not any(m["role"] == "assistant" for m in out):
-        raise RecordError("no assistant turn")
+    has_answer = any(m["role"] == "assistant" for m in out)
+    if prompt_only and (has_answer or out[-1]["role"] != "user"):
+        raise RecordError("a prompt-only row ends on a user turn and has no assistant turn "
+                          "(a conversation with answers ingests as SFT data)")
+    if not prompt_only and not has_answer:
+        raise RecordError("no assistant turn (for prompt-only data use --format prompts)")
     if reasoning_mode not in (None, *REASONING_MODES):
         raise RecordError(f"unknown reasoning_mode {reasoning_mode!r} (expected think, no_think or null)")
     return out
@@ -120,14 +147,22 @@ def make_record(
     reasoning_mode: str | None = None,
     meta: dict[str, Any] | None = None,
     id: str | None = None,
+    rejected: str | None = None,
+    prompt_only: bool = False,
 ) -> Record:
-    messages = validate_messages(messages, reasoning_mode)
+    messages = validate_messages(messages, reasoning_mode, prompt_only and rejected is None)
+    if rejected is not None:
+        if not isinstance(rejected, str):
+            raise RecordError(f"rejected is {type(rejected).__name__}, expected text")
+        if messages[-1]["role"] != "assistant":
+            raise RecordError("a preference pair ends on its chosen assistant turn")
     return Record(
-        id=id or content_hash(messages, reasoning_mode),
+        id=id or content_hash(messages, reasoning_mode, rejected),
         messages=messages,
         source=source or "",
         reasoning_mode=reasoning_mode,
         meta=dict(meta or {}),
+        rejected=rejected,
     )
 
 
@@ -148,7 +183,7 @@ def unique_ids(records: Iterable[Record]) -> Iterator[Record]:
                 if new_id not in used:
                     break
             last_n[rec.id] = n
-            rec = Record(new_id, rec.messages, rec.source, rec.reasoning_mode, {**rec.meta, "repeat_of": rec.id})
+            rec = _replace(rec, id=new_id, meta={**rec.meta, "repeat_of": rec.id})
         used.add(rec.id)
         yield rec
 
@@ -165,16 +200,18 @@ class Adapter:
     name: str
     keys: frozenset[str]  # keys whose presence identifies the format
     convert: AdapterFn
+    precedence: int = 0  # detection tries higher first (preference shapes before `messages`)
 
 
 ADAPTERS: dict[str, Adapter] = {}
 
 
-def adapter(name: str, keys: set[str]):
-    """Register a format adapter (a taken name raises RegistryError); detection tries them in registration order."""
+def adapter(name: str, keys: set[str], precedence: int = 0):
+    """Register a format adapter (a taken name raises RegistryError); detection tries them by
+    precedence, then in registration order."""
 
     def deco(fn: AdapterFn) -> AdapterFn:
-        register_unique(ADAPTERS, name, Adapter(name, frozenset(keys), fn), "record format")
+        register_unique(ADAPTERS, name, Adapter(name, frozenset(keys), fn, precedence), "record format")
         return fn
 
     return deco
@@ -283,7 +320,7 @@ def detect_format(row: dict) -> str:
     if not isinstance(row, dict):
         raise RecordError(f"row is a {type(row).__name__}, expected an object")
     keys = set(row)
-    for ad in ADAPTERS.values():
+    for ad in sorted(ADAPTERS.values(), key=lambda a: -a.precedence):
         if ad.keys <= keys and ad.convert(row) is not None:
             return ad.name
     tried = "; ".join(f"{a.name} ({', '.join(sorted(a.keys))})" for a in ADAPTERS.values())
@@ -303,4 +340,8 @@ def convert_row(row: dict, fmt: str, default_source: str = "") -> Record:
         )
     source = row.get("source") if isinstance(row.get("source"), str) and row.get("source") else default_source
     meta = {k: v for k, v in fields.get("meta", {}).items() if v is not None}
-    return make_record(fields["messages"], source=source, reasoning_mode=fields.get("reasoning_mode"), meta=meta)
+    return make_record(fields["messages"], source=source, reasoning_mode=fields.get("reasoning_mode"), meta=meta,
+                       rejected=fields.get("rejected"), prompt_only=fields.get("prompt_only", False))
+
+
+from workbench.data import pairs as _pairs  # noqa: E402,F401 - registers the preference and prompt formats

@@ -28,6 +28,7 @@ BODY_SCHEMA = pa.schema(
         ("source", pa.string()),
         ("reasoning_mode", pa.string()),
         ("meta", pa.string()),  # JSON text: free-form, so no fixed columns
+        ("rejected", pa.string()),  # preference pairs only (null elsewhere; bodies written before it read as null)
     ]
 )
 
@@ -65,6 +66,7 @@ def records_to_table(records: list[Record]) -> pa.Table:
             "source": [r.source for r in records],
             "reasoning_mode": [r.reasoning_mode for r in records],
             "meta": [_meta_json(r.meta) for r in records],
+            "rejected": [r.rejected for r in records],
         },
         schema=BODY_SCHEMA,
     )
@@ -72,10 +74,26 @@ def records_to_table(records: list[Record]) -> pa.Table:
 
 def table_to_records(table: pa.Table) -> list[Record]:
     cols = table.to_pydict()
+    rejected = cols.get("rejected") or [None] * table.num_rows
     return [
-        Record(i, list(m), s or "", mode, json.loads(meta) if meta else {})
-        for i, m, s, mode, meta in zip(cols["id"], cols["messages"], cols["source"], cols["reasoning_mode"], cols["meta"])
+        Record(i, list(m), s or "", mode, json.loads(meta) if meta else {}, rej)
+        for i, m, s, mode, meta, rej in zip(cols["id"], cols["messages"], cols["source"], cols["reasoning_mode"],
+                                            cols["meta"], rejected)
     ]
+
+
+def version_kind(records: list[Record], name: str = "") -> str:
+    """The one record kind of a version (sft, preference or prompt); a mix of kinds is an error."""
+    from workbench.data.records import RecordError
+
+    kinds: dict[str, str] = {}
+    for r in records:
+        kinds.setdefault(r.kind, r.id)
+    if len(kinds) > 1:
+        found = ", ".join(f"{k} (e.g. record {rid})" for k, rid in kinds.items())
+        raise RecordError(f"dataset {name!r} mixes record kinds: {found}; keep SFT conversations, preference pairs "
+                          "and prompt-only rows in separate versions")
+    return next(iter(kinds), "sft")
 
 
 def _clean_stale_temp_files(directory: Path) -> None:
@@ -109,6 +127,7 @@ def save_version(
 
     if not records:
         raise ValueError(f"refusing to save an empty dataset version {name!r}")
+    version_kind(records, name)
     ids = [r.id for r in records]
     if len(set(ids)) != len(ids):
         raise ValueError(f"dataset {name!r} has duplicate record ids; pass records through records.unique_ids")
@@ -150,16 +169,20 @@ def load_frame(ws: Workspace, version_ref: str):
     return pl.from_arrow(load_table(ws, version_ref))
 
 
+def _export_row(r: Record) -> dict:
+    row = {"id": r.id, "messages": r.messages, "source": r.source, "reasoning_mode": r.reasoning_mode,
+           "meta": _meta_json(r.meta)}
+    if r.rejected is not None:  # the messages-prefix shape, which ingest reads back as the same pair
+        row.update(messages=r.messages[:-1], chosen=r.chosen, rejected=r.rejected)
+    return row
+
+
 def export_version(ws: Workspace, version_ref: str, path: str | os.PathLike) -> Path:
     """Write a version as JSONL or Parquet in messages format (loadable by `datasets`)."""
     path = Path(path)
     table = load_table(ws, version_ref)
     records = table_to_records(table)
-    rows = [
-        {"id": r.id, "messages": r.messages, "source": r.source, "reasoning_mode": r.reasoning_mode,
-         "meta": _meta_json(r.meta)}
-        for r in records
-    ]
+    rows = [_export_row(r) for r in records]
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".parquet":
         pq.write_table(table, path)

@@ -10,7 +10,7 @@ id); down-sampling takes a seeded shuffle's prefix. Both are reported in the com
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -150,7 +150,7 @@ def build_mixture(ws: Workspace, spec: MixSpec | dict, name: str | None = None) 
         picked, passes = _take(pool, size, target, by_tokens, random.Random(rng.random()))
         for idx in picked:
             r = pool[idx]
-            mixed.append(Record(r.id, r.messages, r.source, r.reasoning_mode, {**r.meta, "mix_source": versions[i]["name"]}))
+            mixed.append(replace(r, meta={**r.meta, "mix_source": versions[i]["name"]}))  # a pair keeps its rejected turn
         distinct = len(set(picked))
         sampling.append({
             "source": versions[i]["name"], "version": versions[i]["id"], "weight": spec.sources[i].weight,

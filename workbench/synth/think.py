@@ -131,8 +131,13 @@ ANY_NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
 
 
 def reference_answer(record: Record) -> str | None:
-    """A `#### N` answer in the source record's assistant turn, if any."""
+    """A `#### N` answer in the source record's assistant turn, else a prompt-only row's `answer`."""
     match = FINAL_NUMBER.search(record.assistant_text())
+    if match is None and record.kind == "prompt" and record.meta.get("answer") is not None:
+        answer = str(record.meta["answer"]).strip()
+        match = FINAL_NUMBER.search(answer)
+        if match is None:
+            return _normalise_number(answer) if ANY_NUMBER.fullmatch(answer) else None
     return _normalise_number(match.group(1)) if match else None
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from workbench.config import problems, read_config
+from workbench.config import ConfigSource, problems, read_config
 from workbench.errors import ConfigError
 
 
@@ -15,11 +15,48 @@ class TrainError(ConfigError):
     """Bad training input (config, data, model/template); raised before any step runs."""
 
 
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DPOSettings(_Section):
+    """TRL DPOTrainer settings (used when method is dpo)."""
+
+    beta: float = Field(0.1, gt=0)  # how far the policy may move from the reference
+    loss_type: str = "sigmoid"  # a DPOConfig loss_type: sigmoid, ipo, hinge, ...
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5)
+
+
+class GRPOSettings(_Section):
+    """TRL GRPOTrainer settings (used when method is grpo); rewards name workbench.train.rewards."""
+
+    rewards: list[str] = Field(default_factory=lambda: ["gsm_answer"], min_length=1)
+    reward_weights: list[float] | None = None
+    num_generations: int = Field(4, ge=2)  # completions per prompt (the group)
+    max_completion_length: int = Field(128, gt=0)
+    temperature: float = Field(1.0, gt=0)
+    beta: float = Field(0.0, ge=0)  # KL weight; > 0 scores a reference (the base, adapter disabled)
+
+    @model_validator(mode="after")
+    def _check(self):
+        from workbench.train.rewards import REWARDS
+
+        unknown = [r for r in self.rewards if r not in REWARDS]
+        if unknown:
+            raise ValueError(f"unknown reward {', '.join(unknown)}; known: {', '.join(REWARDS)}")
+        if self.reward_weights is not None and len(self.reward_weights) != len(self.rewards):
+            raise ValueError(f"reward_weights has {len(self.reward_weights)} values for {len(self.rewards)} rewards")
+        return self
+
+
 class TrainConfig(BaseModel):
     """Training settings. Unknown keys are errors (a typo must not silently train defaults)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    method: str = "sft"  # a workbench.train.methods name: sft | dpo | grpo
+    dpo: DPOSettings = Field(default_factory=DPOSettings)
+    grpo: GRPOSettings = Field(default_factory=GRPOSettings)
     # LoRA
     r: int = Field(16, gt=0)
     alpha: float = Field(32, gt=0)
@@ -52,8 +89,18 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self):
+        from workbench.train.methods import METHODS
+
         if self.target_modules is not None and not self.target_modules:
             raise ValueError("target_modules: give at least one module name, or leave it out to find them")
+        if self.method not in METHODS:
+            raise ValueError(f"method: unknown training method {self.method!r}; known: {', '.join(METHODS)}")
+        if self.method == "grpo" and (self.batch_size * self.grad_accum) % self.grpo.num_generations:
+            raise ValueError(f"grpo.num_generations: {self.grpo.num_generations} must divide batch_size x grad_accum "
+                             f"({self.batch_size} x {self.grad_accum}): each batch holds whole groups")
+        if self.method == "grpo" and self.eval_fraction and self.batch_size % self.grpo.num_generations:
+            raise ValueError(f"grpo.num_generations: {self.grpo.num_generations} must divide batch_size "
+                             f"({self.batch_size}) when eval_fraction > 0: an eval batch holds whole groups")
         return self
 
     @classmethod
@@ -74,4 +121,24 @@ class TrainConfig(BaseModel):
             raise TrainError("; ".join(problems(e, src, default="train config", dotted_index=True))) from None
 
     def resolved(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=False)
+        """The settings that define a run (its id): a method's section only when it uses it, and no
+        `method` key for sft, so SFT run ids are unchanged by the methods that came later."""
+        from workbench.train.methods import METHODS
+
+        out = self.model_dump(mode="json", by_alias=False)
+        used = METHODS[self.method].section
+        for section in ("dpo", "grpo"):
+            if section != used:
+                out.pop(section)
+        if self.method == "sft":
+            out.pop("method")
+        return out
+
+    def with_method(self, method: str | None) -> "TrainConfig":
+        """The same settings under another method (validated: e.g. grpo's batch rule)."""
+        if method is None or method == self.method:
+            return self
+        try:
+            return type(self).model_validate({**self.model_dump(by_alias=False), "method": method})
+        except ValidationError as e:
+            raise TrainError("; ".join(problems(e, ConfigSource(None), default="train config", dotted_index=True))) from None

@@ -21,7 +21,7 @@ def sanity_prompts(data: Prepared, n: int) -> list[dict]:
     out = []
     for rec in data.eval_records[:n]:
         messages = conversation(rec)
-        last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+        last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=len(messages))  # prompt-only: all
         out.append({"record_id": rec.id, "mode": rec.reasoning_mode, "messages": messages[:last]})
     modes = sorted({r.reasoning_mode for r in data.eval_records} | {None}, key=str)
     for i, prompt in enumerate(SANITY_PROMPTS[: max(0, n - len(out))]):

@@ -14,7 +14,8 @@ from workbench.hashing import content_hash, library_versions, model_identity
 from workbench.models import DEFAULT_MODEL, choose_mode, load_base_model
 from workbench.processes import pid_alive
 from workbench.train.config import TrainConfig, TrainError
-from workbench.train.render import Prepared, check_mask_batch, prepare_data, prepare_tokenizer, resolve_targets
+from workbench.train.methods import FitArgs
+from workbench.train.render import Prepared, check_mask_batch, prepare_tokenizer, resolve_targets
 from workbench.train.sanity import sanity_generations, sanity_prompts
 from workbench.workspace import Workspace
 
@@ -34,10 +35,12 @@ class RunResult:
     versions: dict[str, str] = field(default_factory=dict)  # libraries that trained it (not in the id)
 
 
-def run_id_for(version_id: str, base_hash: str, config: dict, mode: str, seed: int) -> str:
+def run_id_for(version_id: str, base_hash: str, config: dict, mode: str, seed: int, init_run: str | None = None) -> str:
     """Content only: the data version, the base model's content identity, the resolved config,
-    mode and seed (library versions are recorded in the run's meta, not here)."""
-    return content_hash({"version": version_id, "base": base_hash, "config": config, "mode": mode, "seed": seed})
+    mode and seed, and the run it starts from if any (library versions are recorded in the
+    run's meta, not here)."""
+    key = {"version": version_id, "base": base_hash, "config": config, "mode": mode, "seed": seed}
+    return content_hash({**key, "init_run": init_run} if init_run else key)
 
 
 def last_checkpoint(checkpoints: Path) -> Path | None:
@@ -72,16 +75,25 @@ def train(
     seed: int = 0,
     quant: str = "auto",
     progress: bool = True,
+    method: str | None = None,
+    init_run: str | None = None,
 ) -> RunResult:
-    """Train (or find, or resume) the run for this dataset version, base model, config and seed."""
-    cfg = TrainConfig.load(config)
+    """Train (or find, or resume) the run for this dataset version, base model, config and seed.
+
+    `method` overrides the config's (sft, dpo, grpo: workbench.train.methods); `init_run` starts
+    from that finished run's adapter (SFT -> DPO chains), recorded as the run's lineage."""
+    from workbench.train.methods import check_kind, get_method, init_adapter
+
+    cfg = TrainConfig.load(config).with_method(method)
+    how = get_method(cfg.method)
     cat = ws.catalog()
     version = cat.resolve_version(data_ref)
     base = str(base or DEFAULT_MODEL)
     ident = model_identity(base)
     mode, mode_reason = choose_mode(quant)
     resolved = cfg.resolved()
-    run_id = run_id_for(version["id"], ident["hash"], resolved, mode, seed)
+    init_run, init_dir = init_adapter(cat, init_run, ident["hash"])
+    run_id = run_id_for(version["id"], ident["hash"], resolved, mode, seed, init_run)
     run_dir = ws.runs_dir / run_id
     adapter_dir = run_dir / "adapter"
 
@@ -96,25 +108,28 @@ def train(
         raise TrainError(f"run {run_id} is being trained right now by process {existing['pid']}")
 
     # Everything that can be wrong with the input is checked before the catalog is touched.
-    from workbench.data.store import load_records
+    from workbench.data.store import load_records, version_kind
 
     records = load_records(ws, version["id"])
+    check_kind(how, version_kind(records, version["name"]), version["name"])
     tokenizer = prepare_tokenizer(ident["path"], cfg.chat_template)
-    data = prepare_data(records, tokenizer, cfg, seed)
+    data = how.prepare_fn()(records, tokenizer, cfg, seed)
     targets = resolve_targets(ident["path"], cfg.target_modules)
     _say(progress, f"run {run_id}: {mode} ({mode_reason})")
 
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(
-        {"version": version["id"], "base": ident, "mode": mode, "seed": seed, "config": resolved}, indent=2))
+        {"version": version["id"], "base": ident, "mode": mode, "seed": seed, "config": resolved,
+         **({"init_run": init_run} if init_run else {})}, indent=2))
     cat.start_run({
         "id": run_id, "version_id": version["id"], "base_model": base, "base_model_path": ident["path"],
         "base_model_hash": ident["hash"], "run_dir": str(run_dir), "adapter_dir": str(adapter_dir),
         "mode": mode, "mode_reason": mode_reason, "config": resolved, "seed": seed, "pid": os.getpid(),
-        "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats, "versions": library_versions()},
+        "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats, "versions": library_versions(),
+                                                               "method": cfg.method, "init_run": init_run},
     })
     try:
-        result = _fit(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, progress)
+        result = how.fit_fn()(FitArgs(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, progress, init_dir))
     except BaseException as e:
         # Ctrl-C keeps the run resumable ('running' with no live pid resumes); errors mark it failed.
         if isinstance(e, KeyboardInterrupt):

@@ -1,0 +1,138 @@
+"""Training methods: `sft`, `dpo`, `grpo`, one registry (a taken name is refused).
+
+A method names the record kind it trains on, the TrainConfig section holding its own settings
+(part of the run id only when the method uses it, so SFT run ids are what they always were),
+and two functions, given as "module:function" and imported on use (so reading a config does
+not import trl):
+
+- `prepare(records, tokenizer, cfg, seed) -> Prepared`: checks and converts the records
+  before anything is written (a bad row fails here);
+- `fit(FitArgs) -> RunResult`: trains, saves `adapter/`, finishes the catalog row.
+
+Registering another method:
+
+    from workbench.train.methods import Method, register_method
+    register_method(Method("orpo", kind="preference", prepare="my_pkg.orpo:prepare", fit="my_pkg.orpo:fit"))
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.registry import register_unique
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    kind: str  # the record kind it trains on: sft | preference | prompt
+    prepare: str | Callable
+    fit: str | Callable
+    section: str | None = None  # its TrainConfig section (dpo, grpo), if any
+    summary: str = ""
+
+    @staticmethod
+    def _resolve(ref: str | Callable) -> Callable:
+        if callable(ref):
+            return ref
+        module, _, name = ref.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def prepare_fn(self) -> Callable:
+        return self._resolve(self.prepare)
+
+    def fit_fn(self) -> Callable:
+        return self._resolve(self.fit)
+
+
+@dataclass
+class FitArgs:
+    """Everything a method's fit needs, checked and prepared by `train` before the run row exists."""
+
+    ws: Any
+    run_id: str
+    run_dir: Path
+    ident: dict
+    cfg: Any  # TrainConfig
+    data: Any  # Prepared
+    tokenizer: Any
+    targets: list[str]
+    mode: str
+    seed: int
+    progress: bool
+    init_adapter: Path | None = None  # --from RUN: that run's adapter is trained further
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register_method(method: Method) -> Method:
+    register_unique(METHODS, method.name, method, "training method")
+    return method
+
+
+def method_names() -> list[str]:
+    return list(METHODS)
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        from workbench.train.config import TrainError
+
+        raise TrainError(f"unknown training method {name!r}; known: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+KIND_HINTS = {
+    "prompt": "it holds prompt-only records (no assistant turn): answer them first with "
+              "`workbench synth --data {version}`, or train on them with --method grpo",
+    "preference": "it holds preference pairs: train on them with --method dpo",
+    "sft": "it holds SFT conversations: train on them with --method sft, or ingest preference pairs "
+           "(prompt/chosen/rejected) for dpo or prompt-only rows (--format prompts) for grpo",
+}
+
+
+def check_kind(method: Method, kind: str, version: str) -> None:
+    """Refuse data of the wrong kind before anything is written, saying what to do instead."""
+    if kind != method.kind:
+        from workbench.train.config import TrainError
+
+        hint = KIND_HINTS.get(kind, "").format(version=version)
+        raise TrainError(f"{method.name} trains on {method.kind} records, but version {version} is not that: {hint}")
+
+
+def init_adapter(cat, ref: str | None, base_hash: str) -> tuple[str | None, Path | None]:
+    """(run id, adapter dir) of the finished run a new run starts from (--from), checked."""
+    if ref is None:
+        return None, None
+    from workbench.train.config import TrainError
+
+    run = cat.get_run(ref)
+    adapter = Path(run["adapter_dir"])
+    if run["status"] != "finished" or not (adapter / "adapter_config.json").exists():
+        raise TrainError(f"--from {ref}: run {run['id']} is {run['status']}, with no adapter to start from; finish it first")
+    if run["base_model_hash"] != base_hash:
+        raise TrainError(f"--from {ref}: run {run['id']} was trained on another base model ({run['base_model']}); "
+                         "start from a run on the same base")
+    return run["id"], adapter
+
+
+def _sft_fit(a: FitArgs):
+    from workbench.train.config import TrainError
+    from workbench.train.sft import _fit
+
+    if a.init_adapter is not None:
+        raise TrainError("--from continues another run's adapter with dpo or grpo; sft trains a new adapter")
+    return _fit(a.ws, a.run_id, a.run_dir, a.ident, a.cfg, a.data, a.tokenizer, a.targets, a.mode, a.seed, a.progress)
+
+
+register_method(Method("sft", "sft", "workbench.train.render:prepare_data", _sft_fit,
+                       summary="supervised fine-tuning on conversations (loss on assistant turns)"))
+register_method(Method("dpo", "preference", "workbench.train.dpo:prepare_pairs", "workbench.train.dpo:fit_dpo",
+                       section="dpo", summary="direct preference optimisation on chosen/rejected pairs"))
+register_method(Method("grpo", "prompt", "workbench.train.grpo:prepare_prompts", "workbench.train.grpo:fit_grpo",
+                       section="grpo", summary="group-relative policy optimisation with the suites' scorers as rewards"))

@@ -215,7 +215,8 @@ def expand_strategies(spec: AblationSpec, where: str = "spec") -> AblationSpec:
     try:
         return AblationSpec.model_validate({**data, "root": spec.root})
     except ValueError as e:  # a baseline or control naming a variant that was not generated
-        raise SpecError(f"{where}: {str(e).splitlines()[-1].strip().removeprefix('Value error, ')}") from None
+        msg = e.errors()[0]["msg"] if hasattr(e, "errors") else str(e)
+        raise SpecError(f"{where}: {msg.removeprefix('Value error, ')}") from None
 
 
 def tags(spec: AblationSpec | dict) -> dict[str, StrategyTag]:

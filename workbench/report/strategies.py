@@ -178,7 +178,12 @@ def _mdd(s: Side | None) -> str:
 
 
 def reading(r: StrategyRow) -> str:
-    """One sentence that reads the two comparisons together."""
+    """One sentence that reads the two comparisons together (a removal's starts with its step)."""
+    text = _reading(r)
+    return text if r.role == "defect" or r.rows_removed == 0 else f"{r.step or r.variant}: {text}"
+
+
+def _reading(r: StrategyRow) -> str:
     c, s = r.vs_control, r.vs_source
     metric = f"{r.suite} {r.metric}"
     if r.rows_removed == 0 and r.role != "defect":

@@ -89,7 +89,7 @@ def test_a_baseline_must_be_a_generated_or_written_variant(tmp_path):
         load_spec(_write(tmp_path, baseline="nope", strategies=[{"leave_one_out": {"source": "DATA", "sources": ["a", "b"]}}]))
 
 
-def test_random_remove_matches_rows_and_tokens_and_is_content_addressed():
+def test_random_remove_matches_rows_and_tokens_and_is_content_addressed(tiny_model_dir):
     from workbench.curate.recipe import load_recipe, run_steps
 
     recs = _records()
@@ -103,7 +103,7 @@ def test_random_remove_matches_rows_and_tokens_and_is_content_addressed():
     assert len(ids[0]) == 6 and ids[0] == ids[1] and ids[0] != ids[2]  # same params, same rows; a new seed redraws
     assert len({r["record_id"] for r in run(n=4, seed=0).removals}) == 4
     assert len(run(fraction=0.5, seed=0).removals) == 10
-    tok = run(like=like, seed=0, match="tokens")
+    tok = run(like=like, seed=0, match="tokens", tokenizer=str(tiny_model_dir))
     assert tok.summary[0]["report"]["target_tokens"] > 0
     with pytest.raises(Exception, match="exactly one of n, fraction or like"):
         load_recipe({"steps": [{"step": "random_remove", "params": {"n": 1, "fraction": 0.1}}]})

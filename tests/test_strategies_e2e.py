@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 from tests.ablate_helpers import QUESTIONS
-from tests.conftest import run_cli
 
 _DONE: dict = {}  # the trained ablations, made once per module
 
@@ -155,7 +154,19 @@ def test_injected_duplicates_against_dedup_and_its_control(dup):
     assert defect and defect[0].vs_control is None and defect[0].vs_source is not None
 
 
-def test_report_sections_json_and_suggest_thresholds(dup, tmp_path):
+def _cli(monkeypatch, home, *args: str) -> str:
+    """The real `workbench` CLI, in this process (a subprocess would import the stack again)."""
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.output
+
+
+def test_report_sections_json_and_suggest_thresholds(dup, tmp_path, monkeypatch):
     from workbench.report import render_markdown
     from workbench.report.render import render_html
 
@@ -163,16 +174,16 @@ def test_report_sections_json_and_suggest_thresholds(dup, tmp_path):
     md, html = render_markdown(data), render_html(data)
     assert "## Strategy inject (inject)" in md
     assert "vs control (B - control)" in md and "Dose-response: inject" in html and html.count("<svg") >= 2
-    env = {"WORKBENCH_HOME": str(dup["ws"].home)}
-    out = run_cli("report", "dup", "--json", env=env, cwd=tmp_path).stdout
+    monkeypatch.chdir(tmp_path)
+    out = _cli(monkeypatch, dup["ws"].home, "report", "dup", "--json")
     rows = [r for r in json.loads(out[out.index("["):]) if r["kind"] == "strategy"]
     assert {r["variant"] for r in rows} == {"inject.duplicate-0.2", "inject.duplicate-0.2.exact_dedup"}
     caught = next(r for r in rows if r["variant"] == "inject.duplicate-0.2.exact_dedup")
     assert caught["rows_removed"] == 2 and caught["step"] == "exact_dedup" and caught["param"] == "duplicate"
     assert caught["value"] == 0.2 and caught["compare_to"] == "inject.duplicate-0.2"
     assert {"delta", "lo", "hi", "p", "p_adjusted", "word"} <= set(caught["vs_control"]) == set(caught["vs_source"])
-    th = run_cli("ablate", "suggest-thresholds", "dup", "--tolerance", "0.05", env=env, cwd=tmp_path)
-    assert "inject (duplicate) arith_choice" in th.stdout and "per unit rate" in th.stdout
+    th = _cli(monkeypatch, dup["ws"].home, "ablate", "suggest-thresholds", "dup", "--tolerance", "0.05")
+    assert "inject (duplicate) arith_choice" in th and "per unit rate" in th
 
 
 def test_describe_strategies_counts_the_rows_each_removes(tmp_path, tiny_model_dir):

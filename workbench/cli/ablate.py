@@ -67,3 +67,21 @@ def status(name: str = typer.Argument(..., help="The ablation's name (from its s
              (t["error"] or "").split("\n")[0][:120]] for t in st["tasks"]]
     console.print(table(f"ablation {name} ({st['spec_path'] or 'spec'})", ["task", "status", "id", "wall s", "error"], rows))
     console.print(", ".join(f"{k}: {v}" for k, v in st["counts"].items()))
+
+
+@app.command("suggest-thresholds")
+def suggest_thresholds(
+    name: str = typer.Argument(..., help="The ablation's name (it has an `inject` strategy)."),
+    tolerance: float = typer.Option(..., "--tolerance", help="The headline-metric drop you accept (metric units)."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Only this suite."),
+):
+    """Fit metric vs defect rate and print the rate at which the headline metric drops by the tolerance."""
+    from workbench.ablate.thresholds import suggest_thresholds as suggest
+
+    if tolerance <= 0:
+        raise typer.BadParameter("must be > 0", param_hint="--tolerance")
+    for t in suggest(workspace(), name, tolerance, suite):
+        points = ", ".join(f"{r:g}: {d:+.4g} (se {s:.2g})" for r, d, s in t.points)
+        console.print(f"{t.group} ({t.defect}) {t.text()}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"  measured (rate: improvement vs clean): {points}", highlight=False, markup=False,
+                      soft_wrap=True)

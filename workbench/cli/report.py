@@ -24,7 +24,8 @@ def run(
     from workbench.report import report_data, write_report
 
     if as_json:
-        print_json([c.to_dict() for c in report_data(workspace(), name).comparisons])
+        data = report_data(workspace(), name)  # strategy rows (kind "strategy") follow the comparisons
+        print_json([c.to_dict() for c in data.comparisons] + [r.to_dict() for r in data.strategies])
         return
     html_path, md_path = write_report(workspace(), name, out)
     console.print(f"wrote {html_path} and {md_path}")

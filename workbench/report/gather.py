@@ -46,6 +46,7 @@ class ReportData:
     baseline: str = BASE  # what each variant's verdict is against
     headlines: dict[str, list[str]] = field(default_factory=dict)  # suite -> the metrics verdicts rest on
     seed_spread: list[dict] = field(default_factory=list)  # variant, suite, metric, seeds {seed: mean}, sd
+    strategies: list = field(default_factory=list)  # report.strategies.StrategyRow per generated variant x metric
 
     def order(self) -> list[str]:
         return [BASE] + [v["name"] for v in self.variants]
@@ -194,9 +195,12 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
 
     failures = [{"label": t["label"], "variant": t["variant"], "status": t["status"],
                  "error": (t["error"] or "").split("\n\n")[0]} for t in tasks if t["status"] in ("failed", "interrupted")]
-    return ReportData(name, spec, suites, layer, _variants(spec, tasks), _runs(cat, tasks), metrics, scores,
+    from workbench.report.strategies import strategy_rows
+
+    variants = _variants(spec, tasks)
+    return ReportData(name, spec, suites, layer, variants, _runs(cat, tasks), metrics, scores,
                       comparisons, disagreements, failures, tasks, baseline=baseline, headlines=headlines,
-                      seed_spread=spreads)
+                      seed_spread=spreads, strategies=strategy_rows(spec, variants, per_seed, headlines, direction))
 
 
 def _orient(a: str, b: str, baseline: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from workbench.ablate.outputs import BuildStep
 from workbench.ablate.tasks import BASE
 from workbench.report.figures import _fig_to_png_b64, _fig_to_svg, deltas_figure, loss_figure, scores_figure
-from workbench.report import verdicts
+from workbench.report import strategies, verdicts
 from workbench.report.gather import ReportData, headline, report_data
 from workbench.workspace import Workspace
 
@@ -56,6 +56,7 @@ def sections(data: ReportData) -> list[tuple[str, str, list[str], list[list]]]:
             verdicts.CONTROL_COLUMNS, verdicts.control_rows(data)),
            ("Seed-to-seed spread", "Per-seed mean of each variant trained with more than one seed.",
             verdicts.SPREAD_COLUMNS, verdicts.spread_rows(data))]
+    out += strategies.sections(data)  # one section per ablation strategy (report/strategies.py)
     base = "the untrained base model" if data.baseline == BASE else f"the baseline variant {data.baseline}"
     rows = [[r["variant"], r["suite"], r["metric"], r["n"], fmt_score(r), fmt_delta(r), _num(r["p_adjusted"], ".3g")]
             for r in headline(data)]
@@ -125,6 +126,7 @@ def render_html(data: ReportData) -> str:
         fig = fig_fn(data)
         if fig is not None:
             parts.append(f"<h2>{title}</h2>{_fig_to_svg(fig)}")
+    parts += [f"<h2>{html.escape(title)}</h2>{_fig_to_svg(fig)}" for title, fig in strategies.dose_figures(data)]
     for title, note, cols, rows in sections(data):
         parts.append(f"<h2>{html.escape(title)}</h2>")
         if note:

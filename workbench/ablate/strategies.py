@@ -1,0 +1,288 @@
+"""Ablation strategies: the curator's structured questions, expanded into ordinary variants.
+
+`expand_strategies(spec)` runs when a spec is loaded (workbench.ablate.spec.parse_spec) and
+appends, for each entry of `strategies:` (see workbench.ablate.strategy_spec):
+
+- per_step: the source as is; each recipe step alone; the recipe with each step left out; the
+  whole recipe;
+- leave_one_out: the source with each named record source dropped (`select`);
+- sweep: the source with the step at each parameter value, or with the lowest-scoring share
+  removed (`score_cut`);
+- inject: the source with the defect planted at each rate (`inject`), and with the `catch` step
+  run on that (a removal from the defective data).
+
+Every variant that removes rows gets one size-matched random control per control seed: the
+same prefix, then `random_remove` matched to the removal (rows, or tokens with `match: tokens`),
+drawn with that seed and trained with it. All are plain `VariantSpec`s (sources + an inline
+recipe, built, trained and evaluated like any other), tagged with a `StrategyTag`. Variants with
+the same data are generated once (the tag's `also` names the other roles). A spec whose variants
+exceed `max_variants` is refused before anything runs.
+
+`describe_strategies(spec)` lists the generated variants and the rows each removes (for
+`ablate --dry-run`); `count=True` also reads the source files and counts them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.ablate.spec import AblationSpec, SpecError, VariantSpec, _looks_like_path
+from workbench.ablate.strategy_spec import Inject, LeaveOneOut, PerStep, StrategySpec, StrategyTag, Sweep
+
+SHORT = {"per_step": "step", "leave_one_out": "loo", "sweep": "sweep", "inject": "inject"}
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(value)).strip("_.-") or "x"
+
+
+def _fit(name: str) -> str:
+    """A variant name of at most 64 characters (a long one keeps its start and a short hash)."""
+    if len(name) <= 64:
+        return name
+    return name[:55].rstrip("._-") + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
+def _canonical(steps: list[dict], where: str) -> list[dict]:
+    """Steps validated by the curation module, with every default filled in."""
+    from workbench.curate.recipe import load_recipe
+
+    if not steps:
+        return []
+    try:
+        return load_recipe({"steps": steps}).to_dict()["steps"]
+    except Exception as e:  # RecipeError: keep its key path under ours
+        raise SpecError(f"{where}: {e}") from None
+
+
+@dataclass
+class _Generator:
+    spec: AblationSpec
+    where: str
+    variants: list[VariantSpec] = field(default_factory=list)
+    by_data: dict[str, int] = field(default_factory=dict)  # data key -> index in variants
+    taken: set[str] = field(default_factory=set)
+
+    def __post_init__(self):
+        self.taken = {v.name for v in self.spec.variants}
+
+    # --- helpers ---------------------------------------------------------------------
+    def source(self, body, where: str) -> str:
+        src = body.source
+        if _looks_like_path(src):
+            path = self.spec.path(src)
+            if not os.path.exists(path):
+                raise SpecError(f"{where}.source: file not found: {path}")
+            return path
+        return src
+
+    def recipe_steps(self, recipe, where: str) -> list[dict]:
+        from workbench.curate.recipe import load_recipe
+
+        if recipe is None:
+            return []
+        if isinstance(recipe, str) and not os.path.exists(self.spec.path(recipe)):
+            raise SpecError(f"{where}: file not found: {self.spec.path(recipe)}")
+        try:
+            return load_recipe(self.spec.path(recipe) if isinstance(recipe, str) else recipe).to_dict()["steps"]
+        except Exception as e:
+            raise SpecError(f"{where}: {e}") from None
+
+    def add(self, name: str, source: str, steps: list[dict], tag: StrategyTag, seeds: list[int] | None = None) -> str:
+        """A variant with this data, or the one that already has it (its tag learns the role)."""
+        key = json.dumps([source, steps, seeds], sort_keys=True)
+        if key in self.by_data:
+            v = self.variants[self.by_data[key]]
+            desc = tag.role + (f":{tag.step}" if tag.step else "") + (f"={tag.value}" if tag.value is not None else "")
+            v.tag.also.append(f"{tag.group}.{desc}")
+            return v.name
+        name = _fit(name)
+        if name in self.taken:
+            raise SpecError(f"{self.where}: strategies generate variant {name!r}, which is already a variant name; "
+                            "give the strategy another `name`")
+        self.taken.add(name)
+        recipe = {"name": name, "steps": steps} if steps else None
+        self.variants.append(VariantSpec(name=name, sources=[source], recipe=recipe, tag=tag, seeds=seeds))
+        self.by_data[key] = len(self.variants) - 1
+        return name
+
+    def removal(self, name: str, source: str, prefix: list[dict], removes: list[dict], tag: StrategyTag,
+                body, compare_to: str, where: str) -> str:
+        """A variant that removes rows (prefix + removes) and its random controls (prefix + random_remove)."""
+        removes = _canonical(removes, where)
+        if not removes:  # nothing removed: the data is the source's
+            return compare_to
+        tag = tag.model_copy(update={"compare_to": compare_to, "removes": removes, "match": body.match})
+        vname = self.add(name, source, prefix + removes, tag)
+        v = self.variants[self.by_data[json.dumps([source, prefix + removes, None], sort_keys=True)]]
+        if body.controls and not v.tag.controls:
+            seeds = body.control_seeds or (list(self.spec.seeds) if len(self.spec.seeds) >= 2
+                                           else [self.spec.seeds[0], self.spec.seeds[0] + 1])
+            for s in seeds:
+                ctrl = _canonical([{"step": "random_remove",
+                                    "params": {"like": {"steps": removes}, "seed": s, "match": body.match}}], where)
+                ctag = StrategyTag(strategy=tag.strategy, group=tag.group, role="control", step=tag.step,
+                                   param=tag.param, value=tag.value, source=tag.source, control_of=vname, seed=s,
+                                   compare_to=compare_to, match=body.match)
+                v.tag.controls.append(self.add(f"{vname}.c{s}", source, prefix + ctrl, ctag, seeds=[s]))
+        return vname
+
+    # --- the strategies --------------------------------------------------------------
+    def strategy(self, i: int, entry: StrategySpec, group: str) -> None:
+        where = f"{self.where}: strategies[{i}].{entry.kind}"
+        body = entry.body
+        source = self.source(body, where)
+        kind = entry.kind
+        prefix = [] if kind == "per_step" else self.recipe_steps(body.recipe, f"{where}.recipe")
+        tag = StrategyTag(strategy=kind, group=group, role="source")
+        src = self.add(f"{group}.source", source, prefix, tag)
+        if isinstance(body, PerStep):
+            steps = self.recipe_steps(body.recipe, f"{where}.recipe")
+            names = [s["step"] for s in steps]
+            labels = [n if names.count(n) == 1 else f"{n}{j}" for j, n in enumerate(names)]
+            for j, label in enumerate(labels):
+                t = StrategyTag(strategy=kind, group=group, role="alone", step=label)
+                self.removal(f"{group}.only-{label}", source, [], [steps[j]], t, body, src, where)
+            for j, label in enumerate(labels):
+                t = StrategyTag(strategy=kind, group=group, role="left_out", step=label)
+                self.removal(f"{group}.without-{label}", source, [], steps[:j] + steps[j + 1:], t, body, src, where)
+            self.removal(f"{group}.full", source, [], steps, StrategyTag(strategy=kind, group=group, role="full"),
+                         body, src, where)
+        elif isinstance(body, LeaveOneOut):
+            for name in body.sources:
+                t = StrategyTag(strategy=kind, group=group, role="value", source=name, param="source", value=name)
+                self.removal(f"{group}.no-{_slug(name)}", source, prefix,
+                             [{"step": "select", "params": {"drop_sources": [name]}}], t, body, src, where)
+        elif isinstance(body, Sweep):
+            if body.score is not None:
+                for share in body.remove_lowest:
+                    t = StrategyTag(strategy=kind, group=group, role="value", step="score_cut", param=body.score,
+                                    value=share)
+                    self.removal(f"{group}.{_slug(body.score)}-low{_slug(share)}", source, prefix,
+                                 [{"step": "score_cut", "params": {"score": body.score, "remove_lowest": share}}],
+                                 t, body, src, where)
+            else:
+                for value in body.values:
+                    t = StrategyTag(strategy=kind, group=group, role="value", step=body.step, param=body.param,
+                                    value=value)
+                    step = {"step": body.step, "params": {**body.params, body.param: value}}
+                    self.removal(f"{group}.{_slug(body.param)}-{_slug(value)}", source, prefix, [step], t, body,
+                                 src, where)
+        elif isinstance(body, Inject):
+            catch = {"step": body.catch} if isinstance(body.catch, str) else body.catch
+            for rate in body.rates:
+                planted = prefix + _canonical([{"step": "inject", "params": {"defect": body.defect, "rate": rate,
+                                                                              "seed": body.seed}}], where)
+                t = StrategyTag(strategy=kind, group=group, role="defect", step="inject", param=body.defect,
+                                value=rate, compare_to=src)
+                vname = self.add(f"{group}.{body.defect}-{_slug(rate)}", source, planted, t)
+                if catch is not None:
+                    ct = StrategyTag(strategy=kind, group=group, role="caught", step=catch.get("step"),
+                                     param=body.defect, value=rate)
+                    self.removal(f"{vname}.{_slug(catch.get('step'))}", source, planted, [catch], ct, body, vname,
+                                 f"{where}.catch")
+
+
+def expand_strategies(spec: AblationSpec, where: str = "spec") -> AblationSpec:
+    """The spec with its strategies' variants appended (a spec expanded before is returned as is)."""
+    if not spec.strategies or any(v.tag is not None for v in spec.variants):
+        return spec
+    gen = _Generator(spec, where)
+    counts: dict[str, int] = {}
+    for i, entry in enumerate(spec.strategies):
+        body = entry.body
+        group = body.name or SHORT[entry.kind] + ("" if counts.get(entry.kind, 0) == 0 else str(counts[entry.kind] + 1))
+        counts[entry.kind] = counts.get(entry.kind, 0) + 1
+        gen.strategy(i, entry, group)
+    total = len(spec.variants) + len(gen.variants)
+    if total > spec.max_variants:
+        per = {}
+        for v in gen.variants:
+            per[v.tag.group] = per.get(v.tag.group, 0) + 1
+        detail = ", ".join(f"{g}: {n}" for g, n in per.items())
+        raise SpecError(f"{where}: max_variants: the strategies generate {len(gen.variants)} variants ({detail}), "
+                        f"{total} with the {len(spec.variants)} written by hand, over max_variants {spec.max_variants}. "
+                        "Each trains once per seed: drop steps, values or rates, set `controls: false`, or raise "
+                        "max_variants if you mean it")
+    data = spec.model_dump(mode="json")
+    data["variants"] = data["variants"] + [v.model_dump(mode="json", exclude_none=True) for v in gen.variants]
+    try:
+        return AblationSpec.model_validate({**data, "root": spec.root})
+    except ValueError as e:  # a baseline or control naming a variant that was not generated
+        msg = e.errors()[0]["msg"] if hasattr(e, "errors") else str(e)
+        raise SpecError(f"{where}: {msg.removeprefix('Value error, ')}") from None
+
+
+def tags(spec: AblationSpec | dict) -> dict[str, StrategyTag]:
+    """variant name -> its StrategyTag, for a spec or its stored JSON."""
+    variants = spec.variants if isinstance(spec, AblationSpec) else [VariantSpec.model_validate(v)
+                                                                    for v in spec.get("variants", [])]
+    return {v.name: v.tag for v in variants if v.tag is not None}
+
+
+SHOWN = ("threshold", "remove_lowest", "score", "drop_sources", "key")
+
+
+def _what(steps: list[dict]) -> str:
+    def one(s: dict) -> str:
+        shown = [f"{k}={v}" for k, v in sorted(s["params"].items()) if k in SHOWN]
+        return s["step"] + (f"({', '.join(shown)})" if shown else "")
+
+    return " + ".join(one(s) for s in steps)
+
+
+def describe_strategies(spec: AblationSpec, count: bool = False) -> list[str]:
+    """One line per generated variant: its role and the rows it removes (counted with count=True,
+    by running the recipes in memory on the source files; nothing is written)."""
+    counted: dict[str, str] = {}
+    if count:
+        counted = _count_removed(spec)
+    out = []
+    for v in spec.variants:
+        t = v.tag
+        if t is None:
+            continue
+        seeds = spec.seeds_for(v.name)
+        head = f"{v.name} [{t.strategy} {t.role}" + (f" {t.step}" if t.step else "") + \
+            (f" {t.param}={t.value}" if t.param is not None and t.value is not None else "") + f"] seeds {seeds}"
+        if t.role == "control":
+            what = f"as many random {t.match} as {t.control_of} removes (draw seed {t.seed})"
+        elif t.removes:
+            what = f"the rows {_what(t.removes)} drops from {t.compare_to}"
+        elif t.role == "defect":
+            what = f"no rows: {t.param} planted into {t.value:.0%} of {t.compare_to}'s rows"
+        else:
+            what = "nothing (the data the others are compared with)"
+        extra = f"; also {', '.join(t.also)}" if t.also else ""
+        ctrl = f"; controls {', '.join(t.controls)}" if t.controls else ""
+        out.append(f"{head}: removes {what}{counted.get(v.name, '')}{ctrl}{extra}")
+    return out
+
+
+def _read(path: str):
+    from workbench.data.readers import BadRow, read_rows
+    from workbench.data.records import convert_row, detect_format, unique_ids
+
+    rows = [row for _, row in read_rows(path) if not isinstance(row, BadRow)]
+    source = Path(path).stem  # what ingest names the source
+    return list(unique_ids(convert_row(row, detect_format(row), default_source=source) for row in rows))
+
+
+def _count_removed(spec: AblationSpec) -> dict[str, str]:
+    from workbench.curate.recipe import load_recipe, run_steps
+
+    cache: dict[str, list] = {}
+    out = {}
+    for v in spec.variants:
+        if v.tag is None or not v.sources or not os.path.exists(v.sources[0]):
+            continue
+        records = cache.setdefault(v.sources[0], _read(v.sources[0]))
+        kept = run_steps(records, load_recipe(v.recipe)).kept_records if v.recipe else records  # type: ignore
+        out[v.name] = f" ({len(records) - len(kept)} of {len(records)} rows)"
+    return out

@@ -1,0 +1,149 @@
+"""The strategy part of an ablation spec: what a curator asks, before it becomes variants.
+
+```yaml
+strategies:
+  - per_step: {source: data.jsonl, recipe: recipes/default.yaml}     # each step alone, left out, all
+  - leave_one_out: {source: data.jsonl, sources: [math, reasoning]}  # drop each record source in turn
+  - sweep: {source: data.jsonl, step: minhash_dedup, param: threshold, values: [0.6, 0.8]}
+  - sweep: {source: data.jsonl, score: quality, remove_lowest: [0.1, 0.2]}
+  - inject: {source: clean.jsonl, defect: duplicate, rates: [0.1, 0.2], catch: exact_dedup}
+max_variants: 40
+```
+
+Every strategy takes `source` (a file or a version ref), an optional prefix `recipe` applied
+first (per_step: the recipe it takes apart), `match: rows | tokens` for its size-matched random
+controls, `controls: false` to leave them out, `control_seeds` (default: the ablation's seeds,
+at least two) and `name` (the prefix of its variants' names). workbench.ablate.strategies turns
+them into ordinary variants, each tagged with a `StrategyTag`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from workbench.names import NAME_RE
+
+STRATEGIES = ("per_step", "leave_one_out", "sweep", "inject")
+ROLES = ("source", "alone", "left_out", "full", "value", "defect", "caught", "control")
+DEFECTS = ("duplicate", "truncate", "unclosed_think", "swapped_response", "empty_response")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _distinct(v: list[int]) -> list[int]:
+    if len(set(v)) != len(v):
+        raise ValueError("seeds repeat")
+    return v
+
+
+Seeds = Annotated[list[int], AfterValidator(_distinct)]
+
+
+def _shares(v: list[float]) -> list[float]:
+    if len(set(v)) != len(v):
+        raise ValueError("values repeat")
+    if any(not 0 < x < 1 for x in v):
+        raise ValueError("each value is a share between 0 and 1 (exclusive)")
+    return v
+
+
+Shares = Annotated[list[float], Field(min_length=1), AfterValidator(_shares)]
+
+
+class _Common(_Strict):
+    source: str
+    recipe: str | dict | None = None
+    name: str | None = None
+    match: Literal["rows", "tokens"] = "rows"
+    controls: bool = True
+    control_seeds: Seeds | None = Field(None, min_length=2)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        if v is not None and not NAME_RE.match(v):
+            raise ValueError("use letters, digits, '_', '-', '.' (at most 64 characters)")
+        return v
+
+
+class PerStep(_Common):
+    recipe: str | dict  # the recipe whose steps are measured
+
+
+class LeaveOneOut(_Common):
+    sources: list[str] = Field(min_length=2, description="the record `source` names to leave out, one at a time")
+
+
+class Sweep(_Common):
+    step: str | None = None
+    param: str | None = None
+    values: list[Any] | None = Field(None, min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)  # the swept step's other parameters
+    score: str | None = None
+    remove_lowest: Shares | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        by_param = self.step is not None or self.param is not None or self.values is not None
+        by_score = self.score is not None or self.remove_lowest is not None
+        if by_param == by_score:
+            raise ValueError("give either step, param and values, or score and remove_lowest")
+        if by_param and (self.step is None or self.param is None or self.values is None):
+            raise ValueError("a parameter sweep needs step, param and values")
+        if by_score and (self.score is None or self.remove_lowest is None):
+            raise ValueError("a score sweep needs score and remove_lowest")
+        if self.values is not None and len({repr(v) for v in self.values}) != len(self.values):
+            raise ValueError("values repeat")
+        return self
+
+
+class Inject(_Common):
+    defect: Literal[DEFECTS]  # type: ignore[valid-type]
+    rates: Shares
+    seed: int = 0
+    catch: str | dict | None = None  # a curation step that removes the defect: `exact_dedup` or {step, params}
+
+
+class StrategySpec(_Strict):
+    per_step: PerStep | None = None
+    leave_one_out: LeaveOneOut | None = None
+    sweep: Sweep | None = None
+    inject: Inject | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        given = [k for k in STRATEGIES if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(STRATEGIES)} per entry")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in STRATEGIES if getattr(self, k) is not None)
+
+    @property
+    def body(self) -> _Common:
+        return getattr(self, self.kind)
+
+
+class StrategyTag(_Strict):
+    """What a generated variant is: which strategy made it and which role it plays there."""
+
+    strategy: Literal[STRATEGIES]  # type: ignore[valid-type]
+    group: str  # the strategy's name: the prefix of its variants
+    role: Literal[ROLES]  # type: ignore[valid-type]
+    step: str | None = None
+    param: str | None = None
+    value: float | int | str | bool | None = None
+    source: str | None = None  # leave_one_out: the record source left out
+    compare_to: str | None = None  # the variant this one is compared with ("variant vs source")
+    controls: list[str] = Field(default_factory=list)  # its size-matched random controls
+    control_of: str | None = None  # a control: the removal variant it matches
+    seed: int | None = None  # a control: its draw (and training) seed
+    removes: list[dict] = Field(default_factory=list)  # the steps whose removal the controls match
+    match: Literal["rows", "tokens"] = "rows"
+    also: list[str] = Field(default_factory=list)  # other roles of the same data ("left_out:length")

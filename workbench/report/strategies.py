@@ -1,0 +1,290 @@
+"""The report's strategy sections: for every variant a strategy generated, two comparisons side
+by side, a verdict, and a sentence that reads them together.
+
+- variant vs control (`decide.removal_vs_control`): the removal against its size-matched random
+  controls, drawn anew per seed, with the seed variance pooled over every control of the
+  strategy: did *these* rows matter, or would removing as many random rows do the same?
+- variant vs source (`decide.seed_aware_diff`): the variant against the data it removed rows
+  from (or, for an injected defect, the clean data): is this version better?
+
+p-values are Holm-adjusted within each strategy and comparison kind (every variant x suite
+headline metric). The verdict is helps / hurts / inconclusive on the control comparison (on the
+source comparison for injected defects, which remove nothing). Rows sharing a version (a removal
+that removed nothing) read the scores of the variant that trained it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from workbench.evals.decide import SeedAwareDiff, pooled_seed_variance, removal_vs_control, seed_aware_diff
+from workbench.evals.verdict import ADJUST_METHODS, adjust_pvalues, verdict_word
+from workbench.report.stats import ADJUST, ALPHA, higher_is_better, metric_scores, seed_variance
+
+RULE = (f"Verdict: helps / hurts when the variant-vs-control difference has a {ADJUST_METHODS[ADJUST]}-adjusted "
+        f"p below {ALPHA} (adjusted within the strategy over variant x suite headline metric; injected defects: the "
+        "variant-vs-source difference); otherwise inconclusive. Control: as many rows removed at random from the "
+        "same data, one draw per seed; its interval counts the draw as well as training noise.")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One comparison of a strategy row (B - A; `improvement` > 0 means B is better)."""
+
+    delta: float
+    lo: float
+    hi: float
+    se: float
+    df: float
+    p: float | None
+    p_adjusted: float | None
+    word: str  # better | worse | noise
+    mdd: float
+    n: int
+    n_seeds_a: int
+    n_seeds_b: int
+    note: str = ""
+
+    @classmethod
+    def of(cls, d: SeedAwareDiff) -> "Side":
+        return cls(d.delta, d.lo, d.hi, d.se, d.df, None if math.isnan(d.p) else d.p, None, "noise", d.mdd, d.n_items,
+                   d.n_seeds_a, d.n_seeds_b, d.reason)
+
+    def text(self) -> str:
+        if self.note.startswith("no item differs") or not math.isfinite(self.delta):
+            return self.note or "no comparison"
+        ci = f" [{self.lo:+.3f}, {self.hi:+.3f}]" if math.isfinite(self.lo) and math.isfinite(self.hi) else ""
+        p = "" if self.p_adjusted is None else f", p_adj {self.p_adjusted:.2g}"
+        return f"{self.delta:+.3f}{ci}{p} ({self.word})"
+
+
+@dataclass(frozen=True)
+class StrategyRow:
+    strategy: str
+    group: str
+    variant: str
+    role: str
+    step: str | None
+    param: str | None
+    value: float | int | str | bool | None
+    source: str | None  # leave_one_out: the record source left out
+    compare_to: str | None
+    controls: tuple[str, ...]
+    rows_removed: int | None
+    n_rows: int | None
+    suite: str
+    metric: str
+    higher_is_better: bool
+    vs_control: Side | None
+    vs_source: Side | None
+    verdict: str = "inconclusive"
+    reading: str = ""
+    kind: str = "strategy"
+
+    def to_dict(self) -> dict:
+        def clean(x):
+            if isinstance(x, dict):
+                return {k: clean(v) for k, v in x.items()}
+            if isinstance(x, (list, tuple)):
+                return [clean(v) for v in x]
+            return None if isinstance(x, float) and not math.isfinite(x) else x
+
+        return clean(asdict(self))
+
+
+def _scores_by_variant(variants: list[dict], per_seed: Mapping) -> dict[str, Mapping]:
+    """variant -> suite -> seed -> items; a variant whose version another variant trained (same data,
+    the same train tasks) reads that one's scores."""
+    by_version: dict[str, Mapping] = {}
+    for v in variants:
+        if v["version"] and v["name"] in per_seed:
+            by_version.setdefault(v["version"], per_seed[v["name"]])
+    return {v["name"]: per_seed.get(v["name"]) or by_version.get(v["version"], {}) for v in variants}
+
+
+def _merged(controls: list[str], scores: Mapping, suite: str, metric: str) -> dict:
+    out: dict = {}
+    for c in controls:
+        for seed, items in metric_scores(scores.get(c, {}).get(suite, {}), metric).items():
+            out[f"{c}:{seed}"] = items
+    return out
+
+
+def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines: Mapping[str, list[str]],
+                  direction: Mapping) -> list[StrategyRow]:
+    """Every generated variant x suite headline metric, both comparisons, adjusted per strategy."""
+    from workbench.ablate.strategies import tags
+
+    tagged = tags(spec)
+    if not tagged:
+        return []
+    scores = _scores_by_variant(variants, per_seed)
+    n_rows = {v["name"]: v["n_rows"] for v in variants}
+    trained = {v: s for v, s in scores.items() if s}
+    rows: list[StrategyRow] = []
+    for name, t in tagged.items():
+        if t.role in ("source", "control") or t.compare_to is None:
+            continue
+        for suite, metrics in headlines.items():
+            for metric in metrics:
+                hib = higher_is_better(direction, suite, metric)
+                mine = metric_scores(scores.get(name, {}).get(suite, {}), metric)
+                src = metric_scores(scores.get(t.compare_to, {}).get(suite, {}), metric)
+                if not mine:
+                    continue
+                vs_source = vs_control = None
+                if src:
+                    var = seed_variance({v: s.get(suite, {}) for v, s in trained.items()}, metric)
+                    vs_source = Side.of(seed_aware_diff(src, mine, higher_is_better=hib, seed_var=var, alpha=ALPHA))
+                ctrl = _merged(t.controls, scores, suite, metric)
+                if ctrl:
+                    group_ctrls = [_merged(u.controls, scores, suite, metric) for u in tagged.values()
+                                   if u.group == t.group and u.controls]
+                    pool = pooled_seed_variance([c for c in group_ctrls if c])
+                    vs_control = Side.of(removal_vs_control(mine, ctrl, higher_is_better=hib, seed_var=pool,
+                                                            alpha=ALPHA))
+                removed = (n_rows[t.compare_to] - n_rows[name]
+                           if n_rows.get(t.compare_to) is not None and n_rows.get(name) is not None else None)
+                rows.append(StrategyRow(t.strategy, t.group, name, t.role, t.step, t.param, t.value, t.source,
+                                        t.compare_to, tuple(t.controls), removed, n_rows.get(name), suite, metric, hib,
+                                        vs_control, vs_source))
+    return _adjust(rows)
+
+
+def _adjust(rows: list[StrategyRow]) -> list[StrategyRow]:
+    from dataclasses import replace
+
+    out = list(rows)
+    for group in dict.fromkeys(r.group for r in rows):
+        for side in ("vs_control", "vs_source"):
+            idx = [i for i, r in enumerate(out) if r.group == group and getattr(r, side) is not None]
+            adjusted = adjust_pvalues([getattr(out[i], side).p for i in idx], ADJUST)
+            for i, p_adj in zip(idx, adjusted):
+                s = getattr(out[i], side)
+                word = verdict_word(s.delta, p_adj, higher_is_better=out[i].higher_is_better, alpha=ALPHA)
+                out[i] = replace(out[i], **{side: replace(s, p_adjusted=p_adj, word=word)})
+    final = []
+    for r in out:
+        basis = r.vs_control if r.vs_control is not None else (r.vs_source if r.role == "defect" else None)
+        word = {"better": "helps", "worse": "hurts"}.get(basis.word, "inconclusive") if basis else "inconclusive"
+        final.append(replace(r, verdict=word, reading=reading(replace(r, verdict=word))))
+    return final
+
+
+def _mdd(s: Side | None) -> str:
+    return f"{s.mdd:.3f}" if s is not None and math.isfinite(s.mdd) else "unknown"
+
+
+def reading(r: StrategyRow) -> str:
+    """One sentence that reads the two comparisons together (a removal's starts with its step)."""
+    text = _reading(r)
+    return text if r.role == "defect" or r.rows_removed == 0 else f"{r.step or r.variant}: {text}"
+
+
+def _reading(r: StrategyRow) -> str:
+    c, s = r.vs_control, r.vs_source
+    metric = f"{r.suite} {r.metric}"
+    if r.rows_removed == 0 and r.role != "defect":
+        return f"{r.variant} removes no rows here: it is the same data as {r.compare_to}, so there is nothing to tell."
+    if r.role == "defect":
+        if s is None:
+            return f"{r.variant}: {r.compare_to} is not evaluated yet."
+        if s.word == "worse":
+            return (f"planting {r.param} into {r.value:.0%} of the rows costs {abs(s.delta):.3f} on {metric} "
+                    f"(adjusted p {s.p_adjusted:.2g}).")
+        if s.word == "better":
+            return f"the data with {r.param} planted scored better on {metric} than the clean data: check the metric."
+        return (f"no measurable cost of {r.param} at {r.value:.0%} on {metric} (smallest detectable difference "
+                f"{_mdd(s)}).")
+    removes = f"removing these {r.rows_removed} rows" if r.rows_removed else "removing these rows"
+    src = s.word if s is not None else "noise"
+    if c is None:
+        base = {"better": f"{r.variant} is better than {r.compare_to} on {metric}",
+                "worse": f"{r.variant} is worse than {r.compare_to} on {metric}"}.get(
+            src, f"no measurable difference from {r.compare_to} on {metric}")
+        return base + "; without a random control, less data cannot be told apart from these rows."
+    if r.verdict == "helps":
+        return (f"{removes} helps on {metric} beyond removing as many random rows" +
+                (", and the version beats its source." if src == "better" else
+                 ", though the version is not measurably better than its source."))
+    if r.verdict == "hurts":
+        return (f"{removes} hurts on {metric} more than removing as many random rows: they carry signal" +
+                (", and the version is worse than its source." if src == "worse" else "."))
+    if src == "better":
+        return (f"better than {r.compare_to} on {metric}, but not distinguishable from removing as many random rows: "
+                "the gain may come from less data rather than from these rows.")
+    if src == "worse":
+        return (f"worse than {r.compare_to} on {metric}, but so is removing as many random rows: the loss may come "
+                "from less data rather than from these rows.")
+    return (f"no measurable effect on {metric} at this budget (smallest detectable difference vs control "
+            f"{_mdd(c)}, vs source {_mdd(s)}).")
+
+
+COLUMNS = ["variant", "role", "step / param", "value", "rows removed", "suite", "metric", "vs control (B - control)",
+           "vs source (B - source)", "verdict", "reading"]
+
+
+def table_rows(rows: list[StrategyRow]) -> list[list]:
+    return [[r.variant, r.role, " / ".join(x for x in (r.step, r.param) if x) or "",
+             "" if r.value is None else r.value, "" if r.rows_removed is None else r.rows_removed, r.suite,
+             r.metric + ("" if r.higher_is_better else " (lower better)"),
+             r.vs_control.text() if r.vs_control else "no control", r.vs_source.text() if r.vs_source else "",
+             r.verdict, r.reading] for r in rows]
+
+
+def sections(data) -> list[tuple[str, str, list[str], list[list]]]:
+    """One (title, note, columns, rows) per strategy, in the report's table format."""
+    out = []
+    rows = list(getattr(data, "strategies", []) or [])
+    for group in dict.fromkeys(r.group for r in rows):
+        mine = [r for r in rows if r.group == group]
+        out.append((f"Strategy {group} ({mine[0].strategy})", RULE, COLUMNS, table_rows(mine)))
+    return out
+
+
+def dose_figures(data) -> list[tuple[str, object]]:
+    """(title, matplotlib figure) per sweep or injection: the difference from the source against
+    the swept value or defect rate, with its seed-aware 95% CI (and the random control's, where
+    there is one)."""
+    rows = [r for r in (getattr(data, "strategies", []) or []) if r.strategy in ("sweep", "inject")
+            and isinstance(r.value, (int, float)) and not isinstance(r.value, bool)]
+    out = []
+    for group in dict.fromkeys(r.group for r in rows):
+        out.append((f"Dose-response: {group}", dose_figure([r for r in rows if r.group == group])))
+    return [(t, f) for t, f in out if f is not None]
+
+
+def dose_figure(rows: list[StrategyRow]):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = list(dict.fromkeys((r.suite, r.metric) for r in rows))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.4), squeeze=False)
+    for ax, (suite, metric) in zip(axes[0], panels):
+        for role, side, color in (("defect", "vs_source", "#d9622b"), ("value", "vs_source", "#2a7ab8"),
+                                  ("value", "vs_control", "#888888"), ("caught", "vs_control", "#2a9a55")):
+            pts = sorted(((r.value, getattr(r, side)) for r in rows if r.role == role and r.suite == suite
+                          and r.metric == metric and getattr(r, side) is not None
+                          and math.isfinite(getattr(r, side).delta)), key=lambda x: x[0])
+            if not pts:
+                continue
+            xs, ds = [x for x, _ in pts], [d for _, d in pts]
+            err = [[max(0.0, d.delta - d.lo) if math.isfinite(d.lo) else 0.0 for d in ds],
+                   [max(0.0, d.hi - d.delta) if math.isfinite(d.hi) else 0.0 for d in ds]]
+            ax.errorbar(xs, [d.delta for d in ds], yerr=err, fmt="o-", color=color, capsize=3,
+                        label=f"{role} {side.replace('_', ' ')}")
+        ax.axhline(0, color="#999999", lw=1)
+        ax.set_xlabel(rows[0].param if rows[0].strategy == "sweep" else f"{rows[0].param} rate")
+        hib = next(r.higher_is_better for r in rows if (r.suite, r.metric) == (suite, metric))
+        ax.set_ylabel(f"difference ({'higher' if hib else 'lower'} is better)")
+        ax.set_title(f"{suite}\n{metric}", fontsize=9)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -90,3 +90,16 @@ def merge(run_id: str = typer.Argument(..., help="Run id or unique prefix."),
 
     path = merge_run(workspace(), run_id, out)
     console.print(f"merged model written to {path}")
+
+
+@app.command("export")
+def export(run_id: str = typer.Argument(..., help="Run id or unique prefix."),
+           gguf: Path = typer.Option(..., "--gguf", help="The .gguf file to write (for llama.cpp, Ollama, LM Studio)."),
+           quant: str = typer.Option("f16", "--quant", help="f16 or q8_0 (8-bit blocks of 32)."),
+           ):
+    """Merge a run's adapter into its base model and write it as one GGUF file (llama architecture)."""
+    from workbench.train.gguf import export_run
+
+    e = export_run(workspace(), run_id, gguf, quant)
+    console.print(f"GGUF written to {e.path}: {e.quant}, {e.n_tensors} tensors, {e.n_params / 1e6:.1f}M parameters, "
+                  f"{e.bytes / 2**20:.1f} MiB, tokenizer pre {e.tokenizer_pre}")

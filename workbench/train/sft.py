@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.hashing import content_hash, library_versions, model_identity
-from workbench.models import DEFAULT_MODEL, choose_mode, load_base_model
+from workbench.device import placement as train_placement
+from workbench.models import DEFAULT_MODEL, load_base_model
 from workbench.processes import pid_alive
 from workbench.train.config import TrainConfig, TrainError
 from workbench.train.render import Prepared, check_mask_batch, prepare_data, prepare_tokenizer, resolve_targets
@@ -79,7 +80,8 @@ def train(
     version = cat.resolve_version(data_ref)
     base = str(base or DEFAULT_MODEL)
     ident = model_identity(base)
-    mode, mode_reason = choose_mode(quant)
+    placement = train_placement(quant)
+    mode, mode_reason = placement.mode, placement.reason
     resolved = cfg.resolved()
     run_id = run_id_for(version["id"], ident["hash"], resolved, mode, seed)
     run_dir = ws.runs_dir / run_id
@@ -111,7 +113,8 @@ def train(
         "id": run_id, "version_id": version["id"], "base_model": base, "base_model_path": ident["path"],
         "base_model_hash": ident["hash"], "run_dir": str(run_dir), "adapter_dir": str(adapter_dir),
         "mode": mode, "mode_reason": mode_reason, "config": resolved, "seed": seed, "pid": os.getpid(),
-        "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats, "versions": library_versions()},
+        "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats, "versions": library_versions(),
+                 "placement": placement.record()},
     })
     try:
         result = _fit(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, progress)

@@ -15,6 +15,7 @@ from workbench.device import placement as train_placement
 from workbench.models import DEFAULT_MODEL, load_base_model
 from workbench.processes import pid_alive
 from workbench.train.config import TrainConfig, TrainError
+from workbench.train.launch import is_main, world_size
 from workbench.train.render import Prepared, check_mask_batch, prepare_data, prepare_tokenizer, resolve_targets
 from workbench.train.sanity import sanity_generations, sanity_prompts
 from workbench.workspace import Workspace
@@ -83,7 +84,9 @@ def train(
     placement = train_placement(quant)
     mode, mode_reason = placement.mode, placement.reason
     resolved = cfg.resolved()
-    run_id = run_id_for(version["id"], ident["hash"], resolved, mode, seed)
+    world = world_size()  # > 1 under `--launcher accelerate`: N times the examples per step, another run
+    run_id = run_id_for(version["id"], ident["hash"], resolved if world == 1 else {**resolved, "data_parallel": world},
+                        mode, seed)
     run_dir = ws.runs_dir / run_id
     adapter_dir = run_dir / "adapter"
 
@@ -94,7 +97,7 @@ def train(
                          mode_reason=existing["mode_reason"] or "", wall_s=existing["wall_s"],
                          tokens_per_s=existing["tokens_per_s"], peak_mem_mb=existing["peak_mem_mb"],
                          versions=(existing.get("meta") or {}).get("versions") or {})
-    if existing and existing["status"] == "running" and existing.get("pid") != os.getpid() and pid_alive(existing.get("pid")):
+    if is_main() and existing and existing["status"] == "running" and existing.get("pid") != os.getpid() and pid_alive(existing.get("pid")):
         raise TrainError(f"run {run_id} is being trained right now by process {existing['pid']}")
 
     # Everything that can be wrong with the input is checked before the catalog is touched.
@@ -107,14 +110,17 @@ def train(
     _say(progress, f"run {run_id}: {mode} ({mode_reason})")
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    if not is_main():  # a data-parallel worker: trains its share; rank 0 writes the catalog and the files
+        return _fit(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, False)
     (run_dir / "config.json").write_text(json.dumps(
-        {"version": version["id"], "base": ident, "mode": mode, "seed": seed, "config": resolved}, indent=2))
+        {"version": version["id"], "base": ident, "mode": mode, "seed": seed, "config": resolved,
+         "data_parallel": world}, indent=2))
     cat.start_run({
         "id": run_id, "version_id": version["id"], "base_model": base, "base_model_path": ident["path"],
         "base_model_hash": ident["hash"], "run_dir": str(run_dir), "adapter_dir": str(adapter_dir),
         "mode": mode, "mode_reason": mode_reason, "config": resolved, "seed": seed, "pid": os.getpid(),
         "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats, "versions": library_versions(),
-                 "placement": placement.record()},
+                 "placement": placement.record(), "data_parallel": world},
     })
     try:
         result = _fit(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, progress)
@@ -180,7 +186,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     )
     train_ds = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels")} for r in data.train])
     eval_ds = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels")} for r in data.eval]) if data.eval else None
-    recorder = _Recorder(cat, run_id, progress)
+    recorder = _Recorder(cat if is_main() else None, run_id, progress)
     datasets.disable_progress_bars()  # the run has its own bar; trl's map() bars are noise here
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                          processing_class=tokenizer, peft_config=lora, callbacks=[recorder])
@@ -198,6 +204,8 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     wall = time.perf_counter() - start
     tokens = int(trainer.state.num_input_tokens_seen) - recorder.tokens_at_start
     peak = peak_memory_mb()
+    if not is_main():
+        return RunResult(run_id, "finished", run_dir / "adapter", run_dir, False, wall_s=wall)
 
     # Adapter + tokenizer, written next to each other then moved into place in one rename.
     adapter_dir = run_dir / "adapter"
@@ -260,7 +268,9 @@ class _Recorder(_callback_base()):
         self._flushed_at = float("-inf")  # the first logged step is written at once
 
     def flush(self) -> None:
-        if self._pending:
+        if self.cat is None:  # not rank 0 of a data-parallel run: the curve is written once, there
+            self._pending = []
+        elif self._pending:
             self.cat.add_run_steps(self.run_id, self._pending)
             self._pending = []
         self._flushed_at = time.monotonic()

@@ -187,13 +187,13 @@ def plan(ws, data_ref: str, base: str | None = None, config=None, quant: str = "
     from workbench.models import DEFAULT_MODEL
     from workbench.train.render import resolve_targets
 
+    if memory_mb is not None and memory_mb <= 0:
+        raise TrainError(f"--memory must be a positive number of MiB, got {memory_mb}")
     cfg = TrainConfig.load(config)
     path = model_identity(str(base or DEFAULT_MODEL))["path"]
     p = placement(quant)
     seq = peak_seq_len(ws, data_ref, path, cfg)
     targets = resolve_targets(path, cfg.target_modules)
-    if memory_mb is not None and memory_mb <= 0:
-        raise TrainError(f"--memory must be a positive number of MiB, got {memory_mb}")
     return estimate(model_shape(path), p.mode, p.device, cfg, seq, lora_param_count(path, targets, cfg.r),
                     runtime_mb(p.device), memory_mb if memory_mb is not None else available_mb(p.device))
 

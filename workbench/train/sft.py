@@ -221,7 +221,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     losses = [s["loss"] for s in cat.run_steps(run_id) if s["loss"] is not None]
     prev = cat.find_run(run_id) or {}
     meta = {**(prev.get("meta") or {}), "target_modules": targets, "mask_fraction_first_batch": round(mask_fraction, 4),
-            "nonpad_fraction": round(fill, 4),
+            "nonpad_fraction": round(fill, 4), "eval_s": round(recorder.eval_s, 2),
             "resumed_from": resume.name if resume else None, "global_steps": trainer.state.global_step,
             "pad_token": tokenizer.pad_token, "eos_token": tokenizer.eos_token}
     cat.finish_run(run_id, wall_s=wall, train_tokens=tokens, tokens_per_s=tokens / wall if wall > 0 else None,
@@ -263,6 +263,7 @@ class _Recorder(_callback_base()):
     def __init__(self, cat, run_id: str, progress: bool):
         self.cat, self.run_id, self.progress = cat, run_id, progress
         self.tokens_at_start = 0
+        self.eval_s = 0.0  # time in held-out evaluations (what validation curves cost)
         self._bar = None
         self._pending: list[dict] = []
         self._flushed_at = float("-inf")  # the first logged step is written at once
@@ -295,6 +296,7 @@ class _Recorder(_callback_base()):
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = logs or {}
+        self.eval_s += float(logs.get("eval_runtime") or 0.0)
         row = {"step": state.global_step, "loss": logs.get("loss"), "eval_loss": logs.get("eval_loss"),
                "lr": logs.get("learning_rate"), "epoch": logs.get("epoch"), "grad_norm": logs.get("grad_norm")}
         if any(row[k] is not None for k in ("loss", "eval_loss")):

@@ -8,6 +8,7 @@ Prints both and the ratio; the target is within +-25%.
 
     python benchmarks/plan.py [--configs 2x3,3x2,6x1] [--steps 12]
     python benchmarks/plan.py --calibrate     # the forward+backward micro-measurements the constants came from
+    python benchmarks/plan.py --known         # estimates only, against the peaks measured earlier (README "Memory")
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# Peak RSS of these very runs, measured with /usr/bin/time -v on 2026-12-01 (benchmarks/README.md, "Memory")
+KNOWN_PEAK_MIB = {"2x3": 2636, "3x2": 3293, "6x1": 5124}
 QUICKSTART = {"lr": 5.0e-4, "warmup_ratio": 0.1, "max_length": 384, "save_steps": 4, "sanity_prompts": 2,
               "sanity_max_new_tokens": 48}
 
@@ -82,11 +85,30 @@ def calibrate() -> None:
     print(f"ACT_PER_HI = {layer / (s.hidden + s.intermediate) / 4:.1f}, LOGIT_COPIES = {logits / (s.vocab * 4):.1f}")
 
 
+def known(specs: list[str], steps: int) -> None:
+    """Estimates (one process, one plan per config) against KNOWN_PEAK_MIB."""
+    from workbench.data.ingest import ingest
+    from workbench.train.plan import plan
+    from workbench.workspace import Workspace
+
+    ws = Workspace(Path(tempfile.mkdtemp(prefix="wb-plan-known-")))
+    vid = ingest(ws, REPO / "datasets" / "example_clean.jsonl", name="curated").version.id
+    print("| batch x grad_accum | estimate MiB (runtime + weights + LoRA + activations) | measured peak RSS MiB | estimate / measured |")
+    print("|---|---:|---:|---:|")
+    for spec in specs:
+        batch, accum = (int(x) for x in spec.split("x"))
+        p = plan(ws, vid, None, {**QUICKSTART, "max_steps": steps, "batch_size": batch, "grad_accum": accum})
+        print(f"| {spec} | {p.total_mb:,.0f} ({p.runtime_mb:,.0f} + {p.weights_mb:,.0f} + {p.lora_mb:,.0f} + "
+              f"{p.activations_mb:,.0f}; peak seq {p.seq_len}) | {KNOWN_PEAK_MIB[spec]:,} | "
+              f"{p.total_mb / KNOWN_PEAK_MIB[spec]:.2f} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--configs", default="2x3,3x2,6x1")
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--calibrate", action="store_true")
+    ap.add_argument("--known", action="store_true")
     ap.add_argument("--micro", help=argparse.SUPPRESS)  # B,LENGTH,CHECKPOINTING: one calibration process
     a = ap.parse_args()
     sys.path.insert(0, str(REPO))
@@ -95,6 +117,8 @@ def main() -> None:
         return print(_micro(b, length, bool(ckpt)))
     if a.calibrate:
         return calibrate()
+    if a.known:
+        return known(a.configs.split(","), a.steps)
     root = Path(tempfile.mkdtemp(prefix="wb-plan-bench-"))
     rows = []
     for spec in a.configs.split(","):

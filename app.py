@@ -113,6 +113,10 @@ def training(ws: Workspace, data: report.ReportData) -> None:
         st.line_chart(curve, x="step", y="loss", color="run")
     else:
         st.info("The runs stored no loss curve.")
+    val = report.validation_curves(data)
+    if any(r["series"].startswith("eval") for r in val):
+        st.markdown("**Held-out loss beside the smoothed training loss**")
+        st.line_chart([{**r, "line": f"{r['run']} · {r['series']}"} for r in val], x="step", y="loss", color="line")
 
 
 def data_page(ws: Workspace, data: report.ReportData) -> None:

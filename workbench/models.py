@@ -160,48 +160,26 @@ def is_local(spec: str) -> bool:
 
 
 def choose_mode(quant: str = "auto") -> tuple[str, str]:
-    """(mode, reason): QLoRA nf4 on CUDA, LoRA fp32 on CPU unless nf4 is forced."""
-    import torch
+    """(mode, reason): QLoRA nf4 on CUDA, LoRA fp32 on CPU unless nf4 is forced (workbench.device decides)."""
+    from workbench.device import choose_mode as decide
 
-    cuda = torch.cuda.is_available()
-    if quant not in ("auto", "nf4", "none"):
-        raise ModelError(f"unknown quant {quant!r}: use auto, nf4 or none")
-    if quant == "nf4":
-        return "qlora-nf4", "nf4 forced with --quant nf4" + ("" if cuda else " (on CPU nf4 measured ~17x slower than fp32 LoRA)")
-    if quant == "none":
-        return ("lora-bf16" if cuda and torch.cuda.is_bf16_supported() else "lora-fp32"), "quantization off (--quant none)"
-    if cuda:
-        return "qlora-nf4", f"CUDA device {torch.cuda.get_device_name(0)}: 4-bit nf4 QLoRA"
-    return "lora-fp32", "no CUDA device: LoRA in fp32 (nf4 on CPU measured ~17x slower per step)"
+    return decide(quant)
 
 
 def load_base_model(path: str, mode: str):
     """The base model for training in the given mode (nf4 via bitsandbytes, else plain floats)."""
-    import torch
     from transformers import AutoModelForCausalLM
 
-    cuda = torch.cuda.is_available()
-    try:
-        if mode == "qlora-nf4":
-            from peft import prepare_model_for_kbit_training
-            from transformers import BitsAndBytesConfig
+    from workbench.device import load_kwargs, mode_placement
 
-            compute = torch.bfloat16 if (not cuda or torch.cuda.is_bf16_supported()) else torch.float16
-            if not cuda:
-                compute = torch.float32  # CPU kernels: fp32 compute is the fast and safe one
-            bnb = BitsAndBytesConfig(
-                load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=compute,
-            )
-            model = AutoModelForCausalLM.from_pretrained(
-                path, quantization_config=bnb, dtype=compute, device_map={"": 0} if cuda else {"": "cpu"}
-            )
+    p = mode_placement(mode)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, **load_kwargs(p))
+        if p.quantization is not None:
+            from peft import prepare_model_for_kbit_training
+
             return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-        dtype = torch.bfloat16 if mode == "lora-bf16" else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-        return model.to("cuda") if cuda else model
+        return model.to("cuda") if p.device == "cuda" else model
     except ModelError:
         raise
     except OSError as e:

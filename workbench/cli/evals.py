@@ -30,13 +30,15 @@ def run(
     batch_size: int = typer.Option(16, "--batch-size", "-b", help="Prompts generated together."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N items of each suite."),
     max_gen_toks: Optional[int] = typer.Option(None, "--max-gen-toks", help="Cap generated tokens (default: per suite)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="auto (vLLM on CUDA when installed, else HF), hf or vllm; "
+                                          "default $WORKBENCH_GEN_BACKEND or auto. Part of the cache key."),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
 ):
     """Evaluate MODEL (or a training RUN) on suites; results already in the catalog are reused."""
     from workbench.evals.runner import evaluate
 
     results = evaluate(workspace(), model, suites=suites, layer=layer, batch_size=batch_size, limit=limit,
-                       max_gen_toks=max_gen_toks)
+                       max_gen_toks=max_gen_toks, backend=backend)
     if as_json:
         print_json([r.as_dict() for r in results])
         return

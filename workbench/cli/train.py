@@ -22,11 +22,35 @@ def run(
     quant: str = typer.Option("auto", "--quant", help="auto (nf4 on CUDA, none on CPU), nf4 or none."),
     method: Optional[str] = typer.Option(None, "--method", "-m", help="sft (conversations), dpo (preference pairs) or grpo (prompt-only data); default: the config's, else sft."),
     from_run: Optional[str] = typer.Option(None, "--from", help="Start from this finished run's adapter (e.g. SFT -> DPO); part of the run id."),
+    auto_batch: bool = typer.Option(False, "--auto-batch", help="Use `train plan`'s batch size, grad_accum and "
+                                    "checkpointing (same examples per step) to fit the memory available."),
+    launcher: Optional[str] = typer.Option(None, "--launcher", help="accelerate: one run data-parallel across "
+                                           "this machine's GPUs (or CPU processes, gloo)."),
+    processes: Optional[int] = typer.Option(None, "--processes", help="Processes for --launcher (default: the GPUs, or 2)."),
 ):
     """Train (or find, or resume) the run for DATA on BASE with CONFIG and SEED."""
     from workbench.train import train
+    from workbench.train.launch import default_processes, is_main, launch, launched
 
-    r = train(workspace(), data, base, config, seed=seed, quant=quant, method=method, init_run=from_run)
+    if launcher and not launched():
+        args = ["--data", data, "--seed", str(seed), "--quant", quant] + (["--base", base] if base else []) \
+            + (["--config", str(config)] if config else []) + (["--auto-batch"] if auto_batch else []) \
+            + (["--method", method] if method else []) + (["--from", from_run] if from_run else [])
+        raise typer.Exit(launch(args, processes or default_processes(), launcher))
+
+    cfg = config
+    if auto_batch:
+        from workbench.train.plan import apply_suggestion, plan
+
+        mem = plan(workspace(), data, base, config, quant)
+        cfg = apply_suggestion(config, mem)
+        s = mem.suggestion
+        console.print(f"auto batch: {s.batch_size} x grad_accum {s.grad_accum}"
+                      f"{' with gradient checkpointing' if s.gradient_checkpointing else ''}: estimated peak "
+                      f"{s.total_mb:,.0f} MiB of {mem.available_mb:,.0f} MiB available")
+    r = train(workspace(), data, base, cfg, seed=seed, quant=quant, method=method, init_run=from_run)
+    if not is_main():
+        return  # rank 0 reports
     cat = workspace().catalog()
     row = cat.get_run(r.id)
     state = "reused (already finished)" if r.reused else ("resumed from " + r.resumed_from if r.resumed_from else "trained")
@@ -44,6 +68,39 @@ def _figures(row: dict) -> None:
         f"wall {fmt(row['wall_s'], '.1f')} s  tokens/s {fmt(row['tokens_per_s'], '.0f')}  peak mem {fmt(row['peak_mem_mb'], '.0f')} MB"
         f"  final loss {fmt(row['final_loss'], '.4f')}"
     )
+
+
+@app.command("plan")
+def plan_cmd(
+    data: str = typer.Option(..., "--data", "-d", help="Dataset version id, id prefix or name."),
+    base: Optional[str] = typer.Option(None, "--base", "-b", help="Base model (default: smollm2-135m-instruct)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Train config YAML."),
+    quant: str = typer.Option("auto", "--quant", help="auto, nf4 or none (as for train)."),
+    memory: Optional[float] = typer.Option(None, "--memory", help="MiB to plan for (default: RAM available now, or the GPU's VRAM)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+):
+    """Estimate peak memory of a run and how it splits; suggest a batch size and grad_accum that fit."""
+    from workbench.train.plan import plan
+
+    p = plan(workspace(), data, base, config, quant, memory)
+    if as_json:
+        print_json(p.as_dict())
+        return
+    ck = p.gradient_checkpointing
+    console.print(f"[bold]memory plan[/] {p.mode} on {p.device}: batch {p.batch_size} x grad_accum {p.grad_accum}, "
+                  f"peak sequence {p.seq_len} tokens, gradient checkpointing {'on' if ck else 'off'}")
+    console.print(table(None, ["part", "MiB"], [
+        ["runtime (libraries)", f"{p.runtime_mb:,.0f}"], [f"weights ({p.mode})", f"{p.weights_mb:,.0f}"],
+        [f"LoRA: {p.lora_params / 1e6:.2f}M params + grads + AdamW", f"{p.lora_mb:,.0f}"],
+        ["activations" + (" (used)" if not ck else ""), f"{p.activations_mb:,.0f}"],
+        ["activations, gradient checkpointing" + (" (used)" if ck else ""), f"{p.activations_ckpt_mb:,.0f}"],
+        ["[bold]estimated peak[/]", f"[bold]{p.total_mb:,.0f}[/]"], ["available", f"{p.available_mb:,.0f}"]]))
+    s = p.suggestion
+    if s is None:
+        console.print("[red]nothing fits[/]: even batch 1 with gradient checkpointing is over the memory available")
+    else:
+        console.print(f"suggested: batch_size {s.batch_size}, grad_accum {s.grad_accum}, gradient_checkpointing "
+                      f"{str(s.gradient_checkpointing).lower()} (~{s.total_mb:,.0f} MiB; --auto-batch on train uses it)")
 
 
 @app.command("list")
@@ -104,3 +161,16 @@ def merge(run_id: str = typer.Argument(..., help="Run id or unique prefix."),
 
     path = merge_run(workspace(), run_id, out)
     console.print(f"merged model written to {path}")
+
+
+@app.command("export")
+def export(run_id: str = typer.Argument(..., help="Run id or unique prefix."),
+           gguf: Path = typer.Option(..., "--gguf", help="The .gguf file to write (for llama.cpp, Ollama, LM Studio)."),
+           quant: str = typer.Option("f16", "--quant", help="f16 or q8_0 (8-bit blocks of 32)."),
+           ):
+    """Merge a run's adapter into its base model and write it as one GGUF file (llama architecture)."""
+    from workbench.train.gguf import export_run
+
+    e = export_run(workspace(), run_id, gguf, quant)
+    console.print(f"GGUF written to {e.path}: {e.quant}, {e.n_tensors} tensors, {e.n_params / 1e6:.1f}M parameters, "
+                  f"{e.bytes / 2**20:.1f} MiB, tokenizer pre {e.tokenizer_pre}")

@@ -140,14 +140,15 @@ def lookup_key(ws: Workspace, ref: str) -> str:
 
 
 def settings_for(layer: str, limit: int | None, max_gen_toks: int | None = None,
-                 apply_chat_template: bool = True) -> dict:
+                 apply_chat_template: bool = True, backend: str = "hf") -> dict:
     """The generation settings that feed the cache key (the suite's own max tokens and stop strings
-    live in its YAML, hence in the suite hash; `max_gen_toks` here overrides them)."""
+    live in its YAML, hence in the suite hash; `max_gen_toks` here overrides them). The backend
+    (hf or vllm) is keyed: samples of the two are never mixed under one result."""
     import lm_eval
 
     return {"layer": layer, "limit": limit, "max_gen_toks": max_gen_toks, "apply_chat_template": apply_chat_template,
             "greedy": True, "num_fewshot": 0, "lm_eval": getattr(lm_eval, "__version__", "?"),
-            "runner": RUNNER_VERSION}
+            "runner": RUNNER_VERSION, "backend": backend}
 
 
 # Settings recorded with a result but not part of its id: library versions (content only in ids).
@@ -170,16 +171,29 @@ def _prepare_offline() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _load_lm(target: Target, batch_size: int):
-    import torch
-    from lm_eval.models.huggingface import HFLM
+def lm_args(target: Target, batch_size: int, backend: str = "hf") -> dict:
+    """lm-eval model arguments for a target on a backend (vllm: the run's adapter as a LoRA)."""
+    from workbench.device import detect, vllm_lm_args
 
-    cuda = torch.cuda.is_available()
+    if backend == "vllm":
+        return vllm_lm_args(target.pretrained, target.adapter_dir, batch_size)
+    cuda = detect().cuda
     kwargs = {"pretrained": target.pretrained, "batch_size": batch_size, "device": "cuda" if cuda else "cpu",
               "dtype": "auto" if cuda else "float32"}
     if target.adapter_dir:
         kwargs["peft"] = target.adapter_dir
+    return kwargs
+
+
+def _load_lm(target: Target, batch_size: int, backend: str = "hf"):
+    kwargs = lm_args(target, batch_size, backend)
     try:
+        if backend == "vllm":
+            from lm_eval.models.vllm_causallms import VLLM
+
+            return VLLM(**kwargs)
+        from lm_eval.models.huggingface import HFLM
+
         return HFLM(**kwargs)
     except Exception as e:  # noqa: BLE001 - name the model that failed to load
         raise EvalError(f"cannot load {target.spec!r} ({target.pretrained}"
@@ -290,17 +304,21 @@ def _count_tokens(tokenizer, texts: list[str]) -> int:
 
 def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, layer: str = "smoke",
              batch_size: int = 16, limit: int | None = None, progress: bool = True,
-             max_gen_toks: int | None = None) -> list[SuiteResult]:
+             max_gen_toks: int | None = None, backend: str | None = None) -> list[SuiteResult]:
     """Evaluate a base model spec or a training run id on suites; cached per (model, suite, settings).
 
-    `limit` takes the first N items of each suite's layer; `max_gen_toks` caps generation
-    (both are part of the cache key). Progress bars show unless progress=False.
+    `limit` takes the first N items of each suite's layer; `max_gen_toks` caps generation;
+    `backend` (auto, hf, vllm; see workbench.device.generation_backend) picks the generator
+    (all three are part of the cache key). Progress bars show unless progress=False.
     """
+    from workbench.device import generation_backend
+
     if layer not in LAYERS:
         raise SuiteError(f"unknown layer {layer!r}: use one of {', '.join(LAYERS)}")
     chosen = select(suites, layer)
     target = resolve_target(ws, model)
-    settings = settings_for(layer, limit, max_gen_toks)
+    gen = generation_backend(backend)
+    settings = settings_for(layer, limit, max_gen_toks, backend=gen.name)
     cat = ws.catalog()
     results: list[SuiteResult] = []
     lm = None
@@ -314,7 +332,7 @@ def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, l
             if row is None:
                 if lm is None:
                     _prepare_offline()
-                    lm = _load_lm(target, batch_size)
+                    lm = _load_lm(target, batch_size, gen.name)
                 t0 = time.perf_counter()
                 run = _run_suite(lm, suite, layer, limit, max_gen_toks)
                 wall = time.perf_counter() - t0

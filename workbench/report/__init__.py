@@ -11,7 +11,7 @@ All catalog reads are short queries on a reader catalog, so this works while an 
 """
 
 from workbench.ablate.tasks import BASE
-from workbench.report.figures import deltas_figure, loss_figure, scores_figure
+from workbench.report.figures import deltas_figure, loss_figure, scores_figure, validation_figure
 from workbench.report.gather import (ReportData, eval_items, headline, item_table, primary_metrics, report_data,
                                      result_id, targets)
 from workbench.report.render import fmt_delta, fmt_score, render_html, render_markdown, sections, write_report
@@ -19,11 +19,12 @@ from workbench.report.stats import ComparisonRow, compare_two, directions
 from workbench.report import verdicts
 from workbench.report.verdicts import sentences
 from workbench.report.views import (cluster_examples, compositions, item_diff, lineage_dot, removals_by_reason,
-                                    target_label, variant_versions)
+                                    smoothed, target_label, validation_curves, variant_versions)
 
 __all__ = [
     "BASE", "ComparisonRow", "ReportData", "cluster_examples", "compare_two", "sentences", "verdicts", "compositions", "deltas_figure",
     "directions", "eval_items", "fmt_delta", "fmt_score", "headline", "item_diff", "item_table", "lineage_dot",
     "loss_figure", "primary_metrics", "removals_by_reason", "render_html", "render_markdown", "report_data",
     "result_id", "scores_figure", "sections", "target_label", "targets", "variant_versions", "write_report",
+    "smoothed", "validation_curves", "validation_figure",
 ]

@@ -106,3 +106,32 @@ def loss_figure(data: ReportData):
     fig.tight_layout()
     return fig
 
+
+
+def validation_figure(data: ReportData, alpha: float = 0.3):
+    """Held-out eval loss (markers) beside the smoothed training loss (line), one colour per run
+    and seed; None when no run recorded an eval loss (eval_fraction 0)."""
+    from workbench.report.views import validation_curves
+
+    rows = validation_curves(data, alpha)
+    if not any(r["series"].startswith("eval") for r in rows):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for i, run in enumerate(dict.fromkeys(r["run"] for r in rows)):
+        color = f"C{i % 10}"
+        for series, style in (("train (smoothed)", {"ls": "-"}), ("eval (held out)", {"ls": "--", "marker": "o"})):
+            pts = [r for r in rows if r["run"] == run and r["series"] == series]
+            if pts:
+                ax.plot([p["step"] for p in pts], [p["loss"] for p in pts], color=color, label=f"{run} · {series}", **style)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(f"held-out loss beside training loss (EMA alpha {alpha})", fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

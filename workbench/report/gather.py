@@ -142,8 +142,14 @@ def _variants(spec: dict, tasks: list[dict]) -> list[dict]:
 def _runs(cat, tasks: list[dict]) -> list[dict]:
     return [{"variant": t["variant"], "seed": t["seed"], "run_id": o.run_id, "mode": o.mode, "wall_s": o.train_wall_s,
              "tokens_per_s": o.tokens_per_s,
-             "loss": [{"step": r["step"], "loss": r["loss"]} for r in cat.run_steps(o.run_id) if r["loss"] is not None]}
+             **_curves(cat.run_steps(o.run_id))}
             for t, o in _done(tasks, "train")]
+
+
+def _curves(steps: list[dict]) -> dict:
+    """The training loss per logged step, and the held-out loss at each eval step (eval_fraction > 0)."""
+    return {"loss": [{"step": r["step"], "loss": r["loss"]} for r in steps if r["loss"] is not None],
+            "eval_loss": [{"step": r["step"], "eval_loss": r["eval_loss"]} for r in steps if r.get("eval_loss") is not None]}
 
 
 def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:

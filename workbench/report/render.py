@@ -9,7 +9,7 @@ from pathlib import Path
 
 from workbench.ablate.outputs import BuildStep
 from workbench.ablate.tasks import BASE
-from workbench.report.figures import _fig_to_png_b64, _fig_to_svg, deltas_figure, loss_figure, scores_figure
+from workbench.report.figures import _fig_to_png_b64, _fig_to_svg, deltas_figure, loss_figure, scores_figure, validation_figure
 from workbench.report import strategies, verdicts
 from workbench.report.gather import ReportData, headline, report_data
 from workbench.workspace import Workspace
@@ -136,6 +136,9 @@ def render_html(data: ReportData) -> str:
             fig = loss_figure(data)
             if fig is not None:
                 parts.append(f"<img alt='training loss' src='data:image/png;base64,{_fig_to_png_b64(fig)}'/>")
+            fig = validation_figure(data)
+            if fig is not None:
+                parts.append(f"<img alt='validation loss' src='data:image/png;base64,{_fig_to_png_b64(fig)}'/>")
     parts.append("<h2>Items where variants disagree</h2>")
     if not data.disagreements:
         parts.append("<p class='note'>none (or fewer than two variants evaluated)</p>")

@@ -104,3 +104,25 @@ def compositions(data: ReportData) -> list[dict]:
         if v["version"] and not comps:
             out.append({"variant": v["name"], "source": "(single source)", "examples": v["n_rows"]})
     return out
+
+
+def smoothed(values: list[float], alpha: float = 0.3) -> list[float]:
+    """Exponential moving average (alpha: weight of the newest value), as TensorBoard draws a noisy loss."""
+    out: list[float] = []
+    for v in values:
+        out.append(v if not out else alpha * v + (1 - alpha) * out[-1])
+    return out
+
+
+def validation_curves(data: ReportData, alpha: float = 0.3) -> list[dict]:
+    """Rows (run, step, series, loss) for each run and seed: its smoothed training loss and its
+    held-out eval loss at eval_steps. Runs without a held-out split give training rows only."""
+    rows = []
+    for r in data.runs:
+        label = f"{r['variant']} seed {r['seed']}"
+        train = r.get("loss") or []
+        for p, v in zip(train, smoothed([p["loss"] for p in train], alpha)):
+            rows.append({"run": label, "step": p["step"], "series": "train (smoothed)", "loss": v})
+        rows += [{"run": label, "step": p["step"], "series": "eval (held out)", "loss": p["eval_loss"]}
+                 for p in r.get("eval_loss") or []]
+    return rows

@@ -224,6 +224,9 @@ class Teacher:
         except ModelError as e:
             raise SynthError(f"teacher {spec!r} cannot be loaded: {e}") from None
         self.path = path
+        from workbench.device import generation_backend
+
+        self.backend = generation_backend()  # hf or vllm: recorded with the version, keyed for vllm
         self._task = None
 
     def load(self) -> None:
@@ -235,7 +238,7 @@ class Teacher:
 
         logging.getLogger("distilabel").setLevel(logging.ERROR)
         s = self.settings
-        llm_cls = _vllm_class() or _batched_llm_class()
+        llm_cls = _vllm_class(self.backend.name) or _batched_llm_class()
         gen_kwargs: dict[str, Any] = {
             "max_new_tokens": s.max_new_tokens,
             "temperature": s.temperature,
@@ -284,11 +287,9 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _vllm_class():
-    """vLLM on a GPU when it is installed; None otherwise."""
-    import importlib.util
-
-    if _device() != "cuda" or importlib.util.find_spec("vllm") is None:
+def _vllm_class(backend: str):
+    """distilabel's vLLM where workbench.device picked vllm (a GPU and vllm installed); None for HF."""
+    if backend != "vllm":
         return None
     from distilabel.models.llms import vLLM
 
@@ -331,6 +332,9 @@ def synthesize(
         records = records[:limit]
     teacher_model = teacher_factory(teacher, s)  # resolves now: a bad teacher fails before any work
     settings_hash = s.cache_hash()
+    backend = getattr(getattr(teacher_model, "backend", None), "name", "hf")
+    if backend != "hf":  # HF generate is the reference backend; others never share its cached generations
+        settings_hash = f"{settings_hash}-{backend}"
 
     jobs = []  # (record, mode, gen index, key)
     for rec in records:
@@ -405,6 +409,6 @@ def synthesize(
         parents=[(source["id"], {"mode": mode, "teacher": teacher, "settings": s.model_dump(),
                                  "check_answers": check_answers, "limit": limit})],
         removals=removals,
-        meta={"teacher": teacher, "mode": mode, "settings": s.model_dump()},
+        meta={"teacher": teacher, "mode": mode, "settings": s.model_dump(), "backend": backend},
     )
     return SynthResult(version, generated=generated, cached=n_cached, kept=len(kept), removed=removed)

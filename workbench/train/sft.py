@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.hashing import content_hash, library_versions, model_identity
-from workbench.models import DEFAULT_MODEL, choose_mode, load_base_model
+from workbench.device import placement as train_placement
+from workbench.models import DEFAULT_MODEL, load_base_model
 from workbench.processes import pid_alive
 from workbench.train.config import TrainConfig, TrainError
+from workbench.train.launch import is_main, world_size
 from workbench.train.methods import FitArgs
 from workbench.train.render import Prepared, check_mask_batch, prepare_tokenizer, resolve_targets
 from workbench.train.sanity import sanity_generations, sanity_prompts
@@ -90,10 +92,13 @@ def train(
     version = cat.resolve_version(data_ref)
     base = str(base or DEFAULT_MODEL)
     ident = model_identity(base)
-    mode, mode_reason = choose_mode(quant)
+    placement = train_placement(quant)
+    mode, mode_reason = placement.mode, placement.reason
     resolved = cfg.resolved()
     init_run, init_dir = init_adapter(cat, init_run, ident["hash"])
-    run_id = run_id_for(version["id"], ident["hash"], resolved, mode, seed, init_run)
+    world = world_size()  # > 1 under `--launcher accelerate`: N times the examples per step, another run
+    run_id = run_id_for(version["id"], ident["hash"], resolved if world == 1 else {**resolved, "data_parallel": world},
+                        mode, seed, init_run)
     run_dir = ws.runs_dir / run_id
     adapter_dir = run_dir / "adapter"
 
@@ -104,7 +109,7 @@ def train(
                          mode_reason=existing["mode_reason"] or "", wall_s=existing["wall_s"],
                          tokens_per_s=existing["tokens_per_s"], peak_mem_mb=existing["peak_mem_mb"],
                          versions=(existing.get("meta") or {}).get("versions") or {})
-    if existing and existing["status"] == "running" and existing.get("pid") != os.getpid() and pid_alive(existing.get("pid")):
+    if is_main() and existing and existing["status"] == "running" and existing.get("pid") != os.getpid() and pid_alive(existing.get("pid")):
         raise TrainError(f"run {run_id} is being trained right now by process {existing['pid']}")
 
     # Everything that can be wrong with the input is checked before the catalog is touched.
@@ -118,15 +123,18 @@ def train(
     _say(progress, f"run {run_id}: {mode} ({mode_reason})")
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    if not is_main():  # a data-parallel worker: trains its share; rank 0 writes the catalog and the files
+        return how.fit_fn()(FitArgs(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, False, init_dir))
     (run_dir / "config.json").write_text(json.dumps(
         {"version": version["id"], "base": ident, "mode": mode, "seed": seed, "config": resolved,
-         **({"init_run": init_run} if init_run else {})}, indent=2))
+         "data_parallel": world, **({"init_run": init_run} if init_run else {})}, indent=2))
     cat.start_run({
         "id": run_id, "version_id": version["id"], "base_model": base, "base_model_path": ident["path"],
         "base_model_hash": ident["hash"], "run_dir": str(run_dir), "adapter_dir": str(adapter_dir),
         "mode": mode, "mode_reason": mode_reason, "config": resolved, "seed": seed, "pid": os.getpid(),
         "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats, "versions": library_versions(),
-                                                               "method": cfg.method, "init_run": init_run},
+                                                               "method": cfg.method, "init_run": init_run,
+                 "placement": placement.record(), "data_parallel": world},
     })
     try:
         result = how.fit_fn()(FitArgs(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, progress, init_dir))
@@ -192,7 +200,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     )
     train_ds = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels")} for r in data.train])
     eval_ds = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels")} for r in data.eval]) if data.eval else None
-    recorder = _Recorder(cat, run_id, progress)
+    recorder = _Recorder(cat if is_main() else None, run_id, progress)
     datasets.disable_progress_bars()  # the run has its own bar; trl's map() bars are noise here
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                          processing_class=tokenizer, peft_config=lora, callbacks=[recorder])
@@ -210,6 +218,8 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     wall = time.perf_counter() - start
     tokens = int(trainer.state.num_input_tokens_seen) - recorder.tokens_at_start
     peak = peak_memory_mb()
+    if not is_main():
+        return RunResult(run_id, "finished", run_dir / "adapter", run_dir, False, wall_s=wall)
 
     # Adapter + tokenizer, written next to each other then moved into place in one rename.
     adapter_dir = run_dir / "adapter"
@@ -225,7 +235,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     losses = [s["loss"] for s in cat.run_steps(run_id) if s["loss"] is not None]
     prev = cat.find_run(run_id) or {}
     meta = {**(prev.get("meta") or {}), "target_modules": targets, "mask_fraction_first_batch": round(mask_fraction, 4),
-            "nonpad_fraction": round(fill, 4),
+            "nonpad_fraction": round(fill, 4), "eval_s": round(recorder.eval_s, 2),
             "resumed_from": resume.name if resume else None, "global_steps": trainer.state.global_step,
             "pad_token": tokenizer.pad_token, "eos_token": tokenizer.eos_token}
     cat.finish_run(run_id, wall_s=wall, train_tokens=tokens, tokens_per_s=tokens / wall if wall > 0 else None,
@@ -267,12 +277,15 @@ class _Recorder(_callback_base()):
     def __init__(self, cat, run_id: str, progress: bool):
         self.cat, self.run_id, self.progress = cat, run_id, progress
         self.tokens_at_start = 0
+        self.eval_s = 0.0  # time in held-out evaluations (what validation curves cost)
         self._bar = None
         self._pending: list[dict] = []
         self._flushed_at = float("-inf")  # the first logged step is written at once
 
     def flush(self) -> None:
-        if self._pending:
+        if self.cat is None:  # not rank 0 of a data-parallel run: the curve is written once, there
+            self._pending = []
+        elif self._pending:
             self.cat.add_run_steps(self.run_id, self._pending)
             self._pending = []
         self._flushed_at = time.monotonic()
@@ -297,6 +310,7 @@ class _Recorder(_callback_base()):
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = logs or {}
+        self.eval_s += float(logs.get("eval_runtime") or 0.0)
         row = {"step": state.global_step, "loss": logs.get("loss"), "eval_loss": logs.get("eval_loss"),
                "lr": logs.get("learning_rate"), "epoch": logs.get("epoch"), "grad_norm": logs.get("grad_norm")}
         if any(row[k] is not None for k in ("loss", "eval_loss")):

@@ -8,6 +8,7 @@ sizes fit the machine: the quickstart's on a CPU, larger on a GPU.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -58,9 +59,19 @@ def _rel(path: str, folder: Path) -> str:
     """A path as the spec will read it: relative to the spec's folder where it can be."""
     p = Path(path).resolve()
     try:
-        return os.path.relpath(p, folder.resolve())
+        rel = os.path.relpath(p, folder.resolve())
     except ValueError:  # another drive (Windows)
         return str(p)
+    return str(p) if rel.startswith(os.path.join("..", "..")) else rel
+
+
+def _q(path: str, folder: Path) -> str:
+    return json.dumps(_rel(path, folder))  # a JSON string is a YAML string: any path reads back as is
+
+
+def _line(text: str, comment: str) -> str:
+    """A YAML line with its comment in the column the quickstart uses."""
+    return f"{text:<36} # {comment}"
 
 
 def render_spec(name: str, data: list[str], folder: Path, recipe: str | None = None,
@@ -89,34 +100,33 @@ def render_spec(name: str, data: list[str], folder: Path, recipe: str | None = N
         f"#   workbench ablate {name}.yaml             # run (Ctrl-C and rerun to resume)",
         f"#   workbench report {name}                  # the verdicts, with confidence intervals",
         "# Relative paths are read from this file's folder.",
-        f"name: {name}                       # the ablation's name: the report and `ablate status` use it",
-        "base: smollm2-135m-instruct          # the model every variant fine-tunes (bundled name, local dir or hub id)",
-        "seeds: [0]                           # training seeds per variant; more seeds, tighter confidence intervals",
-        f"baseline: {names[0]}                # every variant is judged against this one",
-        "control:                             # A/A: the baseline trained again with another seed, same data;",
-        f"  variant: {names[0]}               # the difference between the two is the noise floor",
-        "  seeds: [0, 1]                      # a real effect must clear",
-        f"train:                               # TrainConfig keys (examples/train.yaml lists them all); {sizes.note}",
-        f"  max_steps: {sizes.max_steps}                      # optimizer steps per run",
-        f"  batch_size: {sizes.batch_size}                     # examples per forward pass",
-        f"  grad_accum: {sizes.grad_accum}                     # passes per step: batch_size x grad_accum examples a step",
-        "  lr: 5.0e-4                         # LoRA learning rate",
-        "  warmup_ratio: 0.1                  # share of the steps with a rising learning rate",
-        f"  max_length: {sizes.max_length}                   # tokens per example; longer ones are cut",
-        "  save_steps: 4                      # checkpoint interval: what an interrupted run resumes from",
-        "  report_to: none                    # or tensorboard / mlflow / wandb (offline modes) for loss curves",
+        _line(f"name: {name}", f"the ablation's name: the report and `ablate status` use it"),
+        _line("base: smollm2-135m-instruct", "the model every variant fine-tunes (bundled name, local dir or hub id)"),
+        _line("seeds: [0]", "training seeds per variant; more seeds, tighter confidence intervals"),
+        _line(f"baseline: {names[0]}", f"every variant is judged against this one"),
+        _line("control:", "A/A: the baseline trained again with another seed, same data;"),
+        _line(f"  variant: {names[0]}", f"the difference between the two is the noise floor"),
+        _line("  seeds: [0, 1]", "a real effect must clear"),
+        _line(f"train:", f"TrainConfig keys (examples/train.yaml lists them all); {sizes.note}"),
+        _line(f"  max_steps: {sizes.max_steps}", f"optimizer steps per run"),
+        _line(f"  batch_size: {sizes.batch_size}", f"examples per forward pass"),
+        _line(f"  grad_accum: {sizes.grad_accum}", f"passes per step: batch_size x grad_accum examples a step"),
+        _line("  lr: 5.0e-4", "LoRA learning rate"),
+        _line("  warmup_ratio: 0.1", "share of the steps with a rising learning rate"),
+        _line(f"  max_length: {sizes.max_length}", f"tokens per example; longer ones are cut"),
+        _line("  save_steps: 4", "checkpoint interval: what an interrupted run resumes from"),
+        _line("  report_to: none", "or tensorboard / mlflow / wandb (offline modes) for loss curves"),
         "eval:",
-        f"  suites: [{', '.join(suites)}]     # `workbench eval suites` lists them; add your own with `eval make-suite`",
-        f"  layer: {sizes.layer}                       # smoke: ~30 items per suite; core: every item",
-        "variants:                            # one per data file; each is built, trained and evaluated",
+        _line(f"  suites: [{', '.join(suites)}]", f"`workbench eval suites` lists them; add your own with `eval make-suite`"),
+        _line(f"  layer: {sizes.layer}", f"smoke: ~30 items per suite; core: every item"),
+        _line("variants:", "one per data file; each is built, trained and evaluated"),
     ]
     for n, d in zip(names, data):
-        lines += [f"  - name: {n}", f"    sources: [{_rel(d, folder)}]    # ingested as is (JSONL, JSON, Parquet or CSV)"]
+        lines += [f"  - name: {n}", _line(f"    sources: [{_q(d, folder)}]", "read as is (JSONL, JSON, Parquet or CSV)")]
     if recipe is not None:
-        curated = variant_name("curated", taken)
-        lines += [f"  - name: {curated}                  # all the files together, curated by the recipe",
-                  f"    sources: [{', '.join(_rel(d, folder) for d in data)}]",
-                  f"    recipe: {_rel(recipe, folder)}   # curation steps (dedup, filters, decontamination)"]
+        lines += [_line(f"  - name: {variant_name('curated', taken)}", "all the files together, curated by the recipe"),
+                  f"    sources: [{', '.join(_q(d, folder) for d in data)}]",
+                  _line(f"    recipe: {_q(recipe, folder)}", "curation steps (dedup, filters, decontamination)")]
     return "\n".join(lines) + "\n"
 
 
@@ -128,6 +138,12 @@ def write_spec(path: Path, name: str, data: list[str], recipe: str | None = None
         raise SpecError(f"{path} exists; pass --force to overwrite it or --out for another path")
     text = render_spec(name, data, path.parent, recipe, suites, sizes)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    load_spec(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        load_spec(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
     return path

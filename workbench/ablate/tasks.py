@@ -49,7 +49,7 @@ class Task:
 
 
 def train_config(config: dict | str):
-    from workbench.train import TrainConfig
+    from workbench.train.config import TrainConfig  # not workbench.train: that imports the trainer (slow)
 
     return TrainConfig.load(config)
 

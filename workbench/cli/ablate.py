@@ -84,6 +84,23 @@ def _summary(ws, name: str) -> None:
         console.print("no eval results yet")
 
 
+@app.command("new")
+def new(
+    name: str = typer.Argument(..., help="The ablation's name (also the file name: NAME.yaml)."),
+    data: list[Path] = typer.Option(..., "--data", "-d", help="A data file; give one --data per variant."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", "-r", help="Also a curated variant of all files with this recipe."),
+    suites: Optional[str] = typer.Option(None, "--suites", "-s", help="Comma-separated eval suites (default: think_follow,semsim)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the spec (default NAME.yaml here)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+):
+    """Write a commented, ready-to-run spec: one variant per file, sizes for this machine (CPU or GPU)."""
+    from workbench.ablate.scaffold import write_spec
+
+    path = write_spec(out or Path(f"{name}.yaml"), name, [str(d) for d in data], str(recipe) if recipe else None,
+                      [s.strip() for s in suites.split(",") if s.strip()] if suites else None, force=force)
+    console.print(f"wrote {path}; next: workbench ablate {path} --dry-run", highlight=False)
+
+
 @app.command("status")
 def status(name: str = typer.Argument(..., help="The ablation's name (from its spec).")):
     """What is done, running, interrupted and failed."""

@@ -168,7 +168,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
         data_seed=seed,
         bf16=bf16,
         fp16=False,
-        report_to=[],
+        report_to=cfg.trl_report_to(run_dir),
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",
         dataset_num_proc=None,

@@ -26,7 +26,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 console = Console(stderr=True)
 PROGRESS_FILE_ENV = "WORKBENCH_PROGRESS_FILE"  # where a task's own progress goes (set by the runner)
-VERBOSE_ENV = "WORKBENCH_VERBOSE"
 _terminal: TextIO | None = None  # the real stderr while this process's output goes to a task log
 
 
@@ -35,10 +34,6 @@ def enabled() -> bool:
     return os.environ.get("WORKBENCH_PROGRESS", "auto") != "0" and (
         stream.isatty() or os.environ.get("WORKBENCH_PROGRESS") == "1"
     )
-
-
-def verbose() -> bool:
-    return os.environ.get(VERBOSE_ENV, "0") not in ("", "0")
 
 
 def fmt_s(s: float) -> str:
@@ -135,15 +130,16 @@ def task_output(log_path: Path | None, progress_path: Path | None = None):
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    # Python-level writes too, where sys.stdout/err are not the fds (pytest, notebooks)
+    streams = sys.stdout, sys.stderr
+    log_stream = open(log_path, "a", buffering=1, encoding="utf-8", errors="replace")
+    sys.stdout = sys.stderr = log_stream
     _terminal, console.file = term, term
     try:
         yield
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
+        sys.stdout, sys.stderr = streams
+        log_stream.close()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         for fd in saved:
@@ -161,11 +157,18 @@ def _restore_env(value: str | None) -> None:
         os.environ[PROGRESS_FILE_ENV] = value
 
 
-def command_log(ws, command: str) -> Path | None:
-    """The log file for one run of a command (None with --verbose: everything on the console)."""
-    if verbose():
-        return None
-    return ws.subdir("logs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+@contextmanager
+def command_output(ws, command: str, verbose: bool = False):
+    """A whole command's library output in one log file (WORKBENCH_HOME/logs/COMMAND-TIME-PID.log),
+    its path shown if the command fails; `verbose` leaves everything on the console."""
+    log = None if verbose else ws.subdir("logs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    try:
+        with task_output(log):
+            yield log
+    except BaseException:
+        if log is not None and log.exists() and log.stat().st_size:
+            console.print(f"the libraries' output of this {command}: {log}", highlight=False)
+        raise
 
 
 class TaskBoard:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 from dataclasses import dataclass, field
 
 import yaml
@@ -30,14 +31,17 @@ import yaml
 # Reference rates (2 CPU cores, SmolLM2-135M fp32), from DESIGN.md's measurements.
 BUILD_S_PER_ROW = 0.004
 BUILD_OVERHEAD_S = 0.5
-TRAIN_TOKENS_PER_S = 90.0
+TRAIN_TOKENS_PER_S = 70.0
 TRAIN_OVERHEAD_S = 20.0  # a child process, loading the model, saving the adapter
 SINGLE_GEN_TOKENS_PER_S = 18.0  # sanity generations: one prompt at a time
-BATCH_STEP_S = 0.117  # one decoding step of a 16-prompt batch (137 tokens/s)
+BATCH_STEP_S = 0.15  # one decoding step of a 16-prompt batch (137 tokens/s alone; ~100 with the rest)
 EVAL_OVERHEAD_S = 15.0
 LIKELIHOOD_S_PER_ITEM = 0.25
 PAD_FACTOR = 1.25  # a batch is as long as its longest example
 CHARS_PER_TOKEN = 4.0  # of a JSONL line (keys included): the estimate before the data is built
+
+
+MODEL_KINDS = ("train", "eval")
 
 
 @dataclass(frozen=True)
@@ -141,11 +145,16 @@ class Estimator:
             self.seen.setdefault(kind, []).append((prior_s, actual_s))
 
     def factor(self, kind: str) -> float:
+        """Actual / prior for this kind: the median ratio once 3 have finished (one task slowed by a
+        busy machine does not move it much), the summed ratio before; a kind not seen yet takes the
+        machine's speed from the model tasks (train, eval) seen so far; builds are too short to tell."""
         pairs = self.seen.get(kind)
-        if not pairs:  # the machine's speed from the other kinds (weighted by their time)
-            pairs = [p for ps in self.seen.values() for p in ps]
+        if not pairs and kind in MODEL_KINDS:
+            pairs = [p for k in MODEL_KINDS for p in self.seen.get(k, [])]
         if not pairs:
             return 1.0
+        if len(pairs) >= 3:
+            return statistics.median(a / p for p, a in pairs)
         return sum(a for _, a in pairs) / sum(p for p, _ in pairs)
 
     def task_s(self, work: Work) -> float:

@@ -31,12 +31,15 @@ def run(
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N items of each suite."),
     max_gen_toks: Optional[int] = typer.Option(None, "--max-gen-toks", help="Cap generated tokens (default: per suite)."),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every library's output (default: in a log file)."),
 ):
     """Evaluate MODEL (or a training RUN) on suites; results already in the catalog are reused."""
     from workbench.evals.runner import evaluate
+    from workbench.progress import command_output
 
-    results = evaluate(workspace(), model, suites=suites, layer=layer, batch_size=batch_size, limit=limit,
-                       max_gen_toks=max_gen_toks)
+    with command_output(workspace(), "eval", verbose):
+        results = evaluate(workspace(), model, suites=suites, layer=layer, batch_size=batch_size, limit=limit,
+                           max_gen_toks=max_gen_toks)
     if as_json:
         print_json([r.as_dict() for r in results])
         return

@@ -20,11 +20,14 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Train config YAML (see examples/train.yaml)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (part of the run id)."),
     quant: str = typer.Option("auto", "--quant", help="auto (nf4 on CUDA, none on CPU), nf4 or none."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every library's output (default: in a log file)."),
 ):
     """Train (or find, or resume) the run for DATA on BASE with CONFIG and SEED."""
     from workbench.train import train
+    from workbench.progress import command_output
 
-    r = train(workspace(), data, base, config, seed=seed, quant=quant)
+    with command_output(workspace(), "train", verbose):
+        r = train(workspace(), data, base, config, seed=seed, quant=quant)
     cat = workspace().catalog()
     row = cat.get_run(r.id)
     state = "reused (already finished)" if r.reused else ("resumed from " + r.resumed_from if r.resumed_from else "trained")

@@ -49,7 +49,7 @@ class Task:
 
 
 def train_config(config: dict | str):
-    from workbench.train.config import TrainConfig  # not workbench.train: that imports the trainer (slow)
+    from workbench.train import TrainConfig
 
     return TrainConfig.load(config)
 

@@ -189,3 +189,35 @@ def test_task_board_prints_one_line_per_task_off_a_terminal(tmp_path):
     assert seen == ["[1/1] x: done in 1s"]
     assert log.read_text().splitlines() == ["library chatter", "raw fd 2 chatter", "a warning"]
     assert read_report(tmp_path / "p.json") == {"done": 3, "total": 3, "unit": "steps"}
+
+
+def test_data_export_writes_a_card_that_datasets_reads(tmp_path_factory, tiny_model_dir, tmp_path):
+    import datasets
+
+    home = filled_workspace(tmp_path_factory, tiny_model_dir).home
+    from workbench.workspace import Workspace
+
+    cat = Workspace(home).catalog(reader=True)
+    build = next(t for t in cat.ablation_tasks("tiny") if t["kind"] == "build" and t["variant"] == "all")
+    version = build["output"]["version"]
+    out = tmp_path / "handover" / "data.jsonl"
+    proc = run_cli("data", "export", version, str(out), env={"WORKBENCH_HOME": str(home)})
+    card = out.parent / "README.md"
+    assert str(card) in proc.stdout
+    text = card.read_text()
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert front["configs"][0]["data_files"][0]["path"] == "data.jsonl"
+    for section in ("## Composition", "## Lineage", "## Removals by reason", "## Verdicts of ablations that used it"):
+        assert section in text
+    assert "exact_dedup" in text  # the two repeated rows removed on the way
+    assert "ablation `tiny`, variant `all`" in text
+    ds = datasets.load_dataset(str(out.parent))
+    assert ds["train"].num_rows == cat.resolve_version(version)["n_rows"]
+    assert ds["train"][0]["messages"][0]["role"] in ("system", "user")
+
+    foreign = tmp_path / "theirs"
+    foreign.mkdir()
+    (foreign / "README.md").write_text("# my own notes\n")
+    refused = run_cli("data", "export", version, str(foreign / "d.jsonl"), env={"WORKBENCH_HOME": str(home)}, check=False)
+    assert refused.returncode == 2 and "not written by workbench" in refused.stderr
+    assert not (foreign / "d.jsonl").exists() and (foreign / "README.md").read_text() == "# my own notes\n"

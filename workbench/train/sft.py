@@ -277,6 +277,9 @@ class _Recorder(_callback_base()):
             self._bar.start()
 
     def on_step_end(self, args, state, control, **kw):
+        from workbench.progress import report
+
+        report(state.global_step, state.max_steps, "steps")  # to the ablation's display (a no-op elsewhere)
         if self._bar:
             self._bar.update(self._task, completed=state.global_step)
 

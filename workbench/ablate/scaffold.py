@@ -116,7 +116,7 @@ def render_spec(name: str, data: list[str], folder: Path, recipe: str | None = N
         _line(f"  max_length: {sizes.max_length}", f"tokens per example; longer ones are cut"),
         _line("  save_steps: 4", "checkpoint interval: what an interrupted run resumes from"),
         _line("  report_to: none", "or tensorboard / mlflow / wandb (offline modes) for loss curves"),
-        "eval:",
+        _line("eval:", "what every run (and the untrained base model) is scored on"),
         _line(f"  suites: [{', '.join(suites)}]", f"`workbench eval suites` lists them; add your own with `eval make-suite`"),
         _line(f"  layer: {sizes.layer}", f"smoke: ~30 items per suite; core: every item"),
         _line("variants:", "one per data file; each is built, trained and evaluated"),
@@ -125,7 +125,7 @@ def render_spec(name: str, data: list[str], folder: Path, recipe: str | None = N
         lines += [f"  - name: {n}", _line(f"    sources: [{_q(d, folder)}]", "read as is (JSONL, JSON, Parquet or CSV)")]
     if recipe is not None:
         lines += [_line(f"  - name: {variant_name('curated', taken)}", "all the files together, curated by the recipe"),
-                  f"    sources: [{', '.join(_q(d, folder) for d in data)}]",
+                  _line(f"    sources: [{', '.join(_q(d, folder) for d in data)}]", "concatenated, then curated"),
                   _line(f"    recipe: {_q(recipe, folder)}", "curation steps (dedup, filters, decontamination)")]
     return "\n".join(lines) + "\n"
 

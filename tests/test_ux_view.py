@@ -40,19 +40,18 @@ def big(filled):
 
 
 def _inside(fig) -> list[str]:
-    """Texts drawn (partly) outside the figure: cut off on the page."""
+    """The sides where what the figure draws (texts, ticks, panels) runs past its edges: cut off on the page."""
     fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    box = fig.bbox
-    out = []
-    for t in fig.findobj(lambda a: hasattr(a, "get_text") and a.get_visible() and a.get_text()):
-        e = t.get_window_extent(renderer)
-        if e.x0 < box.x0 - 1 or e.x1 > box.x1 + 1 or e.y0 < box.y0 - 1 or e.y1 > box.y1 + 1:
-            out.append(t.get_text())
-    return out
+    tight = fig.get_tightbbox(fig.canvas.get_renderer())  # inches, every drawn artist
+    w, h = fig.get_size_inches()
+    eps = 0.02
+    return [side for side, bad in (("left", tight.x0 < -eps), ("right", tight.x1 > w + eps),
+                                   ("bottom", tight.y0 < -eps), ("top", tight.y1 > h + eps)) if bad]
 
 
 def test_figures_fit_1280px_with_10_variants_and_6_suites(filled):
+    from matplotlib.text import Text
+
     from workbench.report.figures import PAGE_WIDTH_IN, grid_figure, scores_figure
 
     data = big(filled)
@@ -61,11 +60,12 @@ def test_figures_fit_1280px_with_10_variants_and_6_suites(filled):
         width_px = fig.get_size_inches()[0] * 100
         assert width_px <= PAGE_WIDTH_IN * 100 <= 1280, make.__name__
         assert not _inside(fig), (make.__name__, _inside(fig))
-        labels = " ".join(t.get_text().replace("\n", "") for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+        cells = [c.get_text() for ax in fig.axes for table in ax.tables for c in table.get_celld().values()]
+        drawn = [t for t in [*fig.findobj(Text), *cells] if t.get_visible() and t.get_text()]
+        labels = " ".join(t.get_text().replace("\n", "") for t in drawn)
         for v in LONG:  # every variant name whole (wrapped, never truncated)
             assert v in labels, (make.__name__, v)
-        sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and a.get_text())]
-        assert min(sizes) >= 7, make.__name__
+        assert min(t.get_fontsize() for t in drawn) >= 7, make.__name__
     scores = scores_figure(data)
     assert len([ax for ax in scores.axes if ax.axison]) == 6 and scores.axes[3].get_position().y1 < scores.axes[0].get_position().y0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench import report
+from workbench.report import figures
 from workbench.workspace import Workspace
 
 PAGES = ["Leaderboard", "Compare runs", "Training", "Data"]
@@ -32,17 +33,13 @@ def leaderboard(ws: Workspace, data: report.ReportData) -> None:
         st.markdown(f"- {line}")
     st.caption(f"base model `{data.spec.get('base')}` · seeds {data.spec.get('seeds')} · eval layer `{data.layer}` · "
                f"each cell: score, and delta vs **{data.baseline}** on the same items with its seed-aware 95% CI; "
-               "(significant) = Holm-adjusted and past the A/A control's floor")
+               f"{figures.SIGNIFICANT} significant = Holm-adjusted and past the A/A control's floor; "
+               "green: better, red: worse, grey: noise")
     rows = report.headline(data)
     if not rows:
         st.info("No eval results yet. Tasks so far:")
     else:
-        # variants x suites: one cell per suite's primary metric (st.table renders plain HTML)
-        grid: dict[str, dict[str, str]] = {}
-        for r in rows:
-            cell = report.fmt_score(r) + " · Δ " + report.fmt_delta(r)
-            grid.setdefault(r["variant"], {"variant": r["variant"]})[f"{r['suite']} ({r['metric']})"] = cell
-        st.table(list(grid.values()))
+        st.table(figures.grid_styler(data))
         fig = report.scores_figure(data)
         if fig is not None:
             st.pyplot(fig)
@@ -86,14 +83,23 @@ def compare(ws: Workspace, data: report.ReportData) -> None:
     wins_b = sum(r["outcome"] == "B wins" for r in rows)
     wins_a = sum(r["outcome"] == "A wins" for r in rows)
     st.markdown(f"**{len(rows)}** items · B wins **{wins_b}** · A wins **{wins_a}** · ties {len(rows) - wins_a - wins_b}")
-    show = st.radio("show", ["B wins", "A wins", "all disagreements", "all"], horizontal=True, key="show")
+    show = st.radio("show", ["all disagreements", "B wins", "A wins", "all"], horizontal=True, key="show")
     if show == "all disagreements":
         rows = [r for r in rows if r["outcome"] != "tie"]
     elif show != "all":
         rows = [r for r in rows if r["outcome"] == show]
+    if not rows:
+        st.info(f"No items: {show} is empty for this suite and metric.")
+    scores: dict[str, dict] = {}  # item -> metric -> (A, B): every metric, not only the one chosen
+    for m in report.item_diff(ws, data.name, ta, tb, suite, None):
+        scores.setdefault(m["item_id"], {})[m["metric"]] = (m["score_a"], m["score_b"])
     for r in rows[:50]:
         st.markdown(f"---\n**{r['item_id']}** · {r['metric']}: A {r['score_a']:.2f} → B {r['score_b']:.2f} ({r['outcome']})")
         st.text(r["prompt"])
+        per_metric = scores.get(r["item_id"]) or {}
+        if per_metric:  # every metric of the item, A and B side by side
+            st.dataframe([{"metric": m, "A": sa, "B": sb, "B - A": sb - sa} for m, (sa, sb) in per_metric.items()],
+                         hide_index=True)
         left, right = st.columns(2)
         left.caption(f"A · {a}")
         left.text(r["response_a"])

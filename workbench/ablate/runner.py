@@ -22,12 +22,14 @@ from pathlib import Path
 
 import yaml
 
+from workbench.ablate.estimate import Estimator, Planned, Work, plan, prior_seconds
 from workbench.ablate.executors import LocalExecutor
 from workbench.ablate.lease import TaskLease
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.spec import AblationSpec, load_spec
 from workbench.ablate.tasks import (BASE, Task, build_task, content_hash, eval_task,
                                     resolved_train_config, train_task, variant_train_config)
+from workbench.progress import TaskBoard, fmt_s, task_output
 from workbench.workspace import Workspace
 
 
@@ -54,44 +56,75 @@ class AblationRun:
         return sum(o.status == "done" for o in self.outcomes)
 
 
-def _fmt_s(s: float) -> str:
-    s = int(round(s))
-    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
-
-
 class Runner:
+    """Runs the tasks in order. `quiet`: each task's output (and its child process's) goes to a log
+    under WORKBENCH_HOME/logs/ABLATION/; `board` draws the live display (else `log` gets one line
+    per finished task)."""
+
     def __init__(self, ws: Workspace, spec: AblationSpec, executor=None, log: Callable[[str], None] | None = None,
-                 spec_path: str | None = None):
+                 spec_path: str | None = None, quiet: bool = False, board: TaskBoard | None = None):
         self.ws, self.spec = ws, spec
         self.executor = executor or LocalExecutor()
         self.log = log or (lambda msg: None)
         self.spec_path = spec_path
+        self.quiet, self.board = quiet, board
         self.run_record = AblationRun(spec.name)
         self.t0 = time.monotonic()
-        self.total = sum(1 + 2 * len(spec.seeds_for(v.name)) for v in spec.variants) + 1
         self.n_seen = 0
-        self.spent: dict[str, list[float]] = {}  # wall times of tasks run now, by kind (for the estimate)
+        self.plan: dict[tuple, Planned] = {}
+        self.estimator = Estimator()
 
-    def _eta(self, remaining: dict[str, int]) -> str:
-        all_times = [t for ts in self.spent.values() for t in ts]
-        if not all_times:
-            return "estimate after the first step"
-        fallback = sum(all_times) / len(all_times)
-        est = sum(n * (sum(self.spent[k]) / len(self.spent[k]) if self.spent.get(k) else fallback)
-                  for k, n in remaining.items())
-        return f"~{_fmt_s(est)} left"
+    @property
+    def total(self) -> int:
+        return len(self.plan)
 
-    def run_task(self, task: Task, remaining_after: dict[str, int]) -> Outcome:
+    def say(self, line: str) -> None:
+        if self.board is not None:
+            self.board.end(line)
+        else:
+            self.log(line)
+
+    def _left(self, key: tuple, current: Work | None = None, elapsed: float = 0.0, fraction: float | None = None) -> float:
+        keys = list(self.plan)
+        rest = [p.work for p in list(self.plan.values())[keys.index(key) + 1:]] if key in self.plan else []
+        return self.estimator.left(rest, current, elapsed, fraction)
+
+    def drop(self, *keys: tuple) -> None:
+        """Tasks that will not run (their build or training failed)."""
+        for k in keys:
+            self.plan.pop(k, None)
+
+    def _execute(self, task: Task, key: tuple, work: Work):
+        logs = self.ws.subdir("logs", self.spec.name)
+        log_path = logs / f"{task.id}.log" if self.quiet else None
+        progress_path = logs / f"{task.id}.progress"
+        progress_path.unlink(missing_ok=True)
+        if self.board is not None:
+            self.board.begin(f"[{self.n_seen}/{self.total}] {task.label}", progress_path,
+                             lambda fraction, elapsed: self._left(key, work, elapsed, fraction))
+        with task_output(log_path, progress_path):
+            if log_path is not None:
+                print(f"== {task.label} ({task.id})", flush=True)
+            return self.executor.run(self.ws, task), log_path
+
+    def run_task(self, task: Task, key: tuple | None = None) -> Outcome:
         """Run one task under its lease: while another process runs it, wait; then it is found done."""
-        with TaskLease(self.ws.catalog(), task.id, self.spec.name, task.label, log=self.log):
-            return self._run_task(task, remaining_after)
+        with TaskLease(self.ws.catalog(), task.id, self.spec.name, task.label, log=self.say):
+            return self._run_task(task, key)
 
-    def _run_task(self, task: Task, remaining_after: dict[str, int]) -> Outcome:
+    def _run_task(self, task: Task, key: tuple | None = None) -> Outcome:
         cat = self.ws.catalog()
         name = self.spec.name
+        key = key or (task.kind, task.variant, task.seed)
+        planned = self.plan.get(key)
+        if planned is None or planned.task_id != task.id:  # its id is known now: the prior from the built data
+            work = Work(task.kind, task.label, prior_seconds(task.kind, task.inputs, cat))
+            self.plan[key] = Planned(key, task.label, "to run", work, task.id)
+        work = self.plan[key].work
         self.n_seen += 1
         prefix = f"[{self.n_seen}/{self.total}] {task.label}"
         row = cat.get_task(name, task.id)
+        log_path = None
         if row and row["status"] == "done":
             outcome = Outcome(task, "cached", parse_output(task.kind, row["output"]))
         elif (other := cat.find_done_task(task.id)) is not None:
@@ -99,13 +132,15 @@ class Runner:
             cat.task_reused(name, task.id, task.kind, task.variant, task.seed, task.label, task.inputs, other["output"])
         else:
             if row and row["status"] in ("interrupted", "failed"):
-                self.log(f"{prefix}: retrying ({row['status']} before)")
+                self.say(f"{prefix}: retrying ({row['status']} before)")
             cat.task_started(name, task.id, task.kind, task.variant, task.seed, task.label,
                              {**task.inputs, **({"hashed": task.hashed} if task.hashed else {})})
             start = time.monotonic()
             try:
-                output = self.executor.run(self.ws, task)
+                output, log_path = self._execute(task, key, work)
             except KeyboardInterrupt:
+                if self.board is not None:
+                    self.board.close()
                 cat.task_failed(name, task.id, "interrupted", time.monotonic() - start, status="interrupted")
                 raise
             except Exception as e:  # noqa: BLE001 - a failed step is recorded; the others go on
@@ -113,19 +148,22 @@ class Runner:
                 msg = f"{type(e).__name__}: {e}"
                 cat.task_failed(name, task.id, msg + "\n\n" + traceback.format_exc(limit=8), wall)
                 outcome = Outcome(task, "failed", error=msg, wall_s=wall)
+                log_path = self.ws.home / "logs" / name / f"{task.id}.log" if self.quiet else None
             else:
                 wall = time.monotonic() - start
                 cat.task_done(name, task.id, output.to_dict(), wall)
                 outcome = Outcome(task, "done", output, wall_s=wall)
-                self.spent.setdefault(task.kind, []).append(wall)
-        elapsed = _fmt_s(time.monotonic() - self.t0)
+                self.estimator.observe(task.kind, work.prior_s, wall)
+        elapsed = fmt_s(time.monotonic() - self.t0)
         if outcome.status == "failed":
-            status = f"FAILED after {_fmt_s(outcome.wall_s)}: {outcome.error.splitlines()[0][:300]}"
+            status = f"FAILED after {fmt_s(outcome.wall_s)}: {outcome.error.splitlines()[0][:300]}"
+            if log_path is not None:
+                status += f" (its output: {log_path})"
         elif outcome.status == "done":
-            status = f"done in {_fmt_s(outcome.wall_s)}"
+            status = f"done in {fmt_s(outcome.wall_s)}"
         else:
             status = "cached" if outcome.status == "cached" else "reused from an earlier ablation"
-        self.log(f"{prefix}: {status}  (elapsed {elapsed}, {self._eta(remaining_after)})")
+        self.say(f"{prefix}: {status}  (elapsed {elapsed}, ~{fmt_s(self._left(key))} left)")
         self.run_record.outcomes.append(outcome)
         return outcome
 
@@ -134,30 +172,31 @@ class Runner:
         cat = self.ws.catalog()
         cat.save_ablation(spec.name, spec.model_dump(mode="json"), content_hash(spec.model_dump(mode="json")), self.spec_path)
         config = resolved_train_config(spec)
-        n_runs = sum(len(spec.seeds_for(v.name)) for v in spec.variants)
-        remaining = {"build": len(spec.variants), "train": n_runs, "eval": n_runs + 1}
+        self.plan = {p.key: p for p in plan(self.ws, spec)}
+        try:
+            return self._run_all(config)
+        finally:
+            if self.board is not None:
+                self.board.close()
 
-        def after(kind: str) -> dict[str, int]:
-            remaining[kind] -= 1
-            return dict(remaining)
-
+    def _run_all(self, config: dict) -> AblationRun:
+        spec = self.spec
         built: dict[str, str] = {}
         for v in spec.variants:
             try:
                 task = build_task(spec, v)
             except (OSError, yaml.YAMLError) as e:
-                self.log(f"build {v.name}: cannot read its inputs: {e}")
+                self.drop(("build", v.name, None))
+                self.say(f"build {v.name}: cannot read its inputs: {e}")
                 continue
-            o = self.run_task(task, after("build"))
+            o = self.run_task(task)
             if o.status != "failed":
                 built[v.name] = o.output.version
             else:  # its trains and evals will not run
-                n_seed = len(spec.seeds_for(v.name))
-                remaining["train"] -= n_seed
-                remaining["eval"] -= n_seed
-                self.total -= 2 * n_seed
+                for seed in spec.seeds_for(v.name):
+                    self.drop(("train", v.name, seed), ("eval", v.name, seed))
 
-        self.run_task(eval_task(spec, BASE, None, spec.base), after("eval"))
+        self.run_task(eval_task(spec, BASE, None, spec.base))
 
         trained: dict[tuple[str, int], str] = {}  # (variant, seed) -> run id, for variants trained `from` it
         for v in spec.train_order():
@@ -167,18 +206,15 @@ class Runner:
             for seed in spec.seeds_for(v.name):
                 init = trained.get((v.from_, seed)) if v.from_ else None
                 if v.from_ and init is None:
-                    self.log(f"train {v.name} seed {seed}: skipped, {v.from_} seed {seed} has no finished run to start from")
-                    remaining["train"] -= 1
-                    remaining["eval"] -= 1
-                    self.total -= 2
+                    self.say(f"train {v.name} seed {seed}: skipped, {v.from_} seed {seed} has no finished run to start from")
+                    self.drop(("train", v.name, seed), ("eval", v.name, seed))
                     continue
-                o = self.run_task(train_task(spec, v.name, built[v.name], seed, v_config, init), after("train"))
+                o = self.run_task(train_task(spec, v.name, built[v.name], seed, v_config, init))
                 if o.status == "failed":
-                    remaining["eval"] -= 1
-                    self.total -= 1
+                    self.drop(("eval", v.name, seed))
                     continue
                 trained[(v.name, seed)] = o.output.run_id
-                self.run_task(eval_task(spec, v.name, seed, o.output.run_id), after("eval"))
+                self.run_task(eval_task(spec, v.name, seed, o.output.run_id))
         return self.run_record
 
 
@@ -188,13 +224,16 @@ def prepare(spec_or_path: AblationSpec | str | os.PathLike) -> tuple[AblationSpe
     return load_spec(spec_or_path), str(Path(spec_or_path).resolve())
 
 
-def run_ablation(ws: Workspace, spec_or_path, executor=None, log: Callable[[str], None] | None = None) -> AblationRun:
-    """Run (or resume) every task of an ablation; failures are recorded, not raised."""
+def run_ablation(ws: Workspace, spec_or_path, executor=None, log: Callable[[str], None] | None = None,
+                 quiet: bool = False, board: TaskBoard | None = None) -> AblationRun:
+    """Run (or resume) every task of an ablation; failures are recorded, not raised.
+
+    `quiet`: every task's output goes to its log file (see Runner); `board`: a live display."""
     spec, path = prepare(spec_or_path)
     config = resolved_train_config(spec)  # validate before any work
     for v in spec.variants:
         variant_train_config(spec, v, config)
-    return Runner(ws, spec, executor=executor, log=log, spec_path=path).run()
+    return Runner(ws, spec, executor=executor, log=log, spec_path=path, quiet=quiet, board=board).run()
 
 
 def status(ws: Workspace, name: str) -> dict:

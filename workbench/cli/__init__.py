@@ -13,6 +13,7 @@ from workbench.cli import app as _app
 from workbench.cli import compare as _compare
 from workbench.cli import curate as _curate
 from workbench.cli import data as _data
+from workbench.cli import doctor as _doctor
 from workbench.cli import evals as _evals
 from workbench.cli import maintenance as _maintenance
 from workbench.cli import mix as _mix
@@ -41,6 +42,7 @@ app = typer.Typer(
 for _command, _module in AREAS.items():
     app.add_typer(_module.app, name=_command)
 _maintenance.register(app)  # top-level `workbench gc` and `workbench verify`
+_doctor.register(app)  # top-level `workbench doctor`
 
 
 def main() -> None:

@@ -19,14 +19,18 @@ def run(
     no_report: bool = typer.Option(False, "--no-report", help="Do not write the report."),
     in_process: bool = typer.Option(False, "--in-process", help="Run train and eval tasks in this process "
                                     "(default: a child process each, so one model is in memory at a time)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the task graph, what is cached, and a time estimate; run nothing."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every library's output (default: in a log file per task)."),
 ):
     """Build each variant's data, train each (variant x seed), evaluate every run and the base model."""
     from workbench.ablate import LocalExecutor, run_ablation
-    from workbench.progress import console as progress_console
+    from workbench.progress import TaskBoard
 
     ws = workspace()
-    result = run_ablation(ws, spec, executor=LocalExecutor(isolate=not in_process),
-                          log=lambda msg: progress_console.print(msg, highlight=False, markup=False, soft_wrap=True))
+    if dry_run:
+        _dry_run(ws, spec)
+        return
+    result = run_ablation(ws, spec, executor=LocalExecutor(isolate=not in_process), quiet=not verbose, board=TaskBoard())
     console.print(f"ablation [bold]{result.name}[/]: {result.n_new} steps run now, "
                   f"{len(result.outcomes) - result.n_new - len(result.failures)} cached, {len(result.failures)} failed")
     _summary(ws, result.name)
@@ -42,6 +46,29 @@ def run(
         raise typer.Exit(1)
 
 
+def _dry_run(ws, spec_path: Path) -> None:
+    from workbench.ablate import prepare
+    from workbench.ablate.estimate import Estimator, plan
+    from workbench.progress import fmt_s
+
+    spec, _ = prepare(spec_path)
+    tasks = plan(ws, spec)
+    est = Estimator()
+    rows = [[p.label, p.state, p.task_id or "(after its build/train)", fmt_s(est.task_s(p.work)) if p.work.prior_s else ""]
+            for p in tasks]
+    console.print(table(f"ablation {spec.name}: {len(tasks)} tasks", ["task", "state", "id", "estimate"], rows))
+    todo = [p for p in tasks if p.state in ("to run", "waits")]
+    console.print(f"{len(todo)} to run, {len(tasks) - len(todo)} already in the catalog; "
+                  f"estimate ~{fmt_s(est.left([p.work for p in todo]))} on a 2-core CPU (refined while it runs)")
+    try:  # the variants a strategy generated, where the strategies module exists
+        from workbench.ablate.strategies import describe_strategies
+    except ImportError:
+        describe_strategies = None
+    if describe_strategies is not None:
+        for line in describe_strategies(spec):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
 def _summary(ws, name: str) -> None:
     from workbench.report import fmt_delta, fmt_score, headline, report_data, sentences
 
@@ -55,6 +82,23 @@ def _summary(ws, name: str) -> None:
             console.print(f"- {line}", highlight=False, markup=False, soft_wrap=True)
     else:
         console.print("no eval results yet")
+
+
+@app.command("new")
+def new(
+    name: str = typer.Argument(..., help="The ablation's name (also the file name: NAME.yaml)."),
+    data: list[Path] = typer.Option(..., "--data", "-d", help="A data file; give one --data per variant."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", "-r", help="Also a curated variant of all files with this recipe."),
+    suites: Optional[str] = typer.Option(None, "--suites", "-s", help="Comma-separated eval suites (default: think_follow,semsim)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the spec (default NAME.yaml here)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+):
+    """Write a commented, ready-to-run spec: one variant per file, sizes for this machine (CPU or GPU)."""
+    from workbench.ablate.scaffold import write_spec
+
+    path = write_spec(out or Path(f"{name}.yaml"), name, [str(d) for d in data], str(recipe) if recipe else None,
+                      [s.strip() for s in suites.split(",") if s.strip()] if suites else None, force=force)
+    console.print(f"wrote {path}; next: workbench ablate {path} --dry-run", highlight=False)
 
 
 @app.command("status")

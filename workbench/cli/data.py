@@ -135,9 +135,17 @@ def lineage(version: str = typer.Argument(..., help="Version id, id prefix or na
 def export(
     version: str = typer.Argument(..., help="Version id, id prefix or name."),
     path: Path = typer.Argument(..., help="Output .jsonl or .parquet (messages format)."),
+    card: bool = typer.Option(True, "--card/--no-card", help="Also write the dataset card (README.md) beside it."),
 ):
-    """Write a version out in messages format, loadable with `datasets.load_dataset`."""
+    """Write a version out in messages format, with a Hugging Face dataset card: the folder loads with
+    `datasets.load_dataset(FOLDER)`."""
+    from workbench.data.card import card_target, write_card
     from workbench.data.store import export_version
 
-    out = export_version(workspace(), version, path)
+    ws = workspace()
+    if card:
+        card_target(path)  # refuse before writing anything
+    out = export_version(ws, version, path)
     console.print(f"wrote {out}")
+    if card:
+        console.print(f"wrote {write_card(ws, version, out)}")

@@ -33,12 +33,15 @@ def run(
     backend: Optional[str] = typer.Option(None, "--backend", help="auto (vLLM on CUDA when installed, else HF), hf or vllm; "
                                           "default $WORKBENCH_GEN_BACKEND or auto. Part of the cache key."),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every library's output (default: in a log file)."),
 ):
     """Evaluate MODEL (or a training RUN) on suites; results already in the catalog are reused."""
     from workbench.evals.runner import evaluate
+    from workbench.progress import command_output
 
-    results = evaluate(workspace(), model, suites=suites, layer=layer, batch_size=batch_size, limit=limit,
-                       max_gen_toks=max_gen_toks, backend=backend)
+    with command_output(workspace(), "eval", verbose):
+        results = evaluate(workspace(), model, suites=suites, layer=layer, batch_size=batch_size, limit=limit,
+                           max_gen_toks=max_gen_toks, backend=backend)
     if as_json:
         print_json([r.as_dict() for r in results])
         return

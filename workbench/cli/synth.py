@@ -30,6 +30,7 @@ def run(
                                            "last-paragraph answer (else drop them)."),
     check_answers: bool = typer.Option(False, help="Drop answers that disagree with a `#### N` reference."),
     limit: Optional[int] = typer.Option(None, help="Only the first N prompts."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every library's output (default: in a log file)."),
 ):
     """Answer the prompts of VERSION and save the responses as a new version."""
     from workbench.synth.think import synthesize
@@ -37,8 +38,11 @@ def run(
     settings = dict(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, num_generations=num_generations,
                     batch_size=batch_size, empty_think_block=empty_think_block,
                     repair_think=repair_think)
-    r = synthesize(workspace(), version, mode=mode, teacher=teacher, name=name, settings=settings,
-                   check_answers=check_answers, limit=limit)
+    from workbench.progress import command_output
+
+    with command_output(workspace(), "synth", verbose):
+        r = synthesize(workspace(), version, mode=mode, teacher=teacher, name=name, settings=settings,
+                       check_answers=check_answers, limit=limit)
     console.print(f"[bold]{r.version.name}[/] {r.version.id}: kept {r.kept} "
                   f"(generated {r.generated} now, {r.cached} from cache)")
     if r.removed:

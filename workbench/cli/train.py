@@ -27,15 +27,18 @@ def run(
     launcher: Optional[str] = typer.Option(None, "--launcher", help="accelerate: one run data-parallel across "
                                            "this machine's GPUs (or CPU processes, gloo)."),
     processes: Optional[int] = typer.Option(None, "--processes", help="Processes for --launcher (default: the GPUs, or 2)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every library's output (default: in a log file)."),
 ):
     """Train (or find, or resume) the run for DATA on BASE with CONFIG and SEED."""
     from workbench.train import train
+    from workbench.progress import command_output
     from workbench.train.launch import default_processes, is_main, launch, launched
 
     if launcher and not launched():
         args = ["--data", data, "--seed", str(seed), "--quant", quant] + (["--base", base] if base else []) \
             + (["--config", str(config)] if config else []) + (["--auto-batch"] if auto_batch else []) \
-            + (["--method", method] if method else []) + (["--from", from_run] if from_run else [])
+            + (["--method", method] if method else []) + (["--from", from_run] if from_run else []) \
+            + (["--verbose"] if verbose else [])
         raise typer.Exit(launch(args, processes or default_processes(), launcher))
 
     cfg = config
@@ -48,7 +51,8 @@ def run(
         console.print(f"auto batch: {s.batch_size} x grad_accum {s.grad_accum}"
                       f"{' with gradient checkpointing' if s.gradient_checkpointing else ''}: estimated peak "
                       f"{s.total_mb:,.0f} MiB of {mem.available_mb:,.0f} MiB available")
-    r = train(workspace(), data, base, cfg, seed=seed, quant=quant, method=method, init_run=from_run)
+    with command_output(workspace(), "train", verbose):
+        r = train(workspace(), data, base, cfg, seed=seed, quant=quant, method=method, init_run=from_run)
     if not is_main():
         return  # rank 0 reports
     cat = workspace().catalog()

@@ -169,6 +169,11 @@ def _prepare_offline() -> None:
     ensure()
     for name in ("lm-eval", "lm_eval", "lm_eval.api.task", "lm_eval.evaluator", "lm_eval.models.huggingface"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # lm-eval records its caller's commit by running `git describe` in the working directory;
+    # outside a repository git prints "fatal: not a git repository" on stderr. Not needed here.
+    import lm_eval.evaluator
+
+    lm_eval.evaluator.get_git_commit_hash = lambda: None
 
 
 def lm_args(target: Target, batch_size: int, backend: str = "hf") -> dict:

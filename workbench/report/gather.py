@@ -264,5 +264,6 @@ def headline(data: ReportData) -> list[dict]:
             rows.append({"variant": v, "suite": suite, "metric": metric, "n": s["n"], "score": s["mean"],
                          "lo": s["lo"], "hi": s["hi"], "delta": d and d.delta, "d_lo": d and d.lo,
                          "d_hi": d and d.hi, "p": d and d.p, "p_adjusted": d and d.p_adjusted,
-                         "significant": bool(d and d.significant), "baseline": v == data.baseline})
+                         "significant": bool(d and d.significant), "verdict": (d.verdict if d else "") or "",
+                         "baseline": v == data.baseline})
     return rows

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from workbench.ablate.outputs import BuildStep
 from workbench.ablate.tasks import BASE
-from workbench.report.figures import _fig_to_png_b64, _fig_to_svg, deltas_figure, loss_figure, scores_figure, validation_figure
+from workbench.report.figures import (_fig_to_png_b64, _fig_to_svg, deltas_figure, grid_figure, loss_figure,
+                                       scores_figure, validation_figure)
 from workbench.report import strategies, verdicts
 from workbench.report.gather import ReportData, headline, report_data
 from workbench.workspace import Workspace
@@ -104,6 +105,7 @@ def _step_detail(s: BuildStep) -> str:
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+svg,img{max-width:100%;height:auto}
 table{border-collapse:collapse;margin:0.6em 0 1.4em;font-size:0.9em}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f4f4f4} .note{color:#555;font-size:0.9em}
@@ -122,7 +124,7 @@ def render_html(data: ReportData) -> str:
              + ", ".join(f"<b>{html.escape(v['name'])}</b>" for v in data.variants) + "</p>",
              "<h2>Verdict</h2><ul class='verdict'>"
              + "".join(f"<li>{html.escape(s)}</li>" for s in verdicts.sentences(data)) + "</ul>"]
-    for title, fig_fn in (("Scores", scores_figure), ("Deltas vs the baseline", deltas_figure)):
+    for title, fig_fn in (("Leaderboard", grid_figure), ("Scores", scores_figure), ("Deltas vs the baseline", deltas_figure)):
         fig = fig_fn(data)
         if fig is not None:
             parts.append(f"<h2>{title}</h2>{_fig_to_svg(fig)}")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.config import ConfigSource, problems, read_config
 from workbench.errors import ConfigError
+
+
+REPORT_TARGETS = ("none", "tensorboard", "mlflow", "wandb")
 
 
 class TrainError(ConfigError):
@@ -86,6 +90,9 @@ class TrainConfig(BaseModel):
     logging_steps: int = Field(1, gt=0)
     sanity_prompts: int = Field(3, ge=0)
     sanity_max_new_tokens: int = Field(64, gt=0)
+    # where TRL also sends the loss curves: none, or tensorboard / mlflow / wandb (offline: wandb
+    # is put in offline mode unless WANDB_MODE says otherwise; mlflow writes ./mlruns by default)
+    report_to: str | list[str] = "none"
 
     @model_validator(mode="after")
     def _check(self):
@@ -120,6 +127,15 @@ class TrainConfig(BaseModel):
         except ValidationError as e:
             raise TrainError("; ".join(problems(e, src, default="train config", dotted_index=True))) from None
 
+    @field_validator("report_to")
+    @classmethod
+    def _report_to(cls, v):
+        targets = [v] if isinstance(v, str) else list(v)
+        unknown = [t for t in targets if t not in REPORT_TARGETS]
+        if unknown:
+            raise ValueError(f"unknown report_to {unknown[0]!r}: use one of {', '.join(REPORT_TARGETS)}")
+        return v
+
     def resolved(self) -> dict[str, Any]:
         """The settings that define a run (its id): a method's section only when it uses it, and no
         `method` key for sft, so SFT run ids are unchanged by the methods that came later."""
@@ -132,6 +148,8 @@ class TrainConfig(BaseModel):
                 out.pop(section)
         if self.method == "sft":
             out.pop("method")
+        if out["report_to"] in ("none", ["none"], []):  # logging only: left out so run ids stay as they were
+            del out["report_to"]
         return out
 
     def with_method(self, method: str | None) -> "TrainConfig":
@@ -142,3 +160,13 @@ class TrainConfig(BaseModel):
             return type(self).model_validate({**self.model_dump(by_alias=False), "method": method})
         except ValidationError as e:
             raise TrainError("; ".join(problems(e, ConfigSource(None), default="train config", dotted_index=True))) from None
+
+    def trl_report_to(self, run_dir: "str | os.PathLike") -> list[str]:
+        """TrainingArguments.report_to; TensorBoard writes under the run's folder (not its checkpoints,
+        which are removed when the run finishes)."""
+        targets = [t for t in ([self.report_to] if isinstance(self.report_to, str) else self.report_to) if t != "none"]
+        if "wandb" in targets:
+            os.environ.setdefault("WANDB_MODE", "offline")
+        if "tensorboard" in targets:
+            os.environ["TENSORBOARD_LOGGING_DIR"] = str(Path(run_dir) / "tensorboard")
+        return targets

@@ -191,7 +191,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
         data_seed=seed,
         bf16=bf16,
         fp16=False,
-        report_to=[],
+        report_to=cfg.trl_report_to(run_dir),
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",
         dataset_num_proc=None,
@@ -305,6 +305,9 @@ class _Recorder(_callback_base()):
             self._bar.start()
 
     def on_step_end(self, args, state, control, **kw):
+        from workbench.progress import report
+
+        report(state.global_step, state.max_steps, "steps")  # to the ablation's display (a no-op elsewhere)
         if self._bar:
             self._bar.update(self._task, completed=state.global_step)
 

@@ -1,0 +1,275 @@
+"""How long an ablation's tasks will take: per-kind estimates from the work, refined as tasks finish.
+
+Each task gets a prior in seconds from its work size and this kind's rate on the reference
+machine (2 CPU cores, the bundled 135M model):
+
+- build: rows read (+ teacher generations when the variant synthesizes);
+- train: optimizer steps x examples per step x tokens per example (capped at max_length),
+  plus loading the model and the sanity generations;
+- eval: per suite, generation batches x max_gen_toks (a batch runs to its longest answer),
+  plus one likelihood pass per item where the suite has a reference.
+
+A machine is faster or slower than the reference by a factor per kind: `Estimator.observe`
+records (prior, actual) for each finished task and the remaining tasks of that kind are scaled by
+sum(actual) / sum(prior) of their kind. A kind not seen yet borrows the other kinds' factor
+(the machine's speed), and the running task's own progress refines its share.
+
+`replay(points)` re-runs the estimate over a finished ablation's recorded durations, so its
+accuracy can be checked after the fact (benchmarks/eta_check.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+from dataclasses import dataclass, field
+
+import yaml
+
+# Reference rates (2 CPU cores, SmolLM2-135M fp32), from DESIGN.md's measurements.
+BUILD_S_PER_ROW = 0.004
+BUILD_OVERHEAD_S = 0.5
+TRAIN_TOKENS_PER_S = 70.0
+TRAIN_OVERHEAD_S = 20.0  # a child process, loading the model, saving the adapter
+SINGLE_GEN_TOKENS_PER_S = 18.0  # sanity generations: one prompt at a time
+BATCH_STEP_S = 0.15  # one decoding step of a 16-prompt batch (137 tokens/s alone; ~100 with the rest)
+EVAL_OVERHEAD_S = 15.0
+LIKELIHOOD_S_PER_ITEM = 0.25
+PAD_FACTOR = 1.25  # a batch is as long as its longest example
+CHARS_PER_TOKEN = 4.0  # of a JSONL line (keys included): the estimate before the data is built
+
+
+MODEL_KINDS = ("train", "eval")
+
+
+@dataclass(frozen=True)
+class Work:
+    kind: str  # build | train | eval
+    label: str
+    prior_s: float
+
+
+def _source_rows(paths: list[str]) -> tuple[int, float]:
+    """Rows and mean tokens per row of the source files (estimated from bytes)."""
+    rows, size = 0, 0
+    for p in paths:
+        if os.path.isfile(p):
+            with open(p, "rb") as fh:
+                for line in fh:
+                    if line.strip():
+                        rows += 1
+                        size += len(line)
+    return rows, (size / rows / CHARS_PER_TOKEN if rows else 64.0)
+
+
+def build_prior(inputs: dict, cat=None) -> float:
+    rows, _ = _source_rows(inputs.get("sources") or [])
+    if not rows and inputs.get("version") and cat is not None:
+        rows = _version(cat, inputs["version"]).get("n_rows", 0)
+    seconds = BUILD_OVERHEAD_S + rows * BUILD_S_PER_ROW
+    synth = inputs.get("synth")
+    if synth:
+        settings = synth.get("settings") or {}
+        n = min(rows, synth["limit"]) if synth.get("limit") else rows
+        modes = 2 if synth.get("mode") == "both" else 1
+        batches = math.ceil(n / int(settings.get("batch_size", 8))) if n else 0
+        seconds += EVAL_OVERHEAD_S + modes * batches * int(settings.get("max_new_tokens", 512)) * BATCH_STEP_S
+    return seconds
+
+
+def _version(cat, ref: str) -> dict:
+    try:
+        return cat.resolve_version(ref) or {}
+    except Exception:  # noqa: BLE001 - not built yet: estimate from the sources instead
+        return {}
+
+
+def train_prior(config: dict, n_rows: int, mean_tokens: float) -> float:
+    per_step = config["batch_size"] * config["grad_accum"]
+    steps = config["max_steps"] if config["max_steps"] > 0 else math.ceil(n_rows * config["epochs"] / per_step)
+    tokens = steps * per_step * min(config["max_length"], mean_tokens * PAD_FACTOR)
+    sanity = config.get("sanity_prompts", 0) * config.get("sanity_max_new_tokens", 0) / SINGLE_GEN_TOKENS_PER_S
+    return TRAIN_OVERHEAD_S + tokens / TRAIN_TOKENS_PER_S + sanity
+
+
+def train_prior_from_inputs(inputs: dict, cat=None, sources: list[str] | None = None) -> float:
+    """From a train task's inputs: the built version's stats when the catalog has it, else the sources."""
+    v = _version(cat, inputs["version"]) if cat is not None and inputs.get("version") else {}
+    stats = v.get("stats") or {}
+    if isinstance(stats, str):
+        stats = json.loads(stats)
+    if v and stats.get("mean_tokens"):
+        return train_prior(inputs["config"], v["n_rows"], stats["mean_tokens"])
+    rows, mean_tokens = _source_rows(sources or [])
+    return train_prior(inputs["config"], rows, mean_tokens)
+
+
+def eval_prior(suites: list[str], layer: str, limit: int | None, batch_size: int = 16) -> float:
+    from workbench.evals.suites import select
+
+    seconds = EVAL_OVERHEAD_S
+    for suite in select(suites, layer):
+        n = len(suite.rows(layer)) if not suite.builtin else 30
+        n = min(n, limit) if limit else n
+        if suite.output_type(layer) == "generate_until":
+            gen = (suite.configs[layer].get("generation_kwargs") or {}).get("max_gen_toks", 256)
+            seconds += math.ceil(n / batch_size) * int(gen) * BATCH_STEP_S
+        else:
+            seconds += n * LIKELIHOOD_S_PER_ITEM
+        if suite.reference_field:
+            seconds += n * LIKELIHOOD_S_PER_ITEM
+    return seconds
+
+
+def prior_seconds(kind: str, inputs: dict, cat=None, sources: list[str] | None = None) -> float:
+    """The prior of one task from its inputs (as the runner builds them or the catalog recorded them)."""
+    if kind == "build":
+        return build_prior(inputs, cat)
+    if kind == "train":
+        return train_prior_from_inputs(inputs, cat, sources)
+    if kind == "eval":
+        return eval_prior(inputs["suites"], inputs["layer"], inputs.get("limit"))
+    raise ValueError(f"unknown task kind {kind!r}")
+
+
+@dataclass
+class Estimator:
+    """Seconds left, from the priors of what remains and the factors learned from what finished."""
+
+    seen: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # kind -> [(prior, actual)]
+
+    def observe(self, kind: str, prior_s: float, actual_s: float) -> None:
+        if prior_s > 0:
+            self.seen.setdefault(kind, []).append((prior_s, actual_s))
+
+    def factor(self, kind: str) -> float:
+        """Actual / prior for this kind: the median ratio once 3 have finished (one task slowed by a
+        busy machine does not move it much), the summed ratio before; a kind not seen yet takes the
+        machine's speed from the model tasks (train, eval) seen so far; builds are too short to tell."""
+        pairs = self.seen.get(kind)
+        if not pairs and kind in MODEL_KINDS:
+            pairs = [p for k in MODEL_KINDS for p in self.seen.get(k, [])]
+        if not pairs:
+            return 1.0
+        if len(pairs) >= 3:
+            return statistics.median(a / p for p, a in pairs)
+        return sum(a for _, a in pairs) / sum(p for p, _ in pairs)
+
+    def task_s(self, work: Work) -> float:
+        return work.prior_s * self.factor(work.kind)
+
+    def left(self, remaining: list[Work], current: Work | None = None, elapsed: float = 0.0,
+             fraction: float | None = None) -> float:
+        """Seconds left: the running task's rest (from its own progress once past 10%) plus the rest."""
+        total = sum(self.task_s(w) for w in remaining)
+        if current is not None:
+            expected = self.task_s(current)
+            if fraction is not None and fraction >= 0.1:
+                rest = elapsed / fraction * (1 - fraction)
+            else:
+                rest = max(expected - elapsed, 0.1 * expected)
+            total += rest
+        return total
+
+
+@dataclass(frozen=True)
+class Point:
+    after: str  # the label of the task that just finished
+    kind: str
+    estimate_s: float  # what the display said was left
+    actual_s: float  # what was really left
+
+    @property
+    def error(self) -> float:
+        """Relative error of the estimate (0.2 = 20% off); 0 when nothing was left."""
+        return abs(self.estimate_s - self.actual_s) / self.actual_s if self.actual_s > 0 else 0.0
+
+
+def replay(tasks: list[tuple[Work, float]]) -> list[Point]:
+    """The estimate at the start and after each finished task of a recorded run: [(work, wall_s)] in order."""
+    est = Estimator()
+    points = [Point("(start)", "", est.left([w for w, _ in tasks]), sum(s for _, s in tasks))]
+    for i, (work, wall) in enumerate(tasks):
+        est.observe(work.kind, work.prior_s, wall)
+        rest = tasks[i + 1:]
+        points.append(Point(work.label, work.kind, est.left([w for w, _ in rest]), sum(s for _, s in rest)))
+    return points
+
+
+def recorded(ws, name: str) -> list[tuple[Work, float]]:
+    """A finished ablation's tasks that ran (not cached or reused), in the order they ran, with wall times."""
+    cat = ws.catalog(reader=True)
+    rows = [t for t in cat.ablation_tasks(name) if t["status"] == "done" and t["wall_s"] and t.get("attempts", 1)]
+    rows.sort(key=lambda t: t["started"])
+    sources_of = {t["variant"]: (t["inputs"] or {}).get("sources") for t in rows if t["kind"] == "build"}
+    out = []
+    for t in rows:
+        inputs = t["inputs"] or {}
+        prior = prior_seconds(t["kind"], inputs, cat, sources_of.get(t["variant"]))
+        out.append((Work(t["kind"], t["label"], prior), float(t["wall_s"])))
+    return out
+
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One task of an ablation as planned before it runs (`task` None: its id waits on a build or train)."""
+
+    key: tuple  # (kind, variant, seed)
+    label: str
+    state: str  # cached | reused | to run | waits
+    work: Work
+    task_id: str | None = None
+
+
+def plan(ws, spec) -> list[Planned]:
+    """Every task of the ablation in run order, with what the catalog already holds and a prior each.
+
+    A task the catalog has finished (this ablation: cached; another: reused) costs nothing; the id of a
+    train or eval whose build has not run yet is not known, so it is planned from the spec alone."""
+    from workbench.ablate.tasks import BASE, build_task, eval_task, resolved_train_config, train_task
+
+    cat = ws.catalog()
+    config = resolved_train_config(spec)
+    out: list[Planned] = []
+
+    def add(key, kind, label, task, inputs, sources=None) -> dict | None:
+        row = None
+        if task is not None:
+            mine = cat.get_task(spec.name, task.id)
+            row = mine if mine and mine["status"] == "done" else cat.find_done_task(task.id)
+            state = ("cached" if row is mine else "reused") if row else "to run"
+        else:
+            state = "waits"
+        prior = 0.0 if row else prior_seconds(kind, inputs, cat, sources)
+        out.append(Planned(key, label, state, Work(kind, label, prior), task.id if task else None))
+        return row["output"] if row else None
+
+    eval_inputs = {"suites": list(spec.eval.suites), "layer": spec.eval.layer, "limit": spec.eval.limit}
+    versions: dict[str, str | None] = {}
+    for v in spec.variants:
+        try:
+            task = build_task(spec, v)
+        except (OSError, yaml.YAMLError) as e:  # the runner reports it and goes on without the variant
+            out.append(Planned(("build", v.name, None), f"build {v.name}", f"cannot read its inputs: {e}",
+                               Work("build", f"build {v.name}", 0.0)))
+            versions[v.name] = False
+            continue
+        done = add(("build", v.name, None), "build", task.label, task, task.inputs)
+        versions[v.name] = (done or {}).get("version")
+    base = eval_task(spec, BASE, None, spec.base)
+    add(("eval", BASE, None), "eval", base.label, base, eval_inputs)
+    for v in spec.variants:
+        if versions[v.name] is False:
+            continue
+        sources = [spec.path(s) for s in v.sources or []]
+        for seed in spec.seeds_for(v.name):
+            label = f"train {v.name} seed {seed}"
+            tt = train_task(spec, v.name, versions[v.name], seed, config) if versions[v.name] else None
+            inputs = tt.inputs if tt else {"version": None, "config": config}
+            done = add(("train", v.name, seed), "train", label, tt, inputs, sources)
+            et = eval_task(spec, v.name, seed, done["run_id"]) if done else None
+            add(("eval", v.name, seed), "eval", f"eval {v.name} seed {seed}", et, eval_inputs)
+    return out

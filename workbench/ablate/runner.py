@@ -121,6 +121,16 @@ class Runner:
         self.run_record.outcomes.append(outcome)
         return outcome
 
+    def _each(self, fn: Callable, items: list) -> None:
+        """`fn` on every item: in order, or concurrently where the executor can (`RayExecutor.map`,
+        which lets one call of the runner's bookkeeping run at a time)."""
+        each = getattr(self.executor, "map", None)
+        if each is not None:
+            each(fn, items)
+        else:
+            for item in items:
+                fn(item)
+
     def run(self) -> AblationRun:
         spec = self.spec
         cat = self.ws.catalog()
@@ -141,12 +151,13 @@ class Runner:
             return dict(remaining)
 
         built: dict[str, str] = {}
-        for v in spec.variants:
+
+        def build(v) -> None:
             try:
                 task = build_task(spec, v)
             except (OSError, yaml.YAMLError) as e:
                 self.log(f"build {v.name}: cannot read its inputs: {e}")
-                continue
+                return
             o = self.run_task(task, after("build"))
             if o.status != "failed":
                 built[v.name] = o.output.version
@@ -156,18 +167,21 @@ class Runner:
                 remaining["eval"] -= n_seed
                 self.total -= 2 * n_seed
 
-        self.run_task(eval_task(spec, BASE, None, spec.base), after("eval"))
+        def train_and_eval(job) -> None:
+            if job is None:
+                self.run_task(eval_task(spec, BASE, None, spec.base), after("eval"))
+                return
+            v, seed = job
+            o = self.run_task(train_task(spec, v.name, built[v.name], seed, config), after("train"))
+            if o.status == "failed":
+                remaining["eval"] -= 1
+                self.total -= 1
+                return
+            self.run_task(eval_task(spec, v.name, seed, o.output.run_id), after("eval"))
 
-        for v in spec.variants:
-            if v.name not in built:
-                continue
-            for seed in spec.seeds_for(v.name):
-                o = self.run_task(train_task(spec, v.name, built[v.name], seed, config), after("train"))
-                if o.status == "failed":
-                    remaining["eval"] -= 1
-                    self.total -= 1
-                    continue
-                self.run_task(eval_task(spec, v.name, seed, o.output.run_id), after("eval"))
+        self._each(build, spec.variants)
+        self._each(train_and_eval, [None] + [(v, seed) for v in spec.variants if v.name in built
+                                             for seed in spec.seeds_for(v.name)])
         return self.run_record
 
 

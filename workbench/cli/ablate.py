@@ -19,13 +19,23 @@ def run(
     no_report: bool = typer.Option(False, "--no-report", help="Do not write the report."),
     in_process: bool = typer.Option(False, "--in-process", help="Run train and eval tasks in this process "
                                     "(default: a child process each, so one model is in memory at a time)."),
+    executor: str = typer.Option("local", "--executor", help="local (one task at a time) or ray (tasks in "
+                                 "parallel on Ray; needs the ray extra)."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --executor ray: the cluster to use "
+                                          "(default: start a local Ray instance)."),
+    num_cpus: Optional[float] = typer.Option(None, "--num-cpus", min=0.01, help="CPU cores (= threads) per train "
+                                             "and eval task (default: the spec's resources)."),
+    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", min=0, help="With --executor ray: GPUs per train "
+                                             "and eval task (default: the spec's, else 1 on a cluster with GPUs)."),
 ):
     """Build each variant's data, train each (variant x seed), evaluate every run and the base model."""
-    from workbench.ablate import LocalExecutor, run_ablation
+    from workbench.ablate import load_spec, make_executor, run_ablation
     from workbench.progress import console as progress_console
 
     ws = workspace()
-    result = run_ablation(ws, spec, executor=LocalExecutor(isolate=not in_process),
+    resources = load_spec(spec).resources.override(num_cpus, num_gpus)
+    chosen = make_executor(executor, address=address, resources=resources, isolate=not in_process)
+    result = run_ablation(ws, spec, executor=chosen,
                           log=lambda msg: progress_console.print(msg, highlight=False, markup=False, soft_wrap=True))
     console.print(f"ablation [bold]{result.name}[/]: {result.n_new} steps run now, "
                   f"{len(result.outcomes) - result.n_new - len(result.failures)} cached, {len(result.failures)} failed")
@@ -64,6 +74,7 @@ def status(name: str = typer.Argument(..., help="The ablation's name (from its s
 
     st = get_status(workspace(), name)
     rows = [[t["label"], t["status"], t["task_id"], f"{t['wall_s']:.0f}" if t["wall_s"] is not None else "",
-             (t["error"] or "").split("\n")[0][:120]] for t in st["tasks"]]
-    console.print(table(f"ablation {name} ({st['spec_path'] or 'spec'})", ["task", "status", "id", "wall s", "error"], rows))
+             t["output"].get("where") or "", (t["error"] or "").split("\n")[0][:120]] for t in st["tasks"]]
+    console.print(table(f"ablation {name} ({st['spec_path'] or 'spec'})",
+                        ["task", "status", "id", "wall s", "ran on", "error"], rows))
     console.print(", ".join(f"{k}: {v}" for k, v in st["counts"].items()))

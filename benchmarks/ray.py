@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# this file is named ray.py: take its folder off the path so `import ray` finds Ray, not this script
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))  # measure this checkout, whatever is installed
-sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def spec_file(folder: Path, model: Path, max_steps: int, limit: int) -> Path:
@@ -58,9 +59,14 @@ def main() -> None:
     a = ap.parse_args()
     os.environ.setdefault("WORKBENCH_PROGRESS", "0")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from ablate_memory import tiny_model
+    import importlib.util
 
     import ray
+
+    loader = importlib.util.spec_from_file_location("ablate_memory", REPO / "benchmarks" / "ablate_memory.py")
+    ablate_memory = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(ablate_memory)
+    tiny_model = ablate_memory.tiny_model
 
     from workbench.ablate import LocalExecutor, run_ablation
     from workbench.ablate.ray_executor import RayExecutor

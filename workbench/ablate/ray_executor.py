@@ -78,19 +78,16 @@ class RayExecutor:
             kw = {"address": self.address} if self.address else {
                 "num_cpus": self.num_cpus, "include_dashboard": False, "object_store_memory": 256 * 1024 ** 2}
             ray.init(log_to_driver=False, configure_logging=False, **kw)
-        if self._remote is None:
-            self._remote = ray.remote(_on_worker)
+        if self._remote is None:  # max_calls is fixed per remote function: one for model tasks, one for builds
+            self._remote = {True: ray.remote(max_calls=1)(_on_worker), False: ray.remote(_on_worker)}
             self._gpus = float(ray.cluster_resources().get("GPU", 0.0))
         return ray
 
     def options(self, kind: str) -> dict:
-        """The Ray options of a task of this kind (its resources, and a fresh process for a model)."""
+        """The Ray options of a task of this kind: its resources."""
         r = getattr(self.resources, kind)
         gpus = r.num_gpus if r.num_gpus is not None else (1.0 if self._gpus and kind in ISOLATED_KINDS else 0.0)
-        opts = {"num_cpus": r.num_cpus or 1, "num_gpus": gpus, "max_retries": 0}
-        if self.isolate and kind in ISOLATED_KINDS:
-            opts["max_calls"] = 1
-        return opts
+        return {"num_cpus": r.num_cpus or 1, "num_gpus": gpus, "max_retries": 0}
 
     def _wait(self, ray, ref):
         """The task's result; the driver's lock is free meanwhile, so other tasks' bookkeeping runs."""
@@ -122,7 +119,8 @@ class RayExecutor:
         cat = ws.catalog()
         opts = self.options(task.kind)
         payload = {**task.to_dict(), "threads": opts["num_cpus"]}
-        ref = self._remote.options(name=task.label, **opts).remote(str(ws.home), payload, snapshot(cat))
+        remote = self._remote[self.isolate and task.kind in ISOLATED_KINDS]  # a fresh process for a model
+        ref = remote.options(name=task.label, **opts).remote(str(ws.home), payload, snapshot(cat))
         output, delta = self._wait(ray, ref)
         apply(cat, delta)  # the driver writes the task's catalog rows
         return parse_output(task.kind, output)
@@ -131,6 +129,7 @@ class RayExecutor:
         """`fn` on every item at once, each in a driver thread; one thread runs driver code at a time."""
         if not items:
             return
+        self._start()  # in the calling (main) thread: Ray sets signal handlers there
         self._stop.clear()
 
         def one(item):

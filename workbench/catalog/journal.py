@@ -78,8 +78,8 @@ def diff(before: str | Path, after: str | Path) -> CatalogDelta:
             if table == "schema_migrations":
                 continue
             t, cols = _q(table), ", ".join(_q(c) for c in pk)
-            up = con.execute(f"SELECT * FROM w.main.{t} EXCEPT SELECT * FROM s.main.{t}").to_arrow_table()
-            gone = con.execute(f"SELECT {cols} FROM s.main.{t} EXCEPT SELECT {cols} FROM w.main.{t}").to_arrow_table()
+            up = con.sql(f"SELECT * FROM w.main.{t} EXCEPT SELECT * FROM s.main.{t}").to_arrow_table()
+            gone = con.sql(f"SELECT {cols} FROM s.main.{t} EXCEPT SELECT {cols} FROM w.main.{t}").to_arrow_table()
             if up.num_rows or gone.num_rows:
                 delta.tables[table] = TableDelta(up, gone)
         return delta

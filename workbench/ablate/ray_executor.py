@@ -44,7 +44,7 @@ def ray_module():
     try:
         import ray
     except ImportError:
-        raise AblationError("the ray executor needs Ray: pip install -e '.[ray]' (or bash setup.sh --ray)") from None
+        raise AblationError("the ray executor needs Ray: pip install -e '.[ray]' (bash setup.sh installs it)") from None
     return ray
 
 

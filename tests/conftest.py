@@ -75,3 +75,13 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, check:
     if check and proc.returncode != 0:
         raise AssertionError(f"workbench {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """One local Ray instance (2 CPUs) for the whole session: Ray takes many seconds to start."""
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed (bash setup.sh installs it)")
+    ctx = ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024 ** 2,
+                   log_to_driver=False, configure_logging=False)
+    yield ctx.address_info["gcs_address"]
+    ray.shutdown()

@@ -184,3 +184,26 @@ def test_ascii_fast_path_equals_the_polars_words():
                                       words.list.len().to_numpy().astype(np.int64), 5)
     got = minhash.text_shingle_hashes(mixed, 5)
     assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+
+
+def test_exact_rescue_only_adds_pairs_whose_true_jaccard_clears_the_threshold():
+    from workbench.curate import banding
+
+    texts = _corpus(n_sources=200, seed=5)
+    sigs = minhash.signatures(texts, num_perm=100, n=5)
+    sets = minhash.ShingleSets(texts, 5)
+    without = minhash.near_duplicate_groups(sigs, 0.7, 20, 5)
+    with_exact = minhash.near_duplicate_groups(sigs, 0.7, 20, 5, exact=sets.jaccard)
+    # every cluster without the rescue lies inside one cluster with it (pairs are only added)
+    label = {d: k for k, g in enumerate(with_exact) for d in g}
+    assert all(len({label.get(d) for d in g}) == 1 and label.get(g[0]) is not None for g in without)
+    assert with_exact != without  # this corpus has copies estimated just below 0.7
+    # a pair the rescue accepts is estimated below the threshold and exactly at or above it
+    i, j = banding.candidate_pairs(banding.band_keys(sigs, 20, 5)[:, 0])
+    est = (sigs[i] == sigs[j]).mean(axis=1)
+    near = (est < 0.7) & (est >= 0.7 - banding.RESCUE_MARGIN)
+    ok = banding.verified(sigs, i, j, 0.7, exact=sets.jaccard)
+    assert (ok[near] == (sets.jaccard(i[near], j[near]) >= 0.7)).all()
+    assert (ok[~near] == (est[~near] >= 0.7)).all()
+    # datasketch's LSH path verifies the same way
+    assert minhash.near_duplicate_groups(sigs, 0.7, 20, 5, method="datasketch", exact=sets.jaccard) == with_exact

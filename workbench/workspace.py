@@ -50,3 +50,15 @@ class Workspace:
         from workbench.catalog import Catalog
 
         return Catalog(self.catalog_path, reader=reader)
+
+
+@dataclass(frozen=True)
+class DetachedWorkspace(Workspace):
+    """The shared workspace's artefacts (`home`) with a private catalog file: how a cluster
+    worker runs a step without opening the workspace's catalog (see catalog/journal.py)."""
+
+    catalog_file: Path | None = None
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.catalog_file if self.catalog_file is not None else self.home / "catalog.duckdb"

@@ -50,6 +50,13 @@ class _Output:
 
 
 @dataclass(frozen=True)
+class _Placed(_Output):
+    """A task's output also says where the task ran (set by the executor; not part of any id)."""
+
+    where: str | None = field(default=None, kw_only=True)  # host, and the Ray node on a cluster
+
+
+@dataclass(frozen=True)
 class CurationStep(_Output):
     """One curation step's counts (from `CurationResult.summary`)."""
 
@@ -94,7 +101,7 @@ class BuildStep(_Output):
 
 
 @dataclass(frozen=True)
-class BuildOutput(_Output):
+class BuildOutput(_Placed):
     _nested: ClassVar[dict[str, type]] = {"steps": BuildStep}
 
     version: str
@@ -103,7 +110,7 @@ class BuildOutput(_Output):
 
 
 @dataclass(frozen=True)
-class TrainOutput(_Output):
+class TrainOutput(_Placed):
     run_id: str
     adapter_dir: str
     mode: str | None
@@ -131,7 +138,7 @@ class SuiteOutput(_Output):
 
 
 @dataclass(frozen=True)
-class EvalOutput(_Output):
+class EvalOutput(_Placed):
     _nested: ClassVar[dict[str, type]] = {"results": SuiteOutput}
 
     target: str

@@ -167,6 +167,16 @@ class Runner:
         self.run_record.outcomes.append(outcome)
         return outcome
 
+    def _each(self, fn: Callable, items: list) -> None:
+        """`fn` on every item: in order, or concurrently where the executor can (`RayExecutor.map`,
+        which lets one call of the runner's bookkeeping run at a time)."""
+        each = getattr(self.executor, "map", None)
+        if each is not None:
+            each(fn, items)
+        else:
+            for item in items:
+                fn(item)
+
     def run(self) -> AblationRun:
         spec = self.spec
         cat = self.ws.catalog()
@@ -182,13 +192,14 @@ class Runner:
     def _run_all(self, config: dict) -> AblationRun:
         spec = self.spec
         built: dict[str, str] = {}
-        for v in spec.variants:
+
+        def build(v) -> None:
             try:
                 task = build_task(spec, v)
             except (OSError, yaml.YAMLError) as e:
                 self.drop(("build", v.name, None))
                 self.say(f"build {v.name}: cannot read its inputs: {e}")
-                continue
+                return
             o = self.run_task(task)
             if o.status != "failed":
                 built[v.name] = o.output.version
@@ -196,25 +207,39 @@ class Runner:
                 for seed in spec.seeds_for(v.name):
                     self.drop(("train", v.name, seed), ("eval", v.name, seed))
 
-        self.run_task(eval_task(spec, BASE, None, spec.base))
+        order: list = []  # variants in train order whose data built (set after the builds)
 
-        trained: dict[tuple[str, int], str] = {}  # (variant, seed) -> run id, for variants trained `from` it
-        for v in spec.train_order():
-            if v.name not in built:
-                continue
-            v_config = variant_train_config(spec, v, config)
-            for seed in spec.seeds_for(v.name):
-                init = trained.get((v.from_, seed)) if v.from_ else None
+        def root(v) -> str:  # the variant a `from` chain starts at
+            while v.from_:
+                v = spec.variant(v.from_)
+            return v.name
+
+        def train_and_eval(job) -> None:
+            """The base model's eval, or one seed of a chain: a variant, then those trained `from` it."""
+            if job is None:
+                self.run_task(eval_task(spec, BASE, None, spec.base))
+                return
+            first, seed = job
+            trained: dict[str, str] = {}  # variant -> this seed's run id, for variants trained `from` it
+            for v in order:
+                if root(v) != first or seed not in spec.seeds_for(v.name):
+                    continue
+                init = trained.get(v.from_) if v.from_ else None
                 if v.from_ and init is None:
                     self.say(f"train {v.name} seed {seed}: skipped, {v.from_} seed {seed} has no finished run to start from")
                     self.drop(("train", v.name, seed), ("eval", v.name, seed))
                     continue
-                o = self.run_task(train_task(spec, v.name, built[v.name], seed, v_config, init))
+                o = self.run_task(train_task(spec, v.name, built[v.name], seed, variant_train_config(spec, v, config), init))
                 if o.status == "failed":
                     self.drop(("eval", v.name, seed))
                     continue
-                trained[(v.name, seed)] = o.output.run_id
+                trained[v.name] = o.output.run_id
                 self.run_task(eval_task(spec, v.name, seed, o.output.run_id))
+
+        self._each(build, spec.variants)
+        order = [v for v in spec.train_order() if v.name in built]
+        self._each(train_and_eval, [None] + [(v.name, seed) for v in order if not v.from_
+                                             for seed in spec.seeds_for(v.name)])
         return self.run_record
 
 

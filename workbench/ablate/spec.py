@@ -6,6 +6,7 @@ base: smollm2-135m-instruct          # bundled name, local dir or hub id
 seeds: [0]
 train: {max_steps: 20}               # TrainConfig fields, or a path to a train YAML
 eval: {suites: [gsm-style], layer: smoke, limit: 10}
+resources: {train: {num_cpus: 2}}    # optional, per task kind: cores (= threads) and GPUs
 variants:
   - name: raw
     sources: [../datasets/raw.jsonl] # files (ingested) or existing version refs
@@ -92,6 +93,26 @@ class MixSpec(_Strict):
         return v
 
 
+class TaskResources(_Strict):
+    """What one task asks of its machine: CPU cores (also its torch/OMP/MKL thread count) and GPUs."""
+
+    num_cpus: float | None = Field(default=None, gt=0)
+    num_gpus: float | None = Field(default=None, ge=0)
+
+
+class ResourcesSpec(_Strict):
+    """Per kind of task. Where and how a task runs, never what it computes: no id depends on it."""
+
+    build: TaskResources = Field(default_factory=TaskResources)
+    train: TaskResources = Field(default_factory=TaskResources)
+    eval: TaskResources = Field(default_factory=TaskResources)
+
+    def override(self, num_cpus: float | None = None, num_gpus: float | None = None) -> ResourcesSpec:
+        """These resources with train and eval tasks given `num_cpus` / `num_gpus` (the CLI's options)."""
+        new = {k: v for k, v in (("num_cpus", num_cpus), ("num_gpus", num_gpus)) if v is not None}
+        return self.model_copy(update={k: getattr(self, k).model_copy(update=new) for k in ("train", "eval")})
+
+
 class VariantSpec(_Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -159,6 +180,8 @@ class AblationSpec(_Strict):
     # what each variant is compared with in the verdict: "base" (the untrained model) or a variant
     baseline: str = "base"
     control: ControlSpec | None = None
+    # resources per task kind (a Ray executor's request; the thread count of a child process)
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     # set by load_spec: where relative paths in the spec point to (not part of the YAML)
     root: str = Field(default=".", exclude=True)
 

@@ -21,16 +21,31 @@ def run(
                                     "(default: a child process each, so one model is in memory at a time)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the task graph, what is cached, and a time estimate; run nothing."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every library's output (default: in a log file per task)."),
+    executor: str = typer.Option("local", "--executor", help="local (one task at a time) or ray (tasks in "
+                                 "parallel on Ray; needs the ray extra)."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --executor ray: the cluster to use "
+                                          "(default: start a local Ray instance)."),
+    num_cpus: Optional[float] = typer.Option(None, "--num-cpus", min=0.01, help="CPU cores (= threads) per train "
+                                             "and eval task (default: the spec's resources)."),
+    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", min=0, help="With --executor ray: GPUs per train "
+                                             "and eval task (default: the spec's, else 1 on a cluster with GPUs)."),
 ):
     """Build each variant's data, train each (variant x seed), evaluate every run and the base model."""
-    from workbench.ablate import LocalExecutor, run_ablation
+    from workbench.ablate import load_spec, make_executor, run_ablation
     from workbench.progress import TaskBoard
+    from workbench.progress import console as progress_console
 
     ws = workspace()
     if dry_run:
         _dry_run(ws, spec)
         return
-    result = run_ablation(ws, spec, executor=LocalExecutor(isolate=not in_process), quiet=not verbose, board=TaskBoard())
+    resources = load_spec(spec).resources.override(num_cpus, num_gpus)
+    chosen = make_executor(executor, address=address, resources=resources, isolate=not in_process)
+    if executor == "local":
+        result = run_ablation(ws, spec, executor=chosen, quiet=not verbose, board=TaskBoard())
+    else:  # tasks run concurrently in Ray workers, whose output Ray forwards: one line per finished task here
+        result = run_ablation(ws, spec, executor=chosen,
+                              log=lambda msg: progress_console.print(msg, highlight=False, markup=False, soft_wrap=True))
     console.print(f"ablation [bold]{result.name}[/]: {result.n_new} steps run now, "
                   f"{len(result.outcomes) - result.n_new - len(result.failures)} cached, {len(result.failures)} failed")
     _summary(ws, result.name)
@@ -108,8 +123,9 @@ def status(name: str = typer.Argument(..., help="The ablation's name (from its s
 
     st = get_status(workspace(), name)
     rows = [[t["label"], t["status"], t["task_id"], f"{t['wall_s']:.0f}" if t["wall_s"] is not None else "",
-             (t["error"] or "").split("\n")[0][:120]] for t in st["tasks"]]
-    console.print(table(f"ablation {name} ({st['spec_path'] or 'spec'})", ["task", "status", "id", "wall s", "error"], rows))
+             t["output"].get("where") or "", (t["error"] or "").split("\n")[0][:120]] for t in st["tasks"]]
+    console.print(table(f"ablation {name} ({st['spec_path'] or 'spec'})",
+                        ["task", "status", "id", "wall s", "ran on", "error"], rows))
     console.print(", ".join(f"{k}: {v}" for k, v in st["counts"].items()))
 
 

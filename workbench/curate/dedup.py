@@ -120,6 +120,8 @@ class MinHashParams(Params):
     seed: int = 1
     field: TextField = "conversation"
     keep: KeepRule = "first"
+    engine: Literal["local", "ray"] = Field("local", description="ray: signatures and band keys as Ray Data "
+                                            "map_batches (the ray extra; RAY_ADDRESS for a cluster), same clusters")
 
     @model_validator(mode="after")
     def _shape(self):
@@ -138,7 +140,7 @@ class MinHashParams(Params):
 @register
 class MinHashDedup(Step):
     """Near-duplicates: MinHash over word shingles, LSH candidates from numpy banding (`banding`), verified on
-    the signatures, union-find clusters."""
+    the signatures (pairs estimated just below the threshold: on their exact shingle Jaccard), union-find clusters."""
 
     name = "minhash_dedup"
     Params = MinHashParams
@@ -147,11 +149,20 @@ class MinHashDedup(Step):
         p = self.params
         bands, rows = p.band_shape()
         texts = minhash.as_texts(records, p.field)
-        with progress_bar("minhash signatures", len(texts)) as advance:
-            sigs = minhash.signatures(texts, num_perm=bands * rows, n=p.ngram, seed=p.seed, progress=advance,
-                                      zero_digits=p.zero_digits)
-        with progress_bar("lsh clusters", len(texts)) as advance:
-            groups = minhash.near_duplicate_groups(sigs, p.threshold, bands, rows, p.seed, progress=advance)
+        exact = minhash.ShingleSets(texts, p.ngram, p.zero_digits).jaccard
+        if p.engine == "ray":
+            from workbench.curate import banding, ray_dedup
+
+            labels, sigs = ray_dedup.cluster_labels(texts, p.threshold, bands, rows, p.ngram, p.seed, p.zero_digits,
+                                                    exact=exact)
+            groups = banding.groups_from_labels(labels)
+        else:
+            with progress_bar("minhash signatures", len(texts)) as advance:
+                sigs = minhash.signatures(texts, num_perm=bands * rows, n=p.ngram, seed=p.seed, progress=advance,
+                                          zero_digits=p.zero_digits)
+            with progress_bar("lsh clusters", len(texts)) as advance:
+                groups = minhash.near_duplicate_groups(sigs, p.threshold, bands, rows, p.seed, progress=advance,
+                                                       exact=exact)
         result = _resolve(self.name, groups, records, texts, p.keep,
                           lambda a, b: minhash.jaccard(sigs[a], sigs[b:b + 1])[0], "near_duplicate", "est. Jaccard")
         result.report.update({"bands": bands, "rows": rows})

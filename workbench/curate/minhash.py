@@ -318,6 +318,33 @@ def jaccard(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
     return (others == sig[None, :]).mean(axis=1)
 
 
+class ShingleSets:
+    """Exact Jaccard between documents' shingle-hash sets (the sets the signatures summarise),
+    computed on demand: only candidate pairs estimated just below the threshold ask for it."""
+
+    def __init__(self, texts: Sequence[str], n: int = 5, zero_digits: bool = False):
+        self.texts, self.n, self.zero_digits = texts, n, zero_digits
+        self._sets: dict[int, np.ndarray] = {}
+
+    def _load(self, docs: np.ndarray) -> None:
+        missing = [int(k) for k in np.unique(docs) if int(k) not in self._sets]
+        if not missing:
+            return
+        hashes, counts = text_shingle_hashes([self.texts[k] for k in missing], self.n, self.zero_digits)
+        for k, part in zip(missing, np.split(hashes, np.cumsum(counts)[:-1])):
+            self._sets[k] = np.unique(part)
+
+    def jaccard(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        self._load(np.concatenate([i, j]))
+        out = np.zeros(len(i))
+        for k, (a, b) in enumerate(zip(i.tolist(), j.tolist())):
+            x, y = self._sets[a], self._sets[b]
+            inter = len(np.intersect1d(x, y, assume_unique=True))
+            union = len(x) + len(y) - inter
+            out[k] = inter / union if union else 0.0
+        return out
+
+
 class UnionFind:
     def __init__(self, n: int):
         self.parent = list(range(n))
@@ -351,8 +378,11 @@ def near_duplicate_groups(
     progress: Callable[[int], None] | None = None,
     method: str = "bands",
     max_bucket: int = banding.MAX_BUCKET,
+    exact: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> list[list[int]]:
-    """Groups of document indexes linked by LSH candidates whose estimated Jaccard >= threshold.
+    """Groups of document indexes linked by LSH candidates whose estimated Jaccard >= threshold
+    (with `exact`, e.g. `ShingleSets(texts).jaccard`: or whose estimate is within
+    `banding.RESCUE_MARGIN` below it and exact Jaccard >= threshold; see `banding.verified`).
 
     `method="bands"` (default): numpy banding (`banding.cluster_labels`: band keys grouped by a
     sort, buckets over `max_bucket` members windowed). `method="datasketch"`: datasketch's
@@ -365,7 +395,8 @@ def near_duplicate_groups(
     if sigs.shape[1] != num_perm:
         raise ValueError(f"signatures have {sigs.shape[1]} values, bands × rows = {num_perm}")
     if method == "bands":
-        return banding.groups_from_labels(banding.cluster_labels(sigs, threshold, bands, rows, max_bucket, progress))
+        return banding.groups_from_labels(banding.cluster_labels(sigs, threshold, bands, rows, max_bucket, progress,
+                                                                 exact))
     if method != "datasketch":
         raise ValueError(f"method must be 'bands' or 'datasketch', got {method!r}")
     from datasketch import MinHashLSH
@@ -378,8 +409,8 @@ def near_duplicate_groups(
         cands = [c for c in lsh.query(m)]
         if cands:
             cands = np.asarray(sorted(cands))
-            sims = jaccard(sigs[i], sigs[cands])
-            for c in cands[sims >= threshold]:
+            ok = banding.verified(sigs, np.full(len(cands), i), cands, threshold, exact)
+            for c in cands[ok]:
                 uf.union(int(c), int(i))
         lsh.insert(int(i), m, check_duplication=False)
         if progress:

@@ -1,0 +1,150 @@
+"""`RayExecutor`: an ablation's tasks as Ray tasks, on a local Ray instance or a cluster
+(`workbench ablate SPEC --executor ray [--address ADDR]`; needs the `ray` extra).
+
+The contract between the driver (the `workbench ablate` process) and the workers:
+
+- **Artefacts** (dataset bodies, adapters, checkpoints, eval outputs) are written by the workers
+  into the workspace folder, which every node must see at the same path (a shared filesystem).
+- **The catalog is written by the driver only.** A worker never opens it: the driver sends each
+  task a snapshot of the catalog; the worker runs the step against a private copy and returns
+  the task's typed output plus the rows the step wrote (`catalog.journal.CatalogDelta`); the
+  driver applies them in one transaction, then the runner records the task as done.
+- **The graph** is the runner's: every build at once; then the base model's eval and every
+  (variant, seed) train -> eval chain at once. Ray places each task by its resources (the spec's
+  `resources`, or the CLI's `--num-cpus` / `--num-gpus`): by default 1 CPU per task, and on a
+  cluster with GPUs 1 GPU per train and eval task. A task uses as many torch / OMP / MKL threads
+  as the CPUs it asked for.
+- Train and eval tasks run in a fresh worker process each (`max_calls=1`), so a worker holds one
+  model at a time, as the local executor's child processes do.
+
+The runner's bookkeeping (catalog reads, task rows, logging) runs in the driver, one call at a
+time (a lock, released while a task runs on Ray), so resume, failure isolation per variant and
+the "nothing new to do" rerun are the local executor's own.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from workbench.ablate.executors import ISOLATED_KINDS, execute_detached
+from workbench.ablate.outputs import TaskOutput, parse_output
+from workbench.ablate.spec import ResourcesSpec
+from workbench.ablate.tasks import AblationError, Task
+from workbench.workspace import Workspace
+
+POLL_S = 0.5
+
+
+def ray_module():
+    """`ray`, or an AblationError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise AblationError("the ray executor needs Ray: pip install -e '.[ray]' (bash setup.sh installs it)") from None
+    return ray
+
+
+def _on_worker(home: str, task: dict, catalog: bytes):
+    """The body of every Ray task: run the step detached from the catalog, say where it ran."""
+    import ray
+
+    ctx = ray.get_runtime_context()
+    where = f"{socket.gethostname()} (ray node {ray.util.get_node_ip_address()} {ctx.get_node_id()[:8]}, pid {os.getpid()})"
+    return execute_detached(home, task, catalog, where=where)
+
+
+class RayExecutor:
+    """Runs an ablation's tasks on Ray. `address`: an existing cluster ("auto", "ray://...",
+    "HOST:PORT"); None starts a local instance with `num_cpus` cores (default: all)."""
+
+    def __init__(self, address: str | None = None, resources: ResourcesSpec | None = None,
+                 num_cpus: int | None = None, isolate: bool = True):
+        self.address, self.num_cpus, self.isolate = address, num_cpus, isolate
+        self.resources = resources or ResourcesSpec()
+        self._lock = threading.Lock()
+        self._held = threading.local()
+        self._stop = threading.Event()
+        self._remote = None
+        self._gpus = 0.0
+
+    # --- Ray ---------------------------------------------------------------------------
+    def _start(self):
+        ray = ray_module()
+        if not ray.is_initialized():
+            kw = {"address": self.address} if self.address else {
+                "num_cpus": self.num_cpus, "include_dashboard": False, "object_store_memory": 256 * 1024 ** 2}
+            ray.init(log_to_driver=False, configure_logging=False, **kw)
+        if self._remote is None:  # max_calls is fixed per remote function: one for model tasks, one for builds
+            self._remote = {True: ray.remote(max_calls=1)(_on_worker), False: ray.remote(_on_worker)}
+            self._gpus = float(ray.cluster_resources().get("GPU", 0.0))
+        return ray
+
+    def options(self, kind: str) -> dict:
+        """The Ray options of a task of this kind: its resources."""
+        r = getattr(self.resources, kind)
+        gpus = r.num_gpus if r.num_gpus is not None else (1.0 if self._gpus and kind in ISOLATED_KINDS else 0.0)
+        return {"num_cpus": r.num_cpus or 1, "num_gpus": gpus, "max_retries": 0}
+
+    def _wait(self, ray, ref):
+        """The task's result; the driver's lock is free meanwhile, so other tasks' bookkeeping runs."""
+        held = getattr(self._held, "value", False)
+        if held:
+            self._lock.release()
+        try:
+            while not ray.wait([ref], timeout=POLL_S)[0]:
+                if self._stop.is_set():
+                    raise KeyboardInterrupt
+            return ray.get(ref)
+        except BaseException as e:
+            if isinstance(e, ray.exceptions.RayTaskError) and isinstance(e.cause, Exception):
+                e.cause.add_note(f"in the Ray task:\n{e.traceback_str}")
+                raise e.cause from None
+            if isinstance(e, ray.exceptions.RayError):
+                raise AblationError(f"the Ray task failed: {type(e).__name__}: {e}") from None
+            ray.cancel(ref, force=True)
+            raise
+        finally:
+            if held:
+                self._lock.acquire()
+
+    # --- the executor interface ----------------------------------------------------------
+    def run(self, ws: Workspace, task: Task) -> TaskOutput:
+        from workbench.catalog.journal import apply, snapshot
+
+        ray = self._start()
+        cat = ws.catalog()
+        opts = self.options(task.kind)
+        payload = {**task.to_dict(), "threads": opts["num_cpus"]}
+        remote = self._remote[self.isolate and task.kind in ISOLATED_KINDS]  # a fresh process for a model
+        ref = remote.options(name=task.label, **opts).remote(str(ws.home), payload, snapshot(cat))
+        output, delta = self._wait(ray, ref)
+        apply(cat, delta)  # the driver writes the task's catalog rows
+        return parse_output(task.kind, output)
+
+    def map(self, fn: Callable, items: list) -> None:
+        """`fn` on every item at once, each in a driver thread; one thread runs driver code at a time."""
+        if not items:
+            return
+        self._start()  # in the calling (main) thread: Ray sets signal handlers there
+        self._stop.clear()
+
+        def one(item):
+            with self._lock:
+                self._held.value = True
+                try:
+                    fn(item)
+                finally:
+                    self._held.value = False
+
+        with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="workbench-ray") as pool:
+            futures = [pool.submit(one, item) for item in items]
+            try:
+                for f in futures:
+                    f.result()
+            except BaseException:
+                self._stop.set()  # Ctrl-C or a bug: the other tasks stop too (marked interrupted)
+                raise

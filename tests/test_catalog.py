@@ -103,3 +103,30 @@ def test_ingest_killed_at_any_point_leaves_nothing_partial_and_rerun_succeeds(ws
     assert ws.catalog().query("SELECT count(*) AS n FROM removals")[0]["n"] == 0
     assert not list((ws.home / "data").glob("*.tmp-*"))  # stale temp bodies were cleaned
     assert len(list((ws.home / "data").glob("*.parquet"))) == 1
+
+
+
+def test_a_reader_brings_an_older_catalog_up_to_date(tmp_path):
+    """`workbench report` (a reader) on a workspace an older workbench wrote migrates it first;
+    on an up-to-date file a reader writes nothing."""
+    import duckdb
+
+    from workbench.catalog import Catalog
+    from workbench.catalog.migrations import MIGRATIONS
+
+    old = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(old))  # the schema as the previous release left it
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied TIMESTAMP)")
+    for n in sorted(MIGRATIONS)[:-1]:
+        con.execute(MIGRATIONS[n])
+        con.execute("INSERT INTO schema_migrations VALUES (?, now())", [n])
+    con.close()
+    reader = Catalog(old, reader=True)
+    assert reader.schema_version() == max(MIGRATIONS)
+    assert reader.query("SELECT count(*) AS n FROM schema_migrations")[0]["n"] == len(MIGRATIONS)
+
+    fresh = tmp_path / "fresh.duckdb"
+    Catalog(fresh).migrate()
+    before = fresh.stat().st_mtime_ns
+    assert Catalog(fresh, reader=True).schema_version() == max(MIGRATIONS)
+    assert fresh.stat().st_mtime_ns == before

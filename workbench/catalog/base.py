@@ -107,8 +107,18 @@ class CatalogBase:
         """Apply pending migrations in order, each in its own transaction."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.reader and self.path.exists():
-            self._migrated = True  # a reader never changes the schema
-            return []
+            # a reader leaves an up-to-date schema alone; a catalog written by an older workbench is
+            # brought up to date first (migrations only add), as any writer would on its first use
+            con = self._open(read_only=True)
+            try:
+                have = con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
+            except duckdb.Error:
+                have = 0
+            finally:
+                con.close()
+            if have >= max(MIGRATIONS):
+                self._migrated = True
+                return []
         applied_now = []
         con = self._open(read_only=False)
         try:

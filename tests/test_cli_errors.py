@@ -52,7 +52,7 @@ IDS = [c[0] for c in CASES]
 
 def test_every_group_has_cases():
     assert len(GROUPS) >= 10 and "data" in GROUPS and "ablate" in GROUPS
-    assert len(CASES) == 2 + 3 * len(GROUPS) + 2 * len(COMMANDS) and COMMANDS == ["gc", "verify"]
+    assert len(CASES) == 2 + 3 * len(GROUPS) + 2 * len(COMMANDS) and COMMANDS == ["doctor", "gc", "verify"]
 
 
 def test_every_leaf_command_rejects_an_unknown_option(monkeypatch, capsys):

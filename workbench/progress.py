@@ -169,6 +169,13 @@ def command_output(ws, command: str, verbose: bool = False):
         if log is not None and log.exists() and log.stat().st_size:
             console.print(f"the libraries' output of this {command}: {log}", highlight=False)
         raise
+    finally:
+        if log is not None and log.exists() and not log.stat().st_size:
+            log.unlink()  # nothing was said: leave no file (a refused input leaves the workspace as it was)
+            try:
+                log.parent.rmdir()
+            except OSError:
+                pass  # other logs are there
 
 
 class TaskBoard:

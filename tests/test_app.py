@@ -143,7 +143,8 @@ def test_app_served_for_real_renders_the_leaderboard_in_chromium(filled, tmp_pat
     env = {**os.environ, "WORKBENCH_HOME": str(filled.home)}
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}/"
@@ -153,7 +154,9 @@ def test_app_served_for_real_renders_the_leaderboard_in_chromium(filled, tmp_pat
     try:
         _wait_http(url + "_stcore/health", 60)
         dom = ""
-        for _ in range(12):  # the first load of a fresh server can come back before the script ran
+        for attempt in range(12):  # the first load of a fresh server can come back before the script ran
+            if attempt:
+                time.sleep(5)  # virtual time runs ahead of the server: let the earlier session's run finish
             dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
             if "Leaderboard · tiny" in dom and "think_follow" in dom:
                 break

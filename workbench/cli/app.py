@@ -29,7 +29,9 @@ def run(
         err_console.print(f"[bold yellow]warning:[/] binding {host}: anyone who can reach this machine on port {port} "
                           "can read the catalog through the view (no authentication)")
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_FILE), "--server.address", host,
-           "--server.port", str(port), "--server.headless", str(headless).lower(), "--browser.gatherUsageStats", "false"]
+           "--server.port", str(port), "--server.headless", str(headless).lower(), "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]  # no source reloads: the view is not being edited, and
+    # on a machine with many files inotify overflows and the script never starts
     console.print(f"workbench view on http://{host}:{port}  (Ctrl-C to stop)")
     env = {**os.environ, "WORKBENCH_HOME": str(Path(os.environ.get("WORKBENCH_HOME", ".workbench")).resolve())}
     raise typer.Exit(subprocess.call(cmd, env=env))

@@ -123,6 +123,9 @@ REVIEWED = {
     "', '.join(RESULT_COLUMNS)",                # a module constant
     "', '.join(('?' for _ in cols))",           # placeholders
     "', '.join(('?' for _ in RESULT_COLUMNS))",
+    # journal.py (a Ray worker's catalog delta): identifiers quoted by _q, the constant attach
+    # aliases "s"/"w", and our own temporary file paths as literals with quotes doubled
+    "t", "cols", "match", "db", "_lit(before)", "_lit(after)",
 }
 SQL_METHODS = {"execute", "executemany", "query", "query_df", "sql"}
 

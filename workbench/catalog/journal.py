@@ -58,6 +58,11 @@ def _primary_keys(con, db: str) -> dict[str, list[str]]:
     return {t: list(cols) for t, cols in rows}
 
 
+def _lit(path: str | Path) -> str:
+    """A file path as an SQL string literal (quotes doubled): for ATTACH, which takes no parameter."""
+    return "'" + str(Path(path)).replace("'", "''") + "'"
+
+
 def _schema_version(con, db: str) -> int:
     return con.execute(f"SELECT coalesce(max(version), 0) FROM {db}.main.schema_migrations").fetchone()[0]
 
@@ -66,8 +71,8 @@ def diff(before: str | Path, after: str | Path) -> CatalogDelta:
     """What changed from the catalog file `before` to `after` (both closed files)."""
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH '{Path(before)}' AS s (READ_ONLY)")
-        con.execute(f"ATTACH '{Path(after)}' AS w (READ_ONLY)")
+        con.execute(f"ATTACH {_lit(before)} AS s (READ_ONLY)")  # ATTACH takes no ? parameter
+        con.execute(f"ATTACH {_lit(after)} AS w (READ_ONLY)")
         version = _schema_version(con, "w")
         if version != _schema_version(con, "s"):
             raise CatalogError(f"the worker's catalog was migrated to schema {version} during the task; "

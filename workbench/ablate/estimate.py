@@ -28,13 +28,15 @@ from dataclasses import dataclass, field
 
 import yaml
 
-# Reference rates (2 CPU cores, SmolLM2-135M fp32), from DESIGN.md's measurements.
+# Reference rates (2 CPU cores, SmolLM2-135M fp32): DESIGN.md's measurements, with the train and
+# generation rates re-fitted to the quickstart timed from a clean clone on 2026-12-01 (trainings
+# took 1m56s-2m25s, evals 2m23s-2m53s where the old rates priced them at 1m46s and 1m37s).
 BUILD_S_PER_ROW = 0.004
 BUILD_OVERHEAD_S = 0.5
-TRAIN_TOKENS_PER_S = 70.0
+TRAIN_TOKENS_PER_S = 60.0
 TRAIN_OVERHEAD_S = 20.0  # a child process, loading the model, saving the adapter
 SINGLE_GEN_TOKENS_PER_S = 18.0  # sanity generations: one prompt at a time
-BATCH_STEP_S = 0.15  # one decoding step of a 16-prompt batch (137 tokens/s alone; ~100 with the rest)
+BATCH_STEP_S = 0.25  # one decoding step of a 16-prompt batch through lm-eval (padding, stop checks, LoRA)
 EVAL_OVERHEAD_S = 15.0
 LIKELIHOOD_S_PER_ITEM = 0.25
 PAD_FACTOR = 1.25  # a batch is as long as its longest example

@@ -147,17 +147,18 @@ class Estimator:
             self.seen.setdefault(kind, []).append((prior_s, actual_s))
 
     def factor(self, kind: str) -> float:
-        """Actual / prior for this kind: the median ratio once 3 have finished (one task slowed by a
-        busy machine does not move it much), the summed ratio before; a kind not seen yet takes the
-        machine's speed from the model tasks (train, eval) seen so far; builds are too short to tell."""
+        """Actual / prior for this kind: the median ratio of its finished tasks, so one task slowed
+        by a busy machine does not move it much; until three have finished, the prior itself (1.0)
+        is one more vote, so a single slow first task moves the estimate half way, not all the way.
+        A kind not seen yet takes the machine's speed from the model tasks (train, eval) seen so
+        far; builds are too short to tell."""
         pairs = self.seen.get(kind)
         if not pairs and kind in MODEL_KINDS:
             pairs = [p for k in MODEL_KINDS for p in self.seen.get(k, [])]
         if not pairs:
             return 1.0
-        if len(pairs) >= 3:
-            return statistics.median(a / p for p, a in pairs)
-        return sum(a for _, a in pairs) / sum(p for p, _ in pairs)
+        ratios = [a / p for p, a in pairs]
+        return statistics.median(ratios if len(ratios) >= 3 else [1.0, *ratios])
 
     def task_s(self, work: Work) -> float:
         return work.prior_s * self.factor(work.kind)

@@ -24,9 +24,10 @@ from workbench.evals.verdict import ADJUST_METHODS, adjust_pvalues, verdict_word
 from workbench.report.stats import ADJUST, ALPHA, higher_is_better, metric_scores, seed_variance
 
 RULE = (f"Verdict: helps / hurts when the variant-vs-control difference has a {ADJUST_METHODS[ADJUST]}-adjusted "
-        f"p below {ALPHA} (adjusted within the strategy over variant x suite headline metric; injected defects: the "
-        "variant-vs-source difference); otherwise inconclusive. Control: as many rows removed at random from the "
-        "same data, one draw per seed; its interval counts the draw as well as training noise.")
+        f"p below {ALPHA} (adjusted within the strategy over variant x suite headline metric; injected defects and "
+        "mixtures re-balanced to the same budget: the variant-vs-source difference); otherwise inconclusive. "
+        "Control: as many rows removed at random from the same data, one draw per seed; its interval counts the "
+        "draw as well as training noise.")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class StrategyRow:
     verdict: str = "inconclusive"
     reading: str = ""
     kind: str = "strategy"
+    rebalanced: bool = False  # leave_one_out mix: the same budget as compare_to (size-matched by construction)
 
     def to_dict(self) -> dict:
         def clean(x):
@@ -149,7 +151,7 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
                            if n_rows.get(t.compare_to) is not None and n_rows.get(name) is not None else None)
                 rows.append(StrategyRow(t.strategy, t.group, name, t.role, t.step, t.param, t.value, t.source,
                                         t.compare_to, tuple(t.controls), removed, n_rows.get(name), suite, metric, hib,
-                                        vs_control, vs_source))
+                                        vs_control, vs_source, rebalanced=t.mix is not None))
     return _adjust(rows)
 
 
@@ -167,7 +169,8 @@ def _adjust(rows: list[StrategyRow]) -> list[StrategyRow]:
                 out[i] = replace(out[i], **{side: replace(s, p_adjusted=p_adj, word=word)})
     final = []
     for r in out:
-        basis = r.vs_control if r.vs_control is not None else (r.vs_source if r.role == "defect" else None)
+        basis = r.vs_control if r.vs_control is not None else (r.vs_source if r.role == "defect" or r.rebalanced
+                                                                 else None)
         word = {"better": "helps", "worse": "hurts"}.get(basis.word, "inconclusive") if basis else "inconclusive"
         final.append(replace(r, verdict=word, reading=reading(replace(r, verdict=word))))
     return final
@@ -180,13 +183,13 @@ def _mdd(s: Side | None) -> str:
 def reading(r: StrategyRow) -> str:
     """One sentence that reads the two comparisons together (a removal's starts with its step)."""
     text = _reading(r)
-    return text if r.role == "defect" or r.rows_removed == 0 else f"{r.step or r.variant}: {text}"
+    return text if r.role == "defect" or r.rebalanced or r.rows_removed == 0 else f"{r.step or r.variant}: {text}"
 
 
 def _reading(r: StrategyRow) -> str:
     c, s = r.vs_control, r.vs_source
     metric = f"{r.suite} {r.metric}"
-    if r.rows_removed == 0 and r.role != "defect":
+    if r.rows_removed == 0 and r.role != "defect" and not r.rebalanced:
         return f"{r.variant} removes no rows here: it is the same data as {r.compare_to}, so there is nothing to tell."
     if r.role == "defect":
         if s is None:
@@ -198,6 +201,8 @@ def _reading(r: StrategyRow) -> str:
             return f"the data with {r.param} planted scored better on {metric} than the clean data: check the metric."
         return (f"no measurable cost of {r.param} at {r.value:.0%} on {metric} (smallest detectable difference "
                 f"{_mdd(s)}).")
+    if r.rebalanced:
+        return _reading_rebalanced(r, metric)
     removes = f"removing these {r.rows_removed} rows" if r.rows_removed else "removing these rows"
     src = s.word if s is not None else "noise"
     if c is None:
@@ -220,6 +225,18 @@ def _reading(r: StrategyRow) -> str:
                 "from less data rather than from these rows.")
     return (f"no measurable effect on {metric} at this budget (smallest detectable difference vs control "
             f"{_mdd(c)}, vs source {_mdd(s)}).")
+
+
+def _reading_rebalanced(r: StrategyRow, metric: str) -> str:
+    s = r.vs_source
+    what = f"leaving {r.source} out of {r.compare_to} (the other sources fill the same budget)"
+    if s is None:
+        return f"{r.compare_to} is not evaluated yet."
+    if s.word == "better":
+        return f"{what} is better on {metric} (adjusted p {s.p_adjusted:.2g}): {r.source} costs the model here."
+    if s.word == "worse":
+        return f"{what} is worse on {metric} (adjusted p {s.p_adjusted:.2g}): {r.source} contributes."
+    return f"no measurable contribution of {r.source} on {metric} (smallest detectable difference {_mdd(s)})."
 
 
 COLUMNS = ["variant", "role", "step / param", "value", "rows removed", "suite", "metric", "vs control (B - control)",

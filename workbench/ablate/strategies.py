@@ -40,6 +40,7 @@ from workbench.ablate.spec import AblationSpec, SpecError, VariantSpec, _looks_l
 from workbench.data.profile import DEFAULT_TOKENIZER
 from workbench.ablate.strategy_spec import Inject, LeaveOneOut, PerStep, StrategySpec, StrategyTag, Sweep
 
+ALSO = ("strategy", "group", "role", "step", "param", "value", "source", "compare_to")
 SHORT = {"per_step": "step", "leave_one_out": "loo", "sweep": "sweep", "inject": "inject"}
 
 
@@ -107,6 +108,7 @@ class _Generator:
             v = self.variants[self.by_data[key]]
             desc = tag.role + (f":{tag.step}" if tag.step else "") + (f"={tag.value}" if tag.value is not None else "")
             v.tag.also.append(f"{tag.group}.{desc}")
+            v.tag.also_as.append(tag.model_dump(include=set(ALSO), exclude_none=True))
             return v.name
         name = _fit(name)
         if name in self.taken:

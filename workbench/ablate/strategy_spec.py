@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.names import NAME_RE
 
@@ -79,7 +79,7 @@ class PerStep(_Common):
 class LooMix(_Strict):
     """An inline mixture of record sources: what `mix_sources` (workbench.curate.mix_sources) builds."""
 
-    weights: dict[str, float] = Field(min_length=2, description="record source -> relative share of the budget")
+    weights: dict[str, float] = Field(description="record source -> relative share of the budget")
     balance: Literal["tokens", "examples"] = "tokens"
     budget: int | None = Field(None, ge=1, description="tokens (or records); default: the largest every mixture fills")
     seed: int = 0
@@ -100,6 +100,18 @@ class LeaveOneOut(_Common):
     source: str | None = None  # not with `mix: VARIANT` (the variant's sources)
     sources: list[str] | None = Field(None, min_length=2, description="the record `source` names to leave out")
     mix: str | LooMix | None = None
+
+    @field_validator("mix", mode="before")
+    @classmethod
+    def _mix(cls, v):
+        if isinstance(v, dict):  # one message under `mix`, not one per branch of the union
+            try:
+                return LooMix.model_validate(v)
+            except ValidationError as e:
+                err = e.errors()[0]
+                where = ".".join(str(x) for x in err["loc"])
+                raise ValueError(f"{where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')}") from None
+        return v
 
     @model_validator(mode="after")
     def _one_form(self):
@@ -182,4 +194,6 @@ class StrategyTag(_Strict):
     removes: list[dict] = Field(default_factory=list)  # the steps whose removal the controls match
     match: Literal["rows", "tokens"] = "rows"
     also: list[str] = Field(default_factory=list)  # other roles of the same data ("left_out:length")
+    # the same roles, whole: {group, role, step, param, value, source, compare_to}, each reported as a row
+    also_as: list[dict] = Field(default_factory=list)
     mix: dict | None = None  # leave_one_out mix: the mix_sources parameters (weights, leave_out, budget)

@@ -9,8 +9,8 @@ by side, a verdict, and a sentence that reads them together.
 
 p-values are Holm-adjusted within each strategy and comparison kind (every variant x suite
 headline metric). The verdict is helps / hurts / inconclusive on the control comparison (on the
-source comparison for injected defects, which remove nothing). Rows sharing a version (a removal
-that removed nothing) read the scores of the variant that trained it.
+source comparison for injected defects, which remove nothing). Variants sharing a version (a removal
+that removed nothing) share its runs: report.gather.targets gives each of them the scores.
 """
 
 from __future__ import annotations
@@ -96,16 +96,6 @@ class StrategyRow:
         return clean(asdict(self))
 
 
-def _scores_by_variant(variants: list[dict], per_seed: Mapping) -> dict[str, Mapping]:
-    """variant -> suite -> seed -> items; a variant whose version another variant trained (same data,
-    the same train tasks) reads that one's scores."""
-    by_version: dict[str, Mapping] = {}
-    for v in variants:
-        if v["version"] and v["name"] in per_seed:
-            by_version.setdefault(v["version"], per_seed[v["name"]])
-    return {v["name"]: per_seed.get(v["name"]) or by_version.get(v["version"], {}) for v in variants}
-
-
 def _merged(controls: list[str], scores: Mapping, suite: str, metric: str) -> dict:
     out: dict = {}
     for c in controls:
@@ -122,11 +112,16 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
     tagged = tags(spec)
     if not tagged:
         return []
-    scores = _scores_by_variant(variants, per_seed)
+    scores = {v["name"]: per_seed.get(v["name"], {}) for v in variants}  # shared runs: report.gather.targets
     n_rows = {v["name"]: v["n_rows"] for v in variants}
     trained = {v: s for v, s in scores.items() if s}
     rows: list[StrategyRow] = []
-    for name, t in tagged.items():
+    # a variant generated once for several roles (per_step: two steps' "left out one" is "the other alone")
+    # gets a row per role: the same runs, each role's own label and comparison
+    roles = []
+    for name, u in tagged.items():
+        roles += [(name, u)] + [(name, u.model_copy(update=a)) for a in u.also_as]
+    for name, t in roles:
         if t.role in ("source", "control") or t.compare_to is None:
             continue
         for suite, metrics in headlines.items():

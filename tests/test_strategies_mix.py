@@ -152,5 +152,11 @@ def test_leave_one_out_mix_builds_versions_with_lineage_at_the_same_token_budget
         reasons = {r["reason"] for r in cat.removal_summary(built[f"loo.no-{left}"].version)}
         assert "mix:left_out" in reasons
     # the dry run says it, with the tokens before and after
-    line = next(x for x in describe_strategies(spec, count=True) if x.startswith("loo.no-math "))
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+
+    out = CliRunner().invoke(app, ["ablate", str(tmp_path / "mixloo.yaml"), "--dry-run"])
+    assert out.exit_code == 0, out.output
+    line = next(x for x in out.output.splitlines() if x.startswith("loo.no-math "))
     assert f"{tokens['loo.no-math'][0]} tokens; the whole mixture: {whole} tokens" in line

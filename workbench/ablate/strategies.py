@@ -287,12 +287,13 @@ def _what(steps: list[dict]) -> str:
     return " + ".join(one(s) for s in steps)
 
 
-def describe_strategies(spec: AblationSpec, count: bool = False) -> list[str]:
+def describe_strategies(spec: AblationSpec, count: bool | str = False) -> list[str]:
     """One line per generated variant: its role and the rows it removes (counted with count=True,
-    by running the recipes in memory on the source files; nothing is written)."""
+    by running the recipes in memory on the source files; nothing is written). count="mix" counts
+    only the re-balanced mixtures (leave_one_out mix): their rows and tokens, and the whole's."""
     counted: dict[str, str] = {}
     if count:
-        counted = _count_removed(spec)
+        counted = _count_removed(spec, only_mix=count == "mix")
     out = []
     for v in spec.variants:
         t = v.tag
@@ -338,7 +339,7 @@ def _read(path: str):
     return [convert_row(row, detect_format(row), default_source=source) for row in rows]
 
 
-def _count_removed(spec: AblationSpec) -> dict[str, str]:
+def _count_removed(spec: AblationSpec, only_mix: bool = False) -> dict[str, str]:
     from workbench.curate.recipe import load_recipe, run_steps
     from workbench.data.profile import token_counts
     from workbench.data.records import unique_ids
@@ -356,8 +357,8 @@ def _count_removed(spec: AblationSpec) -> dict[str, str]:
 
     out = {}
     for v in spec.variants:
-        if v.tag is None or not v.sources or not all(os.path.exists(p) or os.path.exists(spec.path(p))
-                                                      for p in v.sources):
+        if v.tag is None or not v.sources or (only_mix and v.tag.mix is None) or \
+                not all(os.path.exists(p) or os.path.exists(spec.path(p)) for p in v.sources):
             continue
         records, n = kept(v)
         out[v.name] = f" ({n - len(records)} of {n} rows)"

@@ -25,21 +25,25 @@ def write_mixed(folder):
     return path
 
 
+def tiny_spec(name: str, model_dir, **rest) -> dict:
+    """An ablation spec for the tiny model: seed 0, 1 training step, 2 likelihood items."""
+    return {"name": name, "base": str(model_dir), "seeds": [0],
+            "train": {"max_steps": 1, "batch_size": 2, "max_length": 96, "sanity_prompts": 0},
+            "eval": {"suites": ["arith_choice"], "layer": "smoke", "limit": 2}, **rest}
+
+
 def shared_spec(folder, model_dir):
     data = str(write_mixed(folder / "data"))
-    spec = {
-        "name": "shared", "base": str(model_dir), "seeds": [0],
-        "train": {"max_steps": 1, "batch_size": 2, "max_length": 96, "sanity_prompts": 0},
-        "eval": {"suites": ["arith_choice"], "layer": "smoke", "limit": 2},
-        "variants": [{"name": "raw", "sources": [data]},
+    spec = tiny_spec(
+        "shared", model_dir,
+        variants=[{"name": "raw", "sources": [data]},
                      {"name": "noop", "sources": [data], "recipe": {"steps": [{"step": "length",
                                                                                 "params": {"min_chars": 5}}]}}],
-        "strategies": [
+        strategies=[
             {"per_step": {"source": data, "controls": False, "recipe": {"steps": [
                 {"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}}},
             {"sweep": {"source": data, "score": "answer_words", "remove_lowest": [0.25, 0.5], "controls": False}},
-        ],
-    }
+        ])
     path = folder / "shared.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

@@ -11,7 +11,7 @@ import json
 import pytest
 import yaml
 
-from tests.strategies_helpers import write_mixed
+from tests.strategies_helpers import tiny_spec, write_mixed
 
 pytestmark = pytest.mark.e2e
 
@@ -20,12 +20,9 @@ DEDUP = {"steps": ["exact_dedup"]}
 
 def _spec(folder, model_dir):
     data = str(write_mixed(folder / "data"))
-    spec = {
-        "name": "every", "base": str(model_dir), "seeds": [0],
-        "train": {"max_steps": 1, "batch_size": 2, "max_length": 96, "sanity_prompts": 0},
-        "eval": {"suites": ["arith_choice"], "layer": "smoke", "limit": 2},
-        "max_variants": 30,
-        "strategies": [
+    spec = tiny_spec(
+        "every", model_dir, max_variants=30,
+        strategies=[
             {"per_step": {"source": data, "controls": False, "recipe": {"steps": [
                 {"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}}},
             {"leave_one_out": {"source": data, "recipe": DEDUP, "mix": {"weights": {"math": 1, "chat": 1}}}},
@@ -35,8 +32,7 @@ def _spec(folder, model_dir):
                        "controls": False}},
             {"inject": {"source": data, "recipe": DEDUP, "defect": "duplicate", "rates": [0.2, 0.4],
                         "catch": "exact_dedup"}},
-        ],
-    }
+        ])
     path = folder / "every.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

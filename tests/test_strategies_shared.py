@@ -46,16 +46,19 @@ def test_a_variant_generated_for_two_roles_is_reported_under_both(shared, monkey
     alone = spec.variant("step.only-exact_dedup")
     assert alone.tag.also_as == [{"strategy": "per_step", "group": "step", "role": "left_out", "step": "score_cut",
                                   "compare_to": "step.source"}]
-    rows = {(r.role, r.step): r for r in data.strategies if r.group == "step"}
-    assert set(rows) == {("alone", "exact_dedup"), ("alone", "score_cut"), ("left_out", "exact_dedup"),
-                         ("left_out", "score_cut"), ("full", None)}
-    left, same = rows[("left_out", "score_cut")], rows[("alone", "exact_dedup")]
+    metrics = [(s, m) for s, ms in data.headlines.items() for m in ms]  # arith_choice: acc_norm, bits per byte
+    rows = {(r.role, r.step, r.suite, r.metric): r for r in data.strategies if r.group == "step"}
+    assert set(rows) == {(role, step, *sm) for role, step in (("alone", "exact_dedup"), ("alone", "score_cut"),
+                                                                ("left_out", "exact_dedup"), ("left_out", "score_cut"),
+                                                                ("full", None)) for sm in metrics}
+    left, same = rows[("left_out", "score_cut", *metrics[0])], rows[("alone", "exact_dedup", *metrics[0])]
     assert left.variant == same.variant == "step.only-exact_dedup"
     assert left.vs_source.delta == same.vs_source.delta and left.rows_removed == same.rows_removed == 12
     monkeypatch.setenv("WORKBENCH_HOME", str(shared["ws"].home))
     out = CliRunner().invoke(app, ["report", "shared", "--json"])
     assert out.exit_code == 0, out.output
     printed = [r for r in json.loads(out.output[out.output.index("["):]) if r["kind"] == "strategy"]
-    left_json = next(r for r in printed if r["role"] == "left_out" and r["step"] == "score_cut")
+    left_json = next(r for r in printed if r["role"] == "left_out" and r["step"] == "score_cut"
+                     and (r["suite"], r["metric"]) == metrics[0])
     assert left_json["variant"] == "step.only-exact_dedup" and left_json["rows_removed"] == 12
     assert left_json["vs_source"]["delta"] == left.vs_source.delta and left_json["vs_control"] is None

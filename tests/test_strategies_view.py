@@ -33,7 +33,9 @@ def test_strategy_views_reuse_the_report_tables_and_dose_figures(shared):
     ax = fig.axes[0]
     assert ax.get_xlabel() == "answer_words" and ax.get_legend_handles_labels()[1] == ["value vs source"]
     sweep = views["Strategy sweep (sweep)"]["rows"]
-    assert [r["value"] for r in sweep] == ["0.25", "0.5"] and set(sweep[0]) == set(COLUMNS)
+    n = sum(len(m) for m in shared["data"].headlines.values())  # headline metrics: a row each
+    assert len(fig.axes) == n and len(sweep) == 2 * n
+    assert sorted({r["value"] for r in sweep}) == ["0.25", "0.5"] and set(sweep[0]) == set(COLUMNS)
     assert all(r["verdict"] in ("helps", "hurts", "inconclusive") for r in sweep)
 
 
@@ -46,8 +48,8 @@ def test_strategies_page_shows_tables_figures_and_verdicts(monkeypatch, shared):
     assert "Strategy step (per_step)" in body and "Strategy sweep (sweep)" in body and "Verdict: helps" in body
     tables = [d.value for d in at.dataframe]
     assert len(tables) == 2
-    step = tables[0]
-    assert set(step["role"]) == {"alone", "left_out", "full"} and len(step) == 5
+    step, n = tables[0], sum(len(m) for m in shared["data"].headlines.values())
+    assert set(step["role"]) == {"alone", "left_out", "full"} and len(step) == 5 * n
     assert set(tables[1]["variant"]) == {"sweep.answer_words-low0.25", "sweep.answer_words-low0.5"}
     assert len(at.get("imgs")) == 1  # the sweep's dose-response figure
 

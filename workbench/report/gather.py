@@ -102,9 +102,14 @@ def targets(ws: Workspace, name: str) -> tuple[dict, list[dict]]:
 def shared_runs(spec: dict, tasks: list[dict]) -> list[tuple[str, int, str]]:
     """(variant, seed, run id) for each variant seed whose training task another variant's row holds:
     its data (its build's version) is that variant's, so the run is its run too."""
+    from pydantic import ValidationError
+
     from workbench.ablate.spec import AblationSpec
 
-    parsed = AblationSpec.model_validate(spec)
+    try:
+        parsed = AblationSpec.model_validate(spec)
+    except ValidationError:  # a spec stored by an older workbench: each variant reads its own rows only
+        return []
     versions = {t["variant"]: o.version for t, o in _done(tasks, "build")}
     trains = _done(tasks, "train")
     own = {(t["variant"], t["seed"]) for t, _ in trains}

@@ -347,9 +347,12 @@ def _count_removed(spec: AblationSpec, only_mix: bool = False) -> dict[str, str]
     cache: dict[str, list] = {}
     kept_of: dict[str, tuple[list, int]] = {}
 
+    def readable(v: VariantSpec) -> bool:  # files (a version ref is not read here)
+        return bool(v.sources) and all(os.path.exists(spec.path(p)) for p in v.sources)
+
     def kept(v: VariantSpec) -> tuple[list, int]:
         if v.name not in kept_of:
-            paths = [p if os.path.exists(p) else spec.path(p) for p in v.sources or []]
+            paths = [spec.path(p) for p in v.sources or []]
             records = list(unique_ids(r for p in paths for r in cache.setdefault(p, _read(p))))
             recipe = load_variant_recipe(spec, v) if v.recipe else None
             kept_of[v.name] = (run_steps(records, recipe).kept_records if recipe else records, len(records))  # type: ignore
@@ -357,15 +360,14 @@ def _count_removed(spec: AblationSpec, only_mix: bool = False) -> dict[str, str]
 
     out = {}
     for v in spec.variants:
-        if v.tag is None or not v.sources or (only_mix and v.tag.mix is None) or \
-                not all(os.path.exists(p) or os.path.exists(spec.path(p)) for p in v.sources):
+        if v.tag is None or (only_mix and v.tag.mix is None) or not readable(v):
             continue
         records, n = kept(v)
         out[v.name] = f" ({n - len(records)} of {n} rows)"
         if v.tag.mix is not None:
             tok = v.tag.mix.get("tokenizer") or DEFAULT_TOKENIZER
             out[v.name] = f" ({len(records)} of {n} rows kept, {sum(token_counts(records, tok) or [])} tokens"
-            if v.tag.compare_to:
+            if v.tag.compare_to and readable(spec.variant(v.tag.compare_to)):
                 whole = kept(spec.variant(v.tag.compare_to))[0]
                 out[v.name] += f"; the whole mixture: {sum(token_counts(whole, tok) or [])} tokens"
             out[v.name] += ")"

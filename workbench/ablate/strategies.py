@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.ablate.spec import AblationSpec, SpecError, VariantSpec, _looks_like_path, load_variant_recipe
-from workbench.data.profile import DEFAULT_TOKENIZER
 from workbench.ablate.strategy_spec import Inject, LeaveOneOut, PerStep, StrategySpec, StrategyTag, Sweep
+from workbench.data.profile import DEFAULT_TOKENIZER
 
 ALSO = ("strategy", "group", "role", "step", "param", "value", "source", "compare_to")
 SHORT = {"per_step": "step", "leave_one_out": "loo", "sweep": "sweep", "inject": "inject"}
@@ -216,8 +216,7 @@ class _Generator:
                 continue
             mix = _canonical([{"step": "mix_sources", "params": {**params, "leave_out": [name]}}], f"{where}.mix")
             t = StrategyTag(strategy="leave_one_out", group=group, role="value", source=name, param="source",
-                            value=name, compare_to=full, match="tokens" if params.get("balance") != "examples"
-                            else "rows", mix=mix[0]["params"])
+                            value=name, compare_to=full, mix=mix[0]["params"])
             self.add(f"{group}.no-{_slug(name)}", sources, prefix + mix, t)
 
     def mixture_of(self, variant: str, where: str) -> tuple[list[str], list[dict], dict]:

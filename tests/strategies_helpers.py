@@ -1,7 +1,8 @@
-"""One small trained ablation with strategies, shared by the strategy view and shared-run tests:
-two written variants with the same data (a recipe that removes nothing), a two-step per_step
-(its "left out one" is "the other alone") and a two-value score sweep; no random controls.
-1 training step per distinct dataset (6 runs), 2 likelihood items each, made once per session."""
+"""One small trained ablation whose variants' data coincide a lot, for the shared-run tests: two
+written variants with the same data (a recipe that removes nothing), a two-step per_step whose
+second step removes nothing (so "left out one" is "the other alone", and the whole recipe is the
+first step's data) and a sweep of that step's parameter (no value removes anything). 14 variants,
+2 distinct datasets: 2 training runs (1 step) and 3 evals (2 likelihood items); made once a session."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def shared_spec(folder, model_dir):
                                                                                 "params": {"min_chars": 5}}]}}],
         strategies=[
             {"per_step": {"source": data, "controls": False, "recipe": {"steps": [
-                {"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}}},
-            {"sweep": {"source": data, "score": "answer_words", "remove_lowest": [0.25, 0.5], "controls": False}},
+                {"step": "exact_dedup"}, {"step": "length", "params": {"min_chars": 5}}]}}},
+            {"sweep": {"source": data, "recipe": {"steps": ["exact_dedup"]}, "step": "length", "param": "min_chars",
+                       "values": [5, 8], "controls": False}},
         ])
     path = folder / "shared.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))

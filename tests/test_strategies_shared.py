@@ -1,7 +1,8 @@
 """Variants whose data coincide share one training run (content-addressed task ids); the report
 attaches that run's scores to every one of them (issue 13): two written variants with the same
 data, strategy variants whose step removes nothing, and per_step's "left out one" that is "the
-other alone" (generated once, reported under both roles)."""
+other alone" (generated once, reported under both roles). e2e: its 2 runs and 3 evals took 169 s
+on the loaded 2-core machine, over the default suite's budget."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import json
 import pytest
 
 from tests.strategies_helpers import shared_ablation
+
+pytestmark = pytest.mark.e2e
 
 SAME = {"raw", "noop", "step.source", "step.only-length"}  # the file as it is
 DEDUPED = {"step.only-exact_dedup", "step.full", "sweep.min_chars-8"}  # exact_dedup's data (length removes nothing)

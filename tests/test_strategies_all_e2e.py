@@ -13,7 +13,7 @@ import yaml
 
 from tests.strategies_helpers import tiny_spec, write_mixed
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]  # ~19 runs: over 15 min on a loaded 2-core machine
 
 DEDUP = {"steps": ["exact_dedup"]}
 

@@ -12,7 +12,7 @@ from workbench import report
 from workbench.report import figures
 from workbench.workspace import Workspace
 
-PAGES = ["Leaderboard", "Compare runs", "Training", "Data"]
+PAGES = ["Leaderboard", "Compare runs", "Training", "Data", "Strategies"]
 
 st.set_page_config(page_title="workbench", layout="wide")
 
@@ -148,6 +148,19 @@ def data_page(ws: Workspace, data: report.ReportData) -> None:
     st.dataframe(report.compositions(data), hide_index=True, width="stretch")
 
 
+def strategies(ws: Workspace, data: report.ReportData) -> None:
+    st.subheader("Strategies")
+    views = report.strategy_views(data)
+    if not views:
+        st.info("This ablation has no `strategies:` (per_step, leave_one_out, sweep, inject), or none evaluated yet.")
+    for view in views:
+        st.markdown(f"**{view['title']}**")
+        if view["figure"] is not None:  # dose-response: the difference against the swept value, 95% CIs
+            st.pyplot(view["figure"])
+        st.dataframe(view["rows"], hide_index=True, width="stretch")
+        st.caption(view["note"])
+
+
 def main() -> None:
     st.sidebar.title("workbench")
     ws = workspace()
@@ -158,13 +171,18 @@ def main() -> None:
     if not ablations:
         st.info("No ablations in this catalog yet. Run `workbench ablate SPEC.yaml`.")
         return
-    name = st.sidebar.selectbox("ablation", [a["name"] for a in ablations], key="ablation")
-    page = st.sidebar.radio("page", PAGES, key="page")
+    names = [a["name"] for a in ablations]
+    asked = st.query_params  # a link can open a page: ?page=Strategies&ablation=NAME
+    name = st.sidebar.selectbox("ablation", names, key="ablation",
+                                index=names.index(asked["ablation"]) if asked.get("ablation") in names else 0)
+    page = st.sidebar.radio("page", PAGES, key="page",
+                            index=PAGES.index(asked["page"]) if asked.get("page") in PAGES else 0)
     st.sidebar.caption(f"catalog: {ws.catalog_path}")
     if st.sidebar.button("refresh"):
         load.clear()
     data = load(str(ws.home), name)
-    {"Leaderboard": leaderboard, "Compare runs": compare, "Training": training, "Data": data_page}[page](ws, data)
+    {"Leaderboard": leaderboard, "Compare runs": compare, "Training": training, "Data": data_page,
+     "Strategies": strategies}[page](ws, data)
 
 
 main()

@@ -5,7 +5,10 @@ appends, for each entry of `strategies:` (see workbench.ablate.strategy_spec):
 
 - per_step: the source as is; each recipe step alone; the recipe with each step left out; the
   whole recipe;
-- leave_one_out: the source with each named record source dropped (`select`);
+- leave_one_out: the source with each named record source dropped (`select`); or, with `mix`, a
+  mixture of record sources (a written variant whose recipe ends with `mix_sources`, or an inline
+  `{weights: ...}`) without each of its sources, the others filling the same token budget
+  (workbench.curate.mix_sources): compared with the whole mixture, so no random control;
 - sweep: the source with the step at each parameter value, or with the lowest-scoring share
   removed (`score_cut`);
 - inject: the source with the defect planted at each rate (`inject`), and with the `catch` step
@@ -19,7 +22,8 @@ the same data are generated once (the tag's `also` names the other roles). A spe
 exceed `max_variants` is refused before anything runs.
 
 `describe_strategies(spec)` lists the generated variants and the rows each removes (for
-`ablate --dry-run`); `count=True` also reads the source files and counts them.
+`ablate --dry-run`); `count=True` also reads the source files and counts them (a re-balanced
+mixture: its rows and tokens, and the whole mixture's tokens).
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.ablate.spec import AblationSpec, SpecError, VariantSpec, _looks_like_path
+from workbench.ablate.spec import AblationSpec, SpecError, VariantSpec, _looks_like_path, load_variant_recipe
 from workbench.ablate.strategy_spec import Inject, LeaveOneOut, PerStep, StrategySpec, StrategyTag, Sweep
+from workbench.data.profile import DEFAULT_TOKENIZER
 
+ALSO = ("strategy", "group", "role", "step", "param", "value", "source", "compare_to")
 SHORT = {"per_step": "step", "leave_one_out": "loo", "sweep": "sweep", "inject": "inject"}
 
 
@@ -94,13 +100,15 @@ class _Generator:
         except Exception as e:
             raise SpecError(f"{where}: {e}") from None
 
-    def add(self, name: str, source: str, steps: list[dict], tag: StrategyTag, seeds: list[int] | None = None) -> str:
+    def add(self, name: str, source: str | list[str], steps: list[dict], tag: StrategyTag,
+            seeds: list[int] | None = None) -> str:
         """A variant with this data, or the one that already has it (its tag learns the role)."""
         key = json.dumps([source, steps, seeds], sort_keys=True)
         if key in self.by_data:
             v = self.variants[self.by_data[key]]
             desc = tag.role + (f":{tag.step}" if tag.step else "") + (f"={tag.value}" if tag.value is not None else "")
             v.tag.also.append(f"{tag.group}.{desc}")
+            v.tag.also_as.append(tag.model_dump(include=set(ALSO), exclude_none=True))
             return v.name
         name = _fit(name)
         if name in self.taken:
@@ -108,7 +116,8 @@ class _Generator:
                             "give the strategy another `name`")
         self.taken.add(name)
         recipe = {"name": name, "steps": steps} if steps else None
-        self.variants.append(VariantSpec(name=name, sources=[source], recipe=recipe, tag=tag, seeds=seeds))
+        sources = [source] if isinstance(source, str) else list(source)
+        self.variants.append(VariantSpec(name=name, sources=sources, recipe=recipe, tag=tag, seeds=seeds))
         self.by_data[key] = len(self.variants) - 1
         return name
 
@@ -137,6 +146,8 @@ class _Generator:
     def strategy(self, i: int, entry: StrategySpec, group: str) -> None:
         where = f"{self.where}: strategies[{i}].{entry.kind}"
         body = entry.body
+        if isinstance(body, LeaveOneOut) and body.mix is not None:
+            return self.leave_one_out_mix(body, group, where)
         source = self.source(body, where)
         kind = entry.kind
         prefix = [] if kind == "per_step" else self.recipe_steps(body.recipe, f"{where}.recipe")
@@ -155,7 +166,7 @@ class _Generator:
             self.removal(f"{group}.full", source, [], steps, StrategyTag(strategy=kind, group=group, role="full"),
                          body, src, where)
         elif isinstance(body, LeaveOneOut):
-            for name in body.sources:
+            for name in body.sources or []:
                 t = StrategyTag(strategy=kind, group=group, role="value", source=name, param="source", value=name)
                 self.removal(f"{group}.no-{_slug(name)}", source, prefix,
                              [{"step": "select", "params": {"drop_sources": [name]}}], t, body, src, where)
@@ -187,6 +198,44 @@ class _Generator:
                                      param=body.defect, value=rate)
                     self.removal(f"{vname}.{_slug(catch.get('step'))}", source, planted, [catch], ct, body, vname,
                                  f"{where}.catch")
+
+    def leave_one_out_mix(self, body: LeaveOneOut, group: str, where: str) -> None:
+        """The mixture, and it without each source, re-balanced to the same budget (by construction the
+        same size: compared with the whole mixture, no random control)."""
+        if isinstance(body.mix, str):
+            full, (sources, prefix, params) = body.mix, self.mixture_of(body.mix, f"{where}.mix")
+        else:
+            sources, prefix = [self.source(body, where)], self.recipe_steps(body.recipe, f"{where}.recipe")
+            params = {"weights": body.mix.weights, "balance": body.mix.balance, "seed": body.mix.seed,
+                      "budget": body.mix.budget or "leave_one_out"}
+            mix = _canonical([{"step": "mix_sources", "params": params}], f"{where}.mix")
+            full = self.add(f"{group}.mix", sources, prefix + mix,
+                            StrategyTag(strategy="leave_one_out", group=group, role="source", mix=mix[0]["params"]))
+        for name, w in params["weights"].items():
+            if w <= 0:
+                continue
+            mix = _canonical([{"step": "mix_sources", "params": {**params, "leave_out": [name]}}], f"{where}.mix")
+            t = StrategyTag(strategy="leave_one_out", group=group, role="value", source=name, param="source",
+                            value=name, compare_to=full, mix=mix[0]["params"])
+            self.add(f"{group}.no-{_slug(name)}", sources, prefix + mix, t)
+
+    def mixture_of(self, variant: str, where: str) -> tuple[list[str], list[dict], dict]:
+        """A written variant's sources, its recipe before its final `mix_sources` step, and that step's params."""
+        try:
+            v = self.spec.variant(variant)
+        except SpecError:
+            raise SpecError(f"{where}: {variant!r} is not a variant (known: "
+                            f"{', '.join(x.name for x in self.spec.variants) or 'none'})") from None
+        steps = self.recipe_steps(v.recipe, f"{where} ({variant}.recipe)") if v.sources else []
+        if not steps or steps[-1]["step"] != "mix_sources" or steps[-1]["params"].get("leave_out"):
+            raise SpecError(f"{where}: variant {variant!r} is not a mixture of record sources: its recipe must end "
+                            "with a `mix_sources` step (weights per record source, no leave_out), or give an inline "
+                            "`mix: {weights: {...}}` with `source`")
+        if v.synth is not None:
+            raise SpecError(f"{where}: variant {variant!r} synthesizes data after its mixture; leave_one_out "
+                            "re-balances a mixture of record sources only")
+        sources = [self.spec.path(s) if _looks_like_path(s) else s for s in v.sources]
+        return sources, steps[:-1], {k: x for k, x in steps[-1]["params"].items() if k != "leave_out"}
 
 
 def expand_strategies(spec: AblationSpec, where: str = "spec") -> AblationSpec:
@@ -237,12 +286,13 @@ def _what(steps: list[dict]) -> str:
     return " + ".join(one(s) for s in steps)
 
 
-def describe_strategies(spec: AblationSpec, count: bool = False) -> list[str]:
+def describe_strategies(spec: AblationSpec, count: bool | str = False) -> list[str]:
     """One line per generated variant: its role and the rows it removes (counted with count=True,
-    by running the recipes in memory on the source files; nothing is written)."""
+    by running the recipes in memory on the source files; nothing is written). count="mix" counts
+    only the re-balanced mixtures (leave_one_out mix): their rows and tokens, and the whole's."""
     counted: dict[str, str] = {}
     if count:
-        counted = _count_removed(spec)
+        counted = _count_removed(spec, only_mix=count == "mix")
     out = []
     for v in spec.variants:
         t = v.tag
@@ -253,6 +303,8 @@ def describe_strategies(spec: AblationSpec, count: bool = False) -> list[str]:
             (f" {t.param}={t.value}" if t.param is not None and t.value is not None else "") + f"] seeds {seeds}"
         if t.role == "control":
             what = f"as many random {t.match} as {t.control_of} removes (draw seed {t.seed})"
+        elif t.mix is not None:
+            what = _mix_what(t)
         elif t.removes:
             what = f"the rows {_what(t.removes)} drops from {t.compare_to}"
         elif t.role == "defect":
@@ -265,24 +317,57 @@ def describe_strategies(spec: AblationSpec, count: bool = False) -> list[str]:
     return out
 
 
+def _mix_what(t: StrategyTag) -> str:
+    unit = "tokens" if t.mix.get("balance") != "examples" else "records"
+    budget = t.mix.get("budget")
+    size = f"{budget} {unit}" if isinstance(budget, int) else \
+        f"the largest {unit[:-1]} budget {'every one-left-out mixture' if budget == 'leave_one_out' else 'it'} fills"
+    weights = ", ".join(f"{k}: {w:g}" for k, w in t.mix["weights"].items())
+    if t.role == "source":
+        return f"nothing: the whole mixture ({weights}) at {size}"
+    return (f"source {t.source} from the mixture {t.compare_to} ({weights}), its share re-balanced over the others "
+            f"to the same budget: {size}")
+
+
 def _read(path: str):
     from workbench.data.readers import BadRow, read_rows
-    from workbench.data.records import convert_row, detect_format, unique_ids
+    from workbench.data.records import convert_row, detect_format
 
     rows = [row for _, row in read_rows(path) if not isinstance(row, BadRow)]
     source = Path(path).stem  # what ingest names the source
-    return list(unique_ids(convert_row(row, detect_format(row), default_source=source) for row in rows))
+    return [convert_row(row, detect_format(row), default_source=source) for row in rows]
 
 
-def _count_removed(spec: AblationSpec) -> dict[str, str]:
+def _count_removed(spec: AblationSpec, only_mix: bool = False) -> dict[str, str]:
     from workbench.curate.recipe import load_recipe, run_steps
+    from workbench.data.profile import token_counts
+    from workbench.data.records import unique_ids
 
     cache: dict[str, list] = {}
+    kept_of: dict[str, tuple[list, int]] = {}
+
+    def readable(v: VariantSpec) -> bool:  # files (a version ref is not read here)
+        return bool(v.sources) and all(os.path.exists(spec.path(p)) for p in v.sources)
+
+    def kept(v: VariantSpec) -> tuple[list, int]:
+        if v.name not in kept_of:
+            paths = [spec.path(p) for p in v.sources or []]
+            records = list(unique_ids(r for p in paths for r in cache.setdefault(p, _read(p))))
+            recipe = load_variant_recipe(spec, v) if v.recipe else None
+            kept_of[v.name] = (run_steps(records, recipe).kept_records if recipe else records, len(records))  # type: ignore
+        return kept_of[v.name]
+
     out = {}
     for v in spec.variants:
-        if v.tag is None or not v.sources or not os.path.exists(v.sources[0]):
+        if v.tag is None or (only_mix and v.tag.mix is None) or not readable(v):
             continue
-        records = cache.setdefault(v.sources[0], _read(v.sources[0]))
-        kept = run_steps(records, load_recipe(v.recipe)).kept_records if v.recipe else records  # type: ignore
-        out[v.name] = f" ({len(records) - len(kept)} of {len(records)} rows)"
+        records, n = kept(v)
+        out[v.name] = f" ({n - len(records)} of {n} rows)"
+        if v.tag.mix is not None:
+            tok = v.tag.mix.get("tokenizer") or DEFAULT_TOKENIZER
+            out[v.name] = f" ({len(records)} of {n} rows kept, {sum(token_counts(records, tok) or [])} tokens"
+            if v.tag.compare_to and readable(spec.variant(v.tag.compare_to)):
+                whole = kept(spec.variant(v.tag.compare_to))[0]
+                out[v.name] += f"; the whole mixture: {sum(token_counts(whole, tok) or [])} tokens"
+            out[v.name] += ")"
     return out

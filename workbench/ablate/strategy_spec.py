@@ -4,6 +4,8 @@
 strategies:
   - per_step: {source: data.jsonl, recipe: recipes/default.yaml}     # each step alone, left out, all
   - leave_one_out: {source: data.jsonl, sources: [math, reasoning]}  # drop each record source in turn
+  - leave_one_out: {mix: blend}                                      # a mixture without each source,
+  - leave_one_out: {source: data.jsonl, mix: {weights: {math: 1, chat: 2}}}  # same token budget
   - sweep: {source: data.jsonl, step: minhash_dedup, param: threshold, values: [0.6, 0.8]}
   - sweep: {source: data.jsonl, score: quality, remove_lowest: [0.1, 0.2]}
   - inject: {source: clean.jsonl, defect: duplicate, rates: [0.1, 0.2], catch: exact_dedup}
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.names import NAME_RE
 
@@ -74,8 +76,53 @@ class PerStep(_Common):
     recipe: str | dict  # the recipe whose steps are measured
 
 
+class LooMix(_Strict):
+    """An inline mixture of record sources: what `mix_sources` (workbench.curate.mix_sources) builds."""
+
+    weights: dict[str, float] = Field(description="record source -> relative share of the budget")
+    balance: Literal["tokens", "examples"] = "tokens"
+    budget: int | None = Field(None, ge=1, description="tokens (or records); default: the largest every mixture fills")
+    seed: int = 0
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, v):
+        if any(w < 0 for w in v.values()) or sum(w > 0 for w in v.values()) < 2:
+            raise ValueError("give at least two sources with a weight above zero (none negative)")
+        return v
+
+
 class LeaveOneOut(_Common):
-    sources: list[str] = Field(min_length=2, description="the record `source` names to leave out, one at a time")
+    """`sources`: drop each record source in turn from `source` (fewer rows, with random controls).
+    `mix`: a mixture (a variant whose recipe ends with `mix_sources`, or an inline {weights: ...})
+    without each of its sources, re-balanced to the whole mixture's budget (no controls needed)."""
+
+    source: str | None = None  # not with `mix: VARIANT` (the variant's sources)
+    sources: list[str] | None = Field(None, min_length=2, description="the record `source` names to leave out")
+    mix: str | LooMix | None = None
+
+    @field_validator("mix", mode="before")
+    @classmethod
+    def _mix(cls, v):
+        if isinstance(v, dict):  # one message under `mix`, not one per branch of the union
+            try:
+                return LooMix.model_validate(v)
+            except ValidationError as e:
+                err = e.errors()[0]
+                where = ".".join(str(x) for x in err["loc"])
+                raise ValueError(f"{where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        if (self.sources is None) == (self.mix is None):
+            raise ValueError("give either `sources` (record sources to drop) or `mix` (a mixture to re-balance)")
+        if isinstance(self.mix, str):
+            if self.source is not None or self.recipe is not None:
+                raise ValueError("`mix: VARIANT` takes that variant's sources and recipe; drop `source` and `recipe`")
+        elif self.source is None:
+            raise ValueError("`source` is required (the data to leave sources out of)")
+        return self
 
 
 class Sweep(_Common):
@@ -147,3 +194,6 @@ class StrategyTag(_Strict):
     removes: list[dict] = Field(default_factory=list)  # the steps whose removal the controls match
     match: Literal["rows", "tokens"] = "rows"
     also: list[str] = Field(default_factory=list)  # other roles of the same data ("left_out:length")
+    # the same roles, whole: {group, role, step, param, value, source, compare_to}, each reported as a row
+    also_as: list[dict] = Field(default_factory=list)
+    mix: dict | None = None  # leave_one_out mix: the mix_sources parameters (weights, leave_out, budget)

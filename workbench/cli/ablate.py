@@ -80,7 +80,7 @@ def _dry_run(ws, spec_path: Path) -> None:
     except ImportError:
         describe_strategies = None
     if describe_strategies is not None:
-        for line in describe_strategies(spec):
+        for line in describe_strategies(spec, count="mix"):  # re-balanced mixtures: their tokens, counted
             console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 

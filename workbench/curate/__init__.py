@@ -7,4 +7,4 @@ second step under a taken name raises `RegistryError`); a new filter is one modu
 `@register` class, imported here.
 """
 
-from workbench.curate import ablation_steps, decontam, dedup, filters, pairs, pii, select  # noqa: F401 - importing registers their steps
+from workbench.curate import ablation_steps, decontam, dedup, filters, mix_sources, pairs, pii, select  # noqa: F401 - importing registers their steps

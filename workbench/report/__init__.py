@@ -19,12 +19,13 @@ from workbench.report.stats import ComparisonRow, compare_two, directions
 from workbench.report import verdicts
 from workbench.report.verdicts import sentences
 from workbench.report.views import (cluster_examples, compositions, item_diff, lineage_dot, removals_by_reason,
-                                    smoothed, target_label, validation_curves, variant_versions)
+                                    smoothed, strategy_views, target_label, validation_curves,
+                                    variant_versions)
 
 __all__ = [
     "BASE", "ComparisonRow", "ReportData", "cluster_examples", "compare_two", "sentences", "verdicts", "compositions", "deltas_figure",
     "directions", "eval_items", "fmt_delta", "fmt_score", "headline", "item_diff", "item_table", "lineage_dot",
     "loss_figure", "primary_metrics", "removals_by_reason", "render_html", "render_markdown", "report_data",
     "result_id", "scores_figure", "sections", "target_label", "targets", "variant_versions", "write_report",
-    "smoothed", "validation_curves", "validation_figure",
+    "smoothed", "strategy_views", "validation_curves", "validation_figure",
 ]

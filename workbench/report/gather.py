@@ -78,16 +78,52 @@ def _done(tasks: list[dict], kind: str) -> list[tuple[dict, BuildOutput | TrainO
 
 def targets(ws: Workspace, name: str) -> tuple[dict, list[dict]]:
     """The ablation row and its evaluated targets (base first):
-    [{variant, seed, target, results: {suite: result_id}, primary: {suite: metric}}]."""
+    [{variant, seed, target, results: {suite: result_id}, primary: {suite: metric}}].
+
+    Variants with the same data share their train and eval tasks (content-addressed: one task
+    row, under the variant that ran it first); every variant that maps to a run gets its entry."""
     cat = ws.catalog(reader=True)
     abl = cat.get_ablation(name)
+    tasks = cat.ablation_tasks(name)
     out = []
-    for t, o in _done(cat.ablation_tasks(name), "eval"):
+    for t, o in _done(tasks, "eval"):
         out.append({"variant": t["variant"], "seed": t["seed"], "target": o.target,
                     "results": {r.suite: r.result_id for r in o.results},
                     "primary": {r.suite: r.primary_metric for r in o.results}})
+    by_target = {r["target"]: r for r in out}
+    have = {(r["variant"], r["seed"]) for r in out}
+    for variant, seed, run_id in shared_runs(abl["spec"], tasks):
+        if (variant, seed) not in have and run_id in by_target:
+            out.append({**by_target[run_id], "variant": variant, "seed": seed})
     out.sort(key=lambda r: (r["variant"] != BASE, r["variant"], r["seed"] or 0))
     return abl, out
+
+
+def shared_runs(spec: dict, tasks: list[dict]) -> list[tuple[str, int, str]]:
+    """(variant, seed, run id) for each variant seed whose training task another variant's row holds:
+    its data (its build's version) is that variant's, so the run is its run too."""
+    from pydantic import ValidationError
+
+    from workbench.ablate.spec import AblationSpec
+
+    try:
+        parsed = AblationSpec.model_validate(spec)
+    except ValidationError:  # a spec stored by an older workbench: each variant reads its own rows only
+        return []
+    versions = {t["variant"]: o.version for t, o in _done(tasks, "build")}
+    trains = _done(tasks, "train")
+    own = {(t["variant"], t["seed"]) for t, _ in trains}
+    kind = {v.name: (v.method, v.from_) for v in parsed.variants}
+    out = []
+    for v in parsed.variants:
+        for seed in parsed.seeds_for(v.name):
+            if (v.name, seed) in own or v.name not in versions:
+                continue
+            same = [(t, o) for t, o in trains if t["seed"] == seed and t["inputs"].get("version") == versions[v.name]]
+            same.sort(key=lambda x: kind.get(x[0]["variant"]) != (v.method, v.from_))  # the same method first
+            if same and kind.get(same[0][0]["variant"]) == (v.method, v.from_):
+                out.append((v.name, seed, same[0][1].run_id))
+    return out
 
 
 def result_id(ws: Workspace, name: str, target: str, suite: str) -> str | None:

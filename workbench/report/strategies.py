@@ -9,8 +9,8 @@ by side, a verdict, and a sentence that reads them together.
 
 p-values are Holm-adjusted within each strategy and comparison kind (every variant x suite
 headline metric). The verdict is helps / hurts / inconclusive on the control comparison (on the
-source comparison for injected defects, which remove nothing). Rows sharing a version (a removal
-that removed nothing) read the scores of the variant that trained it.
+source comparison for injected defects, which remove nothing). Variants sharing a version (a removal
+that removed nothing) share its runs: report.gather.targets gives each of them the scores.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from workbench.evals.verdict import ADJUST_METHODS, adjust_pvalues, verdict_word
 from workbench.report.stats import ADJUST, ALPHA, higher_is_better, metric_scores, seed_variance
 
 RULE = (f"Verdict: helps / hurts when the variant-vs-control difference has a {ADJUST_METHODS[ADJUST]}-adjusted "
-        f"p below {ALPHA} (adjusted within the strategy over variant x suite headline metric; injected defects: the "
-        "variant-vs-source difference); otherwise inconclusive. Control: as many rows removed at random from the "
-        "same data, one draw per seed; its interval counts the draw as well as training noise.")
+        f"p below {ALPHA} (adjusted within the strategy over variant x suite headline metric; injected defects and "
+        "mixtures re-balanced to the same budget: the variant-vs-source difference); otherwise inconclusive. "
+        "Control: as many rows removed at random from the same data, one draw per seed; its interval counts the "
+        "draw as well as training noise.")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class StrategyRow:
     verdict: str = "inconclusive"
     reading: str = ""
     kind: str = "strategy"
+    rebalanced: bool = False  # leave_one_out mix: the same budget as compare_to (size-matched by construction)
 
     def to_dict(self) -> dict:
         def clean(x):
@@ -92,16 +94,6 @@ class StrategyRow:
             return None if isinstance(x, float) and not math.isfinite(x) else x
 
         return clean(asdict(self))
-
-
-def _scores_by_variant(variants: list[dict], per_seed: Mapping) -> dict[str, Mapping]:
-    """variant -> suite -> seed -> items; a variant whose version another variant trained (same data,
-    the same train tasks) reads that one's scores."""
-    by_version: dict[str, Mapping] = {}
-    for v in variants:
-        if v["version"] and v["name"] in per_seed:
-            by_version.setdefault(v["version"], per_seed[v["name"]])
-    return {v["name"]: per_seed.get(v["name"]) or by_version.get(v["version"], {}) for v in variants}
 
 
 def _merged(controls: list[str], scores: Mapping, suite: str, metric: str) -> dict:
@@ -120,11 +112,16 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
     tagged = tags(spec)
     if not tagged:
         return []
-    scores = _scores_by_variant(variants, per_seed)
+    scores = {v["name"]: per_seed.get(v["name"], {}) for v in variants}  # shared runs: report.gather.targets
     n_rows = {v["name"]: v["n_rows"] for v in variants}
     trained = {v: s for v, s in scores.items() if s}
     rows: list[StrategyRow] = []
-    for name, t in tagged.items():
+    # a variant generated once for several roles (per_step: two steps' "left out one" is "the other alone")
+    # gets a row per role: the same runs, each role's own label and comparison
+    roles = []
+    for name, u in tagged.items():
+        roles += [(name, u)] + [(name, u.model_copy(update=a)) for a in u.also_as]
+    for name, t in roles:
         if t.role in ("source", "control") or t.compare_to is None:
             continue
         for suite, metrics in headlines.items():
@@ -149,7 +146,7 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
                            if n_rows.get(t.compare_to) is not None and n_rows.get(name) is not None else None)
                 rows.append(StrategyRow(t.strategy, t.group, name, t.role, t.step, t.param, t.value, t.source,
                                         t.compare_to, tuple(t.controls), removed, n_rows.get(name), suite, metric, hib,
-                                        vs_control, vs_source))
+                                        vs_control, vs_source, rebalanced=t.mix is not None))
     return _adjust(rows)
 
 
@@ -167,7 +164,8 @@ def _adjust(rows: list[StrategyRow]) -> list[StrategyRow]:
                 out[i] = replace(out[i], **{side: replace(s, p_adjusted=p_adj, word=word)})
     final = []
     for r in out:
-        basis = r.vs_control if r.vs_control is not None else (r.vs_source if r.role == "defect" else None)
+        basis = r.vs_control if r.vs_control is not None else (r.vs_source if r.role == "defect" or r.rebalanced
+                                                                 else None)
         word = {"better": "helps", "worse": "hurts"}.get(basis.word, "inconclusive") if basis else "inconclusive"
         final.append(replace(r, verdict=word, reading=reading(replace(r, verdict=word))))
     return final
@@ -180,13 +178,13 @@ def _mdd(s: Side | None) -> str:
 def reading(r: StrategyRow) -> str:
     """One sentence that reads the two comparisons together (a removal's starts with its step)."""
     text = _reading(r)
-    return text if r.role == "defect" or r.rows_removed == 0 else f"{r.step or r.variant}: {text}"
+    return text if r.role == "defect" or r.rebalanced or r.rows_removed == 0 else f"{r.step or r.variant}: {text}"
 
 
 def _reading(r: StrategyRow) -> str:
     c, s = r.vs_control, r.vs_source
     metric = f"{r.suite} {r.metric}"
-    if r.rows_removed == 0 and r.role != "defect":
+    if r.rows_removed == 0 and r.role != "defect" and not r.rebalanced:
         return f"{r.variant} removes no rows here: it is the same data as {r.compare_to}, so there is nothing to tell."
     if r.role == "defect":
         if s is None:
@@ -198,6 +196,8 @@ def _reading(r: StrategyRow) -> str:
             return f"the data with {r.param} planted scored better on {metric} than the clean data: check the metric."
         return (f"no measurable cost of {r.param} at {r.value:.0%} on {metric} (smallest detectable difference "
                 f"{_mdd(s)}).")
+    if r.rebalanced:
+        return _reading_rebalanced(r, metric)
     removes = f"removing these {r.rows_removed} rows" if r.rows_removed else "removing these rows"
     src = s.word if s is not None else "noise"
     if c is None:
@@ -220,6 +220,18 @@ def _reading(r: StrategyRow) -> str:
                 "from less data rather than from these rows.")
     return (f"no measurable effect on {metric} at this budget (smallest detectable difference vs control "
             f"{_mdd(c)}, vs source {_mdd(s)}).")
+
+
+def _reading_rebalanced(r: StrategyRow, metric: str) -> str:
+    s = r.vs_source
+    what = f"leaving {r.source} out of {r.compare_to} (the other sources fill the same budget)"
+    if s is None:
+        return f"{r.compare_to} is not evaluated yet."
+    if s.word == "better":
+        return f"{what} is better on {metric} (adjusted p {s.p_adjusted:.2g}): {r.source} costs the model here."
+    if s.word == "worse":
+        return f"{what} is worse on {metric} (adjusted p {s.p_adjusted:.2g}): {r.source} contributes."
+    return f"no measurable contribution of {r.source} on {metric} (smallest detectable difference {_mdd(s)})."
 
 
 COLUMNS = ["variant", "role", "step / param", "value", "rows removed", "suite", "metric", "vs control (B - control)",

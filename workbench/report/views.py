@@ -1,5 +1,6 @@
 """Small read-only views for the Streamlit app (app.py): item-by-item comparison of two runs,
-lineage, removals, near-duplicate clusters and mixture composition per variant."""
+lineage, removals, near-duplicate clusters and mixture composition per variant, and the
+strategies' verdict tables with their dose-response figures."""
 
 from __future__ import annotations
 
@@ -126,3 +127,16 @@ def validation_curves(data: ReportData, alpha: float = 0.3) -> list[dict]:
         rows += [{"run": label, "step": p["step"], "series": "eval (held out)", "loss": p["eval_loss"]}
                  for p in r.get("eval_loss") or []]
     return rows
+
+
+def strategy_views(data: ReportData) -> list[dict]:
+    """Per strategy of the ablation (report.strategies): {title, note, rows (the verdict table as
+    column -> value dicts), figure (its dose-response figure, for sweeps and injections, or None)}."""
+    from workbench.report.strategies import dose_figures, sections
+
+    figures = {title.removeprefix("Dose-response: "): fig for title, fig in dose_figures(data)}
+    out = []
+    for (title, note, columns, rows), group in zip(sections(data), dict.fromkeys(r.group for r in data.strategies)):
+        out.append({"title": title, "note": note, "rows": [{c: str(x) for c, x in zip(columns, r)} for r in rows],
+                    "figure": figures.get(group)})
+    return out

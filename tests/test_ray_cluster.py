@@ -1,0 +1,173 @@
+"""A real two-node Ray cluster on this machine: `ray start --head --num-cpus 1` plus a second
+`ray start --address HEAD --num-cpus 1 --resources '{"node_b": 1}'` (two raylets, two node ids),
+then `workbench ablate SPEC --executor ray --address HEAD` in its own process, as a user runs it.
+
+The tiny 2-variant ablation (the local executor's reference from tests/ablate_helpers), plus a
+third variant whose training raises (DPO on conversation data): its tasks ran on both nodes
+(the "ran on" record), every task id, run id and per-item score equals the local executor's, the
+failing variant's train failed alone (its eval never ran, the other chains finished) and left no
+row in the catalog, and stopping the two nodes leaves no Ray process of theirs behind.
+
+Each node runs under `ray start --block` and is stopped with SIGTERM (what Ctrl-C on a real node
+does): `ray stop` would stop every Ray process on the machine, other users' and other test
+sessions' instances too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from tests.ablate_helpers import filled_workspace, free_port, tiny_spec
+from workbench.workspace import Workspace
+
+pytest.importorskip("ray", reason="the ray extra is not installed (bash setup.sh installs it)")
+pytestmark = pytest.mark.e2e  # two Ray nodes and a 9-task ablation on 2 shared cores: minutes
+
+REPO = Path(__file__).resolve().parents[1]
+RAY = [sys.executable, "-m", "ray.scripts.scripts"]
+NODES_PY = """
+import json, sys, time, ray
+ray.init(address=sys.argv[1], log_to_driver=False, configure_logging=False)
+deadline = time.monotonic() + 120
+while sum(n["Alive"] for n in ray.nodes()) < 2 and time.monotonic() < deadline:
+    time.sleep(0.5)
+print(json.dumps([{"id": n["NodeID"], "resources": n["Resources"]} for n in ray.nodes() if n["Alive"]]))
+"""
+
+
+def _start_node(log: Path, *args: str) -> subprocess.Popen:
+    """One `ray start --block` (its own process group), once it says the node is up."""
+    ports = ["--node-manager-port", "--object-manager-port", "--metrics-export-port", "--runtime-env-agent-port",
+             "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port"]
+    cmd = [*RAY, "start", "--block", "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
+           "--object-store-memory", str(128 * 1024 ** 2), "--disable-usage-stats",
+           *[x for p in ports for x in (p, str(free_port()))], *args]
+    fh = open(log, "w")
+    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    fh.close()
+    deadline = time.monotonic() + 180
+    while "Ray runtime started" not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"ray start {' '.join(args)} did not come up:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+    return proc
+
+
+def _stop_node(proc: subprocess.Popen) -> list[psutil.Process]:
+    """SIGTERM to `ray start --block`, which stops its node's processes; those still alive after."""
+    try:
+        family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = []
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    _, alive = psutil.wait_procs(family, timeout=30)
+    return alive
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two Ray nodes (1 CPU each) on this machine: (address, {node id: resources}, temp root)."""
+    root = Path(tempfile.mkdtemp(prefix="wbray-"))  # short: Ray's socket paths must stay under 107 bytes
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    procs = []
+    try:
+        procs.append(_start_node(root / "head.log", "--head", "--port", str(port), "--include-dashboard", "false",
+                                 "--ray-client-server-port", str(free_port()), "--temp-dir", str(root / "head")))
+        procs.append(_start_node(root / "b.log", "--address", address, "--resources", json.dumps({"node_b": 1}),
+                                 "--temp-dir", str(root / "b")))
+        out = subprocess.run([sys.executable, "-c", NODES_PY, address], capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, out.stderr[-3000:]
+        nodes = {n["id"]: n["resources"] for n in json.loads(out.stdout.strip().splitlines()[-1])}
+        assert len(nodes) == 2, nodes
+        yield address, nodes, root
+    finally:
+        alive = [p for proc in reversed(procs) for p in _stop_node(proc)]
+        leftovers = [p for p in psutil.process_iter(["cmdline"]) if str(root) in " ".join(p.info["cmdline"] or [])]
+        shutil.rmtree(root, ignore_errors=True)
+        assert not alive and not leftovers, f"Ray processes left after stopping the nodes: {alive + leftovers}"
+
+
+def _spec(folder: Path, model_dir: Path) -> Path:
+    """The reference's spec (1 CPU per task: one task per node at a time) plus a variant whose
+    training raises: DPO needs preference pairs, and its data are conversations."""
+    path = tiny_spec(folder, model_dir, extra_variants=[
+        {"name": "pref", "sources": [str(folder / "data" / "math.jsonl")], "recipe": {"steps": [{"step": "exact_dedup"}]},
+         "method": "dpo"}])
+    spec = yaml.safe_load(path.read_text())
+    spec["resources"] = {k: {"num_cpus": 1} for k in ("build", "train", "eval")}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def _tasks(ws: Workspace) -> dict:
+    return {t["task_id"]: t for t in ws.catalog(reader=True).ablation_tasks("tiny")}
+
+
+def _samples(ws: Workspace) -> list[tuple]:
+    rows = ws.catalog(reader=True).query("SELECT r.run_id, r.suite, s.item_id, s.scores FROM eval_samples s "
+                                         "JOIN eval_results r ON r.id = s.result_id ORDER BY 1, 2, 3")
+    return [tuple(r.values()) for r in rows]
+
+
+def _ids(t: dict) -> tuple:
+    o = t["output"] or {}
+    return t["status"], o.get("version") or o.get("run_id") or o.get("target")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, tiny_model_dir):
+    return filled_workspace(tmp_path_factory, tiny_model_dir)  # the local executor's run of the 2 variants
+
+
+def test_an_ablation_on_two_ray_nodes_matches_the_local_executor(cluster, reference, tmp_path_factory, tiny_model_dir):
+    address, nodes, _ = cluster
+    folder = tmp_path_factory.mktemp("cluster")
+    home, spec = folder / "home", _spec(folder, tiny_model_dir)
+    env = {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "workbench", "ablate", str(spec), "--executor", "ray",
+                           "--address", address, "--no-report"], env=env, capture_output=True, text=True, timeout=1500)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "failed train pref seed 0" in out, out[-4000:]  # the one failure, reported
+
+    ws = Workspace(home)
+    got, ref = _tasks(ws), _tasks(reference)
+    assert {k: _ids(t) for k, t in got.items() if k in ref} == {k: _ids(t) for k, t in ref.items()}
+    assert _samples(ws) == _samples(reference)  # every per-item score, of every run and the base model
+
+    # the failing variant: its build ran, its train failed alone (a TrainError), its eval never ran
+    extra = {t["label"]: t for k, t in got.items() if k not in ref}
+    assert set(extra) == {"build pref", "train pref seed 0"}, set(extra)
+    assert extra["build pref"]["status"] == "done" and extra["train pref seed 0"]["status"] == "failed"
+    assert "TrainError" in extra["train pref seed 0"]["error"] and "preference" in extra["train pref seed 0"]["error"]
+    cat, ref_cat = ws.catalog(reader=True), reference.catalog(reader=True)
+    for table in ("runs", "run_steps", "eval_results", "eval_samples"):  # nothing of the failed run
+        assert cat.query(f"SELECT count(*) AS n FROM {table}") == ref_cat.query(f"SELECT count(*) AS n FROM {table}")
+
+    # every task says where it ran: both nodes ran tasks, and they are the cluster's two nodes
+    where = [t["output"]["where"] for t in got.values() if t["status"] == "done"]
+    ran_on = {re.search(r"ray node \S+ ([0-9a-f]{8})", w).group(1) for w in where}
+    assert ran_on == {n[:8] for n in nodes}, (where, list(nodes))
+    status = subprocess.run([sys.executable, "-m", "workbench", "ablate", "status", "tiny"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert status.returncode == 0 and "ran on" in status.stdout and "ray node" in status.stdout, status.stdout

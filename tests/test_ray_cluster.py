@@ -8,6 +8,10 @@ third variant whose training raises (DPO on conversation data): its tasks ran on
 failing variant's train failed alone (its eval never ran, the other chains finished) and left no
 row in the catalog, and stopping the two nodes leaves no Ray process of theirs behind.
 
+Without a cluster (the default suite, on the session's local Ray instance): a train task that
+fails after its step wrote rows (the base model's weights are missing) fails alone while a build
+runs beside it, and none of its rows reach the catalog.
+
 Each node runs under `ray start --block` and is stopped with SIGTERM (what Ctrl-C on a real node
 does): `ray stop` would stop every Ray process on the machine, other users' and other test
 sessions' instances too.
@@ -31,10 +35,11 @@ import pytest
 import yaml
 
 from tests.ablate_helpers import filled_workspace, free_port, tiny_spec
+from workbench.ablate.tasks import Task, build_task, resolved_train_config
 from workbench.workspace import Workspace
 
 pytest.importorskip("ray", reason="the ray extra is not installed (bash setup.sh installs it)")
-pytestmark = pytest.mark.e2e  # two Ray nodes and a 9-task ablation on 2 shared cores: minutes
+e2e = pytest.mark.e2e  # two Ray nodes and a 9-task ablation on 2 shared cores: minutes
 
 REPO = Path(__file__).resolve().parents[1]
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]
@@ -56,8 +61,9 @@ def _start_node(log: Path, *args: str) -> subprocess.Popen:
            "--object-store-memory", str(128 * 1024 ** 2), "--disable-usage-stats",
            *[x for p in ports for x in (p, str(free_port()))], *args]
     fh = open(log, "w")
-    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0",
+           "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}  # SIGTERM: stop now, no 30 s drain
+    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     fh.close()
     deadline = time.monotonic() + 180
     while "Ray runtime started" not in log.read_text():
@@ -140,6 +146,7 @@ def reference(tmp_path_factory, tiny_model_dir):
     return filled_workspace(tmp_path_factory, tiny_model_dir)  # the local executor's run of the 2 variants
 
 
+@e2e
 def test_an_ablation_on_two_ray_nodes_matches_the_local_executor(cluster, reference, tmp_path_factory, tiny_model_dir):
     address, nodes, _ = cluster
     folder = tmp_path_factory.mktemp("cluster")
@@ -171,3 +178,35 @@ def test_an_ablation_on_two_ray_nodes_matches_the_local_executor(cluster, refere
     status = subprocess.run([sys.executable, "-m", "workbench", "ablate", "status", "tiny"], env=env,
                             capture_output=True, text=True, timeout=300)
     assert status.returncode == 0 and "ran on" in status.stdout and "ray node" in status.stdout, status.stdout
+
+
+def _counts(ws: Workspace) -> dict:
+    cat = ws.catalog(reader=True)
+    return {t: cat.query(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in ("versions", "runs", "run_steps")}
+
+
+def test_a_train_failing_on_ray_fails_alone_and_leaves_no_row(tmp_path, tiny_model_dir, ray_address):
+    from workbench.ablate.ray_executor import RayExecutor
+    from workbench.ablate.runner import Runner
+    from workbench.ablate.spec import load_spec
+
+    spec = load_spec(tiny_spec(tmp_path, tiny_model_dir, name="fails"))
+    ws, executor = Workspace(tmp_path / "home"), RayExecutor(address=ray_address)
+    runner = Runner(ws, spec, executor=executor)
+    version = runner.run_task(build_task(spec, spec.variant("math"))).output.version
+    broken = tmp_path / "no-weights"  # config and tokenizer, no weights: train writes its run row, then fails to load
+    shutil.copytree(tiny_model_dir, broken, ignore=shutil.ignore_patterns("*.safetensors"))
+    bad = Task("train", "math", 0, "train math seed 0", {"version": version, "base": str(broken),
+                                                          "config": resolved_train_config(spec), "seed": 0})
+    before = _counts(ws)
+    executor.map(runner.run_task, [bad, build_task(spec, spec.variant("all"))])  # side by side on Ray
+
+    by_label = {o.task.label: o for o in runner.run_record.outcomes}
+    assert by_label["build all"].status == "done" and by_label["train math seed 0"].status == "failed"
+    assert "cannot load model" in by_label["train math seed 0"].error, by_label["train math seed 0"].error
+    row = ws.catalog(reader=True).get_task("fails", bad.id)
+    assert row["status"] == "failed" and "no-weights" in row["error"]
+    assert list(ws.runs_dir.glob("*/config.json")), "the step got as far as its run folder"
+    after = _counts(ws)
+    assert after["runs"] == before["runs"] == 0 and after["run_steps"] == 0  # its rows never reached the catalog
+    assert after["versions"] > before["versions"]  # the build beside it landed

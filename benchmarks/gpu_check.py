@@ -99,6 +99,20 @@ def in_child(kind: str, a) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
+def _table(a, title: str, cols: str, kinds: list[str], line) -> bool:
+    """One measurement per kind, each in its own process, as a table; False if one failed."""
+    print(f"\n{title}\n{cols}")
+    ok = True
+    for kind in kinds:
+        r, name = in_child(kind, a), kind.split(":", 1)[1]
+        if "error" in r:
+            print(f"{name:8s} FAILED: {r['error']}")
+            ok = False
+        else:
+            print(line(name, r))
+    return ok
+
+
 def _fmt(v, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
@@ -136,27 +150,17 @@ def main() -> None:
             print(tests.stdout[-6000:])
             failed = True
 
-    print(f"\ntraining {a.model}: {a.steps} steps, batch {TRAIN['batch_size']}, max_length {TRAIN['max_length']}")
-    print(f"{'quant':8s} {'mode':10s} {'device':6s} {'tokens/s':>9s} {'peak MB':>9s} {'wall s':>7s}")
-    for quant in (("auto", "none") if acc.cuda else ("auto",)):
-        r = in_child(f"train:{quant}", a)
-        if "error" in r:
-            print(f"{quant:8s} FAILED: {r['error']}")
-            failed = True
-            continue
-        print(f"{quant:8s} {r['mode']:10s} {r['device']:6s} {_fmt(r['tokens_per_s'], '9.0f')} "
-              f"{_fmt(r['peak_mb'], '9.0f')} {_fmt(r['wall_s'], '7.1f')}")
-
-    print(f"\neval generation: {SUITE} core, {a.items} items, batch 16, max_gen_toks {a.max_gen_toks}")
-    print(f"{'backend':8s} {'items':>5s} {'gen tok':>8s} {'gen s':>7s} {'tokens/s':>9s} {'peak MB':>9s}")
-    for backend in ("hf", "vllm") if acc.cuda and vllm_installed() else ("hf",):
-        r = in_child(f"eval:{backend}", a)
-        if "error" in r:
-            print(f"{backend:8s} FAILED: {r['error']}")
-            failed = True
-            continue
-        print(f"{r['backend']:8s} {r['items']:5d} {r['gen_tokens']:8d} {r['gen_s']:7.1f} "
-              f"{_fmt(r['tokens_per_s'], '9.0f')} {_fmt(r['peak_mb'], '9.0f')}")
+    train_cols = f"{'quant':8s} {'mode':10s} {'device':6s} {'tokens/s':>9s} {'peak MB':>9s} {'wall s':>7s}"
+    ok = _table(a, f"training {a.model}: {a.steps} steps, batch {TRAIN['batch_size']}, max_length {TRAIN['max_length']}",
+                train_cols, [f"train:{q}" for q in (("auto", "none") if acc.cuda else ("auto",))],
+                lambda q, r: f"{q:8s} {r['mode']:10s} {r['device']:6s} {_fmt(r['tokens_per_s'], '9.0f')} "
+                             f"{_fmt(r['peak_mb'], '9.0f')} {_fmt(r['wall_s'], '7.1f')}")
+    eval_cols = f"{'backend':8s} {'items':>5s} {'gen tok':>8s} {'gen s':>7s} {'tokens/s':>9s} {'peak MB':>9s}"
+    ok &= _table(a, f"eval generation: {SUITE} core, {a.items} items, batch 16, max_gen_toks {a.max_gen_toks}",
+                 eval_cols, [f"eval:{b}" for b in (("hf", "vllm") if acc.cuda and vllm_installed() else ("hf",))],
+                 lambda b, r: f"{r['backend']:8s} {r['items']:5d} {r['gen_tokens']:8d} {r['gen_s']:7.1f} "
+                              f"{_fmt(r['tokens_per_s'], '9.0f')} {_fmt(r['peak_mb'], '9.0f')}")
+    failed = failed or not ok
     if not vllm_installed():
         print("vllm: not installed (pip install -e .[gpu]): no vLLM figure")
     raise SystemExit(1 if failed else 0)

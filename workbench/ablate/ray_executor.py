@@ -62,12 +62,12 @@ class TaskTiming:
 
     label: str
     kind: str
-    fresh_worker: bool  # a new worker process (train and eval tasks get one each)
+    fresh_worker: bool  # torch not imported yet in its worker (so a new process: each train and eval task gets one)
     snapshot_s: float  # driver: the catalog snapshot sent with the task
     wait_s: float  # submitted -> the worker began: free resources, a worker process, importing workbench
     imports_s: float  # worker: torch + transformers, where this worker had not imported them yet
     step_s: float  # worker: the step, on a private catalog copy, and the rows it wrote as a delta
-    back_s: float  # worker done -> the driver holds the result
+    back_s: float  # worker done -> the driver holds the result (and its lock: one thread of bookkeeping at a time)
     apply_s: float  # driver: writing the task's rows into the catalog
 
     @property

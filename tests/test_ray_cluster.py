@@ -39,6 +39,9 @@ from workbench.ablate.tasks import Task, build_task, resolved_train_config
 from workbench.workspace import Workspace
 
 pytest.importorskip("ray", reason="the ray extra is not installed (bash setup.sh installs it)")
+# the session's local Ray instance (conftest's `ray_address`, started after collection) runs its
+# workers at normal priority, not Ray's default niceness 15, which starves them on a busy machine
+os.environ.setdefault("RAY_worker_niceness", "0")
 e2e = pytest.mark.e2e  # two Ray nodes and a 9-task ablation on 2 shared cores: minutes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +65,7 @@ def _start_node(log: Path, *args: str) -> subprocess.Popen:
            *[x for p in ports for x in (p, str(free_port()))], *args]
     fh = open(log, "w")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a session's own instance: not ours
-    env.update(PYTHONPATH=str(REPO), RAY_USAGE_STATS_ENABLED="0",
+    env.update(PYTHONPATH=str(REPO), RAY_USAGE_STATS_ENABLED="0", RAY_worker_niceness="0",
                RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0")  # SIGTERM: stop now, no 30 s drain
     proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     fh.close()

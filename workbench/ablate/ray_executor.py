@@ -145,7 +145,8 @@ class RayExecutor:
             return ray.get(ref)
         except BaseException as e:
             if isinstance(e, ray.exceptions.RayTaskError) and isinstance(e.cause, Exception):
-                e.cause.add_note(f"in the Ray task:\n{e.traceback_str}")
+                # what ray.get raises is a RayTaskError(CauseType) copy: no traceback_str, str() has it
+                e.cause.add_note(f"in the Ray task:\n{getattr(e, 'traceback_str', None) or e}")
                 raise e.cause from None
             if isinstance(e, ray.exceptions.RayError):
                 raise AblationError(f"the Ray task failed: {type(e).__name__}: {e}") from None

@@ -56,6 +56,14 @@ print(json.dumps([{"id": n["NodeID"], "resources": n["Resources"]} for n in ray.
 """
 
 
+def _env(**extra: str) -> dict:
+    """The environment of every process of the cluster (nodes, driver). Ray 2.60 turns token auth
+    on for a head started where ~/.ray/auth_token exists but not for a worker node, which then
+    cannot join: one mode for all (disabled: loopback only, and nothing written to ~/.ray)."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a session's own instance: not ours
+    return {**env, "PYTHONPATH": str(REPO), "RAY_AUTH_MODE": "disabled", **extra}
+
+
 def _start_node(log: Path, *args: str) -> subprocess.Popen:
     """One `ray start --block` (its own process group), once it says the node is up."""
     ports = ["--node-manager-port", "--object-manager-port", "--metrics-export-port", "--runtime-env-agent-port",
@@ -64,9 +72,8 @@ def _start_node(log: Path, *args: str) -> subprocess.Popen:
            "--object-store-memory", str(128 * 1024 ** 2), "--disable-usage-stats",
            *[x for p in ports for x in (p, str(free_port()))], *args]
     fh = open(log, "w")
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a session's own instance: not ours
-    env.update(PYTHONPATH=str(REPO), RAY_USAGE_STATS_ENABLED="0", RAY_worker_niceness="0",
-               RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0")  # SIGTERM: stop now, no 30 s drain
+    env = {**_env(), "RAY_USAGE_STATS_ENABLED": "0", "RAY_worker_niceness": "0",
+           "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}  # SIGTERM: stop now, no 30 s drain
     proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     fh.close()
     deadline = time.monotonic() + 180
@@ -106,7 +113,8 @@ def cluster():
                                  "--ray-client-server-port", str(free_port()), "--temp-dir", str(root / "head")))
         procs.append(_start_node(root / "b.log", "--address", address, "--resources", json.dumps({"node_b": 1}),
                                  "--temp-dir", str(root / "b")))
-        out = subprocess.run([sys.executable, "-c", NODES_PY, address], capture_output=True, text=True, timeout=180)
+        out = subprocess.run([sys.executable, "-c", NODES_PY, address], capture_output=True, text=True, timeout=180,
+                             env=_env())
         assert out.returncode == 0, out.stderr[-3000:]
         nodes = {n["id"]: n["resources"] for n in json.loads(out.stdout.strip().splitlines()[-1])}
         assert len(nodes) == 2, nodes
@@ -155,7 +163,7 @@ def test_an_ablation_on_two_ray_nodes_matches_the_local_executor(cluster, refere
     address, nodes, _ = cluster
     folder = tmp_path_factory.mktemp("cluster")
     home, spec = folder / "home", _spec(folder, tiny_model_dir)
-    env = {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(REPO)}
+    env = _env(WORKBENCH_HOME=str(home))
     proc = subprocess.run([sys.executable, "-m", "workbench", "ablate", str(spec), "--executor", "ray",
                            "--address", address, "--no-report"], env=env, capture_output=True, text=True, timeout=1500)
     out = proc.stdout + proc.stderr

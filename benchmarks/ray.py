@@ -19,6 +19,7 @@ ids and per-item scores match, and where each task ran.
 
     python benchmarks/ray.py                   # the tiny test model, 2 train steps, limit 2
     python benchmarks/ray.py --max-steps 4 --limit 4 --arms local,ray   # local is always needed
+    python benchmarks/ray.py --report /tmp/wb-raybench-XXXX             # the arms a cut-short run finished
 """
 
 from __future__ import annotations
@@ -112,12 +113,19 @@ def measure(arm: str, folder: Path, spec: Path) -> dict:
             except psutil.Error:
                 pass
             time.sleep(0.2)
-    text = err.read_text()
     if proc.returncode != 0:
-        raise SystemExit(f"arm {arm} failed ({proc.returncode}):\n{text[-4000:]}")
-    res = json.loads(out.read_text())
-    res.update(arm=arm, home=home, tree_mib=peak / 2**20,
-               max_process_mib=int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) / 1024)
+        raise SystemExit(f"arm {arm} failed ({proc.returncode}):\n{err.read_text()[-4000:]}")
+    (folder / f"{arm}.tree").write_text(str(peak / 2**20))
+    return load_arm(folder, arm)
+
+
+def load_arm(folder: Path, arm: str) -> dict:
+    """A finished arm's figures, from its files in `folder`."""
+    res = json.loads((folder / f"{arm}.json").read_text())
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", (folder / f"{arm}.err").read_text())
+    tree = folder / f"{arm}.tree"
+    res.update(arm=arm, home=folder / f"home-{arm}", max_process_mib=int(rss.group(1)) / 1024 if rss else float("nan"),
+               tree_mib=float(tree.read_text()) if tree.exists() else float("nan"))
     return res
 
 
@@ -151,11 +159,14 @@ def main() -> None:
     ap.add_argument("--home")
     ap.add_argument("--spec")
     ap.add_argument("--out")
+    ap.add_argument("--report", help="print the figures of the arms finished in this folder (of a run cut short)")
     a = ap.parse_args()
     os.environ.setdefault("WORKBENCH_PROGRESS", "0")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if a.arm:
         return run_arm(a.arm, a.home, a.spec, a.out)
+    if a.report:
+        return report({arm: load_arm(Path(a.report), arm) for arm in ARMS if (Path(a.report) / f"{arm}.json").exists()})
     arms = a.arms.split(",")
     if not set(arms) <= set(ARMS) or "local" not in arms:
         raise SystemExit(f"--arms: a comma list of {', '.join(ARMS)}, with local (the reference)")
@@ -168,7 +179,10 @@ def main() -> None:
           f"eval limit {a.limit}, {cpus} cores, load average {os.getloadavg()[0]:.1f} at the start")
     res = {arm: measure(arm, folder, spec) for arm in arms}
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    report(res)
 
+
+def report(res: dict) -> None:
     local = res["local"]
     print(f"\n| arm | wall s | Ray start-up s | ratio to local (with start-up) | peak RSS largest process MiB | "
           "peak RSS process tree MiB |\n|---|---:|---:|---:|---:|---:|")

@@ -15,19 +15,27 @@ The contract between the driver (the `workbench ablate` process) and the workers
   cluster with GPUs 1 GPU per train and eval task. A task uses as many torch / OMP / MKL threads
   as the CPUs it asked for.
 - Train and eval tasks run in a fresh worker process each (`max_calls=1`), so a worker holds one
-  model at a time, as the local executor's child processes do.
+  model at a time, as the local executor's child processes do. Workers run at the normal
+  priority (Ray's default niceness of 15 starves them on a machine that does anything else).
 
 The runner's bookkeeping (catalog reads, task rows, logging) runs in the driver, one call at a
 time (a lock, released while a task runs on Ray), so resume, failure isolation per variant and
 the "nothing new to do" rerun are the local executor's own.
+
+`RayExecutor.timings` keeps, per task run, where its time went (`TaskTiming`: the catalog
+snapshot, the wait for resources and a worker, a fresh worker's imports, the step, the trip back,
+applying the rows): what benchmarks/ray.py reports as the executor's overhead.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Callable
 
 from workbench.ablate.executors import ISOLATED_KINDS, execute_detached
@@ -37,6 +45,10 @@ from workbench.ablate.tasks import AblationError, Task
 from workbench.workspace import Workspace
 
 POLL_S = 0.5
+# Ray runs its workers at niceness 15 by default: on a machine with other work they then get a
+# sliver of the CPU (measured: 7 s of CPU in 6 minutes at load 7 on 2 cores). A local instance
+# runs them at 0, as the local executor's child processes; a cluster sets RAY_worker_niceness=0.
+WORKER_NICENESS = 0
 
 
 def ray_module():
@@ -48,13 +60,43 @@ def ray_module():
     return ray
 
 
-def _on_worker(home: str, task: dict, catalog: bytes):
+@dataclass(frozen=True)
+class TaskTiming:
+    """Where one Ray task's time went, in seconds (driver and worker clocks: one machine's, or a
+    cluster's synchronised ones)."""
+
+    label: str
+    kind: str
+    fresh_worker: bool  # torch not imported yet in its worker (so a new process: each train and eval task gets one)
+    snapshot_s: float  # driver: the catalog snapshot sent with the task
+    wait_s: float  # submitted -> the worker began: free resources, a worker process, importing workbench
+    imports_s: float  # worker: torch + transformers, where this worker had not imported them yet
+    step_s: float  # worker: the step, on a private catalog copy, and the rows it wrote as a delta
+    back_s: float  # worker done -> the driver holds the result (and its lock: one thread of bookkeeping at a time)
+    apply_s: float  # driver: writing the task's rows into the catalog
+
+    @property
+    def overhead_s(self) -> float:
+        """What the task cost beyond its step (and the imports any fresh process pays)."""
+        return self.snapshot_s + self.wait_s + self.back_s + self.apply_s
+
+
+def _on_worker(home: str, task: dict, catalog: bytes, submitted: float):
     """The body of every Ray task: run the step detached from the catalog, say where it ran."""
     import ray
 
+    began = time.time()
+    fresh = "torch" not in sys.modules
+    if task["kind"] in ISOLATED_KINDS:
+        import torch  # noqa: F401 - timed apart: what a fresh worker pays before a model task
+        import transformers  # noqa: F401
+    imported = time.time()
     ctx = ray.get_runtime_context()
     where = f"{socket.gethostname()} (ray node {ray.util.get_node_ip_address()} {ctx.get_node_id()[:8]}, pid {os.getpid()})"
-    return execute_detached(home, task, catalog, where=where)
+    output, delta = execute_detached(home, task, catalog, where=where)
+    times = {"fresh_worker": fresh, "wait_s": began - submitted, "imports_s": imported - began,
+             "step_s": time.time() - imported, "done": time.time()}
+    return output, delta, times
 
 
 class RayExecutor:
@@ -70,13 +112,15 @@ class RayExecutor:
         self._stop = threading.Event()
         self._remote = None
         self._gpus = 0.0
+        self.timings: list[TaskTiming] = []
 
     # --- Ray ---------------------------------------------------------------------------
     def _start(self):
         ray = ray_module()
         if not ray.is_initialized():
             kw = {"address": self.address} if self.address else {
-                "num_cpus": self.num_cpus, "include_dashboard": False, "object_store_memory": 256 * 1024 ** 2}
+                "num_cpus": self.num_cpus, "include_dashboard": False, "object_store_memory": 256 * 1024 ** 2,
+                "_system_config": {"worker_niceness": WORKER_NICENESS}}
             ray.init(log_to_driver=False, configure_logging=False, **kw)
         if self._remote is None:  # max_calls is fixed per remote function: one for model tasks, one for builds
             self._remote = {True: ray.remote(max_calls=1)(_on_worker), False: ray.remote(_on_worker)}
@@ -101,7 +145,8 @@ class RayExecutor:
             return ray.get(ref)
         except BaseException as e:
             if isinstance(e, ray.exceptions.RayTaskError) and isinstance(e.cause, Exception):
-                e.cause.add_note(f"in the Ray task:\n{e.traceback_str}")
+                # what ray.get raises is a RayTaskError(CauseType) copy: no traceback_str, str() has it
+                e.cause.add_note(f"in the Ray task:\n{getattr(e, 'traceback_str', None) or e}")
                 raise e.cause from None
             if isinstance(e, ray.exceptions.RayError):
                 raise AblationError(f"the Ray task failed: {type(e).__name__}: {e}") from None
@@ -120,9 +165,16 @@ class RayExecutor:
         opts = self.options(task.kind)
         payload = {**task.to_dict(), "threads": opts["num_cpus"]}
         remote = self._remote[self.isolate and task.kind in ISOLATED_KINDS]  # a fresh process for a model
-        ref = remote.options(name=task.label, **opts).remote(str(ws.home), payload, snapshot(cat))
-        output, delta = self._wait(ray, ref)
+        t0 = time.time()
+        catalog = snapshot(cat)
+        submitted = time.time()
+        ref = remote.options(name=task.label, **opts).remote(str(ws.home), payload, catalog, submitted)
+        output, delta, times = self._wait(ray, ref)
+        got = time.time()
         apply(cat, delta)  # the driver writes the task's catalog rows
+        done = times.pop("done")
+        self.timings.append(TaskTiming(task.label, task.kind, snapshot_s=submitted - t0, back_s=got - done,
+                                       apply_s=time.time() - got, **times))
         return parse_output(task.kind, output)
 
     def map(self, fn: Callable, items: list) -> None:

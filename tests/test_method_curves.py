@@ -6,6 +6,7 @@ the view's Training page."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def ablation(tmp_path_factory, tiny_model_dir):
 
     tmp = tmp_path_factory.mktemp("methods")
     ws = Workspace(tmp / "home")
+    prompts = tmp / "prompts.jsonl"  # every row scored by both rewards, so each step logs both means
+    prompts.write_text("".join(json.dumps({"prompt": f"What is {i} plus {i}?", "answer": str(2 * i),
+                                           "system": "/think" if i % 2 else "/no_think"}) + "\n" for i in range(8)))
     spec = {"name": "methods", "base": str(tiny_model_dir), "seeds": SEEDS, "baseline": "sft",
             "train": {"max_steps": 2, "batch_size": 2, "max_length": 128, "save_steps": 2, "sanity_prompts": 0,
                       "grpo": {"rewards": ["gsm_answer", "think_format"], "num_generations": 2,
@@ -33,7 +37,7 @@ def ablation(tmp_path_factory, tiny_model_dir):
             "variants": [{"name": "sft", "sources": [str(write_data(tmp / "data")["math"])]},
                          {"name": "sft-dpo", "sources": [str(REPO / "datasets" / "example_preferences.jsonl")],
                           "recipe": {"steps": [{"step": "pair_equal"}]}, "method": "dpo", "from": "sft"},
-                         {"name": "sft-grpo", "sources": [str(REPO / "datasets" / "example_prompts.jsonl")],
+                         {"name": "sft-grpo", "sources": [str(prompts)],
                           "method": "grpo", "from": "sft"}]}
     path = tmp / "methods.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -73,7 +77,7 @@ def test_dpo_and_grpo_get_paired_cis_and_verdicts_against_the_sft_baseline(data)
             assert math.isfinite(c.lo) and c.lo <= c.delta <= c.hi and math.isfinite(c.hi)
             assert c.p_adjusted is not None and c.verdict in {"better", "worse", "noise"}
         said = next(s for s in sentences(data) if s.startswith(f"{variant} vs sft: "))
-        assert f"{rows[0].verdict} on" in said and "2 seed(s) vs 2" in said, said
+        assert any(f"{c.verdict} on" in said for c in rows) and "2 seed(s) vs 2" in said, said
     assert {row[0] for row in verdicts.decision_rows(data)} == {"sft-dpo", "sft-grpo"}
     # and against the untrained base, as every variant is
     assert {c.b for c in data.deltas if c.headline} == {"sft", "sft-dpo", "sft-grpo"}

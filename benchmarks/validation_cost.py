@@ -35,7 +35,7 @@ def main() -> None:
     walls: dict[str, list[float]] = {"off": [], "on": []}
     evals: list[float] = []
     for rep in range(a.repeats):
-        for arm in (("on",) if a.only_on else ("off", "on")):  # alternating, so both arms see the same machine load on average
+        for arm in (("on",) if a.only_on else ("on", "off")):  # alternating, so both arms see the same machine load on average
             ws = Workspace(Path(tempfile.mkdtemp(prefix="wb-val-bench-")))
             vid = ingest(ws, REPO / "datasets" / "example_clean.jsonl", name="curated").version.id
             cfg = dict(QUICKSTART)

@@ -1,5 +1,5 @@
 """One ablation with an SFT baseline, a DPO variant and a GRPO variant (each starting from the SFT
-variant's run), two seeds, on the tiny model: the DPO and GRPO variants get paired, seed-aware
+variant's run), on the tiny model: the DPO and GRPO variants get paired, seed-aware
 CIs and verdicts against the SFT baseline like any variant, and their method-specific training
 curves (DPO margins and accuracies, GRPO rewards per function and KL) are in the report and on
 the view's Training page."""
@@ -16,7 +16,7 @@ import yaml
 from tests.ablate_helpers import write_data
 
 REPO = Path(__file__).resolve().parents[1]
-SEEDS = [0, 1]
+SEEDS = [0]  # one seed keeps it a default test (two trebled its time); the intervals then say so
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +73,15 @@ def test_dpo_and_grpo_get_paired_cis_and_verdicts_against_the_sft_baseline(data)
         assert rows, f"{variant} has no verdict rows against sft"
         for c in rows:  # the same seed-aware paired interval, Holm-adjusted p and verdict as an SFT variant's
             assert (c.a, c.b, c.kind) == ("sft", variant, "variant") and c.n == 4
-            assert c.n_seeds_a == c.n_seeds_b == 2 and c.training_noise
-            assert math.isfinite(c.lo) and c.lo <= c.delta <= c.hi and math.isfinite(c.hi)
-            assert c.p_adjusted is not None and c.verdict in {"better", "worse", "noise"}
+            assert c.n_seeds_a == c.n_seeds_b == len(SEEDS)
+            assert c.verdict in {"better", "worse", "noise"}
+            if c.note.startswith("no item differs"):  # e.g. the same choice picked on all 4 items: no interval
+                assert c.verdict == "noise" and math.isnan(c.lo) and c.delta == 0
+            else:
+                assert math.isfinite(c.lo) and c.lo <= c.delta <= c.hi and math.isfinite(c.hi) and c.p_adjusted is not None
+        assert any(math.isfinite(c.lo) for c in rows)  # bits per byte of the right answer always differs
         said = next(s for s in sentences(data) if s.startswith(f"{variant} vs sft: "))
-        assert any(f"{c.verdict} on" in said for c in rows) and "2 seed(s) vs 2" in said, said
+        assert any(f"{c.verdict} on" in said for c in rows) and "1 seed(s) vs 1" in said, said
     assert {row[0] for row in verdicts.decision_rows(data)} == {"sft-dpo", "sft-grpo"}
     # and against the untrained base, as every variant is
     assert {c.b for c in data.deltas if c.headline} >= {"sft-dpo", "sft-grpo"}
@@ -112,7 +116,8 @@ def test_the_report_draws_one_figure_per_method(data):
     assert list(figures) == ["DPO training curves", "GRPO training curves"]
     for title, fig in figures.items():
         series = [ax.get_legend_handles_labels()[1] for ax in fig.axes]
-        assert [len(s) for s in series] == ([2, 2, 2] if title.startswith("DPO") else [2, 4, 2]), series
+        n = len(SEEDS)
+        assert [len(s) for s in series] == ([n, n, n] if title.startswith("DPO") else [n, 2 * n, n]), series
     page = render_html(data)
     assert "alt='DPO training curves'" in page and "alt='GRPO training curves'" in page
 

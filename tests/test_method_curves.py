@@ -82,7 +82,7 @@ def test_dpo_and_grpo_get_paired_cis_and_verdicts_against_the_sft_baseline(data)
         assert any(math.isfinite(c.lo) for c in rows)  # bits per byte of the right answer always differs
         said = next(s for s in sentences(data) if s.startswith(f"{variant} vs sft: "))
         assert any(f"{c.verdict} on" in said for c in rows) and "1 seed(s) vs 1" in said, said
-    assert {row[0] for row in verdicts.decision_rows(data)} == {"sft-dpo", "sft-grpo"}
+    assert {row[0] for row in verdicts.decision_rows(data)} == {"base", "sft-dpo", "sft-grpo"}  # base: vs sft too
     # and against the untrained base, as every variant is
     assert {c.b for c in data.deltas if c.headline} >= {"sft-dpo", "sft-grpo"}
 

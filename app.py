@@ -112,8 +112,8 @@ def training(ws: Workspace, data: report.ReportData) -> None:
     if not data.runs:
         st.info("No finished training runs yet.")
         return
-    st.dataframe([{k: r[k] for k in ("variant", "seed", "run_id", "mode", "wall_s", "tokens_per_s")} for r in data.runs],
-                 hide_index=True, width="stretch")
+    st.dataframe([{k: r.get(k, "sft") for k in ("variant", "seed", "run_id", "method", "mode", "wall_s", "tokens_per_s")}
+                  for r in data.runs], hide_index=True, width="stretch")
     curve = [{"step": p["step"], "loss": p["loss"], "run": f"{r['variant']} seed {r['seed']}"} for r in data.runs for p in r["loss"]]
     if curve:
         st.line_chart(curve, x="step", y="loss", color="run")
@@ -123,6 +123,14 @@ def training(ws: Workspace, data: report.ReportData) -> None:
     if any(r["series"].startswith("eval") for r in val):
         st.markdown("**Held-out loss beside the smoothed training loss**")
         st.line_chart([{**r, "line": f"{r['run']} · {r['series']}"} for r in val], x="step", y="loss", color="line")
+    for method in report.methods_present(data):  # dpo margins, grpo rewards (report/training.py)
+        rows = report.method_curves(data, method)
+        st.markdown(f"**{method.upper()} training curves** (per run and seed)")
+        for col, panel in zip(st.columns(len(report.training.PANELS[method])), report.training.PANELS[method]):
+            pts = [r for r in rows if r["panel"] == panel.title]
+            col.caption(panel.title if pts else f"{panel.title}: {panel.empty}")
+            if pts:
+                col.line_chart(pts, x="step", y="value", color="series")
 
 
 def data_page(ws: Workspace, data: report.ReportData) -> None:

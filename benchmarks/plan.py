@@ -1,12 +1,14 @@
 """Memory planning: `workbench train plan`'s estimate vs the measured peak RSS of real runs.
 
 For each batch_size x grad_accum (the quickstart's train settings otherwise: 12 steps, max_length
-384, lr 5e-4, on the 244 example records), in a fresh workspace:
+384, lr 5e-4, on the 244 example records; with a `dpo:` prefix DPO on the 40 example pairs), in a
+fresh workspace:
   1. `workbench train plan --json` (its own process: the runtime term is measured there);
   2. `/usr/bin/time -v workbench train run` (peak RSS = "Maximum resident set size").
 Prints both and the ratio; the target is within +-25%.
 
     python benchmarks/plan.py [--configs 2x3,3x2,6x1] [--steps 12]
+    python benchmarks/plan.py --configs 2x3,dpo:2x3      # a method prefix: dpo on the example pairs
     python benchmarks/plan.py --calibrate     # the forward+backward micro-measurements the constants came from
     python benchmarks/plan.py --known         # estimates only, against the peaks measured earlier (README "Memory")
 """
@@ -25,6 +27,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 # Peak RSS of these very runs, measured with /usr/bin/time -v on 2026-12-01 (benchmarks/README.md, "Memory")
 KNOWN_PEAK_MIB = {"2x3": 2636, "3x2": 3293, "6x1": 5124}
+DATA = {"sft": "example_clean.jsonl", "dpo": "example_preferences.jsonl", "grpo": "example_prompts.jsonl"}
+METHOD_SETTINGS = {"dpo": {"method": "dpo"},  # examples/dpo.yaml's train section
+                   "grpo": {"method": "grpo", "lr": 5.0e-5,  # examples/grpo.yaml's
+                            "grpo": {"rewards": ["gsm_answer", "think_format", "ifeval"], "num_generations": 4,
+                                     "max_completion_length": 96}}}
 QUICKSTART = {"lr": 5.0e-4, "warmup_ratio": 0.1, "max_length": 384, "save_steps": 4, "sanity_prompts": 2,
               "sanity_max_new_tokens": 48}
 
@@ -122,12 +129,15 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="wb-plan-bench-"))
     rows = []
     for spec in a.configs.split(","):
-        batch, accum = (int(x) for x in spec.split("x"))
-        env = {**os.environ, "WORKBENCH_HOME": str(root / spec), "WORKBENCH_PROGRESS": "0", "PYTHONPATH": str(REPO),
-               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-        wb("data", "ingest", str(REPO / "datasets" / "example_clean.jsonl"), "--name", "curated", env=env)
-        cfg = root / f"{spec}.json"
-        cfg.write_text(json.dumps({**QUICKSTART, "max_steps": a.steps, "batch_size": batch, "grad_accum": accum}))
+        method, _, shape = spec.rpartition(":")  # "2x3" (sft) or "dpo:2x3" / "grpo:4x1"
+        method = method or "sft"
+        batch, accum = (int(x) for x in shape.split("x"))
+        env = {**os.environ, "WORKBENCH_HOME": str(root / spec.replace(":", "-")), "WORKBENCH_PROGRESS": "0",
+               "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        wb("data", "ingest", str(REPO / "datasets" / DATA[method]), "--name", "curated", env=env)
+        cfg = root / f"{spec.replace(':', '-')}.json"
+        cfg.write_text(json.dumps({**QUICKSTART, **METHOD_SETTINGS.get(method, {}), "max_steps": a.steps,
+                                   "batch_size": batch, "grad_accum": accum}))
         est = json.loads(wb("train", "plan", "--data", "curated", "--config", str(cfg), "--json", env=env).stdout)
         run = wb("train", "run", "--data", "curated", "--config", str(cfg), env=env, timed=True)
         peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", run.stderr).group(1)) / 1024

@@ -24,8 +24,11 @@ def test_bundled_model_dpo_moves_the_margin_and_grpo_scores_rewards(ws):
     cat = ws.catalog()
     steps = [s for s in cat.run_steps(dpo.id) if s["loss"] is not None]
     assert len(steps) == 8 and abs(steps[0]["metrics"]["rewards/margins"]) < 1e-3  # policy == reference at step 1
-    late = [s["metrics"]["rewards/margins"] for s in steps[-3:]]
-    assert sum(late) / len(late) > 0, late  # chosen pulled above rejected, relative to the base
+    # chosen pulled above rejected, relative to the base: on average over the trained steps (each step's
+    # margin is one batch of 4 pairs, before its update: a single batch swings by +-0.5, so not the last few)
+    trained = [s["metrics"] for s in steps[1:]]
+    assert sum(m["rewards/margins"] for m in trained) / len(trained) > 0, trained
+    assert sum(m["rewards/accuracies"] for m in trained) / len(trained) > 0.5, trained
 
     prompts = ingest(ws, REPO / "datasets" / "example_prompts.jsonl", "prompts").version.id
     grpo = train(ws, prompts, None, {"method": "grpo", "max_steps": 2, "batch_size": 4, "lr": 5e-5, "max_length": 256,

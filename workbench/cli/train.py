@@ -91,7 +91,9 @@ def plan_cmd(
         print_json(p.as_dict())
         return
     ck = p.gradient_checkpointing
-    console.print(f"[bold]memory plan[/] {p.mode} on {p.device}: batch {p.batch_size} x grad_accum {p.grad_accum}, "
+    pairs = " pairs (chosen + rejected: 2 sequences each)" if p.sequences_per_example == 2 else ""
+    console.print(f"[bold]memory plan[/] {p.method}, {p.mode} on {p.device}: batch {p.batch_size}{pairs} "
+                  f"x grad_accum {p.grad_accum}, "
                   f"peak sequence {p.seq_len} tokens, gradient checkpointing {'on' if ck else 'off'}")
     console.print(table(None, ["part", "MiB"], [
         ["runtime (libraries)", f"{p.runtime_mb:,.0f}"], [f"weights ({p.mode})", f"{p.weights_mb:,.0f}"],

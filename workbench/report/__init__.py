@@ -5,7 +5,8 @@
 - stats.py: every comparison as a typed `ComparisonRow`: seed-aware intervals (workbench.evals.decide),
   Holm-adjusted verdicts past the A/A control's floor (workbench.evals.verdict);
 - verdicts.py: the verdict in words, the decision, control and seed-spread tables;
-- figures.py: the plots; render.py: `render_html`, `render_markdown`, `write_report`;
+- figures.py: the plots; training.py: the dpo and grpo training curves;
+- render.py: `render_html`, `render_markdown`, `write_report`;
 - views.py: the small read-only views the Streamlit app uses.
 All catalog reads are short queries on a reader catalog, so this works while an ablation runs.
 """
@@ -18,6 +19,7 @@ from workbench.report.render import fmt_delta, fmt_score, render_html, render_ma
 from workbench.report.stats import ComparisonRow, compare_two, directions
 from workbench.report import verdicts
 from workbench.report.verdicts import sentences
+from workbench.report.training import method_curves, method_figure, method_figures, methods_present
 from workbench.report.views import (cluster_examples, compositions, item_diff, lineage_dot, removals_by_reason,
                                     smoothed, strategy_views, target_label, validation_curves,
                                     variant_versions)
@@ -27,5 +29,6 @@ __all__ = [
     "directions", "eval_items", "fmt_delta", "fmt_score", "headline", "item_diff", "item_table", "lineage_dot",
     "loss_figure", "primary_metrics", "removals_by_reason", "render_html", "render_markdown", "report_data",
     "result_id", "scores_figure", "sections", "target_label", "targets", "variant_versions", "write_report",
-    "smoothed", "strategy_views", "validation_curves", "validation_figure",
+    "smoothed", "strategy_views", "validation_curves", "validation_figure", "method_curves", "method_figure",
+    "method_figures", "methods_present",
 ]

@@ -36,7 +36,7 @@ class ReportData:
     suites: list[str]
     layer: str
     variants: list[dict]  # name, version, n_rows, status, steps (list[BuildStep]), error
-    runs: list[dict]  # variant, seed, run_id, mode, wall_s, tokens_per_s, loss
+    runs: list[dict]  # variant, seed, run_id, mode, method, wall_s, tokens_per_s, loss, eval_loss, metrics
     metrics: dict[str, list[str]]  # suite -> metric names (first is the headline)
     scores: list[dict]  # variant, suite, metric, n, mean, lo, hi
     comparisons: list[ComparisonRow]  # every pair (base first), suite and metric: B - A
@@ -177,15 +177,17 @@ def _variants(spec: dict, tasks: list[dict]) -> list[dict]:
 
 def _runs(cat, tasks: list[dict]) -> list[dict]:
     return [{"variant": t["variant"], "seed": t["seed"], "run_id": o.run_id, "mode": o.mode, "wall_s": o.train_wall_s,
-             "tokens_per_s": o.tokens_per_s,
+             "tokens_per_s": o.tokens_per_s, "method": (t["inputs"].get("config") or {}).get("method") or "sft",
              **_curves(cat.run_steps(o.run_id))}
             for t, o in _done(tasks, "train")]
 
 
 def _curves(steps: list[dict]) -> dict:
-    """The training loss per logged step, and the held-out loss at each eval step (eval_fraction > 0)."""
+    """The training loss per logged step, the held-out loss at each eval step (eval_fraction > 0),
+    and the method's own numbers per step (dpo margins, grpo rewards: `run_steps.metrics`)."""
     return {"loss": [{"step": r["step"], "loss": r["loss"]} for r in steps if r["loss"] is not None],
-            "eval_loss": [{"step": r["step"], "eval_loss": r["eval_loss"]} for r in steps if r.get("eval_loss") is not None]}
+            "eval_loss": [{"step": r["step"], "eval_loss": r["eval_loss"]} for r in steps if r.get("eval_loss") is not None],
+            "metrics": [{"step": r["step"], **r["metrics"]} for r in steps if r.get("metrics")]}
 
 
 def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:

@@ -13,6 +13,7 @@ from workbench.report.figures import (_fig_to_png_b64, _fig_to_svg, deltas_figur
                                        scores_figure, validation_figure)
 from workbench.report import strategies, verdicts
 from workbench.report.gather import ReportData, headline, report_data
+from workbench.report.training import method_figures
 from workbench.workspace import Workspace
 
 
@@ -72,9 +73,11 @@ def sections(data: ReportData) -> list[tuple[str, str, list[str], list[list]]]:
             if c.headline]
     out.append(("Between variants", "Paired difference B - A on the headline metrics, seed-aware.",
                 ["A", "B", "suite", "metric", "items", "B - A", "95% CI", "p", "p adj", "verdict"], rows))
-    rows = [[r["variant"], r["seed"], r["run_id"], r["mode"], _num(r["wall_s"], ".0f"), _num(r["tokens_per_s"], ".0f"),
-             _num(r["loss"][0]["loss"]) if r["loss"] else "", _num(r["loss"][-1]["loss"]) if r["loss"] else ""] for r in data.runs]
-    out.append(("Training runs", "", ["variant", "seed", "run", "mode", "wall s", "tokens/s", "first loss", "last loss"], rows))
+    rows = [[r["variant"], r["seed"], r["run_id"], r.get("method", "sft"), r["mode"], _num(r["wall_s"], ".0f"),
+             _num(r["tokens_per_s"], ".0f"), _num(r["loss"][0]["loss"]) if r["loss"] else "",
+             _num(r["loss"][-1]["loss"]) if r["loss"] else ""] for r in data.runs]
+    out.append(("Training runs", "", ["variant", "seed", "run", "method", "mode", "wall s", "tokens/s", "first loss",
+                                      "last loss"], rows))
     rows = []
     for v in data.variants:
         for s in v["steps"]:
@@ -141,6 +144,8 @@ def render_html(data: ReportData) -> str:
             fig = validation_figure(data)
             if fig is not None:
                 parts.append(f"<img alt='validation loss' src='data:image/png;base64,{_fig_to_png_b64(fig)}'/>")
+            parts += [f"<img alt='{html.escape(title)}' src='data:image/png;base64,{_fig_to_png_b64(fig)}'/>"
+                      for title, fig in method_figures(data)]
     parts.append("<h2>Items where variants disagree</h2>")
     if not data.disagreements:
         parts.append("<p class='note'>none (or fewer than two variants evaluated)</p>")

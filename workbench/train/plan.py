@@ -10,6 +10,12 @@ The estimate adds, for the run's device (RAM on CPU, VRAM on CUDA):
   (hidden + intermediate) unit, or with gradient checkpointing CKPT_PER_H per hidden unit plus
   one layer recomputed; and the full-vocabulary logits with their copies in the loss.
 
+Per method: dpo runs each pair's chosen and rejected sequences through the model together (two
+sequences per example, as long as the longer of prompt + chosen and prompt + rejected); grpo's
+sequences are the prompt plus max_completion_length. Both use TRL's fused LM head, which scores
+the vocabulary in tiles (at most FUSED_TOKENS x FUSED_VOCAB logits at a time) instead of holding
+every token's full-vocabulary logits, so their logit term is bounded by one tile.
+
 ACT_PER_HI, CKPT_PER_H and LOGIT_COPIES were fitted once to a forward+backward micro-measurement
 of SmolLM2-135M (LoRA on every projection, fp32, CPU: `benchmarks/plan.py --calibrate`) and are
 checked against the peak RSS of real training runs in benchmarks/README.md ("Memory planning").
@@ -26,6 +32,10 @@ MIB = 2**20
 ACT_PER_HI = 7.8  # saved values per token per layer per (hidden + intermediate), LoRA everywhere
 CKPT_PER_H = 2.0  # with gradient checkpointing: kept per token per layer per hidden unit
 LOGIT_COPIES = 7.5  # full-vocabulary fp32 copies: logits, log-softmax, their gradients and temporaries
+FUSED_TOKENS, FUSED_VOCAB = 4096, 32768  # trl.kernels.chunked_logprob: TOKEN_CHUNK_SIZE, the chunk of the vocabulary
+FUSED_TILE_COPIES = 3.0  # the tile, its exp and the gradient computed in place (an assumption from the kernel's code)
+SEQUENCES_PER_EXAMPLE = {"dpo": 2}  # chosen and rejected, concatenated into one micro-batch
+FUSED_HEAD = {"dpo", "grpo"}  # methods whose TRL trainer patches in the fused LM head
 CUDA_RUNTIME_MB = 600.0  # CUDA context + allocator slack (an assumption: not measured, no GPU here)
 HEADROOM = 0.85  # a suggestion fills at most this share of the memory available
 
@@ -65,6 +75,8 @@ class MemoryPlan:
     activations_ckpt_mb: float  # with it
     available_mb: float
     suggestion: Suggestion | None
+    method: str = "sft"
+    sequences_per_example: int = 1  # dpo: 2 (chosen and rejected)
 
     @property
     def total_mb(self) -> float:
@@ -112,13 +124,18 @@ def weights_bytes(shape: ModelShape, mode: str) -> float:
     return shape.params * (2 if mode == "lora-bf16" else 4)
 
 
-def activation_bytes(shape: ModelShape, tokens: int, checkpointing: bool, value_bytes: int = 4) -> float:
-    """Saved activations of one micro-batch of `tokens` tokens (batch x padded length)."""
+def activation_bytes(shape: ModelShape, tokens: int, checkpointing: bool, value_bytes: int = 4,
+                     fused_head: bool = False) -> float:
+    """Saved activations of one micro-batch of `tokens` tokens (sequences x padded length); with
+    `fused_head` (TRL's dpo and grpo) the logits are one tile at a time, not every token's."""
     per_layer = ACT_PER_HI * (shape.hidden + shape.intermediate) * value_bytes
-    logits = LOGIT_COPIES * shape.vocab * 4  # the loss upcasts to fp32
+    if fused_head:
+        logits = FUSED_TILE_COPIES * min(tokens, FUSED_TOKENS) * min(shape.vocab, FUSED_VOCAB) * 4
+    else:
+        logits = tokens * LOGIT_COPIES * shape.vocab * 4  # the loss upcasts to fp32
     if checkpointing:
-        return tokens * (shape.layers * CKPT_PER_H * shape.hidden * value_bytes + per_layer + logits)
-    return tokens * (shape.layers * per_layer + logits)
+        return tokens * (shape.layers * CKPT_PER_H * shape.hidden * value_bytes + per_layer) + logits
+    return tokens * shape.layers * per_layer + logits
 
 
 def runtime_mb(device: str) -> float:
@@ -147,9 +164,10 @@ def estimate(shape: ModelShape, mode: str, device: str, cfg: TrainConfig, seq_le
              runtime: float, available: float) -> MemoryPlan:
     value_bytes = 4 if mode == "lora-fp32" or device == "cpu" else 2
     lora = lora_params * 4 * 4 / MIB  # fp32 parameters, gradients and two AdamW moments
+    per_example = SEQUENCES_PER_EXAMPLE.get(cfg.method, 1)
 
     def at(batch: int, ckpt: bool) -> float:
-        return activation_bytes(shape, batch * seq_len, ckpt, value_bytes) / MIB
+        return activation_bytes(shape, batch * per_example * seq_len, ckpt, value_bytes, cfg.method in FUSED_HEAD) / MIB
 
     fixed = runtime + weights_bytes(shape, mode) / MIB + lora
     effective = cfg.batch_size * cfg.grad_accum
@@ -164,19 +182,39 @@ def estimate(shape: ModelShape, mode: str, device: str, cfg: TrainConfig, seq_le
             break
     return MemoryPlan(device, mode, cfg.batch_size, cfg.grad_accum, seq_len, cfg.gradient_checkpointing, runtime,
                       weights_bytes(shape, mode) / MIB, lora, lora_params, at(cfg.batch_size, False),
-                      at(cfg.batch_size, True), available, suggestion)
+                      at(cfg.batch_size, True), available, suggestion, cfg.method, per_example)
+
+
+def _chat_tokens(tokenizer, messages: list[dict], generation_prompt: bool = False) -> int:
+    return len(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=generation_prompt,
+                                             return_dict=True)["input_ids"])
+
+
+def row_tokens(method: str, row: dict, tokenizer, cfg: TrainConfig) -> int:
+    """Tokens of one prepared training row as the method's trainer feeds it to the model."""
+    if method == "dpo":  # the longer of prompt + chosen and prompt + rejected, truncated at max_length
+        longest = max(_chat_tokens(tokenizer, row["prompt"] + row[k]) for k in ("chosen", "rejected"))
+        return min(longest, cfg.max_length)
+    if method == "grpo":  # the prompt, then up to max_completion_length generated tokens
+        return _chat_tokens(tokenizer, row["prompt"], generation_prompt=True) + cfg.grpo.max_completion_length
+    return min(len(row["input_ids"]), cfg.max_length)
 
 
 def peak_seq_len(ws, data_ref: str, model_path: str, cfg: TrainConfig) -> int:
-    """The longest rendered training sequence (truncated at max_length; max_length when packing)."""
-    if cfg.packing:
+    """The longest training sequence of the method's prepared rows (sft: max_length when packing)."""
+    if cfg.packing and cfg.method == "sft":
         return cfg.max_length
-    from workbench.data.store import load_records
-    from workbench.train.render import prepare_data, prepare_tokenizer
+    from workbench.data.store import load_records, version_kind
+    from workbench.train.methods import check_kind, get_method
+    from workbench.train.render import prepare_tokenizer
 
     version = ws.catalog().resolve_version(data_ref)
-    data = prepare_data(load_records(ws, version["id"]), prepare_tokenizer(model_path, cfg.chat_template), cfg, 0)
-    return max(min(len(r["input_ids"]), cfg.max_length) for r in data.train)
+    records = load_records(ws, version["id"])
+    method = get_method(cfg.method)
+    check_kind(method, version_kind(records, version["name"]), version["name"])
+    tokenizer = prepare_tokenizer(model_path, cfg.chat_template)
+    data = method.prepare_fn()(records, tokenizer, cfg, 0)
+    return max(row_tokens(cfg.method, r, tokenizer, cfg) for r in data.train)
 
 
 def plan(ws, data_ref: str, base: str | None = None, config=None, quant: str = "auto",

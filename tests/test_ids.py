@@ -121,11 +121,20 @@ def test_two_workspaces_in_different_places_get_the_same_ids(tiny_model_dir, tmp
     """Same content, different WORKBENCH_HOME, WORKBENCH_CACHE, working directory and model
     directory (with another transformers_version written in it): every id is the same."""
     pytest.importorskip("lm_eval")
+    from workbench.models import DEFAULT_MODEL, resolve_model
+
+    # Ingest counts tokens with the bundled tokenizer, which a fresh cache would first convert from
+    # its GGUF (a 135M model dequantized and written out: about a minute per cache on 2 shared
+    # cores). Each cache gets the one converted directory as a link; the rest of each cache (the
+    # file-digest memo) starts empty, and no id depends on the token statistics.
+    bundled = Path(resolve_model(DEFAULT_MODEL))
     ids = []
     for i, where in enumerate(("first/place", "second/somewhere/else")):
         root = tmp_path / where
         model = root / "models" / "tiny"
         shutil.copytree(tiny_model_dir, model)
+        (root / "cache" / "models").mkdir(parents=True)
+        (root / "cache" / "models" / DEFAULT_MODEL).symlink_to(bundled, target_is_directory=True)
         if i == 1:  # as saved by another transformers release, loaded another way
             _edit_json(model / "config.json", transformers_version="5.23.0")
             _edit_json(model / "generation_config.json", transformers_version="5.23.0")

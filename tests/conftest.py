@@ -111,7 +111,9 @@ def run_cli_here(*args: str, env: dict | None = None, cwd: Path | None = None, c
             main()
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except BaseException:  # noqa: BLE001 - what the interpreter would print, and its exit code
+            if not isinstance(e.code, int | None):
+                print(e.code, file=sys.stderr)  # as the interpreter does with sys.exit("message")
+        except Exception:  # noqa: BLE001 - what the interpreter would print, and its exit code
             traceback.print_exc()
             code = 1
         finally:

@@ -20,6 +20,12 @@ from tests.ablate_helpers import tiny_spec
 from tests.conftest import run_cli_here
 
 
+# A likelihood suite: what this test checks (kill, resume, report, reuse) needs scores, not
+# generations, and the random tiny model generates to the suites' max_gen_toks (128-192 tokens,
+# about 30 s per eval task on 2 loaded cores); generation is tested in the evals area's tests.
+SUITES = ["arith_choice"]
+
+
 def _wait(cond, timeout: float, what: str, proc=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -51,7 +57,7 @@ def _training_in_progress(ws, name):
 
 
 def test_two_variants_kill_9_mid_training_then_resume(ws, tmp_path, tiny_model_dir):
-    spec = tiny_spec(tmp_path, tiny_model_dir, name="e2e", max_steps=12, save_steps=2,
+    spec = tiny_spec(tmp_path, tiny_model_dir, name="e2e", max_steps=12, save_steps=2, suites=SUITES,
                      extra_variants=[{"name": "broken", "sources": [str(tmp_path / "data" / "broken.jsonl")]}])
     env = {**os.environ, "WORKBENCH_HOME": str(ws.home)}
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "ablate", str(spec)], cwd=tmp_path, env=env,
@@ -107,7 +113,7 @@ def test_two_variants_kill_9_mid_training_then_resume(ws, tmp_path, tiny_model_d
 
     # the same variants in another ablation, with the same data in another folder, are reused
     # by content hash: nothing runs again
-    other = tiny_spec(tmp_path / "other", tiny_model_dir, name="e2e-copy", max_steps=12, save_steps=2)
+    other = tiny_spec(tmp_path / "other", tiny_model_dir, name="e2e-copy", max_steps=12, save_steps=2, suites=SUITES)
     copy = run_cli_here("ablate", str(other), cwd=tmp_path)
     assert "reused" in copy.stderr
     assert "0 steps run now" in copy.stdout, copy.stdout

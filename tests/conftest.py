@@ -77,6 +77,67 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, check:
     return proc
 
 
+def run_cli_here(*args: str, env: dict | None = None, cwd: Path | None = None, check: bool = True):
+    """The `workbench` command line in this process: the console script's entry point
+    (`workbench.cli.main`) with the same argv, environment, working directory, exit code and
+    stdout/stderr (captured at the file descriptors, so task logs and child processes behave as
+    under the console script), without an interpreter start-up that imports torch again (~5-10 s
+    on 2 shared cores). Use `run_cli` where the process itself is under test (kill -9, output
+    of a fresh interpreter, concurrency); this one for what a command computes and prints."""
+    import io
+    import subprocess
+    import sys
+    import tempfile
+    import traceback
+
+    from workbench.cli import main
+
+    saved_env, saved_cwd, saved_argv, saved_hook = dict(os.environ), os.getcwd(), sys.argv, sys.excepthook
+    saved_streams = sys.stdout, sys.stderr
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        for stream in saved_streams:
+            stream.flush()
+        saved_fds = os.dup(1), os.dup(2)
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), encoding="utf-8", line_buffering=True)
+        sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), encoding="utf-8", line_buffering=True)
+        code = 0
+        try:
+            os.environ.update(env or {})
+            if cwd is not None:
+                os.chdir(cwd)
+            sys.argv = ["workbench", *args]
+            main()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            if not isinstance(e.code, int | None):
+                print(e.code, file=sys.stderr)  # as the interpreter does with sys.exit("message")
+        except Exception:  # noqa: BLE001 - what the interpreter would print, and its exit code
+            traceback.print_exc()
+            code = 1
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+                stream.detach()
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            for fd in saved_fds:
+                os.close(fd)
+            sys.stdout, sys.stderr = saved_streams
+            os.environ.clear()
+            os.environ.update(saved_env)
+            os.chdir(saved_cwd)
+            sys.argv, sys.excepthook = saved_argv, saved_hook
+        out.seek(0)
+        err.seek(0)
+        proc = subprocess.CompletedProcess(["workbench", *args], code, out.read().decode("utf-8", "replace"),
+                                           err.read().decode("utf-8", "replace"))
+    if check and proc.returncode != 0:
+        raise AssertionError(f"workbench {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
 @pytest.fixture(scope="session")
 def ray_address():
     """One local Ray instance (2 CPUs) for the whole session: Ray takes many seconds to start."""

@@ -80,7 +80,9 @@ def resumed(tmp_path_factory, tiny_model_dir, ray_address):
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the ablation finished before it could be killed"
     before = ws.catalog(reader=True).ablation_tasks("tiny")
-    rerun = run_ablation(ws, spec, executor=RayExecutor(address=ray_address))
+    # the resume reuses Ray's worker processes (torch imported once per worker, not once per model
+    # task); the killed run above had a fresh worker per model task, the CLI's default
+    rerun = run_ablation(ws, spec, executor=RayExecutor(address=ray_address, isolate=False))
     return ws, spec, before, rerun
 
 

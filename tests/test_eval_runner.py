@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 from workbench.evals import runner
 from workbench.evals.runner import EvalError, evaluate
 
@@ -171,18 +171,18 @@ def test_runs_with_the_network_blocked(ws, tiny_model_dir, tmp_path):
 
 
 def test_cli_eval_and_compare(ws, tiny_model_dir):
-    out = run_cli("eval", str(tiny_model_dir), "--suites", "think_follow,gsm_style", "--limit", "2",
-                  "--max-gen-toks", "8", "--json").stdout
+    out = run_cli_here("eval", str(tiny_model_dir), "--suites", "think_follow,gsm_style", "--limit", "2",
+                       "--max-gen-toks", "8", "--json").stdout
     rows = json.loads(out[out.index("["):])
     assert {r["suite"] for r in rows} == {"think_follow", "gsm_style"}
-    again = run_cli("eval", str(tiny_model_dir), "--suites", "think_follow,gsm_style", "--limit", "2",
-                    "--max-gen-toks", "8").stdout
+    again = run_cli_here("eval", str(tiny_model_dir), "--suites", "think_follow,gsm_style", "--limit", "2",
+                         "--max-gen-toks", "8").stdout
     assert "cached" in again
-    comp = run_cli("compare", str(tiny_model_dir), str(tiny_model_dir), "--json").stdout
+    comp = run_cli_here("compare", str(tiny_model_dir), str(tiny_model_dir), "--json").stdout
     comps = json.loads(comp[comp.index("["):])
     assert comps and not any(c["significant"] for c in comps)  # A/A through the whole stack
     assert {c["suite"] for c in comps} == {"think_follow", "gsm_style"}
-    bad = run_cli("eval", str(tiny_model_dir), "--suites", "nope", check=False)
+    bad = run_cli_here("eval", str(tiny_model_dir), "--suites", "nope", check=False)
     assert bad.returncode == 2 and "unknown suite" in bad.stderr
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 from tests.test_train import FAST, arithmetic_records
 from workbench.data.store import save_version
 from workbench.train import merge_run, train
@@ -97,9 +97,9 @@ def test_export_errors(exported, tmp_path, tiny_model_dir):
 def test_cli_export(exported, tmp_path, monkeypatch):
     ws, run, _, _ = exported
     out = tmp_path / "cli.gguf"
-    proc = run_cli("train", "export", run.id[:10], "--gguf", str(out), "--quant", "q8_0",
-                   env={"WORKBENCH_HOME": str(ws.home)})
+    proc = run_cli_here("train", "export", run.id[:10], "--gguf", str(out), "--quant", "q8_0",
+                        env={"WORKBENCH_HOME": str(ws.home)})
     assert out.exists() and "q8_0" in proc.stdout
-    bad = run_cli("train", "export", run.id, "--gguf", str(tmp_path / "y.gguf"), "--quant", "q5",
-                  env={"WORKBENCH_HOME": str(ws.home)}, check=False)
+    bad = run_cli_here("train", "export", run.id, "--gguf", str(tmp_path / "y.gguf"), "--quant", "q5",
+                       env={"WORKBENCH_HOME": str(ws.home)}, check=False)
     assert bad.returncode != 0 and "unknown GGUF quantization" in (bad.stdout + bad.stderr)

@@ -10,6 +10,10 @@ Commands covered: ingest, curate, mix, and on the tiny test model synth (a scrip
 one prompt per batch), train (resumes from its checkpoint), eval and ablate (the rerun takes
 over the killed holder's task lease), one sampled moment each. The default run has eval of
 these; synth, train and ablate (minutes each) run with `-m faults_long`.
+
+The reference run (whose wall time places the kills) and every killed run are fresh `workbench`
+processes; the setup commands and the reruns after a kill run the same command lines in the
+test's process (`run_cli_here`: no interpreter start-up and torch import each).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_cli_here
 from workbench.maintenance import verify
 from workbench.workspace import Workspace
 
@@ -100,10 +105,14 @@ def _env(home: Path) -> dict:
     return {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(REPO)}
 
 
-def wb(home: Path, args: list[str], files) -> tuple[float, str]:
+def wb(home: Path, args: list[str], files, here: bool = False) -> tuple[float, str]:
+    """Run the command to completion: a fresh process, or with `here` in this one."""
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "workbench", *_argv(args, files)], env=_env(home),
-                          capture_output=True, text=True, timeout=600)
+    if here:
+        proc = run_cli_here(*_argv(args, files), env={"WORKBENCH_HOME": str(home)}, check=False)
+    else:
+        proc = subprocess.run([sys.executable, "-m", "workbench", *_argv(args, files)], env=_env(home),
+                              capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     return time.monotonic() - start, proc.stdout + proc.stderr
 
@@ -164,7 +173,7 @@ def run_faults(command: str, tmp_path: Path, moments: int, seed: int = 0, model_
     base = tmp_path / "base"  # the setup runs once; each trial starts from a copy of it
     base.mkdir()
     for s in setup:
-        wb(base, s, files)
+        wb(base, s, files, here=True)
     if command == "synth":
         scripted_teacher_for(base, files)
     ref = tmp_path / "reference"
@@ -184,7 +193,7 @@ def run_faults(command: str, tmp_path: Path, moments: int, seed: int = 0, model_
         ids = catalog_ids(home)
         assert all(ids[key] <= expected[key] for key in ids), (ids, expected)  # nothing but what a full run makes
         held = finished(home)["leases"]  # a killed ablation leaves the lease of the task it was running
-        _, out = wb(home, target, files)  # the rerun completes (it does not wait for the dead holder) ...
+        _, out = wb(home, target, files, here=True)  # the rerun completes (it does not wait for the dead holder) ...
         assert catalog_ids(home) == expected  # ... with the same ids as an uninterrupted run
         assert finished(home) == {"runs": set(), "tasks": set(), "leases": set()}
         if held:

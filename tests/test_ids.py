@@ -121,26 +121,45 @@ def test_two_workspaces_in_different_places_get_the_same_ids(tiny_model_dir, tmp
     """Same content, different WORKBENCH_HOME, WORKBENCH_CACHE, working directory and model
     directory (with another transformers_version written in it): every id is the same."""
     pytest.importorskip("lm_eval")
-    ids = []
+    from workbench.models import DEFAULT_MODEL, resolve_model
+
+    # Ingest counts tokens with the bundled tokenizer, which a fresh cache would first convert from
+    # its GGUF (a 135M model dequantized and written out: about a minute per cache on 2 shared
+    # cores). Each cache gets the one converted directory as a link; the rest of each cache (the
+    # file-digest memo) starts empty, and no id depends on the token statistics.
+    bundled = Path(resolve_model(DEFAULT_MODEL))
+    procs = []
     for i, where in enumerate(("first/place", "second/somewhere/else")):
         root = tmp_path / where
         model = root / "models" / "tiny"
         shutil.copytree(tiny_model_dir, model)
+        (root / "cache" / "models").mkdir(parents=True)
+        (root / "cache" / "models" / DEFAULT_MODEL).symlink_to(bundled, target_is_directory=True)
         if i == 1:  # as saved by another transformers release, loaded another way
             _edit_json(model / "config.json", transformers_version="5.23.0")
             _edit_json(model / "generation_config.json", transformers_version="5.23.0")
             _edit_json(model / "tokenizer_config.json", is_local=False)
         env = {**os.environ, "WORKBENCH_HOME": str(root / "home"), "WORKBENCH_CACHE": str(root / "cache"),
                "PYTHONHASHSEED": str(i + 1),  # set order differs between the two processes
+               "OMP_NUM_THREADS": "1",  # the two run at once, a core each (no id depends on threads)
                "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-        proc = subprocess.run(
+        procs.append(subprocess.Popen(
             [sys.executable, "-c", PIPELINE, str(REPO / "tests" / "fixtures" / "alpaca.jsonl"),
              str(REPO / "examples" / "recipes" / "default.yaml"), str(model)],
-            capture_output=True, text=True, env=env, cwd=root, timeout=900,
-        )
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        line = next(x for x in proc.stdout.splitlines() if x.startswith("IDS="))
-        ids.append(json.loads(line[4:]))
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=root,
+        ))
+    ids = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=900)
+            assert proc.returncode == 0, out + err
+            line = next(x for x in out.splitlines() if x.startswith("IDS="))
+            ids.append(json.loads(line[4:]))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     first, second = ids
     assert first["versions"]["transformers"] and first["versions"] == second["versions"]  # recorded, not keyed
     assert first == second

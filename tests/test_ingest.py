@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_here
 from workbench.data.ingest import IngestError, ingest
 from workbench.data.store import load_records
 
@@ -43,28 +43,28 @@ def test_cli_ingest_show_diff_lineage_export_and_reingest_is_noop(ws, tmp_path):
     out = run_cli("data", "ingest", str(FIX / "alpaca.jsonl"), "--name", "small").stdout
     version_id = out.split()[1].rstrip(":")
     parquet_files = sorted((ws.home / "data").glob("*.parquet"))
-    again = run_cli("data", "ingest", str(FIX / "alpaca.jsonl"), "--name", "small").stdout
+    again = run_cli_here("data", "ingest", str(FIX / "alpaca.jsonl"), "--name", "small").stdout
     assert version_id in again and "already registered" in again
     assert sorted((ws.home / "data").glob("*.parquet")) == parquet_files
     assert len(ws.catalog().list_versions()) == 1
 
-    show = run_cli("data", "show", "small").stdout
+    show = run_cli_here("data", "show", "small").stdout
     assert "rows 3" in show and "by source" in show and "by reasoning mode" in show
 
     # a second version with one record more: diff sees exactly that record
     bigger = tmp_path / "bigger.jsonl"
     bigger.write_text((FIX / "alpaca.jsonl").read_text() + json.dumps({"instruction": "New?", "output": "Yes."}) + "\n")
-    run_cli("data", "ingest", str(bigger), "--name", "bigger")
-    diff = run_cli("data", "diff", "small", "bigger").stdout
+    run_cli_here("data", "ingest", str(bigger), "--name", "bigger")
+    diff = run_cli_here("data", "diff", "small", "bigger").stdout
     assert "+1 added" in diff and "-0 removed" in diff and "3 in both" in diff
 
-    assert "is a root" in run_cli("data", "lineage", "small").stdout
-    assert "Name three primary colors." in run_cli("data", "head", "small", "-n", "1").stdout
-    assert "small" in run_cli("data", "list").stdout
+    assert "is a root" in run_cli_here("data", "lineage", "small").stdout
+    assert "Name three primary colors." in run_cli_here("data", "head", "small", "-n", "1").stdout
+    assert "small" in run_cli_here("data", "list").stdout
 
     for suffix in ("jsonl", "parquet"):
         target = tmp_path / f"export.{suffix}"
-        run_cli("data", "export", "small", str(target))
+        run_cli_here("data", "export", "small", str(target))
         import datasets
 
         ds = datasets.load_dataset("json" if suffix == "jsonl" else "parquet", data_files=str(target), split="train")
@@ -83,14 +83,14 @@ def test_same_content_under_another_file_name_has_same_id(ws, tmp_path):
 
 
 def test_malformed_jsonl_names_file_and_line_and_registers_nothing(ws):
-    proc = run_cli("data", "ingest", str(FIX / "malformed.jsonl"), "--name", "bad", check=False)
+    proc = run_cli_here("data", "ingest", str(FIX / "malformed.jsonl"), "--name", "bad", check=False)
     assert proc.returncode == 2
     assert "malformed.jsonl:2: malformed JSON" in proc.stderr
     assert ws.catalog().list_versions() == []
 
 
 def test_skip_invalid_writes_rejects_and_keeps_good_rows(ws):
-    proc = run_cli("data", "ingest", str(FIX / "malformed.jsonl"), "--name", "ok", "--skip-invalid")
+    proc = run_cli_here("data", "ingest", str(FIX / "malformed.jsonl"), "--name", "ok", "--skip-invalid")
     assert "1 rows rejected" in proc.stdout
     v = ws.catalog().resolve_version("ok")
     assert v["n_rows"] == 2
@@ -119,7 +119,7 @@ def test_bad_input_errors(ws, filename, message):
 
 
 def test_unknown_format_error_lists_formats_via_cli(ws):
-    proc = run_cli("data", "ingest", str(FIX / "unknown_format.jsonl"), "--name", "x", check=False)
+    proc = run_cli_here("data", "ingest", str(FIX / "unknown_format.jsonl"), "--name", "x", check=False)
     assert proc.returncode == 2
     for name in ("alpaca", "sharegpt", "messages", "prompt_completion", "smoltalk2"):
         assert name in proc.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 from tests.test_train import FAST, arithmetic_records
 from workbench.data.store import save_version
 from workbench.train import TrainError, train
@@ -41,8 +41,8 @@ def test_two_cpu_processes_train_one_run(ws, tiny_model_dir, tmp_path):
     single = train(ws, vid, str(tiny_model_dir), cfg, progress=False)
     path = tmp_path / "train.json"
     path.write_text(json.dumps(cfg))
-    proc = run_cli("train", "run", "--data", vid, "--base", str(tiny_model_dir), "--config", str(path),
-                   "--launcher", "accelerate", "--processes", "2", env={"OMP_NUM_THREADS": "1"})
+    proc = run_cli_here("train", "run", "--data", vid, "--base", str(tiny_model_dir), "--config", str(path),
+                        "--launcher", "accelerate", "--processes", "2", env={"OMP_NUM_THREADS": "1"})
     cat = ws.catalog()
     runs = cat.list_runs(vid)
     assert len(runs) == 2, proc.stdout + proc.stderr

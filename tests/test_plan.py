@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 from tests.test_train import FAST, arithmetic_records
 from workbench.data.store import save_version
 from workbench.train import TrainConfig, TrainError, prepare_tokenizer, render, train
@@ -77,10 +77,10 @@ def test_plan_of_a_real_run_and_auto_batch(ws, version, tiny_model_dir):
 def test_cli_plan(ws, version, tiny_model_dir, tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps(FAST))
-    out = json.loads(run_cli("train", "plan", "--data", version, "--base", str(tiny_model_dir), "--config", str(cfg),
-                             "--memory", "8000", "--json").stdout)
+    out = json.loads(run_cli_here("train", "plan", "--data", version, "--base", str(tiny_model_dir),
+                                  "--config", str(cfg), "--memory", "8000", "--json").stdout)
     assert out["available_mb"] == 8000 and out["fits"] and out["suggestion"]["batch_size"] == FAST["batch_size"]
-    text = run_cli("train", "plan", "--data", version, "--base", str(tiny_model_dir), "--config", str(cfg)).stdout
+    text = run_cli_here("train", "plan", "--data", version, "--base", str(tiny_model_dir), "--config", str(cfg)).stdout
     assert "estimated peak" in text and "suggested: batch_size" in text
-    bad = run_cli("train", "plan", "--data", version, "--base", str(tiny_model_dir), "--memory", "-5", check=False)
+    bad = run_cli_here("train", "plan", "--data", version, "--base", str(tiny_model_dir), "--memory", "-5", check=False)
     assert bad.returncode == 2 and "--memory must be a positive" in bad.stdout + bad.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 from workbench.data.records import make_record
 from workbench.data.store import save_version
 from workbench.train import TrainConfig, TrainError, check_mask_batch, conversation, prepare_tokenizer, render, train
@@ -191,7 +191,7 @@ def test_resume_after_kill_9(ws, version, tiny_model_dir, tmp_path):
     steps_before = {s["step"] for s in cat.run_steps(row["id"])}
     assert steps_before
 
-    out = run_cli("train", "--data", version, "--base", str(tiny_model_dir), "--config", str(config))
+    out = run_cli_here("train", "--data", version, "--base", str(tiny_model_dir), "--config", str(config))
     assert "resumed from checkpoint-" in out.stdout
     [row] = cat.list_runs()
     assert row["status"] == "finished" and row["attempts"] == 2 and row["meta"]["global_steps"] == 16
@@ -199,7 +199,7 @@ def test_resume_after_kill_9(ws, version, tiny_model_dir, tmp_path):
     steps = [s["step"] for s in cat.run_steps(row["id"]) if s["loss"] is not None]
     assert steps == list(range(1, 17))  # every step once, none twice
     # asking again returns the finished run
-    out = run_cli("train", "--data", version, "--base", str(tiny_model_dir), "--config", str(config))
+    out = run_cli_here("train", "--data", version, "--base", str(tiny_model_dir), "--config", str(config))
     assert "reused" in out.stdout and len(cat.list_runs()) == 1
 
 
@@ -211,7 +211,7 @@ def test_merge_matches_adapter_outputs(ws, version, tiny_model_dir, tmp_path):
 
     r = train(ws, version, str(tiny_model_dir), {**FAST, "lr": 1e-2}, progress=False)
     assert load_for_inference(ws, r.id[:8]) == (str(tiny_model_dir.resolve()), r.adapter_dir)
-    out = run_cli("train", "merge", r.id[:8], "--out", str(tmp_path / "merged"))
+    out = run_cli_here("train", "merge", r.id[:8], "--out", str(tmp_path / "merged"))
     assert "merged model written" in out.stdout
     tok = AutoTokenizer.from_pretrained(tmp_path / "merged")
     x = tok("What is 3 plus 3?", return_tensors="pt")
@@ -226,18 +226,18 @@ def test_merge_matches_adapter_outputs(ws, version, tiny_model_dir, tmp_path):
     torch.testing.assert_close(merged_logits, adapter_logits, atol=1e-4, rtol=1e-4)
     assert not any(p.name.startswith("adapter") for p in (tmp_path / "merged").iterdir())
     # merging again into a non-empty directory is refused, not overwritten
-    bad = run_cli("train", "merge", r.id, "--out", str(tmp_path / "merged"), check=False)
+    bad = run_cli_here("train", "merge", r.id, "--out", str(tmp_path / "merged"), check=False)
     assert bad.returncode == 2 and "not empty" in bad.stderr
 
 
 def test_cli_show_and_unknown_run(ws, version, tiny_model_dir):
     r = train(ws, version, str(tiny_model_dir), FAST, progress=False)
-    out = run_cli("train", "show", r.id)
+    out = run_cli_here("train", "show", r.id)
     assert r.id in out.stdout and "lora-fp32" in out.stdout and "sanity generations" in out.stdout
-    data = json.loads(run_cli("train", "show", r.id, "--json").stdout)
+    data = json.loads(run_cli_here("train", "show", r.id, "--json").stdout)
     assert data["id"] == r.id and len(data["steps"]) == 4
-    assert r.id in run_cli("train", "list").stdout
-    bad = run_cli("train", "show", "ffffffff", check=False)
+    assert r.id in run_cli_here("train", "list").stdout
+    bad = run_cli_here("train", "show", "ffffffff", check=False)
     assert bad.returncode == 2 and "no training run" in bad.stderr
-    bad = run_cli("train", "--data", version, "--base", str(tiny_model_dir), "--quant", "int3", check=False)
+    bad = run_cli_here("train", "--data", version, "--base", str(tiny_model_dir), "--quant", "int3", check=False)
     assert bad.returncode == 2 and "unknown quant" in bad.stderr

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tests.ablate_helpers import filled_workspace, tiny_spec, write_data
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, run_cli_here
 
 # A quickstart run's recorded task times (s), from its catalog's ablation_tasks, 2026-12-01 on the
 # 2-core machine while other test suites ran (load average 9-12): the first training was slowed
@@ -79,8 +79,8 @@ def test_ablate_new_writes_a_commented_spec_that_runs_dry(tmp_path, ws):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("steps:\n  - step: exact_dedup\n")
     out = tmp_path / "specs" / "mine.yaml"
-    proc = run_cli("ablate", "new", "mine", "--data", str(paths["all"]), "--data", str(paths["math"]),
-                   "--recipe", str(recipe), "--suites", "think_follow", "--out", str(out))
+    proc = run_cli_here("ablate", "new", "mine", "--data", str(paths["all"]), "--data", str(paths["math"]),
+                        "--recipe", str(recipe), "--suites", "think_follow", "--out", str(out))
     assert "--dry-run" in proc.stdout
     text = out.read_text()
     spec = yaml.safe_load(text)
@@ -100,7 +100,7 @@ def test_ablate_new_writes_a_commented_spec_that_runs_dry(tmp_path, ws):
         write_spec(tmp_path / "x.yaml", "x", [str(tmp_path / "nope.jsonl")])
     assert not (tmp_path / "x.yaml").exists()
 
-    dry = run_cli("ablate", str(out), "--dry-run")
+    dry = run_cli_here("ablate", str(out), "--dry-run")
     assert "12 to run, 0 already in the catalog" in dry.stdout and "estimate ~" in dry.stdout
     assert "train curated seed 0" in dry.stdout
     assert not ws.catalog().ablation_tasks("mine")  # nothing ran
@@ -109,7 +109,7 @@ def test_ablate_new_writes_a_commented_spec_that_runs_dry(tmp_path, ws):
 def test_dry_run_shows_what_is_cached(tmp_path_factory, tiny_model_dir, tmp_path, monkeypatch):
     home = filled_workspace(tmp_path_factory, tiny_model_dir).home
     spec = tiny_spec(tmp_path, tiny_model_dir)  # the same content elsewhere: the same task ids
-    proc = run_cli("ablate", str(spec), "--dry-run", env={"WORKBENCH_HOME": str(home)})
+    proc = run_cli_here("ablate", str(spec), "--dry-run", env={"WORKBENCH_HOME": str(home)})
     assert "0 to run, 7 already in the catalog" in proc.stdout
     assert proc.stdout.count("cached") == 7
 
@@ -162,7 +162,7 @@ def test_doctor_reports_each_check_and_a_fix(tmp_path, ws):
     names = [c.name for c in run_checks(ws.home)]
     for expected in ("torch", "model smollm2-135m-instruct", "NLTK punkt_tab", "chromium", "disk", "memory", "workspace"):
         assert expected in names
-    proc = run_cli("doctor", check=False)
+    proc = run_cli_here("doctor", check=False)
     assert "workspace" in proc.stdout and proc.returncode in (0, 1)
     assert ("ready" in proc.stdout) == (proc.returncode == 0)
 
@@ -205,7 +205,7 @@ def test_data_export_writes_a_card_that_datasets_reads(tmp_path_factory, tiny_mo
     build = next(t for t in cat.ablation_tasks("tiny") if t["kind"] == "build" and t["variant"] == "all")
     version = build["output"]["version"]
     out = tmp_path / "handover" / "data.jsonl"
-    proc = run_cli("data", "export", version, str(out), env={"WORKBENCH_HOME": str(home)})
+    proc = run_cli_here("data", "export", version, str(out), env={"WORKBENCH_HOME": str(home)})
     card = out.parent / "README.md"
     assert str(card) in proc.stdout
     text = card.read_text()

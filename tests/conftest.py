@@ -143,6 +143,7 @@ def ray_address():
     """One local Ray instance (2 CPUs) for the whole session: Ray takes many seconds to start."""
     ray = pytest.importorskip("ray", reason="the ray extra is not installed (bash setup.sh installs it)")
     ctx = ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024 ** 2,
-                   log_to_driver=False, configure_logging=False)
+                   log_to_driver=False, configure_logging=False,
+                   _system_config={"worker_niceness": 0})  # Ray's default 15 starves its workers on a busy machine
     yield ctx.address_info["gcs_address"]
     ray.shutdown()

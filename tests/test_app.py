@@ -8,11 +8,11 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
-from tests.ablate_helpers import chromium, filled_workspace, free_port
+from tests.ablate_helpers import chromium, filled_workspace
+from tests.browser import render, served_app
 from tests.conftest import REPO
 
 APP = str(REPO / "app.py")
@@ -122,60 +122,22 @@ def test_pages_read_while_another_process_writes(monkeypatch, filled, tmp_path):
     assert int(out) > 5, "the writer kept committing while the pages read"
 
 
-def _wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
 def test_app_served_for_real_renders_the_leaderboard_in_chromium(filled, tmp_path):
     browser = chromium()
     if browser is None:
         pytest.skip("chromium is not installed")
-    port = free_port()
-    env = {**os.environ, "WORKBENCH_HOME": str(filled.home)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,1000", "--virtual-time-budget=60000"]
-    try:
-        _wait_http(url + "_stcore/health", 60)
-        dom = ""
-        words = ("Leaderboard · tiny", "base", "all", "math", "gsm_style", "think_follow", "(baseline)")
-        for attempt in range(12):  # a load can be captured before the script rendered all of the page:
-            if attempt:          # the heading streams in before the grid does
-                time.sleep(5)  # virtual time runs ahead of the server: let the earlier session's run finish
-            dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-            if all(word in dom for word in words):
-                break
-        assert "Leaderboard · tiny" in dom, dom[-2000:]
-        for word in words:
-            assert word in dom, word
+    with served_app(APP, filled.home, tmp_path / "streamlit.log") as url:
         shot = tmp_path / "leaderboard.png"
-        for attempt in range(8):  # like the DOM above: a load can be captured before the script rendered
-            if attempt:
-                time.sleep(3)  # let the sessions of earlier loads finish their runs on the 2 cores
-            shot.unlink(missing_ok=True)
-            subprocess.run([browser, *flags, f"--screenshot={shot}", url], capture_output=True, timeout=120)
-            if shot.exists() and shot.stat().st_size > 10_000:
-                break
+        words = ("Leaderboard · tiny", "base", "all", "math", "gsm_style", "think_follow", "(baseline)")
+        page = render(browser, url, words, tmp_path / "chromium", shot)
+        assert not page.missing, (page.missing, page.text[-2000:])
         assert shot.exists() and shot.stat().st_size > 10_000
         keep = os.environ.get("WORKBENCH_SCREENSHOT")
         if keep:
             shutil.copy(shot, keep)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        # a link opens a page (?page=): Compare opens on all disagreements, every metric side by side
+        shot = tmp_path / "compare.png"
+        words = ("Compare two runs, item by item", "all disagreements", "B wins", "run A")
+        page = render(browser, url + "?page=Compare+runs&ablation=tiny", words, tmp_path / "chromium", shot)
+        assert not page.missing, (page.missing, page.text[-2000:])
+        assert shot.exists() and shot.stat().st_size > 10_000

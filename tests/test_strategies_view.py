@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 
 import pytest
 
-from tests.ablate_helpers import chromium, free_port
+from tests.browser import render, served_app
+from tests.ablate_helpers import chromium
 from tests.test_strategies_e2e import dup  # noqa: F401 - the trained injected-duplicates ablation
-from tests.test_app import APP, _wait_http, open_app, texts
+from tests.test_app import APP, open_app, texts
 
 
 def test_strategy_views_reuse_the_report_tables_and_dose_figures(dup):
@@ -47,36 +45,12 @@ def test_strategies_page_in_chromium(dup, tmp_path):
     browser = chromium()
     if browser is None:
         pytest.skip("chromium is not installed")
-    port = free_port()
-    env = {**os.environ, "WORKBENCH_HOME": str(dup["ws"].home)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/?page=Strategies&ablation=dup"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,1600", "--virtual-time-budget=60000"]
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/_stcore/health", 60)
+    with served_app(APP, dup["ws"].home, tmp_path / "streamlit.log") as url:
         words = ("Strategy inject (inject)", "inject.duplicate-0.2.exact_dedup", "Verdict: helps")
-        shot, dom = tmp_path / "strategies.png", ""
-        for attempt in range(12):  # the page streams in: retry until the script rendered all of it, then shoot
-            if attempt:
-                time.sleep(5)  # virtual time runs ahead of the server: let the earlier session's run finish
-            dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True,
-                                 timeout=120).stdout
-            if not (all(w in dom for w in words) and "<img" in dom):
-                continue
-            shot.unlink(missing_ok=True)
-            subprocess.run([browser, *flags, f"--screenshot={shot}", url], capture_output=True, timeout=120)
-            if shot.exists() and shot.stat().st_size > 10_000:
-                break
-        if os.environ.get("WORKBENCH_SCREENSHOT") and shot.exists():  # keep it to look at
+        shot = tmp_path / "strategies.png"
+        page = render(browser, url + "?page=Strategies&ablation=dup", words, tmp_path / "chromium", shot, height=1600)
+        if os.environ.get("WORKBENCH_SCREENSHOT"):  # keep it to look at
             shutil.copy(shot, os.environ["WORKBENCH_SCREENSHOT"])
-        for w in words:
-            assert w in dom, (w, dom[-2000:])
+        assert not page.missing, (page.missing, page.text[-2000:])
+        assert "<img" in page.html  # the dose-response figure
         assert shot.exists() and shot.stat().st_size > 10_000
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

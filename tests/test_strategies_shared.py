@@ -32,6 +32,10 @@ def test_variants_with_the_same_data_share_a_run_and_each_gets_its_scores(shared
     assert len({versions[n] for n in SAME}) == len({versions[n] for n in DEDUPED}) == 1
     trains = [t for t in ws.catalog(reader=True).ablation_tasks("shared") if t["kind"] == "train"]
     assert len(trains) == 2  # one run per distinct dataset, trained once
+    from workbench.ablate import status
+
+    counts = status(ws, "shared")["counts"]  # nothing is left "not started" by a shared run
+    assert counts["shared"] == len(versions) - 2 and counts["not started"] == 0, counts
     _, evaluated = targets(ws, "shared")
     by_variant = {t["variant"]: t["target"] for t in evaluated}
     assert set(by_variant) == {"base", *versions}  # every variant, not only the one whose task ran

@@ -262,7 +262,8 @@ def run_ablation(ws: Workspace, spec_or_path, executor=None, log: Callable[[str]
 
 
 def status(ws: Workspace, name: str) -> dict:
-    """What is done, running, interrupted or failed, per task, and what is still to come."""
+    """What is done, running, interrupted or failed, per task, and what is still to come.
+    `shared` counts the variant seeds that reuse another variant's run (the same data)."""
     cat = ws.catalog(reader=True)
     abl = cat.get_ablation(name)
     tasks = cat.ablation_tasks(name)
@@ -272,5 +273,10 @@ def status(ws: Workspace, name: str) -> dict:
     counts: dict[str, int] = {}
     for t in tasks:
         counts[t["status"]] = counts.get(t["status"], 0) + 1
-    counts["not started"] = max(0, expected - len(tasks))
+    from workbench.report.gather import shared_runs
+
+    shared = shared_runs(abl["spec"], tasks)  # a variant seed whose data is another's: one train and eval row for both
+    if shared:
+        counts["shared"] = len(shared)
+    counts["not started"] = max(0, expected - 2 * len(shared) - len(tasks))
     return {"name": name, "spec_path": abl["spec_path"], "updated": abl["updated"], "tasks": tasks, "counts": counts}

@@ -39,7 +39,7 @@ class GRPOSettings(_Section):
     num_generations: int = Field(4, ge=2)  # completions per prompt (the group)
     max_completion_length: int = Field(128, gt=0)
     temperature: float = Field(1.0, gt=0)
-    beta: float = Field(0.0, ge=0)  # KL weight; > 0 scores a reference (the base, adapter disabled)
+    beta: float = Field(0.0, ge=0)  # KL weight; > 0 scores a reference: the base, or the `from:` run's adapter
 
     @model_validator(mode="after")
     def _check(self):

@@ -5,6 +5,10 @@ The rewards are named in the config (`grpo.rewards`) and are the suites' own sco
 reasoning mode for think_format, `instruction_id_list` + `kwargs` for ifeval. A reward none of
 the rows can be scored by is refused before training. Per-reward means per step are stored
 beside the loss (`run_steps.metrics`, e.g. `rewards/gsm_answer/mean`).
+
+With `grpo.beta > 0` the KL term needs a reference. On a new LoRA it is the base with the
+adapter disabled; started from another run (`from: sft`), TRL copies that run's adapter as a
+frozen "ref" adapter, so the policy is held near the SFT model, not the base.
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 recorded task times (the catalog's ablation_tasks) and prints, at the start and after each
 finished task, what the display said was left against what really was left.
 
-    python benchmarks/eta_check.py [--home WORKBENCH_HOME] [NAME]     # default: quickstart
+    python benchmarks/eta_check.py [--home WORKBENCH_HOME] [--wall S] [NAME]   # default: quickstart
+
+`--wall S`: the command's wall time (from /usr/bin/time); what followed the last task (summary
+and report) is then part of what was left, against the estimate's allowance for it.
 
 Run it after `workbench ablate examples/quickstart.yaml` on a fresh workspace (cached tasks
 have no time and are left out).
@@ -14,7 +17,7 @@ import argparse
 import os
 from pathlib import Path
 
-from workbench.ablate.estimate import recorded, replay
+from workbench.ablate.estimate import AFTER_TASKS_S, REPORT_S, recorded, replay
 from workbench.progress import fmt_s
 from workbench.workspace import Workspace
 
@@ -23,12 +26,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("name", nargs="?", default="quickstart")
     ap.add_argument("--home", default=os.environ.get("WORKBENCH_HOME", ".workbench"))
+    ap.add_argument("--wall", type=float, help="the ablate command's wall time in seconds")
     args = ap.parse_args()
-    tasks = recorded(Workspace(Path(args.home).resolve()), args.name)
+    ws = Workspace(Path(args.home).resolve())
+    tasks = recorded(ws, args.name)
     if not tasks:
         raise SystemExit(f"no finished tasks with recorded times for {args.name!r} in {args.home}")
+    actual_tail = 0.0
+    if args.wall:
+        rows = [t for t in ws.catalog(reader=True).ablation_tasks(args.name) if t["status"] == "done" and t["wall_s"]]
+        span = (max(t["finished"] for t in rows) - min(t["started"] for t in rows)).total_seconds()
+        actual_tail = max(0.0, args.wall - span)  # the summary and report (and the start-up, a second or two)
+        print(f"tasks spanned {fmt_s(span)} of the command's {fmt_s(args.wall)}: {actual_tail:.0f} s after them")
     print(f"{'after':32s} {'prior':>7s} {'took':>7s} {'said left':>10s} {'was left':>9s} {'error':>6s}")
-    points = replay(tasks)
+    points = replay(tasks, tail_s=AFTER_TASKS_S + REPORT_S, actual_tail_s=actual_tail)
     for i, p in enumerate(points):
         prior, took = (fmt_s(tasks[i - 1][0].prior_s), fmt_s(tasks[i - 1][1])) if i else ("", "")
         print(f"{p.after:32s} {prior:>7s} {took:>7s} {fmt_s(p.estimate_s):>10s} {fmt_s(p.actual_s):>9s} {p.error:6.0%}")

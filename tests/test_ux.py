@@ -64,6 +64,41 @@ def test_estimate_is_per_kind_on_recorded_durations(quickstart_plan):
     assert points[-2].error < 0.35 and points[-1].actual_s == 0
 
 
+def test_built_data_reprices_its_trainings_before_they_start(tmp_path):
+    """The plan prices a training from the size of its source files; once the variant is built,
+    its trainings are priced from the built rows' tokens (what the task will cost when it starts)."""
+    from workbench.ablate.estimate import plan, prior_seconds
+    from workbench.ablate.executors import LocalExecutor
+    from workbench.ablate.runner import Runner
+    from workbench.ablate.spec import load_spec
+    from workbench.workspace import Workspace
+
+    ws, spec = Workspace(tmp_path / "home"), load_spec(REPO / "examples" / "quickstart.yaml")
+    planned = {p.key: p.work.prior_s for p in plan(ws, spec)}
+    seen = {}
+
+    class BuildsOnly(LocalExecutor):  # real builds; the first model task stops the run
+        def run(self, ws_, task):
+            if task.kind != "build":
+                seen.update({k: p.work.prior_s for k, p in runner.plan.items() if k[0] == "train"})
+                raise KeyboardInterrupt
+            return super().run(ws_, task)
+
+    runner = Runner(ws, spec, executor=BuildsOnly())
+    with pytest.raises(KeyboardInterrupt):
+        runner.run()
+    cat = ws.catalog(reader=True)
+    for key, prior in seen.items():
+        task = next(t for t in cat.ablation_tasks(spec.name) if t["kind"] == "build" and t["variant"] == key[1])
+        from workbench.ablate.tasks import resolved_train_config, train_task, variant_train_config
+
+        config = variant_train_config(spec, spec.variant(key[1]), resolved_train_config(spec))
+        inputs = train_task(spec, key[1], task["output"]["version"], key[2], config).inputs
+        assert prior == pytest.approx(prior_seconds("train", inputs, cat))
+        assert prior != pytest.approx(planned[key])  # the source bytes' guess was replaced
+    assert len(seen) == 3
+
+
 def test_running_task_refines_with_its_own_progress():
     from workbench.ablate.estimate import Estimator, Work
 

@@ -11,8 +11,9 @@ machine (2 CPU cores, the bundled 135M model):
 
 A machine is faster or slower than the reference by a factor per kind: `Estimator.observe`
 records (prior, actual) for each finished task and the remaining tasks of that kind are scaled by
-sum(actual) / sum(prior) of their kind. A kind not seen yet borrows the other kinds' factor
-(the machine's speed), and the running task's own progress refines its share.
+the mean actual / prior of their kind (see `Estimator.factor`). A kind not seen yet borrows the
+model kinds' factor (the machine's speed), and the running task's own progress refines its
+share. What comes after the last task (the summary and the report) is `tail_s`.
 
 `replay(points)` re-runs the estimate over a finished ablation's recorded durations, so its
 accuracy can be checked after the fact (benchmarks/eta_check.py).
@@ -38,6 +39,8 @@ TRAIN_OVERHEAD_S = 20.0  # a child process, loading the model, saving the adapte
 SINGLE_GEN_TOKENS_PER_S = 18.0  # sanity generations: one prompt at a time
 BATCH_STEP_S = 0.25  # one decoding step of a 16-prompt batch through lm-eval (padding, stop checks, LoRA)
 EVAL_OVERHEAD_S = 15.0
+AFTER_TASKS_S = 4.0  # the console summary after the last task (its statistics)
+REPORT_S = 6.0  # writing report.html and report.md (the quickstart's took 5-6 s)
 LIKELIHOOD_S_PER_ITEM = 0.25
 PAD_FACTOR = 1.25  # a batch is as long as its longest example
 CHARS_PER_TOKEN = 4.0  # of a JSONL line (keys included): the estimate before the data is built
@@ -141,24 +144,28 @@ class Estimator:
     """Seconds left, from the priors of what remains and the factors learned from what finished."""
 
     seen: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # kind -> [(prior, actual)]
+    tail_s: float = 0.0  # after the last task: the summary and the report
 
     def observe(self, kind: str, prior_s: float, actual_s: float) -> None:
         if prior_s > 0:
             self.seen.setdefault(kind, []).append((prior_s, actual_s))
 
     def factor(self, kind: str) -> float:
-        """Actual / prior for this kind: the median ratio of its finished tasks, so one task slowed
-        by a busy machine does not move it much; until three have finished, the prior itself (1.0)
-        is one more vote, so a single slow first task moves the estimate half way, not all the way.
-        A kind not seen yet takes the machine's speed from the model tasks (train, eval) seen so
-        far; builds are too short to tell."""
+        """Actual / prior for this kind, from its finished tasks. Until three have finished, the
+        median of theirs and the prior's own 1.0: one slow first task moves the estimate half way,
+        two that agree set it. From three on, their mean (what is left is a sum, and a sum's
+        expected length takes the mean), the highest and lowest left out from five on, so one task
+        slowed by a busy machine does not move it much. A kind not seen yet takes the machine's
+        speed from the model tasks (train, eval) seen so far; builds are too short to tell."""
         pairs = self.seen.get(kind)
         if not pairs and kind in MODEL_KINDS:
             pairs = [p for k in MODEL_KINDS for p in self.seen.get(k, [])]
         if not pairs:
             return 1.0
-        ratios = [a / p for p, a in pairs]
-        return statistics.median(ratios if len(ratios) >= 3 else [1.0, *ratios])
+        ratios = sorted(a / p for p, a in pairs)
+        if len(ratios) < 3:
+            return statistics.median([1.0, *ratios])
+        return statistics.fmean(ratios[1:-1] if len(ratios) >= 5 else ratios)
 
     def task_s(self, work: Work) -> float:
         return work.prior_s * self.factor(work.kind)
@@ -166,7 +173,7 @@ class Estimator:
     def left(self, remaining: list[Work], current: Work | None = None, elapsed: float = 0.0,
              fraction: float | None = None) -> float:
         """Seconds left: the running task's rest (from its own progress once past 10%) plus the rest."""
-        total = sum(self.task_s(w) for w in remaining)
+        total = sum(self.task_s(w) for w in remaining) + self.tail_s
         if current is not None:
             expected = self.task_s(current)
             if fraction is not None and fraction >= 0.1:
@@ -190,14 +197,16 @@ class Point:
         return abs(self.estimate_s - self.actual_s) / self.actual_s if self.actual_s > 0 else 0.0
 
 
-def replay(tasks: list[tuple[Work, float]]) -> list[Point]:
-    """The estimate at the start and after each finished task of a recorded run: [(work, wall_s)] in order."""
-    est = Estimator()
-    points = [Point("(start)", "", est.left([w for w, _ in tasks]), sum(s for _, s in tasks))]
+def replay(tasks: list[tuple[Work, float]], tail_s: float = 0.0, actual_tail_s: float = 0.0) -> list[Point]:
+    """The estimate at the start and after each finished task of a recorded run: [(work, wall_s)] in
+    order; `tail_s` is what the estimate allows for after the last task, `actual_tail_s` what it took."""
+    est = Estimator(tail_s=tail_s)
+    points = [Point("(start)", "", est.left([w for w, _ in tasks]), sum(s for _, s in tasks) + actual_tail_s)]
     for i, (work, wall) in enumerate(tasks):
         est.observe(work.kind, work.prior_s, wall)
         rest = tasks[i + 1:]
-        points.append(Point(work.label, work.kind, est.left([w for w, _ in rest]), sum(s for _, s in rest)))
+        points.append(Point(work.label, work.kind, est.left([w for w, _ in rest]),
+                            sum(s for _, s in rest) + actual_tail_s))
     return points
 
 

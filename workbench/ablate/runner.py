@@ -13,6 +13,7 @@ A task's outputs are files plus catalog rows written by the step itself, and one
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import traceback
@@ -62,7 +63,8 @@ class Runner:
     per finished task)."""
 
     def __init__(self, ws: Workspace, spec: AblationSpec, executor=None, log: Callable[[str], None] | None = None,
-                 spec_path: str | None = None, quiet: bool = False, board: TaskBoard | None = None):
+                 spec_path: str | None = None, quiet: bool = False, board: TaskBoard | None = None,
+                 tail_s: float = 0.0):
         self.ws, self.spec = ws, spec
         self.executor = executor or LocalExecutor()
         self.log = log or (lambda msg: None)
@@ -72,7 +74,7 @@ class Runner:
         self.t0 = time.monotonic()
         self.n_seen = 0
         self.plan: dict[tuple, Planned] = {}
-        self.estimator = Estimator()
+        self.estimator = Estimator(tail_s=tail_s)  # tail_s: what follows the last task (summary, report)
 
     @property
     def total(self) -> int:
@@ -88,6 +90,16 @@ class Runner:
         keys = list(self.plan)
         rest = [p.work for p in list(self.plan.values())[keys.index(key) + 1:]] if key in self.plan else []
         return self.estimator.left(rest, current, elapsed, fraction)
+
+    def _price_trains(self, v, version: str, config: dict) -> None:
+        """Once a variant's data is built, its trainings are priced from the built rows (their
+        tokens), not from the size of the source files the plan had to go by."""
+        cat = self.ws.catalog()
+        for seed in self.spec.seeds_for(v.name):
+            p = self.plan.get(("train", v.name, seed))
+            if p is not None and p.state == "waits":
+                inputs = train_task(self.spec, v.name, version, seed, variant_train_config(self.spec, v, config)).inputs
+                self.plan[p.key] = dataclasses.replace(p, work=Work("train", p.label, prior_seconds("train", inputs, cat)))
 
     def drop(self, *keys: tuple) -> None:
         """Tasks that will not run (their build or training failed)."""
@@ -203,6 +215,7 @@ class Runner:
             o = self.run_task(task)
             if o.status != "failed":
                 built[v.name] = o.output.version
+                self._price_trains(v, o.output.version, config)
             else:  # its trains and evals will not run
                 for seed in spec.seeds_for(v.name):
                     self.drop(("train", v.name, seed), ("eval", v.name, seed))
@@ -250,15 +263,17 @@ def prepare(spec_or_path: AblationSpec | str | os.PathLike) -> tuple[AblationSpe
 
 
 def run_ablation(ws: Workspace, spec_or_path, executor=None, log: Callable[[str], None] | None = None,
-                 quiet: bool = False, board: TaskBoard | None = None) -> AblationRun:
+                 quiet: bool = False, board: TaskBoard | None = None, tail_s: float = 0.0) -> AblationRun:
     """Run (or resume) every task of an ablation; failures are recorded, not raised.
 
-    `quiet`: every task's output goes to its log file (see Runner); `board`: a live display."""
+    `quiet`: every task's output goes to its log file (see Runner); `board`: a live display;
+    `tail_s`: what the caller does after the last task (its summary, the report), for the ETA."""
     spec, path = prepare(spec_or_path)
     config = resolved_train_config(spec)  # validate before any work
     for v in spec.variants:
         variant_train_config(spec, v, config)
-    return Runner(ws, spec, executor=executor, log=log, spec_path=path, quiet=quiet, board=board).run()
+    return Runner(ws, spec, executor=executor, log=log, spec_path=path, quiet=quiet, board=board,
+                  tail_s=tail_s).run()
 
 
 def status(ws: Workspace, name: str) -> dict:

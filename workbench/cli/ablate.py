@@ -32,6 +32,7 @@ def run(
 ):
     """Build each variant's data, train each (variant x seed), evaluate every run and the base model."""
     from workbench.ablate import load_spec, make_executor, run_ablation
+    from workbench.ablate.estimate import AFTER_TASKS_S, REPORT_S
     from workbench.progress import TaskBoard
     from workbench.progress import console as progress_console
 
@@ -41,10 +42,11 @@ def run(
         return
     resources = load_spec(spec).resources.override(num_cpus, num_gpus)
     chosen = make_executor(executor, address=address, resources=resources, isolate=not in_process)
+    tail_s = AFTER_TASKS_S + (0.0 if no_report else REPORT_S)  # the summary and report below, for the ETA
     if executor == "local":
-        result = run_ablation(ws, spec, executor=chosen, quiet=not verbose, board=TaskBoard())
+        result = run_ablation(ws, spec, executor=chosen, quiet=not verbose, board=TaskBoard(), tail_s=tail_s)
     else:  # tasks run concurrently in Ray workers, whose output Ray forwards: one line per finished task here
-        result = run_ablation(ws, spec, executor=chosen,
+        result = run_ablation(ws, spec, executor=chosen, tail_s=tail_s,
                               log=lambda msg: progress_console.print(msg, highlight=False, markup=False, soft_wrap=True))
     console.print(f"ablation [bold]{result.name}[/]: {result.n_new} steps run now, "
                   f"{len(result.outcomes) - result.n_new - len(result.failures)} cached, {len(result.failures)} failed")
@@ -63,12 +65,12 @@ def run(
 
 def _dry_run(ws, spec_path: Path) -> None:
     from workbench.ablate import prepare
-    from workbench.ablate.estimate import Estimator, plan
+    from workbench.ablate.estimate import AFTER_TASKS_S, REPORT_S, Estimator, plan
     from workbench.progress import fmt_s
 
     spec, _ = prepare(spec_path)
     tasks = plan(ws, spec)
-    est = Estimator()
+    est = Estimator(tail_s=AFTER_TASKS_S + REPORT_S)
     rows = [[p.label, p.state, p.task_id or "(after its build/train)", fmt_s(est.task_s(p.work)) if p.work.prior_s else ""]
             for p in tasks]
     console.print(table(f"ablation {spec.name}: {len(tasks)} tasks", ["task", "state", "id", "estimate"], rows))

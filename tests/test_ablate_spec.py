@@ -92,3 +92,19 @@ def test_cli_rejects_a_bad_spec_and_writes_nothing(ws, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "variants[0].extra: unknown key" in proc.stderr
     assert ws.catalog().list_ablations() == []
+
+
+def test_reading_a_spec_does_not_import_the_trainer(tmp_path):
+    """Validating `method:` reads the methods registry, which must not import transformers'
+    Trainer stack (~10 s on 2 cores): report, status, --dry-run and every view page read specs."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from workbench.ablate.spec import load_spec; "
+            f"s = load_spec({str(REPO / 'examples' / 'dpo.yaml')!r}); "
+            "assert any(v.method for v in s.variants); "
+            "print(sorted(m for m in ('transformers.trainer_callback', 'workbench.train.sft', 'peft', 'torch') "
+            "if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout

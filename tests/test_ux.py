@@ -87,11 +87,11 @@ def test_built_data_reprices_its_trainings_before_they_start(tmp_path):
     runner = Runner(ws, spec, executor=BuildsOnly())
     with pytest.raises(KeyboardInterrupt):
         runner.run()
+    from workbench.ablate.tasks import resolved_train_config, train_task, variant_train_config
+
     cat = ws.catalog(reader=True)
     for key, prior in seen.items():
         task = next(t for t in cat.ablation_tasks(spec.name) if t["kind"] == "build" and t["variant"] == key[1])
-        from workbench.ablate.tasks import resolved_train_config, train_task, variant_train_config
-
         config = variant_train_config(spec, spec.variant(key[1]), resolved_train_config(spec))
         inputs = train_task(spec, key[1], task["output"]["version"], key[2], config).inputs
         assert prior == pytest.approx(prior_seconds("train", inputs, cat))

@@ -10,6 +10,7 @@ import streamlit as st
 
 from workbench import report
 from workbench.report import figures
+from workbench.report.views import decision_view
 from workbench.workspace import Workspace
 
 PAGES = ["Leaderboard", "Compare runs", "Training", "Data", "Strategies"]
@@ -43,23 +44,32 @@ def leaderboard(ws: Workspace, data: report.ReportData) -> None:
         fig = report.scores_figure(data)
         if fig is not None:
             st.pyplot(fig)
-        decisions = [c for c in data.comparisons if c.headline and c.kind == "variant"]
+        decisions = decision_view(data)  # the engine's decisions, as the report and `compare` show them
         if decisions:
-            st.markdown("**Decisions** (headline metrics; B - A, paired, seed-aware)")
-            st.dataframe([{"A": c.a, "B": c.b, "suite": c.suite, "metric": c.metric, "B - A": f"{c.delta:+.3f}",
-                           "95% CI": report.verdicts.fmt_row(c), "p adj": c.p_adjusted, "verdict": c.verdict}
-                          for c in decisions], hide_index=True, width="stretch")
-        if data.controls:
+            st.markdown("**Decisions** (headline metrics; B - A, paired, seed-aware; green better in the metric's "
+                        "direction, red worse)")
+            st.dataframe(_coloured(decisions), hide_index=True, width="stretch")
+        controls = decision_view(data, kind="control")
+        if controls:
             st.markdown("**A/A control** (same data, other seed: the noise floor)")
-            st.dataframe([{"A": c.a, "B": c.b, "suite": c.suite, "metric": c.metric, "B - A": f"{c.delta:+.3f}",
-                           "95% CI": report.verdicts.fmt_row(c), "result": "significant" if c.significant else "clean"}
-                          for c in data.controls], hide_index=True, width="stretch")
+            st.dataframe([{k: v for k, v in c.items() if k not in ("direction", "colour")}
+                          | {"result": "significant" if c["verdict"] != "noise" else "clean"} for c in controls],
+                         hide_index=True, width="stretch")
     if data.failures:
         st.warning("Some steps failed; the others went on. Rerun `workbench ablate` to retry them.")
         st.dataframe(data.failures, hide_index=True, width="stretch")
     with st.expander("tasks"):
         st.dataframe([{"task": t["label"], "status": t["status"], "wall s": t["wall_s"], "id": t["task_id"]} for t in data.tasks],
                      hide_index=True, width="stretch")
+
+
+def _coloured(rows: list[dict]):
+    """The decision rows as a pandas Styler: the verdict cell in the grid's colour for its word."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{k: v for k, v in r.items() if k != "colour"} for r in rows])
+    return frame.style.map(lambda word: f"background-color: {figures.VERDICT_COLOURS.get(word, '#ffffff')}",
+                           subset=["verdict"])
 
 
 def compare(ws: Workspace, data: report.ReportData) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workbench.evals import decide, verdict  # noqa: E402
+from workbench.evals import decide, engine, verdict  # noqa: E402
 from workbench.evals.simulate import SimSpec, batch_diff, simulate  # noqa: E402
 
 # DESIGN.md, A/A pair (plain seed 1 - plain seed 0, 30 think_follow prompts, mean log-prob per token):
@@ -98,7 +98,7 @@ def part_a(reps: int, items: int, seed: int) -> None:
 def stored_scores(home: str, ablation: str) -> tuple[dict, dict, list[dict]]:
     """suite -> metric -> variant -> seed -> {item_id: score}, the untrained variants, the tasks."""
     from workbench.report import targets
-    from workbench.report.stats import headline_metrics
+    from workbench.evals.engine import headline_metrics
     from workbench.workspace import Workspace
 
     ws = Workspace(Path(home))
@@ -183,7 +183,7 @@ def stats_cost(reps: int = 200) -> float:
         sv = decide.pooled_seed_variance(per.values())
         d = decide.seed_aware_diff(per["raw"], per["b"], seed_var=sv)
         c = decide.seed_aware_diff(per["raw"], per["c"], seed_var=sv)
-        verdict.decide([d], [[c]])
+        engine.decide([engine.Question("raw", "b", "s", "m", d, family="f", floor=(c,))])
     return (time.process_time() - t0) / reps
 
 

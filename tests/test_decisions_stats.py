@@ -12,7 +12,7 @@ import pytest
 
 from workbench.ablate.outputs import EvalOutput, SuiteOutput
 
-from workbench.evals import decide, verdict
+from workbench.evals import decide, engine, verdict
 from workbench.evals.simulate import SimSpec, batch_diff, batch_pool, simulate
 
 REPS = 3000
@@ -188,16 +188,25 @@ def test_decide_adjusts_the_family_and_applies_the_control_floor():
            for v in (big, small)]
     assert all(f.p < 0.01 for f in fam)  # both significant; the small one sits under the control's floor
     control = [decide.seed_aware_diff(ctrl_a, ctrl_b, higher_is_better=False)]
-    out = verdict.decide(fam, [control, control])
-    assert [d.word for d in out] == ["better", "noise"]
+    qs = [engine.Question("base", name, "s", "bits_per_byte", f, family="f", floor=tuple(control))
+          for name, f in zip(("big", "small"), fam)]
+    qs.append(engine.Question("c0", "c1", "s", "bits_per_byte", control[0], "control", family="control"))
+    out = engine.decide(qs)
+    assert [d.verdict for d in out[:2]] == ["better", "noise"]
     assert out[0].floor == pytest.approx(verdict.noise_floor(control)) and out[0].kind == "variant"
-    assert out[0].called and not out[1].called and out[1].diff.significant
+    assert out[0].called and out[0].colour == "green" and not out[1].called and out[1].colour == ""
     assert out[0].p_adjusted == pytest.approx(min(1.0, 2 * min(f.p for f in fam)))
-    rows = verdict.as_json_rows(out + verdict.control_decisions(control), suite="s")
+    assert out[2].kind == "control" and out[2].floor is None and out[2].p_adjusted == pytest.approx(control[0].p)
+    # lower is better: B's bits per byte went down, so "better" with a negative delta; read as A vs B it is worse
+    assert out[0].delta < 0 and out[0].improvement > 0 and out[0].direction == "lower is better"
+    assert out[0].flipped().verdict == "worse" and out[0].flipped().colour == "red"
+    rows = [d.to_dict() for d in out]
     assert {r["kind"] for r in rows} == {"variant", "control"} and rows[0]["suite"] == "s"
-    assert {"delta", "lo", "hi", "p", "p_adjusted", "higher_is_better", "word"} <= set(rows[0])
-    with pytest.raises(ValueError):
-        verdict.decide(fam, [control])
+    assert {"delta", "lo", "hi", "p", "p_adjusted", "higher_is_better", "verdict", "se", "df"} <= set(rows[0])
+    assert [engine.Decision.from_dict(r) for r in rows][0].to_dict() == rows[0]
+    # a question outside any family (not a headline metric) keeps its raw p and gets no verdict
+    (raw,) = engine.decide([engine.Question("base", "small", "s", "other", fam[1])])
+    assert raw.verdict == "" and raw.p_adjusted is None and raw.significant == fam[1].significant and not raw.headline
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from workbench.evals import stats
+from workbench.evals import engine, stats
+
+
+def _decide(items_a: dict, items_b: dict, primary: str) -> list[engine.Decision]:
+    """Two one-seed models on one suite, through the decision engine as `workbench compare` does."""
+    metrics = sorted({m for d in items_a.values() for m in d})
+    qs = engine.suite_questions("s", metrics, [primary], [("A", "B")], {"A": {"0": items_a}, "B": {"0": items_b}},
+                                set(), lambda suite, metric: True)
+    return engine.decide(qs)
 
 
 def test_mean_ci_binary_is_wilson_and_continuous_is_t():
@@ -57,8 +65,9 @@ def test_aa_identical_result_sets_are_never_different(seed):
         assert not d.significant and d.delta == 0.0 and d.lo == 0.0 and d.hi == 0.0
     assert stats.mcnemar_exact(binary, binary.copy()).p == 1.0
     items = {str(i): {"pass": float(binary[i]), "sim": float(cont[i])} for i in range(n)}
-    comps = stats.compare_scores("s", "smoke", items, dict(items), seed=seed)
-    assert comps and not any(c.significant for c in comps)
+    comps = _decide(items, dict(items), "pass")
+    assert len(comps) == 2 and not any(c.significant or c.called for c in comps)
+    assert [c.verdict for c in comps] == ["noise", ""]  # the primary metric gets a verdict, the other its raw p
 
 
 def test_aa_two_samples_of_the_same_model_rarely_called_different():
@@ -87,11 +96,11 @@ def test_planted_real_difference_is_found():
     assert stats.min_detectable_difference(a, b) < d.delta
     items_a = {str(i): {"pass": a[i]} for i in range(n)}
     items_b = {str(i): {"pass": b[i]} for i in range(n)}
-    (c,) = stats.compare_scores("s", "core", items_a, items_b)
-    assert c.significant and c.delta > 0 and c.p_mcnemar < 0.001 and c.n == n
-    # the same gain in the other direction is significant too, with a negative delta
-    (r,) = stats.compare_scores("s", "core", items_b, items_a)
-    assert r.significant and r.delta < 0 and r.hi < 0
+    (c,) = _decide(items_a, items_b, "pass")
+    assert c.verdict == "better" and c.colour == "green" and c.delta > 0 and c.p < 0.001 and c.n == n
+    # the same gain in the other direction is called too, with a negative delta
+    (r,) = _decide(items_b, items_a, "pass")
+    assert r.verdict == "worse" and r.colour == "red" and r.delta < 0 and r.hi < 0
 
 
 def test_min_detectable_difference_shrinks_with_more_items():
@@ -105,8 +114,8 @@ def test_min_detectable_difference_shrinks_with_more_items():
     assert stats.min_detectable_difference([1]) == float("inf")
 
 
-def test_compare_scores_uses_items_both_have():
+def test_comparisons_use_the_items_both_have():
     a = {"1": {"pass": 1.0}, "2": {"pass": 0.0}, "3": {"pass": 1.0}}
     b = {"2": {"pass": 1.0}, "3": {"pass": 1.0}, "4": {"pass": 0.0}}
-    (c,) = stats.compare_scores("s", "smoke", a, b)
+    (c,) = _decide(a, b, "pass")
     assert c.n == 2 and c.delta == pytest.approx(0.5)

@@ -5,21 +5,22 @@ Pure functions on per-item score arrays (the ablation report reuses them):
   paired_bootstrap           mean of b - a on the same items with a seeded bootstrap CI
   mcnemar_exact              exact McNemar p-value for pass/fail items
   min_detectable_difference  the smallest true difference this many items would detect
-and `compare_runs`, which reads two models' samples from the catalog and applies them.
-A difference is "significant" only when its bootstrap CI excludes 0.
 
-These resample items only, one score per item. With seeds (training noise) use
-workbench.evals.decide.seed_aware_diff, and for verdicts over a family of comparisons with an
-A/A control workbench.evals.verdict (Holm / BH, noise floor, VERDICT_RULE).
+These resample items only, one score per item, and decide nothing. Every comparison workbench
+shows (better / worse / noise) is made by workbench.evals.engine (seed-aware differences from
+workbench.evals.decide, the rule of workbench.evals.verdict); `compare_runs` is its view for two
+models or runs.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
+
+from workbench.evals.engine import compare_targets
 
 N_BOOT = 10_000
 
@@ -142,90 +143,7 @@ def min_detectable_difference(a, b=None, alpha: float = 0.05, power: float = 0.8
     return z * sd / math.sqrt(n)
 
 
-# ---------------------------------------------------------------------------------------
-# Two models or runs, from the catalog
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Comparison:
-    suite: str
-    layer: str
-    metric: str
-    n: int
-    mean_a: float
-    lo_a: float
-    hi_a: float
-    mean_b: float
-    lo_b: float
-    hi_b: float
-    delta: float
-    lo: float
-    hi: float
-    p_mcnemar: float | None
-    mdd: float
-    significant: bool
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def compare_scores(suite: str, layer: str, items_a: dict[str, dict], items_b: dict[str, dict],
-                   seed: int = 0) -> list[Comparison]:
-    """Per metric comparison on the items both have: {item_id: {metric: score}} for A and B."""
-    common = sorted(set(items_a) & set(items_b))
-    metrics = sorted({m for i in common for m in items_a[i]} & {m for i in common for m in items_b[i]})
-    out = []
-    for metric in metrics:
-        ids = [i for i in common if metric in items_a[i] and metric in items_b[i]]
-        if not ids:
-            continue
-        a = np.array([items_a[i][metric] for i in ids], dtype=float)
-        b = np.array([items_b[i][metric] for i in ids], dtype=float)
-        ca, cb = mean_ci(a), mean_ci(b)
-        diff = paired_bootstrap(a, b, seed=seed)
-        p = mcnemar_exact(a, b).p if is_binary(np.concatenate([a, b])) else None
-        out.append(Comparison(suite, layer, metric, len(ids), ca.mean, ca.lo, ca.hi, cb.mean, cb.lo, cb.hi,
-                              diff.delta, diff.lo, diff.hi, p, min_detectable_difference(a, b), diff.significant))
-    return out
-
-
-SKIP_METRICS = {"n_instructions"}
-
-
-def paired_items(ws, a: str, b: str, suites: list[str] | str | None = None,
-                 layer: str = "smoke") -> list[tuple[str, dict[str, dict], dict[str, dict]]]:
-    """[(suite, {item_id: {metric: score}} of A, the same of B)] for two models or runs (names,
-    run ids or model keys) on the suites both were scored on (or `suites`, which must exist)."""
-    from workbench.evals.runner import EvalError, lookup_key
-
-    cat = ws.catalog()
-    key_a, key_b = lookup_key(ws, a), lookup_key(ws, b)
-    if isinstance(suites, str):
-        suites = [s.strip() for s in suites.split(",") if s.strip()]
-    have_a = {r["suite"] for r in cat.eval_results(key_a) if r["layer"] == layer}
-    have_b = {r["suite"] for r in cat.eval_results(key_b) if r["layer"] == layer}
-    wanted = list(suites) if suites else sorted(have_a & have_b)
-    for s in wanted:
-        for name, have in ((a, have_a), (b, have_b)):
-            if s not in have:
-                raise EvalError(f"{name} has no {layer!r} results on suite {s!r}: run `workbench eval {name} "
-                                f"--suites {s} --layer {layer}` first")
-    if not wanted:
-        raise EvalError(f"{a} and {b} have no suite in common on layer {layer!r}")
-    out = []
-    for s in wanted:
-        items = []
-        for key in (key_a, key_b):
-            rows = cat.eval_samples(key, s, layer)
-            items.append({r["item_id"]: {m: float(v) for m, v in (r["scores"] or {}).items()
-                                         if m not in SKIP_METRICS and isinstance(v, (int, float))}
-                          for r in rows})
-        out.append((s, items[0], items[1]))
-    return out
-
-
-def compare_runs(ws, a: str, b: str, suites: list[str] | str | None = None, layer: str = "smoke",
-                 seed: int = 0) -> list[Comparison]:
-    """Compare two models or runs (names, run ids or model keys) on the suites both were scored on."""
-    return [c for s, ia, ib in paired_items(ws, a, b, suites, layer) for c in compare_scores(s, layer, ia, ib, seed=seed)]
+def compare_runs(ws, a: str, b: str, suites: list[str] | str | None = None, layer: str = "smoke"):
+    """Two models or runs (names, run ids or model keys) on the suites both were scored on: the
+    decision engine's `Decision`s (`workbench.evals.engine.compare_targets`), nothing decided here."""
+    return compare_targets(ws, a, b, suites, layer)

@@ -3,15 +3,14 @@
   adjust_pvalues   Holm-Bonferroni (default) or Benjamini-Hochberg, NaN/None-safe
   noise_floor      the A/A control's floor: the largest |delta| its CIs allow
   verdict_word     "better" | "worse" | "noise" (or "helps" | "hurts" | "inconclusive")
-  decide           a family of SeedAwareDiff plus the control's -> typed Decisions
-The rule the report quotes is VERDICT_RULE.
+The rule the report quotes is VERDICT_RULE. These are the rule's parts; `workbench.evals.engine.decide`
+is the one function that applies them to comparisons (benchmarks apply `verdict_codes` vectorized).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -95,51 +94,3 @@ def verdict_word(delta: float, p_adjusted: float | None, *, higher_is_better: bo
     code = int(verdict_codes(delta, p, floor, higher_is_better, alpha))
     words = STRATEGY_WORDS if strategy else WORDS
     return {1: words[0], -1: words[1], 0: words[2]}[code]
-
-
-@dataclass(frozen=True)
-class Decision:
-    diff: SeedAwareDiff
-    p_adjusted: float | None
-    floor: float | None
-    word: str
-    kind: str  # "variant" or "control"
-
-    @property
-    def called(self) -> bool:
-        """The verdict is a real effect (adjusted p and floor); `diff.significant` is unadjusted."""
-        return self.word not in (WORDS[2], STRATEGY_WORDS[2])
-
-    def as_dict(self) -> dict:
-        return {**self.diff.as_dict(), "p_adjusted": self.p_adjusted, "floor": self.floor, "word": self.word,
-                "called": self.called, "kind": self.kind}
-
-
-def decide(family: Sequence[SeedAwareDiff], controls: Sequence[Sequence[SeedAwareDiff] | None] | None = None,
-           method: str = "holm", alpha: float = 0.05, strategy: bool = False) -> list[Decision]:
-    """Verdicts for one family (variant pairs x suites, headline metric each), in input order.
-
-    `controls[i]`: the A/A control comparisons on the same suite and metric as `family[i]`
-    (None or empty: no floor). Control comparisons are the floor, not members of the family."""
-    controls = list(controls) if controls is not None else [None] * len(family)
-    if len(controls) != len(family):
-        raise ValueError(f"{len(family)} comparisons but {len(controls)} control entries")
-    adjusted = adjust_pvalues([d.p for d in family], method)
-    out = []
-    for d, p_adj, ctrl in zip(family, adjusted, controls):
-        floor = noise_floor(ctrl or [])
-        word = verdict_word(d.delta, p_adj, higher_is_better=d.higher_is_better, floor=floor, alpha=alpha,
-                            strategy=strategy)
-        out.append(Decision(d, p_adj, floor, word, "variant"))
-    return out
-
-
-def control_decisions(control: Sequence[SeedAwareDiff], alpha: float = 0.05) -> list[Decision]:
-    """The A/A control's own comparisons, for the report's noise-floor rows (unadjusted p; no floor)."""
-    return [Decision(c, c.p, None, verdict_word(c.delta, c.p, higher_is_better=c.higher_is_better, alpha=alpha),
-                     "control") for c in control]
-
-
-def as_json_rows(decisions: Iterable[Decision], **labels) -> list[dict]:
-    """Machine-readable rows (issue 12 section 4 fields plus the seed-aware extras)."""
-    return [{**labels, **d.as_dict()} for d in decisions]

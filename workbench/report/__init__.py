@@ -2,8 +2,8 @@
 
 - gather.py: `report_data(ws, name)` reads the ablation's typed task outputs, per-item scores,
   loss curves, data composition and curation summaries into a `ReportData`;
-- stats.py: every comparison as a typed `ComparisonRow`: seed-aware intervals (workbench.evals.decide),
-  Holm-adjusted verdicts past the A/A control's floor (workbench.evals.verdict);
+- stats.py: scores with CIs and seed spreads; every comparison is a `ComparisonRow`, the decision
+  engine's `Decision` (workbench.evals.engine: seed-aware, Holm-adjusted, direction from the stored result);
 - verdicts.py: the verdict in words, the decision, control and seed-spread tables;
 - figures.py: the plots; training.py: the dpo and grpo training curves;
 - render.py: `render_html`, `render_markdown`, `write_report`;
@@ -16,7 +16,7 @@ from workbench.report.figures import deltas_figure, loss_figure, scores_figure, 
 from workbench.report.gather import (ReportData, eval_items, headline, item_table, primary_metrics, report_data,
                                      result_id, targets)
 from workbench.report.render import fmt_delta, fmt_score, render_html, render_markdown, sections, write_report
-from workbench.report.stats import ComparisonRow, compare_two, directions
+from workbench.report.stats import ComparisonRow
 from workbench.report import verdicts
 from workbench.report.verdicts import sentences
 from workbench.report.training import method_curves, method_figure, method_figures, methods_present
@@ -25,8 +25,8 @@ from workbench.report.views import (cluster_examples, compositions, item_diff, l
                                     variant_versions)
 
 __all__ = [
-    "BASE", "ComparisonRow", "ReportData", "cluster_examples", "compare_two", "sentences", "verdicts", "compositions", "deltas_figure",
-    "directions", "eval_items", "fmt_delta", "fmt_score", "headline", "item_diff", "item_table", "lineage_dot",
+    "BASE", "ComparisonRow", "ReportData", "cluster_examples", "sentences", "verdicts", "compositions", "deltas_figure",
+    "eval_items", "fmt_delta", "fmt_score", "headline", "item_diff", "item_table", "lineage_dot",
     "loss_figure", "primary_metrics", "removals_by_reason", "render_html", "render_markdown", "report_data",
     "result_id", "scores_figure", "sections", "target_label", "targets", "variant_versions", "write_report",
     "smoothed", "strategy_views", "validation_curves", "validation_figure", "method_curves", "method_figure",

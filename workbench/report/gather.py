@@ -1,6 +1,7 @@
 """Reading an ablation from the catalog into the report's data: the typed task outputs
 (workbench.ablate.outputs), per-item eval samples, training loss curves, and the comparisons
-(workbench.report.stats). All reads are short queries on a reader catalog, so this works while
+(every one a `workbench.evals.engine.Decision`, its direction the one stored with the eval
+result). All reads are short queries on a reader catalog, so this works while
 an ablation runs.
 """
 
@@ -11,8 +12,8 @@ from dataclasses import dataclass, field
 
 from workbench.ablate.outputs import BuildOutput, EvalOutput, TrainOutput, parse_output
 from workbench.ablate.tasks import BASE
-from workbench.report.stats import (ComparisonRow, adjust, compare_suite, directions, headline_metrics, score_row,
-                                    seed_spread)
+from workbench.evals.engine import Directions, decide, suite_questions
+from workbench.report.stats import ComparisonRow, headline_metrics, score_row, seed_spread
 from workbench.workspace import Workspace
 
 
@@ -204,7 +205,7 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
         found = {m for v in items.values() for d in v.get(suite, {}).values() for m in d["scores"]}
         metrics[suite] = head + sorted(found - set(head))  # the primary first, then by name: the same in every process
 
-    direction = directions(suites, layer)
+    direction = stored_directions(cat, targets(ws, name)[1], layer)
     order = [BASE] + [v["name"] for v in spec["variants"]]
     baseline = spec.get("baseline") or BASE
     control = spec.get("control")
@@ -212,7 +213,7 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
     trained = {v for v in per_seed if v != BASE}
     headlines = {suite: headline_metrics(primary.get(suite), metrics[suite]) for suite in suites}
     family_size = max(1, sum(len(h) for h in headlines.values()) * max(1, len(order) - 1))
-    scores, rows, pending, spreads, disagreements = [], [], [], [], []
+    scores, questions, spreads, disagreements = [], [], [], []
     for suite in suites:
         for metric in metrics[suite]:
             for v in order:
@@ -225,14 +226,12 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
                     spreads.append(spread)
         present = [v for v in order if per_seed.get(v, {}).get(suite)]
         pairs = [_orient(a, b, baseline) for i, a in enumerate(present) for b in present[i + 1:]]
-        suite_rows, suite_pending = compare_suite(
+        questions += suite_questions(
             suite, metrics[suite], headlines[suite], pairs, {v: per_seed[v][suite] for v in present}, trained,
             direction, (control["variant"], [str(s) for s in control["seeds"]]) if control else None, family_size)
-        pending += [(len(rows) + i, ctrl) for i, ctrl in suite_pending]
-        rows += suite_rows
         if metrics[suite]:
             disagreements += _disagreements(items, order, suite, metrics[suite][0], max_examples)
-    comparisons = adjust(rows, pending)
+    comparisons = decide(questions)  # one family: every pair x suite headline metric
     # the order the tables show: suite, then metric, then pair
     rank = {(s, m): (i, j) for i, s in enumerate(suites) for j, m in enumerate(metrics[s])}
     comparisons.sort(key=lambda c: rank[(c.suite, c.metric)])
@@ -245,6 +244,12 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
     return ReportData(name, spec, suites, layer, variants, _runs(cat, tasks), metrics, scores,
                       comparisons, disagreements, failures, tasks, baseline=baseline, headlines=headlines,
                       seed_spread=spreads, strategies=strategy_rows(spec, variants, per_seed, headlines, direction))
+
+
+def stored_directions(cat, evaluated: list[dict], layer: str) -> Directions:
+    """Which way is better per (suite, metric): as stored with the ablation's eval results."""
+    rows = [cat.get_eval_result(rid) for t in evaluated for rid in t["results"].values()]
+    return Directions([r for r in rows if r is not None], layer)
 
 
 def _orient(a: str, b: str, baseline: str) -> tuple[str, str]:

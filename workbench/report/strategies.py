@@ -7,8 +7,9 @@ by side, a verdict, and a sentence that reads them together.
 - variant vs source (`decide.seed_aware_diff`): the variant against the data it removed rows
   from (or, for an injected defect, the clean data): is this version better?
 
-p-values are Holm-adjusted within each strategy and comparison kind (every variant x suite
-headline metric). The verdict is helps / hurts / inconclusive on the control comparison (on the
+Both comparisons are decided by the one engine (`workbench.evals.engine.decide`): p-values
+Holm-adjusted within each strategy and comparison kind (every variant x suite headline metric),
+direction from the stored eval results. The verdict is helps / hurts / inconclusive on the control comparison (on the
 source comparison for injected defects, which remove nothing). Variants sharing a version (a removal
 that removed nothing) share its runs: report.gather.targets gives each of them the scores.
 """
@@ -17,11 +18,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
-from workbench.evals.decide import SeedAwareDiff, pooled_seed_variance, removal_vs_control, seed_aware_diff
-from workbench.evals.verdict import ADJUST_METHODS, adjust_pvalues, verdict_word
-from workbench.report.stats import ADJUST, ALPHA, higher_is_better, metric_scores, seed_variance
+from workbench.evals.decide import pooled_seed_variance, removal_vs_control, seed_aware_diff
+from workbench.evals.engine import ADJUST, ALPHA, Decision, Question, decide, metric_scores, seed_variance
+from workbench.evals.verdict import ADJUST_METHODS
 
 RULE = (f"Verdict: helps / hurts when the variant-vs-control difference has a {ADJUST_METHODS[ADJUST]}-adjusted "
         f"p below {ALPHA} (adjusted within the strategy over variant x suite headline metric; injected defects and "
@@ -49,9 +50,9 @@ class Side:
     note: str = ""
 
     @classmethod
-    def of(cls, d: SeedAwareDiff) -> "Side":
-        return cls(d.delta, d.lo, d.hi, d.se, d.df, None if math.isnan(d.p) else d.p, None, "noise", d.mdd, d.n_items,
-                   d.n_seeds_a, d.n_seeds_b, d.reason)
+    def of(cls, d: Decision) -> "Side":
+        return cls(d.delta, d.lo, d.hi, d.se, d.df, d.p, d.p_adjusted, d.verdict, d.mdd, d.n, d.n_seeds_a, d.n_seeds_b,
+                   d.note)
 
     def text(self) -> str:
         if self.note.startswith("no item differs") or not math.isfinite(self.delta):
@@ -105,8 +106,9 @@ def _merged(controls: list[str], scores: Mapping, suite: str, metric: str) -> di
 
 
 def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines: Mapping[str, list[str]],
-                  direction: Mapping) -> list[StrategyRow]:
-    """Every generated variant x suite headline metric, both comparisons, adjusted per strategy."""
+                  direction) -> list[StrategyRow]:
+    """Every generated variant x suite headline metric, both comparisons, decided per strategy by the
+    engine. `direction`: (suite, metric) -> higher_is_better (`engine.Directions`)."""
     from workbench.ablate.strategies import tags
 
     tagged = tags(spec)
@@ -116,6 +118,8 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
     n_rows = {v["name"]: v["n_rows"] for v in variants}
     trained = {v: s for v, s in scores.items() if s}
     rows: list[StrategyRow] = []
+    questions: list[Question] = []
+    asked: list[tuple[int, str]] = []  # (row, side) of each question
     # a variant generated once for several roles (per_step: two steps' "left out one" is "the other alone")
     # gets a row per role: the same runs, each role's own label and comparison
     roles = []
@@ -126,49 +130,41 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
             continue
         for suite, metrics in headlines.items():
             for metric in metrics:
-                hib = higher_is_better(direction, suite, metric)
+                hib = direction(suite, metric)
                 mine = metric_scores(scores.get(name, {}).get(suite, {}), metric)
                 src = metric_scores(scores.get(t.compare_to, {}).get(suite, {}), metric)
                 if not mine:
                     continue
-                vs_source = vs_control = None
                 if src:
                     var = seed_variance({v: s.get(suite, {}) for v, s in trained.items()}, metric)
-                    vs_source = Side.of(seed_aware_diff(src, mine, higher_is_better=hib, seed_var=var, alpha=ALPHA))
+                    d = seed_aware_diff(src, mine, higher_is_better=hib, seed_var=var, alpha=ALPHA)
+                    questions.append(Question(t.compare_to, name, suite, metric, d, "vs_source", (t.group, "vs_source")))
+                    asked.append((len(rows), "vs_source"))
                 ctrl = _merged(t.controls, scores, suite, metric)
                 if ctrl:
                     group_ctrls = [_merged(u.controls, scores, suite, metric) for u in tagged.values()
                                    if u.group == t.group and u.controls]
                     pool = pooled_seed_variance([c for c in group_ctrls if c])
-                    vs_control = Side.of(removal_vs_control(mine, ctrl, higher_is_better=hib, seed_var=pool,
-                                                            alpha=ALPHA))
+                    d = removal_vs_control(mine, ctrl, higher_is_better=hib, seed_var=pool, alpha=ALPHA)
+                    questions.append(Question("control", name, suite, metric, d, "vs_control", (t.group, "vs_control")))
+                    asked.append((len(rows), "vs_control"))
                 removed = (n_rows[t.compare_to] - n_rows[name]
                            if n_rows.get(t.compare_to) is not None and n_rows.get(name) is not None else None)
                 rows.append(StrategyRow(t.strategy, t.group, name, t.role, t.step, t.param, t.value, t.source,
                                         t.compare_to, tuple(t.controls), removed, n_rows.get(name), suite, metric, hib,
-                                        vs_control, vs_source, rebalanced=t.mix is not None))
-    return _adjust(rows)
+                                        None, None, rebalanced=t.mix is not None))
+    for (i, side), d in zip(asked, decide(questions)):
+        rows[i] = replace(rows[i], **{side: Side.of(d)})
+    return [_verdict(r) for r in rows]
 
 
-def _adjust(rows: list[StrategyRow]) -> list[StrategyRow]:
-    from dataclasses import replace
-
-    out = list(rows)
-    for group in dict.fromkeys(r.group for r in rows):
-        for side in ("vs_control", "vs_source"):
-            idx = [i for i, r in enumerate(out) if r.group == group and getattr(r, side) is not None]
-            adjusted = adjust_pvalues([getattr(out[i], side).p for i in idx], ADJUST)
-            for i, p_adj in zip(idx, adjusted):
-                s = getattr(out[i], side)
-                word = verdict_word(s.delta, p_adj, higher_is_better=out[i].higher_is_better, alpha=ALPHA)
-                out[i] = replace(out[i], **{side: replace(s, p_adjusted=p_adj, word=word)})
-    final = []
-    for r in out:
-        basis = r.vs_control if r.vs_control is not None else (r.vs_source if r.role == "defect" or r.rebalanced
-                                                                 else None)
-        word = {"better": "helps", "worse": "hurts"}.get(basis.word, "inconclusive") if basis else "inconclusive"
-        final.append(replace(r, verdict=word, reading=reading(replace(r, verdict=word))))
-    return final
+def _verdict(r: StrategyRow) -> StrategyRow:
+    """helps / hurts / inconclusive from the engine's word on the control comparison (on the source
+    comparison for injected defects and re-balanced mixtures)."""
+    basis = r.vs_control if r.vs_control is not None else (r.vs_source if r.role == "defect" or r.rebalanced
+                                                             else None)
+    word = {"better": "helps", "worse": "hurts"}.get(basis.word, "inconclusive") if basis else "inconclusive"
+    return replace(r, verdict=word, reading=reading(replace(r, verdict=word)))
 
 
 def _mdd(s: Side | None) -> str:

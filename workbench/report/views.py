@@ -1,11 +1,13 @@
 """Small read-only views for the Streamlit app (app.py): item-by-item comparison of two runs,
 lineage, removals, near-duplicate clusters and mixture composition per variant, and the
-strategies' verdict tables with their dose-response figures."""
+strategies' verdict tables with their dose-response figures. The decisions they show are the
+engine's (`workbench.evals.engine.Decision`), formatted, never re-decided."""
 
 from __future__ import annotations
 
 from workbench.ablate.outputs import BuildStep
 from workbench.report.gather import ReportData, eval_items, result_id
+from workbench.report.verdicts import fmt_row
 from workbench.workspace import Workspace
 
 
@@ -31,6 +33,15 @@ def item_diff(ws: Workspace, name: str, target_a: str, target_b: str, suite: str
                          "outcome": "B wins" if sb > sa else ("A wins" if sa > sb else "tie"),
                          "prompt": a[k]["prompt"], "response_a": a[k]["response"], "response_b": b[k]["response"]})
     return rows
+
+
+def decision_view(data: ReportData, kind: str = "variant") -> list[dict]:
+    """The Leaderboard's decision rows (headline metrics; kind "variant" or "control"): B - A, its
+    interval, adjusted p, the verdict and its colour (green better in the metric's direction, red
+    worse, "" noise), all as the engine decided them."""
+    return [{"A": c.a, "B": c.b, "suite": c.suite, "metric": c.metric, "direction": c.direction,
+             "B - A": f"{c.delta:+.3f}", "95% CI": fmt_row(c), "p adj": c.p_adjusted, "verdict": c.verdict,
+             "colour": c.colour} for c in data.comparisons if c.headline and c.kind == kind]
 
 
 def variant_versions(data: ReportData) -> dict[str, list[BuildStep]]:

@@ -1,0 +1,306 @@
+"""The one decision engine: is B better than A, or is the difference noise?
+
+Every comparison workbench shows is a `Decision` made by `decide`: the `workbench compare` table
+and its `--json`, the report and `report --json`, the strategy sections and the Streamlit view.
+Nothing else assigns a verdict or a colour.
+
+  Question      one comparison to decide: B - A on one suite and metric, its seed-aware
+                statistics (`decide.seed_aware_diff` / `removal_vs_control`), the family its
+                p-value is adjusted in, and the A/A control's comparisons that set its floor
+  decide        Questions -> Decisions: p-values adjusted per family (Holm), the control's floor
+                applied, the verdict word from `verdict.verdict_word` (direction-aware)
+  Decision      the frozen, typed result (`to_dict` is the JSON row); `colour` is what a table
+                shows: green better in the metric's direction, red worse, none for noise
+  Directions    which way is better, per (suite, metric): what each eval result stored with its
+                row; for a row stored before directions were, `suite_direction` (the one fallback)
+  suite_questions / compare_targets   Questions for the pairs of an ablation suite, and two
+                evaluated models or runs read from the catalog (`workbench compare`)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+
+from workbench.evals.decide import SeedAwareDiff, SeedVariance, pooled_seed_variance, seed_aware_diff
+from workbench.evals.scoring import higher_is_better as metric_default_direction
+from workbench.evals.verdict import WORDS, adjust_pvalues, noise_floor, verdict_word
+
+ALPHA = 0.05
+ADJUST = "holm"
+LIKELIHOOD_METRIC = "bits_per_byte"
+SKIP_METRICS = frozenset({"n_instructions"})  # a count, not a score
+COLOURS = {WORDS[0]: "green", WORDS[1]: "red"}  # better, worse; noise has none
+STRATEGY = {WORDS[0]: "helps", WORDS[1]: "hurts"}  # anything else: "inconclusive"
+
+# {seed label: {item_id: {metric: score}}}; the untrained base model has one label ("base")
+SeedItems = Mapping[str, Mapping[str, Mapping[str, float]]]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """B vs A on one suite and metric (B - A on the items both scored, means over seeds then items)."""
+
+    a: str
+    b: str
+    suite: str
+    metric: str
+    higher_is_better: bool
+    delta: float  # mean(B) - mean(A); its sign does not depend on the direction
+    lo: float  # 95% CI (item + training noise); NaN when there is no spread (see `note`)
+    hi: float
+    p: float | None  # unadjusted, two-sided
+    p_adjusted: float | None  # adjusted over the family (None: not a headline metric)
+    significant: bool  # headline: the verdict is better or worse; otherwise p < alpha
+    kind: str  # variant | control | vs_control | vs_source
+    n: int  # common items
+    mdd: float  # minimum detectable |difference| (family-adjusted alpha for headline metrics)
+    verdict: str = ""  # better | worse | noise for headline metrics, "" otherwise
+    headline: bool = False
+    n_seeds_a: int = 1
+    n_seeds_b: int = 1
+    training_noise: bool = True  # the interval includes seed-to-seed training noise
+    floor: float | None = None  # the A/A control's noise floor that was applied
+    note: str = ""  # why there is no interval, or what the interval leaves out
+    se: float = math.nan
+    df: float = math.nan
+    paired_seeds: bool = False  # seed s of A paired with seed s of B (training noise = interaction)
+
+    def to_dict(self) -> dict:
+        """Plain JSON: a missing number (no interval, no p) is null, never NaN."""
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, row: Mapping) -> "Decision":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: (math.nan if v is None and k in ("lo", "hi", "mdd", "se", "df", "delta") else v)
+                      for k, v in row.items() if k in names})
+
+    @property
+    def direction(self) -> str:
+        return "higher is better" if self.higher_is_better else "lower is better"
+
+    @property
+    def improvement(self) -> float:
+        """delta signed so that positive means B is better in the metric's direction."""
+        return self.delta if self.higher_is_better else -self.delta
+
+    @property
+    def called(self) -> bool:
+        return self.verdict in COLOURS
+
+    @property
+    def colour(self) -> str:
+        """green: B better in the metric's direction, red: worse, "": noise or no verdict."""
+        return COLOURS.get(self.verdict, "")
+
+    @property
+    def strategy_word(self) -> str:
+        return STRATEGY.get(self.verdict, "inconclusive")
+
+    def flipped(self) -> "Decision":
+        """The same decision read as A vs B: delta, interval and verdict change sign."""
+        swap = {WORDS[0]: WORDS[1], WORDS[1]: WORDS[0]}
+        return replace(self, a=self.b, b=self.a, delta=-self.delta, lo=-self.hi, hi=-self.lo,
+                       verdict=swap.get(self.verdict, self.verdict), n_seeds_a=self.n_seeds_b, n_seeds_b=self.n_seeds_a)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One comparison to decide. `family`: comparisons with the same key are adjusted together and
+    get a verdict; None: not a headline metric (unadjusted p, no verdict). `floor`: the A/A
+    control's comparisons on this suite and metric (empty: no floor)."""
+
+    a: str
+    b: str
+    suite: str
+    metric: str
+    diff: SeedAwareDiff
+    kind: str = "variant"
+    family: Hashable | None = None
+    floor: tuple[SeedAwareDiff, ...] = ()
+
+
+def decide(questions: Sequence[Question], method: str = ADJUST, alpha: float = ALPHA) -> list[Decision]:
+    """The verdict of every question, in input order (see `verdict.VERDICT_RULE`).
+
+    Per family: p-values adjusted together (`method`); a difference is called better or worse
+    when its adjusted p is below `alpha` and its |delta| clears the control's floor, in the
+    direction of its metric."""
+    questions = list(questions)
+    adjusted: dict[int, float | None] = {}
+    for fam in dict.fromkeys(q.family for q in questions if q.family is not None):
+        idx = [i for i, q in enumerate(questions) if q.family == fam]
+        adjusted.update(zip(idx, adjust_pvalues([_p(questions[i].diff) for i in idx], method)))
+    out = []
+    for i, q in enumerate(questions):
+        d = q.diff
+        floor = word = None
+        if i in adjusted:
+            floor = noise_floor(q.floor)
+            word = verdict_word(d.delta, adjusted[i], higher_is_better=d.higher_is_better, floor=floor, alpha=alpha)
+        out.append(Decision(q.a, q.b, q.suite, q.metric, d.higher_is_better, d.delta, d.lo, d.hi, _p(d),
+                            adjusted.get(i), (word in COLOURS) if word else bool(d.significant), q.kind, d.n_items,
+                            d.mdd, word or "", word is not None, d.n_seeds_a, d.n_seeds_b, d.training_noise_included,
+                            floor, d.reason, d.se, d.df, getattr(d, "paired_seeds", False)))
+    return out
+
+
+def _p(d: SeedAwareDiff) -> float | None:
+    return None if d.p is None or math.isnan(d.p) else float(d.p)
+
+
+# ---------------------------------------------------------------------------------------
+# Direction: stored with each result; the suite's definition for rows stored before that
+# ---------------------------------------------------------------------------------------
+
+
+def suite_direction(suite: str, metric: str, layer: str = "smoke") -> bool:
+    """The one fallback for a result stored without directions: the suite's lm-eval
+    `metric_list[].higher_is_better`, else `scoring.higher_is_better` (bits per byte: lower)."""
+    from workbench.evals.suites import discover
+
+    found = discover().get(suite)
+    config = found.configs.get(layer, {}) if found is not None else {}
+    declared = {m["metric"]: m.get("higher_is_better") for m in config.get("metric_list") or [] if "metric" in m}
+    return metric_default_direction(metric, declared)
+
+
+class Directions:
+    """higher_is_better per (suite, metric), from the eval result rows' stored `higher_is_better`."""
+
+    def __init__(self, rows: Iterable[Mapping] = (), layer: str = "smoke"):
+        self.layer = layer
+        self.stored: dict[tuple[str, str], bool] = {}
+        self.conflicts: set[tuple[str, str]] = set()
+        self._fallback: dict[tuple[str, str], bool] = {}
+        for r in rows:
+            for metric, hib in (r.get("higher_is_better") or {}).items():
+                key = (r["suite"], metric)
+                if key in self.stored and self.stored[key] != bool(hib):
+                    self.conflicts.add(key)
+                self.stored.setdefault(key, bool(hib))
+
+    def __call__(self, suite: str, metric: str) -> bool:
+        key = (suite, metric)
+        if key in self.stored and key not in self.conflicts:
+            return self.stored[key]
+        if key not in self._fallback:  # not stored (an older row), or stored both ways: the suite decides
+            self._fallback[key] = suite_direction(suite, metric, self.layer)
+        return self._fallback[key]
+
+
+# ---------------------------------------------------------------------------------------
+# Questions of an ablation suite (the report) and of two targets (`workbench compare`)
+# ---------------------------------------------------------------------------------------
+
+
+def headline_metrics(primary: str | None, metrics: Iterable[str]) -> list[str]:
+    """The metrics a suite's verdict rests on: its primary metric, and bits per byte if scored."""
+    out = [primary] if primary else []
+    if LIKELIHOOD_METRIC in metrics and LIKELIHOOD_METRIC not in out:
+        out.append(LIKELIHOOD_METRIC)
+    return out
+
+
+def metric_scores(per_seed: SeedItems, metric: str) -> dict[str, dict[str, float]]:
+    """{seed: {item: score}} of one metric (items without it left out)."""
+    out = {s: {i: sc[metric] for i, sc in items.items() if metric in sc} for s, items in per_seed.items()}
+    return {s: items for s, items in out.items() if items}
+
+
+def seed_variance(trained: Mapping[str, SeedItems], metric: str) -> SeedVariance:
+    """Training noise of one seed's mean on this metric, pooled over the trained variants with 2+ seeds."""
+    return pooled_seed_variance([metric_scores(v, metric) for v in trained.values()])
+
+
+def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str], pairs: Sequence[tuple[str, str]],
+                    per_variant: Mapping[str, SeedItems], trained: set[str], direction,
+                    control: tuple[str, Sequence[str]] | None = None, family_size: int = 1,
+                    family: Hashable = "headline") -> list[Question]:
+    """Every pair on every metric of one suite, plus the A/A control's seed pairs on the headline
+    metrics (family `("control", family)`). Headline questions join `family`; `direction` is a
+    callable (suite, metric) -> higher_is_better (a `Directions`)."""
+    out: list[Question] = []
+    for metric in metrics:
+        hib = direction(suite, metric)
+        head = metric in headline
+        var = seed_variance({v: per_variant[v] for v in trained if v in per_variant}, metric)
+        ctrl: list[SeedAwareDiff] = []
+        if control is not None and head and control[0] in per_variant:
+            v, seeds = control
+            scores = metric_scores(per_variant[v], metric)
+            for other in seeds[1:]:
+                if seeds[0] in scores and other in scores:
+                    d = seed_aware_diff({seeds[0]: scores[seeds[0]]}, {other: scores[other]}, higher_is_better=hib,
+                                        seed_var=var, alpha=ALPHA)
+                    ctrl.append(d)
+                    out.append(Question(f"{v} seed {seeds[0]}", f"{v} seed {other}", suite, metric, d, "control",
+                                        ("control", family)))
+        for a, b in pairs:
+            sa, sb = metric_scores(per_variant[a], metric), metric_scores(per_variant[b], metric)
+            if not sa or not sb:
+                continue
+            d = seed_aware_diff(sa, sb, higher_is_better=hib, seed_var=var, a_trained=a in trained,
+                                b_trained=b in trained, alpha=ALPHA, family_size=family_size if head else 1)
+            out.append(Question(a, b, suite, metric, d, "variant", family if head else None, tuple(ctrl)))
+    return out
+
+
+def compare_targets(ws, a: str, b: str, suites: Sequence[str] | str | None = None,
+                    layer: str = "smoke") -> list[Decision]:
+    """Two evaluated models or runs (names, run ids or model keys), one seed a side, on the suites
+    both were scored on (or `suites`): every metric, the headline ones adjusted together across
+    suites. A side with a run id stored on its result is trained; with one seed a side its
+    training noise cannot be estimated, and each row says so."""
+    from workbench.evals.runner import EvalError, lookup_key
+
+    cat = ws.catalog(reader=True)
+    key_a, key_b = lookup_key(ws, a), lookup_key(ws, b)
+    if isinstance(suites, str):
+        suites = [s.strip() for s in suites.split(",") if s.strip()]
+    newest: dict[str, dict[str, dict]] = {}
+    for name, key in ((a, key_a), (b, key_b)):
+        for r in cat.eval_results(key):  # newest first
+            if r["layer"] == layer:
+                newest.setdefault(name, {}).setdefault(r["suite"], r)
+    have_a, have_b = newest.get(a, {}), newest.get(b, {})
+    wanted = list(suites) if suites else sorted(set(have_a) & set(have_b))
+    for s in wanted:
+        for name, have in ((a, have_a), (b, have_b)):
+            if s not in have:
+                raise EvalError(f"{name} has no {layer!r} results on suite {s!r}: run `workbench eval {name} "
+                                f"--suites {s} --layer {layer}` first")
+    if not wanted:
+        raise EvalError(f"{a} and {b} have no suite in common on layer {layer!r}")
+    direction = Directions([have_a[s] for s in wanted] + [have_b[s] for s in wanted], layer)
+    trained = {name for name, have in ((a, have_a), (b, have_b)) if any(have[s].get("run_id") for s in wanted)}
+    per_suite = []
+    for s in wanted:
+        items = [{r["item_id"]: {m: float(v) for m, v in (r["scores"] or {}).items()
+                                 if m not in SKIP_METRICS and isinstance(v, (int, float)) and not isinstance(v, bool)}
+                  for r in cat.result_samples(have[s]["id"])} for have in (have_a, have_b)]
+        metrics = sorted({m for d in items[0].values() for m in d} & {m for d in items[1].values() for m in d})
+        primary = have_a[s].get("primary_metric") or have_b[s].get("primary_metric")
+        per_suite.append((s, items, metrics, headline_metrics(primary, metrics)))
+    family_size = max(1, sum(len(h) for *_, h in per_suite))
+    questions = []
+    for s, items, metrics, head in per_suite:
+        per = {a: {"0": items[0]}, b: {"0": items[1]}} if a != b else {a: {"0": items[0]}}
+        pair = [(a, b)] if a != b else [(a, a)]
+        questions += suite_questions(s, metrics, head, pair, per, trained, direction, None, family_size)
+    return decide(questions)
+
+
+def between(decisions: Iterable[Decision], a: str, b: str, suites: Sequence[str] | None = None) -> list[Decision]:
+    """The variant decisions of one pair, read as B vs A (a decision made as A vs B is `flipped`)."""
+    out = []
+    for d in decisions:
+        if d.kind != "variant" or (suites and d.suite not in suites):
+            continue
+        if (d.a, d.b) == (a, b):
+            out.append(d)
+        elif (d.a, d.b) == (b, a):
+            out.append(d.flipped())
+    return out

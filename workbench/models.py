@@ -186,6 +186,27 @@ def load_base_model(path: str, mode: str):
         raise ModelError(f"cannot load model {path!r}: {e}") from e
 
 
+def load_merged(base_path: str, adapter_dir: str, dtype: str = "float32", device: str = "cpu"):
+    """The base model with a LoRA adapter merged into its weights (peft's merge_and_unload), in memory.
+
+    A merged model runs a plain forward pass: no adapter matmuls and no peft wrapper per
+    layer, so it decodes at the base model's speed. The merge is done in `dtype` (float32 on
+    CPU; a QLoRA run is merged into unquantized weights, as `train merge` does on disk).
+    """
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+    try:
+        base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch_dtype)
+        merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    except OSError as e:
+        raise ModelError(f"cannot load {base_path!r} with adapter {str(adapter_dir)!r}: {e}") from e
+    merged = merged.to(device) if device != "cpu" else merged
+    return merged.eval()
+
+
 def model_info(spec: str) -> dict:
     """Parameters, architecture, chat template and LoRA targets, without loading weights."""
     import torch

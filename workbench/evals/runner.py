@@ -1,7 +1,7 @@
 """Run eval suites on a base model or a training run with lm-eval, offline, with caching.
 
-`evaluate(ws, model, suites, layer)` loads the model once with lm-eval's HF backend (the
-peft adapter on top for a run), applies the model's chat template, generates greedily in
+`evaluate(ws, model, suites, layer)` loads the model once with lm-eval's HF backend (for a
+run, its LoRA adapter merged into a copy of the base in memory), applies the model's chat template, generates greedily in
 batches, and stores per-item samples plus suite aggregates in the catalog. Each suite
 result is cached under a hash of (model or adapter content, suite content, generation
 settings): asking again returns the stored result without loading the model; editing a
@@ -151,8 +151,10 @@ def settings_for(layer: str, limit: int | None, max_gen_toks: int | None = None,
             "runner": RUNNER_VERSION, "backend": backend}
 
 
-# Settings recorded with a result but not part of its id: library versions (content only in ids).
-UNKEYED_SETTINGS = ("lm_eval",)
+# Settings recorded with a result but not part of its id: library versions (content only in ids),
+# and whether a run's adapter was merged into the base for evaluation ("merged") or run through
+# peft's wrapper ("peft"): the same function up to float rounding (tests/test_merged_eval.py).
+UNKEYED_SETTINGS = ("lm_eval", "adapter")
 
 
 def cache_key(model_key_: str, suite: Suite, settings: dict) -> str:
@@ -190,7 +192,10 @@ def lm_args(target: Target, batch_size: int, backend: str = "hf") -> dict:
     return kwargs
 
 
-def _load_lm(target: Target, batch_size: int, backend: str = "hf"):
+def _load_lm(target: Target, batch_size: int, backend: str = "hf", merge: bool = True):
+    """lm-eval's model for a target. On the hf backend a run's adapter is merged into a copy of
+    the base in memory (merge=False: peft's unmerged wrapper, as lm-eval's `peft=` loads it);
+    the tokenizer stays the base model's either way."""
     kwargs = lm_args(target, batch_size, backend)
     try:
         if backend == "vllm":
@@ -199,6 +204,11 @@ def _load_lm(target: Target, batch_size: int, backend: str = "hf"):
             return VLLM(**kwargs)
         from lm_eval.models.huggingface import HFLM
 
+        if merge and target.adapter_dir:
+            from workbench.models import load_merged
+
+            model = load_merged(target.pretrained, target.adapter_dir, kwargs["dtype"], kwargs["device"])
+            kwargs = {"pretrained": model, "tokenizer": target.pretrained, "batch_size": batch_size}
         return HFLM(**kwargs)
     except Exception as e:  # noqa: BLE001 - name the model that failed to load
         raise EvalError(f"cannot load {target.spec!r} ({target.pretrained}"
@@ -309,12 +319,14 @@ def _count_tokens(tokenizer, texts: list[str]) -> int:
 
 def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, layer: str = "smoke",
              batch_size: int = 16, limit: int | None = None, progress: bool = True,
-             max_gen_toks: int | None = None, backend: str | None = None) -> list[SuiteResult]:
+             max_gen_toks: int | None = None, backend: str | None = None,
+             merge: bool = True) -> list[SuiteResult]:
     """Evaluate a base model spec or a training run id on suites; cached per (model, suite, settings).
 
     `limit` takes the first N items of each suite's layer; `max_gen_toks` caps generation;
     `backend` (auto, hf, vllm; see workbench.device.generation_backend) picks the generator
-    (all three are part of the cache key). Progress bars show unless progress=False.
+    (all three are part of the cache key). Progress bars show unless progress=False. A run's
+    adapter is merged into the base weights for the hf backend unless merge=False (not keyed).
     """
     from workbench.device import generation_backend
 
@@ -324,6 +336,8 @@ def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, l
     target = resolve_target(ws, model)
     gen = generation_backend(backend)
     settings = settings_for(layer, limit, max_gen_toks, backend=gen.name)
+    if target.adapter_dir:
+        settings["adapter"] = ("merged" if merge else "peft") if gen.name == "hf" else "lora"
     cat = ws.catalog()
     results: list[SuiteResult] = []
     lm = None
@@ -337,7 +351,7 @@ def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, l
             if row is None:
                 if lm is None:
                     _prepare_offline()
-                    lm = _load_lm(target, batch_size, gen.name)
+                    lm = _load_lm(target, batch_size, gen.name, merge)
                 t0 = time.perf_counter()
                 run = _run_suite(lm, suite, layer, limit, max_gen_toks)
                 wall = time.perf_counter() - t0

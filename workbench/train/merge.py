@@ -11,18 +11,15 @@ from workbench.workspace import Workspace
 
 def merge_run(ws: Workspace, run_id: str, out_dir: str | os.PathLike) -> Path:
     """Merge a finished run's adapter into its base model; writes safetensors + tokenizer to out_dir."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
+    from workbench.models import load_merged
 
     run, adapter = _finished(ws, run_id, "nothing to merge yet")
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise TrainError(f"{out} exists and is not empty; choose a new directory")
     # Merge into full-precision weights, also for QLoRA runs: a merge into 4-bit weights would round.
-    dtype = torch.bfloat16 if run["mode"] == "lora-bf16" else torch.float32
-    base = AutoModelForCausalLM.from_pretrained(run["base_model_path"], dtype=dtype)
-    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    dtype = "bfloat16" if run["mode"] == "lora-bf16" else "float32"
+    merged = load_merged(run["base_model_path"], str(adapter), dtype=dtype)
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(tmp, safe_serialization=True)

@@ -16,7 +16,7 @@ from workbench.report import ComparisonRow, headline, item_table, render_html, r
 
 ROW_FIELDS = ["a", "b", "suite", "metric", "higher_is_better", "delta", "lo", "hi", "p", "p_adjusted",
               "significant", "kind", "n", "mdd", "verdict", "headline", "n_seeds_a", "n_seeds_b", "training_noise",
-              "floor", "note"]
+              "floor", "note", "se", "df", "paired_seeds"]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from workbench.ablate.outputs import BuildOutput, EvalOutput, TrainOutput, parse_output
 from workbench.ablate.tasks import BASE
-from workbench.evals.engine import Directions, decide, suite_questions
+from workbench.evals.engine import SKIP_METRICS, Directions, decide, suite_questions
 from workbench.report.stats import ComparisonRow, headline_metrics, score_row, seed_spread
 from workbench.workspace import Workspace
 
@@ -202,7 +202,7 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
     metrics: dict[str, list[str]] = {}
     for suite in suites:
         head: list[str] = [primary[suite]] if suite in primary else []
-        found = {m for v in items.values() for d in v.get(suite, {}).values() for m in d["scores"]}
+        found = {m for v in items.values() for d in v.get(suite, {}).values() for m in d["scores"]} - SKIP_METRICS
         metrics[suite] = head + sorted(found - set(head))  # the primary first, then by name: the same in every process
 
     direction = stored_directions(cat, targets(ws, name)[1], layer)

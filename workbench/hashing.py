@@ -163,3 +163,35 @@ def library_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return out
+
+
+# --- keyed hashes that order and seed training (common random numbers) ------------------------
+# A training run's randomness is a function of its seed and of record content only, never of a
+# row's position in its variant: two variants trained with the same seed then see the rows they
+# share in the same relative order, and what one variant removed is simply not there. BLAKE2b's
+# keyed mode is the keyed hash; the key names the purpose, so orders, held-out splits and
+# derived seeds are independent streams of one seed.
+
+
+def keyed_int(key: str, text: str, bits: int = 64) -> int:
+    """An unsigned `bits`-bit integer (at most 512) from BLAKE2b of `text` keyed with `key`."""
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=(bits + 7) // 8,
+                             key=hashlib.sha256(key.encode("utf-8")).digest()).digest()
+    return int.from_bytes(digest, "big") >> (8 * len(digest) - bits)
+
+
+def data_order_key(seed: int, record_id: str, epoch: int = 0) -> int:
+    """Where a record comes in training epoch `epoch` of a run with `seed`: rows are seen in
+    ascending key order (ties, which need equal 64-bit hashes, broken by the record id)."""
+    return keyed_int(f"workbench data order|seed={int(seed)}|epoch={int(epoch)}", record_id)
+
+
+def holdout_key(seed: int, record_id: str) -> int:
+    """A record's place in the held-out split of a run with `seed` (the lowest keys are held out)."""
+    return keyed_int(f"workbench holdout|seed={int(seed)}", record_id)
+
+
+def derived_seed(seed: int, purpose: str, *parts: object) -> int:
+    """A 63-bit seed for one purpose of a run (e.g. "lora-init", or "dropout" at a step), so each
+    random stream depends on the run's seed and that purpose only."""
+    return keyed_int(f"workbench seed|{int(seed)}|{purpose}", canonical_json(list(parts)), bits=63)

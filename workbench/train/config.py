@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -68,8 +68,11 @@ class TrainConfig(BaseModel):
     target_modules: list[str] | None = None  # None: found from the model's linear layers
     # optimisation
     learning_rate: float = Field(2e-4, gt=0, alias="lr")
+    # the budget: max_steps (> 0), else max_tokens (the fewest steps whose rows, in the keyed
+    # order, hold that many tokens: workbench.train.coverage), else epochs
     epochs: float = Field(1.0, gt=0)
     max_steps: int = -1  # > 0 overrides epochs
+    max_tokens: int | None = Field(None, gt=0)
     batch_size: int = Field(8, gt=0)
     grad_accum: int = Field(1, gt=0)
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
@@ -84,6 +87,10 @@ class TrainConfig(BaseModel):
     chat_template: str | None = None  # a Jinja template, or a path to one, for tokenizers without one
     eval_fraction: float = Field(0.0, ge=0, lt=1)
     eval_steps: int | None = Field(None, gt=0)
+    # how rows are ordered: "keyed" by a hash of (seed, epoch, record id), so runs of two variants
+    # at one seed see their shared rows in the same order (workbench.train.order). In the run id:
+    # runs trained in the Trainer's positional random order before it are other runs.
+    data_order: Literal["keyed"] = "keyed"
     # runtime
     gradient_checkpointing: bool = False
     save_steps: int = Field(50, gt=0)
@@ -100,8 +107,12 @@ class TrainConfig(BaseModel):
 
         if self.target_modules is not None and not self.target_modules:
             raise ValueError("target_modules: give at least one module name, or leave it out to find them")
+        if self.max_steps > 0 and self.max_tokens:
+            raise ValueError(f"max_tokens: give one budget, max_steps ({self.max_steps}) or max_tokens ({self.max_tokens})")
         if self.method not in METHODS:
             raise ValueError(f"method: unknown training method {self.method!r}; known: {', '.join(METHODS)}")
+        if self.max_tokens and self.method != "sft":
+            raise ValueError(f"max_tokens: a token budget is counted on sft rows; give {self.method} max_steps or epochs")
         if self.method == "grpo" and (self.batch_size * self.grad_accum) % self.grpo.num_generations:
             raise ValueError(f"grpo.num_generations: {self.grpo.num_generations} must divide batch_size x grad_accum "
                              f"({self.batch_size} x {self.grad_accum}): each batch holds whole groups")
@@ -148,6 +159,8 @@ class TrainConfig(BaseModel):
                 out.pop(section)
         if self.method == "sft":
             out.pop("method")
+        if out["max_tokens"] is None:  # a token budget is named only where one is given
+            del out["max_tokens"]
         if out["report_to"] in ("none", ["none"], []):  # logging only: left out so run ids stay as they were
             del out["report_to"]
         return out

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import shutil
 import time
 
@@ -14,6 +13,7 @@ from workbench.data.records import Record
 from workbench.models import load_base_model
 from workbench.train.config import TrainConfig, TrainError
 from workbench.train.methods import FitArgs
+from workbench.train.order import holdout_indices
 from workbench.train.render import Prepared
 from workbench.train.sanity import sanity_generations, sanity_prompts
 from workbench.train.sft import RunResult, _Recorder, _say, last_checkpoint, peak_memory_mb
@@ -23,12 +23,10 @@ def split_rows(rows: list[dict], records: list[Record], cfg: TrainConfig, seed: 
     """The seeded held-out split of eval_fraction, as for SFT (rows[i] belongs to records[i])."""
     if not rows:
         raise TrainError("no usable records in the dataset version: nothing to train on")
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
     n_eval = max(1, round(len(rows) * cfg.eval_fraction)) if cfg.eval_fraction else 0
     if n_eval >= len(rows):
         raise TrainError(f"eval_fraction {cfg.eval_fraction} leaves no training records out of {len(rows)}")
-    held = set(order[:n_eval])
+    held = holdout_indices([r.id for r in records], seed, n_eval)  # by content, not position
     train = [rows[i] for i in range(len(rows)) if i not in held]
     evals = [rows[i] for i in sorted(held)]
     return Prepared(train, evals, [records[i] for i in sorted(held)],

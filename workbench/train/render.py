@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from workbench import reasoning
 from workbench.data.records import Record
 from workbench.models import ModelError, find_lora_targets, linear_layer_names
 from workbench.train.config import TrainConfig, TrainError
+from workbench.train.order import holdout_indices
 
 def conversation(record: Record) -> list[dict[str, str]]:
     """The messages as trained: the mode flag at the end of the system prompt, and the empty
@@ -150,14 +150,12 @@ def prepare_data(records: list[Record], tokenizer, cfg: TrainConfig, seed: int) 
     if n_label == n_tokens and cfg.assistant_only_loss:
         raise TrainError("the assistant mask selects every token: the chat template puts nothing around the turns")
     by_id = {r.id: r for r in records}
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
     n_eval = int(round(len(rows) * cfg.eval_fraction))
     if cfg.eval_fraction and n_eval == 0:
         n_eval = 1
     if n_eval >= len(rows):
         raise TrainError(f"eval_fraction {cfg.eval_fraction} leaves no training records out of {len(rows)}")
-    eval_idx = set(order[:n_eval])
+    eval_idx = holdout_indices([r["record_id"] for r in rows], seed, n_eval)  # by content, not position
     train = [rows[i] for i in range(len(rows)) if i not in eval_idx]
     evals = [rows[i] for i in sorted(eval_idx)]
     stats = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import shutil
@@ -17,6 +18,7 @@ from workbench.processes import pid_alive
 from workbench.train.config import TrainConfig, TrainError
 from workbench.train.launch import is_main, world_size
 from workbench.train.methods import FitArgs
+from workbench.train.order import keyed_order, keyed_trainer, seed_lora_init, step_seed_callback
 from workbench.train.render import Prepared, check_mask_batch, prepare_tokenizer, resolve_targets
 from workbench.train.sanity import sanity_generations, sanity_prompts
 from workbench.workspace import Workspace
@@ -160,14 +162,32 @@ _SFT_ARGS = {
 }
 
 
-def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mode, seed, progress) -> RunResult:
+def train_plan(cfg: TrainConfig, data: Prepared, seed: int) -> dict:
+    """The run's steps under its budget and what it sees of its rows (workbench.train.coverage):
+    {ids, steps, steps_from_tokens, coverage}. Tokens of a row count up to max_length."""
+    from workbench.train.coverage import budget_steps, coverage
+
+    ids = [r["record_id"] for r in data.train]
+    tokens = {r["record_id"]: min(len(r["input_ids"]), cfg.max_length) for r in data.train}
+    batch = cfg.batch_size * world_size()  # data-parallel: one batch of batch_size per process
+    if cfg.packing and cfg.max_tokens and cfg.max_steps <= 0:  # packed sequences hold up to max_length tokens each
+        steps = math.ceil(cfg.max_tokens / (batch * cfg.grad_accum * cfg.max_length))
+    else:
+        steps = budget_steps(ids, tokens, seed, batch, cfg.grad_accum, cfg.max_steps, cfg.epochs, cfg.max_tokens)
+    cov = coverage(ids, tokens, seed, steps, batch, cfg.grad_accum).as_dict() if not cfg.packing else None
+    return {"ids": ids, "steps": steps, "steps_from_tokens": cfg.max_steps <= 0 and bool(cfg.max_tokens),
+            "coverage": cov}
+
+
+def make_trainer(ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mode, seed, run_dir, callbacks=()):
+    """(trainer, plan): the SFTTrainer of a run, reading its rows in the keyed order of `seed`
+    (workbench.train.order), its adapter initialised from the seed, and `train_plan`'s budget."""
     import datasets
     import torch
     from peft import LoraConfig
     from transformers import PrinterCallback, set_seed
     from trl import SFTConfig, SFTTrainer
 
-    cat = ws.catalog()
     set_seed(seed)
     model = load_base_model(ident["path"], mode)
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -179,9 +199,11 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
 
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported() and mode != "lora-fp32"
+    plan = train_plan(cfg, data, seed)
     args = SFTConfig(
         output_dir=str(run_dir / "checkpoints"),
-        **{arg: getattr(cfg, name) for arg, name in _SFT_ARGS.items()},
+        **{arg: getattr(cfg, name) for arg, name in _SFT_ARGS.items() if arg != "max_steps"},
+        max_steps=plan["steps"] if plan["steps_from_tokens"] else cfg.max_steps,  # tokens: the steps that reach them
         warmup_steps=cfg.warmup_steps or cfg.warmup_ratio,  # transformers 5: a float < 1 is a ratio
         save_strategy="steps",
         save_total_limit=2,
@@ -197,18 +219,30 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
         dataset_num_proc=None,
         use_cpu=not cuda,
         save_only_model=False,
+        shuffle_dataset=False,  # the order is ours: keyed by (seed, epoch, record id)
     )
-    train_ds = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels")} for r in data.train])
+    # Packed sequences no longer map to records: the rows go to the packer in keyed order.
+    rows = [data.train[i] for i in keyed_order(plan["ids"], seed)] if cfg.packing else data.train
+    train_ds = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels")} for r in rows])
     eval_ds = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels")} for r in data.eval]) if data.eval else None
-    recorder = _Recorder(cat if is_main() else None, run_id, progress)
     datasets.disable_progress_bars()  # the run has its own bar; trl's map() bars are noise here
-    trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                         processing_class=tokenizer, peft_config=lora, callbacks=[recorder])
+    seed_lora_init(seed)  # the adapter's initial weights: the seed's, whatever the data
+    trainer = keyed_trainer(SFTTrainer)(
+        model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer,
+        peft_config=lora, callbacks=[*callbacks, step_seed_callback(seed)],
+        record_ids=None if cfg.packing else plan["ids"], order_seed=seed)
     trainer.remove_callback(PrinterCallback)  # steps go to the catalog and the bar, not raw dicts on stdout
+    return trainer, plan
+
+
+def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mode, seed, progress) -> RunResult:
+    cat = ws.catalog()
+    recorder = _Recorder(cat if is_main() else None, run_id, progress)
+    trainer, plan = make_trainer(ident, cfg, data, tokenizer, targets, mode, seed, run_dir, [recorder])
     # Verify the loss mask on what the model will actually see: the first collated batch.
     first = trainer.data_collator([trainer.train_dataset[i] for i in range(min(cfg.batch_size, len(trainer.train_dataset)))])
     mask_fraction = check_mask_batch(first)
-    fill = batch_fill(trainer.get_train_dataloader(), cfg.max_steps * cfg.grad_accum if cfg.max_steps > 0 else None)
+    fill = batch_fill(trainer.get_train_dataloader(), plan["steps"] * cfg.grad_accum)
 
     resume = last_checkpoint(run_dir / "checkpoints")
     if resume:
@@ -237,7 +271,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     meta = {**(prev.get("meta") or {}), "target_modules": targets, "mask_fraction_first_batch": round(mask_fraction, 4),
             "nonpad_fraction": round(fill, 4), "eval_s": round(recorder.eval_s, 2),
             "resumed_from": resume.name if resume else None, "global_steps": trainer.state.global_step,
-            "pad_token": tokenizer.pad_token, "eos_token": tokenizer.eos_token}
+            "pad_token": tokenizer.pad_token, "eos_token": tokenizer.eos_token, "coverage": plan["coverage"]}
     cat.finish_run(run_id, wall_s=wall, train_tokens=tokens, tokens_per_s=tokens / wall if wall > 0 else None,
                    peak_mem_mb=peak, final_loss=losses[-1] if losses else None, sanity=sanity, meta=meta)
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # finished: nothing to resume

@@ -96,8 +96,8 @@ def test_evaluate_merges_a_runs_adapter_and_keeps_its_key(ws, run_id, monkeypatc
     loaded = []
     real = runner._load_lm
 
-    def spy(target, batch_size, backend="hf", merge=True):
-        lm = real(target, batch_size, backend, merge)
+    def spy(target, batch_size, backend="hf", merge=True, early_stop=True):
+        lm = real(target, batch_size, backend, merge, early_stop)
         loaded.append(lm)
         return lm
 

@@ -192,10 +192,11 @@ def lm_args(target: Target, batch_size: int, backend: str = "hf") -> dict:
     return kwargs
 
 
-def _load_lm(target: Target, batch_size: int, backend: str = "hf", merge: bool = True):
+def _load_lm(target: Target, batch_size: int, backend: str = "hf", merge: bool = True, early_stop: bool = True):
     """lm-eval's model for a target. On the hf backend a run's adapter is merged into a copy of
     the base in memory (merge=False: peft's unmerged wrapper, as lm-eval's `peft=` loads it);
-    the tokenizer stays the base model's either way."""
+    the tokenizer stays the base model's either way. Greedy generation drops each finished row
+    from its batch (workbench.evals.decode; early_stop=False: lm-eval's own generate call)."""
     kwargs = lm_args(target, batch_size, backend)
     try:
         if backend == "vllm":
@@ -204,12 +205,15 @@ def _load_lm(target: Target, batch_size: int, backend: str = "hf", merge: bool =
             return VLLM(**kwargs)
         from lm_eval.models.huggingface import HFLM
 
+        from workbench.evals.decode import EarlyStopHFLM
+
+        cls = EarlyStopHFLM if early_stop else HFLM
         if merge and target.adapter_dir:
             from workbench.models import load_merged
 
             model = load_merged(target.pretrained, target.adapter_dir, kwargs["dtype"], kwargs["device"])
             kwargs = {"pretrained": model, "tokenizer": target.pretrained, "batch_size": batch_size}
-        return HFLM(**kwargs)
+        return cls(**kwargs)
     except Exception as e:  # noqa: BLE001 - name the model that failed to load
         raise EvalError(f"cannot load {target.spec!r} ({target.pretrained}"
                         f"{' + adapter ' + target.adapter_dir if target.adapter_dir else ''}): {e}") from e

@@ -1,0 +1,83 @@
+"""Greedy decoding for the eval runner that drops finished rows from the batch.
+
+lm-eval's HF backend calls `model.generate` per batch with one stopping criterion per stop
+string, each of which says "done" only when *every* row has produced that same string; a
+row finished by EOS keeps being computed (padded) and a row that hit a stop string keeps
+generating until the whole batch ends. One long answer makes the other 15 rows of a batch
+pay for its length. Here each row leaves the batch (and its KV cache) at the step where it
+produces an EOS token or one of the stop strings, so later steps run on fewer rows.
+
+The output is what lm-eval's own path returns for greedy decoding: the context, then each
+row's tokens up to and including the one that ended it, then pad tokens. lm-eval decodes
+that and cuts it at the first stop string, so the text is the same (the same forward
+passes and argmax; tests/test_merged_eval.py compares both paths item by item). Sampling
+(do_sample) and models without a KV cache go to lm-eval's path unchanged.
+"""
+
+from __future__ import annotations
+
+from lm_eval.models.huggingface import HFLM
+
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    ids = getattr(model.generation_config, "eos_token_id", None)
+    ids = ids if isinstance(ids, (list, tuple)) else [ids]
+    return {int(i) for i in [*ids, tokenizer.eos_token_id] if i is not None}
+
+
+def greedy_decode(model, tokenizer, input_ids, attention_mask, max_new_tokens: int, stop: list[str],
+                  pad_token_id: int):
+    """(batch, context + new) token ids: greedy, each row stopped at EOS or at its first stop string."""
+    import torch
+    from transformers import DynamicCache
+
+    n, ctx = input_ids.shape
+    out = torch.full((n, max(max_new_tokens, 0)), pad_token_id, dtype=input_ids.dtype, device=input_ids.device)
+    if max_new_tokens <= 0:
+        return torch.cat([input_ids, out], dim=1)
+    eos = torch.tensor(sorted(_eos_ids(model, tokenizer)), device=input_ids.device)
+    stops = [s for s in stop if s]
+    tail = max((len(s) for s in stops), default=0) + 2  # tokens to decode: a stop string spans at most len+1 tokens
+    rows = torch.arange(n, device=input_ids.device)  # original row of each row still in the batch
+    mask = attention_mask.clone()
+    cache = DynamicCache(config=model.config)
+    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    step_ids = input_ids
+    with torch.inference_mode():
+        for t in range(max_new_tokens):
+            logits = model(input_ids=step_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                           use_cache=True, logits_to_keep=1).logits[:, -1, :]
+            nxt = logits.argmax(-1)
+            out[rows, t] = nxt
+            done = torch.isin(nxt, eos)
+            if stops:
+                texts = tokenizer.batch_decode(out[rows, max(0, t + 1 - tail): t + 1])
+                done |= torch.tensor([any(s in x for s in stops) for x in texts], device=done.device)
+            if t == max_new_tokens - 1 or bool(done.all()):
+                break
+            if bool(done.any()):
+                keep = (~done).nonzero().squeeze(1)
+                cache.batch_select_indices(keep)
+                rows, nxt, mask = rows[keep], nxt[keep], mask[keep]
+                positions = positions[keep]
+            mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+            positions = positions[:, -1:] + 1
+            step_ids = nxt[:, None]
+    return torch.cat([input_ids, out], dim=1)
+
+
+class EarlyStopHFLM(HFLM):
+    """lm-eval's HF model whose greedy generation drops finished rows (greedy_decode)."""
+
+    def _model_generate(self, context, max_length: int, stop: list[str], **generation_kwargs):
+        greedy = not generation_kwargs.get("do_sample") and not generation_kwargs.get("temperature")
+        extra = set(generation_kwargs) - {"attention_mask", "do_sample", "temperature", "until"}
+        if not greedy or extra or self.backend != "causal" or self.mixed_precision_dtype is not None:
+            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+        mask = generation_kwargs.get("attention_mask")
+        if mask is None:
+            import torch
+
+            mask = torch.ones_like(context)
+        return greedy_decode(self.model, self.tokenizer, context, mask, max_length - context.shape[1], stop,
+                             self.tokenizer.pad_token_id)

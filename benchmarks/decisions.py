@@ -10,6 +10,11 @@
 (b) With --home and --ablation: real stored per-item scores of that ablation. Real seed pairs of
     each variant, and many A/A draws made by permuting each item's scores between the seeds of
     one variant, are decided the same way; prints the share called significant.
+(d) Paired seeds (issue 28 §1): ablations whose variants share seeds (a common seed effect c_s,
+    as common random numbers give) and whose seed noise differs per variant, one variant's 10x
+    another's. Each rule's false-positive rate on null pairs and its power at 1.5x its own
+    reported minimum detectable difference: today's unpaired path, the pair's own paired seeds
+    (k - 1 df), and the interaction pooled over the whole variant x seed table ((V - 1)(k - 1) df).
 (c) CPU seconds of the statistics per decision, and with (b) the ablation's task minutes per
     decision (train + eval wall time over variants x suites).
 
@@ -29,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench.evals import decide, engine, verdict  # noqa: E402
-from workbench.evals.simulate import SimSpec, batch_diff, simulate  # noqa: E402
+from workbench.evals.simulate import SimSpec, batch_diff, batch_paired, simulate  # noqa: E402
 
 # DESIGN.md, A/A pair (plain seed 1 - plain seed 0, 30 think_follow prompts, mean log-prob per token):
 # +0.010 [+0.002, +0.018]. One seed-mean difference of 0.010 -> training-noise sd ~ 0.010 / sqrt(2);
@@ -173,6 +178,51 @@ def part_b(home: str, ablation: str, draws: int, seed: int) -> int:
     return decisions
 
 
+# ---------------------------------------------------------------------------------------
+# (d) paired seeds, variant-specific seed noise
+# ---------------------------------------------------------------------------------------
+
+PAIRED_VARIANTS = ("raw", "quiet", "noisy", "other")
+
+
+def paired_rules(s: dict, a: str, b: str) -> dict[str, dict]:
+    """B - A per replicate under each rule (the seed variance / interaction over every variant)."""
+    table = [s[v] for v in PAIRED_VARIANTS]
+    k = s[a].shape[-2]
+    own_table = [s[a], s[b]]  # the pair's own paired seeds: (2 - 1)(k - 1) = k - 1 df
+    return {"unpaired (today)": batch_diff(s[a], s[b], table),
+            f"paired, pair's own seeds ({k - 1} df)": batch_paired(s[a], s[b], own_table),
+            f"paired, pooled interaction ({(len(table) - 1) * (k - 1)} df)": batch_paired(s[a], s[b], table)}
+
+
+def _mdd_of(r: dict, n: int = 200) -> float:
+    return float(np.nanmean([decide.min_detectable(float(r["se"][j]), float(r["df"][j])) for j in range(n)]))
+
+
+def part_d(reps: int, items: int, seed: int, seeds: tuple[int, ...] = (2, 4)) -> None:
+    rng = np.random.default_rng(seed + 4)
+    quiet, ratio = 0.01, 10.0
+    print(f"\n(d) paired seeds: {len(PAIRED_VARIANTS)} variants on common seeds, {items} items, {reps} replicates; "
+          f"variant x seed sd {quiet} (noisy: {ratio:g}x, {quiet * ratio}), common seed effect sd 0.03, "
+          "item x model sd 0.05, residual sd 0.03 (bits-per-byte-like)")
+    print("    null: no variant differs; planted: B shifted by 1.5x the rule's own mean reported MDE; "
+          "called = p < 0.05 (one comparison, no family)\n")
+    print("| seeds | pair | rule | false positives (null) | mean reported MDE | power at 1.5x MDE |")
+    print("|---:|---|---|---:|---:|---:|")
+    for k in seeds:
+        spec = SimSpec(n_items=items, seeds=k, sd_seed=quiet, sd_common=0.03)
+        sds = {"noisy": quiet * ratio}
+        null = simulate(spec, {v: 0.0 for v in PAIRED_VARIANTS}, reps, rng, seed_sd=sds)
+        for a, b in (("raw", "quiet"), ("raw", "noisy")):
+            rules = paired_rules(null, a, b)
+            for name, r in rules.items():
+                mdd = _mdd_of(r)
+                shifted = {v: (1.5 * mdd if v == b else 0.0) for v in PAIRED_VARIANTS}
+                got = paired_rules(simulate(spec, shifted, reps, rng, seed_sd=sds), a, b)[name]
+                power = np.mean((got["p"] < 0.05) & (got["delta"] > 0))
+                print(f"| {k} | {b} - {a} | {name} | {np.mean(r['p'] < 0.05):.1%} | {mdd:.4f} | {power:.1%} |")
+
+
 def stats_cost(reps: int = 200) -> float:
     """CPU seconds of one decision's statistics (pooled variance, difference, MDE, Holm)."""
     rng = np.random.default_rng(0)
@@ -196,10 +246,15 @@ def main() -> None:
     ap.add_argument("--ablation", help="the ablation's name (part b)")
     ap.add_argument("--draws", type=int, default=2000, help="permuted A/A draws per variant (part b)")
     ap.add_argument("--skip-simulated", action="store_true")
+    ap.add_argument("--paired", action="store_true", help="only part (d): paired seeds, variant-specific noise")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    if args.paired:
+        part_d(args.reps, args.items, args.seed)
+        return
     if not args.skip_simulated:
         part_a(args.reps, args.items, args.seed)
+        part_d(args.reps, args.items, args.seed)
     if bool(args.home) != bool(args.ablation):
         ap.error("--home and --ablation go together")
     if args.home:

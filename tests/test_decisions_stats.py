@@ -293,3 +293,52 @@ def test_benchmark_reads_stored_scores_and_makes_aa_draws(tmp_path, capsys):
     rates = [float(line.split("|")[-2].strip().rstrip("%")) for line in out.splitlines() if "permuted" in line]
     assert len(rates) == 2 and all(r <= 10.0 for r in rates)
     assert "real seed pairs | 3 |" in out and "7.0 min of train + eval over 2 decisions" in out
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 28 §1: seed s of A paired with seed s of B, the interaction pooled over the table
+# ---------------------------------------------------------------------------------------
+
+PAIRED = ("raw", "B", "C", "D")
+
+
+def test_paired_batch_path_is_the_dict_path():
+    spec = SimSpec(n_items=30, seeds=3, sd_common=0.03)
+    s = simulate(spec, {v: 0.0 for v in PAIRED}, 3, np.random.default_rng(9))
+    r = batch_paired_of(s)
+    for j in range(3):
+        per = {k: _as_dicts(v[j]) for k, v in s.items()}
+        table = decide.seed_interaction(per, decide.common_seeds(per["raw"], per["B"]))
+        assert table.df == (4 - 1) * (3 - 1) and table.n_variants == 4 and table.seeds == (0, 1, 2)
+        d = decide.paired_seed_diff(per["raw"], per["B"], table, higher_is_better=False)
+        assert d.paired_seeds and d.n_seeds_a == d.n_seeds_b == 3 and "interaction" in d.method
+        assert (d.delta, d.se, d.df, d.p, d.lo, d.hi) == pytest.approx(
+            tuple(float(r[k][j]) for k in ("delta", "se", "df", "p", "lo", "hi")), rel=1e-9)
+
+
+def batch_paired_of(s):
+    from workbench.evals.simulate import batch_paired
+
+    return batch_paired(s["raw"], s["B"], [s[v] for v in PAIRED])
+
+
+def test_paired_seeds_are_calibrated_and_cancel_the_common_seed_effect():
+    # equal interaction noise, a common seed effect 3x larger: the unpaired path counts it as noise
+    spec = SimSpec(n_items=30, seeds=2, sd_seed=0.01, sd_common=0.03)
+    s = simulate(spec, {v: 0.0 for v in PAIRED}, REPS, np.random.default_rng(12))
+    paired = batch_paired_of(s)
+    unpaired = batch_diff(s["raw"], s["B"], [s[v] for v in PAIRED])
+    assert 0.03 <= _rate(paired["p"] < 0.05) <= 0.07
+    assert float(np.median(paired["se"])) < 0.7 * float(np.median(unpaired["se"]))
+
+
+def test_engine_pairs_common_seeds_only_when_asked():
+    rng = np.random.default_rng(2)
+    items = {f"i{j}": float(x) for j, x in enumerate(rng.normal(1.0, 0.3, 30))}
+    per = {v: {str(s): {"0": {k: {"bpb": x + 0.02 * s + rng.normal(0, 0.01)} for k, x in items.items()}}["0"]
+               for s in range(3)} for v in ("A", "B", "C")}
+    args = ("s", ["bpb"], ["bpb"], [("A", "B")], per, {"A", "B", "C"}, lambda suite, metric: False)
+    (plain,) = engine.decide(engine.suite_questions(*args))
+    (paired,) = engine.decide(engine.suite_questions(*args, paired=True))
+    assert not plain.paired_seeds and paired.paired_seeds and paired.to_dict()["paired_seeds"] is True
+    assert paired.delta == pytest.approx(plain.delta) and paired.se < plain.se  # the shared 0.02 * s cancels

@@ -19,6 +19,20 @@ The t reference has Welch-Satterthwaite degrees of freedom, so two seeds per var
 degrees of freedom and a wide interval, as they should. With 2-3 seeds a bootstrap over seeds is
 degenerate (two clusters); this variance-components estimate is used at every seed count.
 One seed per variant and no pooled estimate: the interval is item-only, and the result says so.
+
+Paired seeds (issue 28 §1). When training with seed s is common to the variants (the same data
+order and initialisation for the same seed), seed[v, s] = c_s + g[v, s]: a part c_s every variant
+shares and the variant x seed interaction g. Then seed s of A is paired with seed s of B, c_s
+cancels, and the training noise of B - A is the interaction alone. `seed_interaction` estimates it
+from the variant x seed table of per-seed means of every trained variant on the common seeds: the
+two-way interaction mean square MS_int, (V-1)(k-1) degrees of freedom, E = var(g) + sigma_e^2/n.
+With D[s, i] = y[B, s, i] - y[A, s, i] over the k common seeds:
+
+    var(delta) = var_item + 2 MS_int / k - MS_resid(D) / (n k)      (the residual counted once)
+
+with Satterthwaite degrees of freedom, as in the unpaired case. MS_int assumes the interaction
+variance is the same for every variant; benchmarks/decisions.py measures what happens when one
+variant's is 100x another's (sd 10x). Variants not on common seeds keep the unpaired path.
 """
 
 from __future__ import annotations
@@ -69,6 +83,33 @@ NO_SEED_VARIANCE = SeedVariance(0.0, 0.0, 0.0, 0, 0.0, 0, 0.0, 0)
 
 
 @dataclass(frozen=True)
+class Interaction:
+    """The variant x seed interaction of per-seed mean scores, over the trained variants that share
+    the seeds `seeds` (2+ variants, 2+ seeds): what training noise a paired difference carries."""
+
+    ms: float  # interaction mean square: var(g) + sigma_e^2 / n per cell mean
+    df: int  # (V - 1)(k - 1)
+    seeds: tuple[str, ...]
+    n_variants: int
+    n_items: int
+
+    @property
+    def known(self) -> bool:
+        return self.df > 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def interaction_ms(cells: np.ndarray) -> np.ndarray:
+    """Interaction mean square of a (..., V, k) table of cell means (V, k >= 2)."""
+    v, k = cells.shape[-2], cells.shape[-1]
+    resid = cells - cells.mean(axis=-1, keepdims=True) - cells.mean(axis=-2, keepdims=True) \
+        + cells.mean(axis=(-2, -1), keepdims=True)
+    return (resid**2).sum(axis=(-2, -1)) / ((v - 1) * (k - 1))
+
+
+@dataclass(frozen=True)
 class SeedAwareDiff:
     delta: float  # mean_B - mean_A (means over seeds, then items); sign independent of direction
     lo: float  # NaN when no spread can be estimated (see `reason`)
@@ -89,6 +130,7 @@ class SeedAwareDiff:
     higher_is_better: bool = True
     n_items_unpaired: int = 0  # items missing from some seed of A or B, left out (counted here)
     reason: str = ""
+    paired_seeds: bool = False  # seed s of A paired with seed s of B; training noise = the interaction
 
     def __iter__(self):  # unpacks as (delta, lo, hi)
         return iter((self.delta, self.lo, self.hi))
@@ -280,6 +322,64 @@ def seed_aware_diff(a: Scores, b: Scores, *, higher_is_better: bool = True, seed
         parts.append(f"Satterthwaite df {df:.1f}")
     return SeedAwareDiff(delta, lo, hi, se, df, p, n, ka, kb, var_item, var_seed, mdd, "; ".join(parts), noise_in,
                          all_equal, bool(p < alpha), higher_is_better, unpaired, reason)
+
+
+def common_seeds(*variants: Scores) -> list:
+    """The seed labels every given variant was trained with."""
+    sets = [set(v) for v in variants]
+    return sorted(set.intersection(*sets), key=str) if sets else []
+
+
+def seed_interaction(variants: Mapping[str, Scores] | Iterable[Scores], seeds: Iterable) -> Interaction | None:
+    """The variant x seed interaction over every trained variant that has all of `seeds`, on the
+    items all their cells scored (None with fewer than 2 such variants, 2 seeds or 2 items)."""
+    vs = list(variants.values()) if isinstance(variants, Mapping) else list(variants)
+    seeds = tuple(sorted(seeds, key=str))
+    rows = [{s: v[s] for s in seeds} for v in vs if all(s in v for s in seeds)]
+    if len(rows) < 2 or len(seeds) < 2:
+        return None
+    items, _ = _common_items(*rows)
+    if len(items) < 2:
+        return None
+    cells = np.array([_matrix(r, items).mean(axis=-1) for r in rows])
+    return Interaction(float(interaction_ms(cells)), (len(rows) - 1) * (len(seeds) - 1), seeds, len(rows), len(items))
+
+
+def paired_arrays(a: np.ndarray, b: np.ndarray, ms, df: int):
+    """delta, se, df, p, var_item, var_seed of B - A on (..., k, n) arrays whose seed s is paired,
+    with the interaction mean square `ms` ((V-1)(k-1) = `df` degrees of freedom)."""
+    k, n = a.shape[-2], a.shape[-1]
+    _, within = seed_components(np.asarray(b, dtype=float) - np.asarray(a, dtype=float))
+    return diff_arrays(a, b, 2 * np.asarray(ms, dtype=float), df, within, (k - 1) * (n - 1), n, 1 / k)
+
+
+def paired_seed_diff(a: Scores, b: Scores, interaction: Interaction, *, higher_is_better: bool = True,
+                     alpha: float = 0.05, power: float = 0.8, family_size: int = 1) -> SeedAwareDiff:
+    """B - A pairing seed s of A with seed s of B over `interaction.seeds`, the items both scored on
+    every one of them; training noise is the variant x seed interaction (see the module docstring)."""
+    seeds = interaction.seeds
+    a, b = {s: a[s] for s in seeds}, {s: b[s] for s in seeds}
+    items, unpaired = _common_items(a, b)
+    n, k = len(items), len(seeds)
+    if n < 2:
+        return seed_aware_diff(a, b, higher_is_better=higher_is_better, alpha=alpha, power=power)
+    ma, mb = _matrix(a, items), _matrix(b, items)
+    delta, se, df, p, var_item, var_seed = (float(x) for x in paired_arrays(ma, mb, interaction.ms, interaction.df))
+    all_equal = bool(np.all(ma == mb))
+    lo = hi = mdd = float("nan")
+    reason = ""
+    if se > 0:
+        half = float(sps.t.ppf(1 - alpha / 2, df)) * se
+        lo, hi, mdd = delta - half, delta + half, min_detectable(se, df, alpha / max(family_size, 1), power)
+        if all_equal:
+            reason = f"no item differs ({n} items); the interval is training noise alone"
+    else:
+        reason, p = (f"no item differs ({n} items)", 1.0) if all_equal else ("no spread in the paired differences", p)
+    method = (f"paired seeds: seed s of A with seed s of B over {k} common seeds, {n} items; training noise = "
+              f"variant x seed interaction over {interaction.n_variants} variants, {interaction.df} df"
+              + (f"; Satterthwaite df {df:.1f}" if se > 0 else ""))
+    return SeedAwareDiff(delta, lo, hi, se, df, p, n, k, k, var_item, var_seed, mdd, method, True, all_equal,
+                         bool(p < alpha), higher_is_better, unpaired, reason, True)
 
 
 def removal_vs_control(removal: Scores, control: Scores, *, higher_is_better: bool = True,

@@ -23,7 +23,8 @@ import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
-from workbench.evals.decide import SeedAwareDiff, SeedVariance, pooled_seed_variance, seed_aware_diff
+from workbench.evals.decide import (SeedAwareDiff, SeedVariance, common_seeds, paired_seed_diff, pooled_seed_variance,
+                                    seed_aware_diff, seed_interaction)
 from workbench.evals.scoring import higher_is_better as metric_default_direction
 from workbench.evals.verdict import WORDS, adjust_pvalues, noise_floor, verdict_word
 
@@ -143,7 +144,7 @@ def decide(questions: Sequence[Question], method: str = ADJUST, alpha: float = A
         out.append(Decision(q.a, q.b, q.suite, q.metric, d.higher_is_better, d.delta, d.lo, d.hi, _p(d),
                             adjusted.get(i), (word in COLOURS) if word else bool(d.significant), q.kind, d.n_items,
                             d.mdd, word or "", word is not None, d.n_seeds_a, d.n_seeds_b, d.training_noise_included,
-                            floor, d.reason, d.se, d.df, getattr(d, "paired_seeds", False)))
+                            floor, d.reason, d.se, d.df, d.paired_seeds))
     return out
 
 
@@ -218,10 +219,14 @@ def seed_variance(trained: Mapping[str, SeedItems], metric: str) -> SeedVariance
 def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str], pairs: Sequence[tuple[str, str]],
                     per_variant: Mapping[str, SeedItems], trained: set[str], direction,
                     control: tuple[str, Sequence[str]] | None = None, family_size: int = 1,
-                    family: Hashable = "headline") -> list[Question]:
+                    family: Hashable = "headline", paired: bool = False) -> list[Question]:
     """Every pair on every metric of one suite, plus the A/A control's seed pairs on the headline
     metrics (family `("control", family)`). Headline questions join `family`; `direction` is a
-    callable (suite, metric) -> higher_is_better (a `Directions`)."""
+    callable (suite, metric) -> higher_is_better (a `Directions`). `paired`: two trained variants
+    on 2+ common seeds pair seed s with seed s (`decide.paired_seed_diff`, the interaction over
+    every trained variant on those seeds); off by default, because with seed noise that differs
+    between variants (one 10x another) its false-positive rate exceeds alpha
+    (benchmarks/decisions.py part d); the others keep the unpaired path."""
     out: list[Question] = []
     for metric in metrics:
         hib = direction(suite, metric)
@@ -242,8 +247,15 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
             sa, sb = metric_scores(per_variant[a], metric), metric_scores(per_variant[b], metric)
             if not sa or not sb:
                 continue
-            d = seed_aware_diff(sa, sb, higher_is_better=hib, seed_var=var, a_trained=a in trained,
-                                b_trained=b in trained, alpha=ALPHA, family_size=family_size if head else 1)
+            size = family_size if head else 1
+            common = common_seeds(sa, sb) if paired and a in trained and b in trained else []
+            table = seed_interaction([metric_scores(per_variant[v], metric) for v in trained if v in per_variant],
+                                     common) if len(common) >= 2 else None
+            if table is not None:
+                d = paired_seed_diff(sa, sb, table, higher_is_better=hib, alpha=ALPHA, family_size=size)
+            else:
+                d = seed_aware_diff(sa, sb, higher_is_better=hib, seed_var=var, a_trained=a in trained,
+                                    b_trained=b in trained, alpha=ALPHA, family_size=size)
             out.append(Question(a, b, suite, metric, d, "variant", family if head else None, tuple(ctrl)))
     return out
 

@@ -6,6 +6,10 @@ calibration tests and benchmarks/decisions.py measure the product's statistics, 
 
 Continuous scores (bits-per-byte-like, lower is better):
     y = base + item_i + u[v, i] + seed[v, s] + e[v, s, i] + shift_v
+with seed[v, s] = c_s + g[v, s]: c_s (sd `sd_common`) is shared by every trained variant's seed s
+(common random numbers: the same data order and initialisation for the same seed), g is the
+variant x seed interaction (sd `sd_seed`, or per variant through `seed_sd`).
+`batch_paired` pairs seed s of A with seed s of B as `decide.paired_seed_diff` does.
 Pass/fail scores: y ~ Bernoulli(clip(q_i + u[v, i] + seed[v, s] + shift_v, 0, 1)), with item
 pass rates q_i ~ Uniform(q_lo, q_hi); the Bernoulli draw is the seed x item residual.
 """
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.evals.decide import diff_arrays, pool_components, seed_components
+from workbench.evals.decide import diff_arrays, interaction_ms, paired_arrays, pool_components, seed_components
 
 
 @dataclass(frozen=True)
@@ -30,31 +34,38 @@ class SimSpec:
     sd_seed: float = 0.01  # training noise: offset of one seed's mean score
     sd_resid: float = 0.03  # seed x item residual (continuous only)
     sd_draw: float = 0.0  # offset of one random draw of training rows (issue 13's random removals)
+    sd_common: float = 0.0  # seed effect shared by every variant trained with that seed
     q_lo: float = 0.25  # binary: range of item pass rates
     q_hi: float = 0.75
 
 
 def simulate(spec: SimSpec, shifts: dict[str, float], reps: int, rng: np.random.Generator,
              same_data: tuple[str, ...] = (), seeds: dict[str, int] | None = None,
-             untrained: tuple[str, ...] = (), redraw: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+             untrained: tuple[str, ...] = (), redraw: tuple[str, ...] = (),
+             seed_sd: dict[str, float] | None = None) -> dict[str, np.ndarray]:
     """{variant: (reps, k, n) scores}. Variants in `same_data` share one item x model draw (an A/A
     control trained on the baseline's data); the others get their own. `seeds` overrides k;
     `untrained` variants (the base model) have no seed offset. With `sd_draw` > 0 every trained
     variant is one draw of rows (an offset of sd `sd_draw`); `redraw` variants (a size-matched
-    random control) draw their rows anew per seed: the offset and item x model part per seed."""
+    random control) draw their rows anew per seed: the offset and item x model part per seed.
+    `seed_sd` overrides the interaction sd `sd_seed` per variant; seed s of every trained variant
+    shares the common offset c_s (sd `sd_common`)."""
     n = spec.n_items
     if spec.binary:
         item = rng.uniform(spec.q_lo, spec.q_hi, size=(reps, 1, n))
     else:
         item = spec.base + rng.normal(0.0, spec.sd_item, size=(reps, 1, n))
     shared_u = rng.normal(0.0, spec.sd_ixm, size=(reps, 1, n))
+    max_k = max([spec.seeds, *(seeds or {}).values()])
+    common = rng.normal(0.0, spec.sd_common, size=(reps, max_k, 1)) if spec.sd_common else np.zeros((1, max_k, 1))
     out = {}
     for name, shift in shifts.items():
         k = (seeds or {}).get(name, spec.seeds)
         per = k if name in redraw else 1
         u = shared_u if name in same_data else rng.normal(0.0, spec.sd_ixm, size=(reps, per, n))
         trained = name not in untrained
-        seed = rng.normal(0.0, spec.sd_seed if trained else 0.0, size=(reps, k, 1))
+        sd = (seed_sd or {}).get(name, spec.sd_seed)
+        seed = rng.normal(0.0, sd if trained else 0.0, size=(reps, k, 1)) + (common[:, :k] if trained else 0.0)
         draw = rng.normal(0.0, spec.sd_draw if trained else 0.0, size=(reps, per, 1))
         mean = item + u + seed + draw + shift
         if spec.binary:
@@ -79,6 +90,19 @@ def batch_diff(a: np.ndarray, b: np.ndarray, pool: list[np.ndarray], a_trained: 
     ka, kb = a.shape[-2], b.shape[-2]
     weight = seed_weight if seed_weight is not None else (1 / ka if a_trained else 0.0) + (1 / kb if b_trained else 0.0)
     delta, se, df, p, var_item, var_seed = diff_arrays(a, b, *batch_pool(pool), weight)
+    half = sps.t.ppf(1 - alpha / 2, df) * se
+    return {"delta": delta, "se": se, "df": df, "p": p, "lo": delta - half, "hi": delta + half,
+            "var_item": var_item, "var_seed": var_seed}
+
+
+def batch_paired(a: np.ndarray, b: np.ndarray, table: list[np.ndarray], alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """B - A per replicate pairing seed s of A with seed s of B, training noise from the variant x
+    seed interaction of `table` ((reps, k, n) arrays of every trained variant on the same seeds)."""
+    from scipy import stats as sps
+
+    cells = np.stack([x.mean(axis=-1) for x in table], axis=-2)  # (reps, V, k)
+    v, k = cells.shape[-2], cells.shape[-1]
+    delta, se, df, p, var_item, var_seed = paired_arrays(a, b, interaction_ms(cells), (v - 1) * (k - 1))
     half = sps.t.ppf(1 - alpha / 2, df) * se
     return {"delta": delta, "se": se, "df": df, "p": p, "lo": delta - half, "hi": delta + half,
             "var_item": var_item, "var_seed": var_seed}

@@ -183,6 +183,16 @@ class Directions:
                     self.conflicts.add(key)
                 self.stored.setdefault(key, bool(hib))
 
+    @classmethod
+    def of(cls, known, layer: str = "smoke"):
+        """A callable (suite, metric) -> higher_is_better from a `Directions` (or any such callable), or
+        from a {(suite, metric): bool} mapping of known directions."""
+        if callable(known):
+            return known
+        out = cls(layer=layer)
+        out.stored.update({key: bool(v) for key, v in (known or {}).items()})
+        return out
+
     def __call__(self, suite: str, metric: str) -> bool:
         key = (suite, metric)
         if key in self.stored and key not in self.conflicts:

@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 
 from workbench.evals.decide import pooled_seed_variance, removal_vs_control, seed_aware_diff
-from workbench.evals.engine import ADJUST, ALPHA, Decision, Question, decide, metric_scores, seed_variance
+from workbench.evals.engine import (ADJUST, ALPHA, Decision, Directions, Question, decide, metric_scores,
+                                    seed_variance)
 from workbench.evals.verdict import ADJUST_METHODS
 
 RULE = (f"Verdict: helps / hurts when the variant-vs-control difference has a {ADJUST_METHODS[ADJUST]}-adjusted "
@@ -108,12 +109,14 @@ def _merged(controls: list[str], scores: Mapping, suite: str, metric: str) -> di
 def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines: Mapping[str, list[str]],
                   direction) -> list[StrategyRow]:
     """Every generated variant x suite headline metric, both comparisons, decided per strategy by the
-    engine. `direction`: (suite, metric) -> higher_is_better (`engine.Directions`)."""
+    engine. `direction`: (suite, metric) -> higher_is_better (`engine.Directions`), or a
+    {(suite, metric): higher_is_better} mapping."""
     from workbench.ablate.strategies import tags
 
     tagged = tags(spec)
     if not tagged:
         return []
+    direction = Directions.of(direction)
     scores = {v["name"]: per_seed.get(v["name"], {}) for v in variants}  # shared runs: report.gather.targets
     n_rows = {v["name"]: v["n_rows"] for v in variants}
     trained = {v: s for v, s in scores.items() if s}

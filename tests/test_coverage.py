@@ -124,3 +124,44 @@ def test_token_budget_trains_the_steps_that_reach_it(tiny_model_dir, tmp_path):
     trainer.train()
     assert trainer.state.global_step == plan["steps"]
     assert int(trainer.state.num_input_tokens_seen) == reached.trained_tokens  # the Trainer counts the same tokens
+
+
+def test_dry_run_shows_coverage_and_the_removed_rows_in_the_window(ws, tiny_model_dir, tmp_path):
+    """Built variants (their build tasks run and recorded, nothing trained): the dry run says what
+    share each variant's runs see and how many of the rows `math` lacks the baseline's runs see."""
+    import yaml
+
+    from tests.ablate_helpers import tiny_spec
+    from tests.conftest import run_cli_here
+    from workbench.ablate import load_spec
+    from workbench.ablate.budget import coverage_lines
+    from workbench.ablate.executors import execute
+    from workbench.ablate.tasks import build_task
+    from workbench.data.store import load_records
+
+    path = tiny_spec(tmp_path, tiny_model_dir, max_steps=1)
+    data = yaml.safe_load(path.read_text())
+    data.update(baseline="all", seeds=[0, 1])
+    path.write_text(yaml.safe_dump(data))
+    spec = load_spec(path)
+    cat = ws.catalog()
+    before = coverage_lines(ws, spec)  # nothing built: estimated from the source files
+    assert "coverage all: ~14 source rows (before curation); 1 step sees ~29% of them (exact once built)" in before
+    versions = {}
+    for v in spec.variants:
+        task = build_task(spec, v)
+        out = execute(ws.home, task.to_dict(), ws)
+        cat.task_started(spec.name, task.id, "build", v.name, None, task.label, task.inputs)
+        cat.task_done(spec.name, task.id, out, 0.1)
+        versions[v.name] = [r.id for r in load_records(ws, out["version"])]
+    lines = coverage_lines(ws, spec)
+    n_all = len(versions["all"])
+    assert f"coverage all: {n_all} training rows; 1 step ({4 / n_all:.2g} epochs) sees {4 / n_all:.0%} of the rows" in lines[0]
+    removed = set(versions["all"]) - set(versions["math"])
+    seen = sorted({len(removed & set(ordered_ids(versions["all"], s)[:4])) for s in (0, 1)})
+    counts = str(seen[0]) if len(seen) == 1 else f"{seen[0]}-{seen[-1]}"
+    [line] = [ln for ln in lines if ln.startswith("math removed")]
+    assert line.startswith(f"math removed {len(removed)} rows of all; at this budget {counts} of them would have been seen")
+    assert "1 epoch of all takes ~" in line
+    proc = run_cli_here("ablate", str(path), "--dry-run", env={"WORKBENCH_HOME": str(ws.home)})
+    assert line in proc.stdout and lines[0] in proc.stdout

@@ -91,9 +91,22 @@ def _version(cat, ref: str) -> dict:
         return {}
 
 
+def train_steps(config: dict, n_rows: int, mean_tokens: float) -> int:
+    """Optimizer steps of a run under its budget: max_steps, else max_tokens (at `mean_tokens` a row,
+    up to max_length), else epochs (as the Trainer counts them: workbench.train.coverage)."""
+    from workbench.train.coverage import steps_per_epoch
+
+    per_step = config["batch_size"] * config["grad_accum"]
+    if config["max_steps"] > 0:
+        return config["max_steps"]
+    if config.get("max_tokens"):
+        return max(1, math.ceil(config["max_tokens"] / (per_step * max(1.0, min(config["max_length"], mean_tokens)))))
+    return math.ceil(config["epochs"] * steps_per_epoch(max(n_rows, 1), config["batch_size"], config["grad_accum"]))
+
+
 def train_prior(config: dict, n_rows: int, mean_tokens: float) -> float:
     per_step = config["batch_size"] * config["grad_accum"]
-    steps = config["max_steps"] if config["max_steps"] > 0 else math.ceil(n_rows * config["epochs"] / per_step)
+    steps = train_steps(config, n_rows, mean_tokens)
     tokens = steps * per_step * min(config["max_length"], mean_tokens * PAD_FACTOR)
     sanity = config.get("sanity_prompts", 0) * config.get("sanity_max_new_tokens", 0) / SINGLE_GEN_TOKENS_PER_S
     return TRAIN_OVERHEAD_S + tokens / TRAIN_TOKENS_PER_S + sanity

@@ -77,6 +77,10 @@ def _dry_run(ws, spec_path: Path) -> None:
     todo = [p for p in tasks if p.state in ("to run", "waits")]
     console.print(f"{len(todo)} to run, {len(tasks) - len(todo)} already in the catalog; "
                   f"estimate ~{fmt_s(est.left([p.work for p in todo]))} on a 2-core CPU (refined while it runs)")
+    from workbench.ablate.budget import coverage_lines
+
+    for line in coverage_lines(ws, spec):  # what each variant's runs see of its rows, and of what it removed
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     try:  # the variants a strategy generated, where the strategies module exists
         from workbench.ablate.strategies import describe_strategies
     except ImportError:

@@ -1,0 +1,149 @@
+"""What an ablation's training budget covers, per variant: the share of its rows and tokens its
+runs see, and for a variant compared with another (a strategy's `compare_to`, else the spec's
+baseline), how many of the rows it removed (or added) fall inside the seen window.
+
+Exact for a built variant: the keyed data order (workbench.train.order) makes the rows a run sees
+a function of its seed and the row ids, so the window is computed without training. Tokens are
+estimated from characters (CHARS_PER_TOKEN, each row counted up to max_length); only their share
+is reported. A variant not built yet is estimated from its source files' row count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from workbench.ablate.estimate import CHARS_PER_TOKEN, _source_rows, train_prior, train_steps
+from workbench.train.coverage import Coverage, budget_steps, coverage, removal_coverage
+
+VERDICT = {"none": "this budget cannot measure it", "partial": "the rest cannot move the result",
+           "covered": "every one of them is seen"}
+
+
+@dataclass
+class VariantRows:
+    """A built variant's rows: ids in the version's order and estimated tokens (up to max_length)."""
+
+    name: str
+    ids: list[str]
+    tokens: dict[str, int]
+    config: dict
+    seeds: list[int]
+    cov: dict[int, Coverage] = field(default_factory=dict)
+
+    @property
+    def mean_tokens(self) -> float:
+        return sum(self.tokens.values()) / len(self.tokens) if self.tokens else 0.0
+
+    def train_ids(self, seed: int) -> list[str]:
+        """The rows a run trains on: all but the eval_fraction held out (as render.prepare_data splits)."""
+        frac = self.config.get("eval_fraction") or 0.0
+        n_eval = max(1, round(len(self.ids) * frac)) if frac else 0
+        if not n_eval or n_eval >= len(self.ids):
+            return self.ids
+        from workbench.train.order import holdout_indices
+
+        held = holdout_indices(self.ids, seed, n_eval)
+        return [r for i, r in enumerate(self.ids) if i not in held]
+
+    def coverage(self, seed: int) -> Coverage:
+        if seed not in self.cov:
+            c, ids = self.config, self.train_ids(seed)
+            steps = budget_steps(ids, self.tokens, seed, c["batch_size"], c["grad_accum"], c["max_steps"], c["epochs"],
+                                 c.get("max_tokens"))
+            self.cov[seed] = coverage(ids, self.tokens, seed, steps, c["batch_size"], c["grad_accum"])
+        return self.cov[seed]
+
+
+def _steps(n: int) -> str:
+    return f"{n} step" + "s" * (n != 1)
+
+
+def _see(n: int) -> str:
+    return "see" if n != 1 else "sees"
+
+
+def _pct(values: list[float]) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo:.0%}" if round(lo, 2) == round(hi, 2) else f"{lo:.0%}-{hi:.0%}"
+
+
+def _built_version(cat, spec, v) -> str | None:
+    from workbench.ablate.tasks import build_task
+
+    try:
+        task = build_task(spec, v)
+    except Exception:  # noqa: BLE001 - unreadable inputs: the plan reports them
+        return None
+    row = cat.get_task(spec.name, task.id)
+    row = row if row and row["status"] == "done" else cat.find_done_task(task.id)
+    return ((row or {}).get("output") or {}).get("version")
+
+
+def variant_rows(ws, spec, v, config: dict) -> VariantRows | None:
+    version = _built_version(ws.catalog(), spec, v)
+    if not version:
+        return None
+    from workbench.data.store import load_records
+
+    recs = load_records(ws, version)
+    tokens = {r.id: max(1, min(config["max_length"], math.ceil(r.n_chars / CHARS_PER_TOKEN))) for r in recs}
+    return VariantRows(v.name, [r.id for r in recs], tokens, config, spec.seeds_for(v.name))
+
+
+def _parent(spec, v) -> str | None:
+    if v.tag is not None and v.tag.compare_to:
+        return v.tag.compare_to
+    if spec.baseline not in ("base", v.name):
+        return spec.baseline
+    return None
+
+
+def coverage_lines(ws, spec) -> list[str]:
+    """One line per variant (its coverage), and one per removal or addition against its parent."""
+    from workbench.ablate.tasks import resolved_train_config, variant_train_config
+    from workbench.progress import fmt_s
+
+    base_config = resolved_train_config(spec)
+    rows: dict[str, VariantRows | None] = {}
+    out = []
+    for v in spec.variants:
+        config = variant_train_config(spec, v, base_config)
+        if config.get("method", "sft") != "sft":
+            continue  # preference pairs and prompts: their own schedules
+        rows[v.name] = vr = variant_rows(ws, spec, v, config)
+        if vr is None:
+            n, mean = _source_rows([spec.path(s) for s in v.sources or []])
+            if n:
+                steps = train_steps(config, n, mean)
+                seen = min(n, steps * config["batch_size"] * config["grad_accum"])
+                out.append(f"coverage {v.name}: ~{n} source rows (before curation); {_steps(steps)} {_see(steps)} "
+                           f"~{seen / n:.0%} of them (exact once built)")
+            continue
+        covs = [vr.coverage(s) for s in vr.seeds]
+        c0 = covs[0]
+        out.append(f"coverage {v.name}: {c0.rows} training rows; {_steps(c0.steps)} ({c0.epochs:.2g} epochs) {_see(c0.steps)} "
+                   f"{_pct([c.row_share for c in covs])} of the rows and {_pct([c.token_share for c in covs])} "
+                   f"of the tokens (seeds {', '.join(map(str, vr.seeds))})")
+    for v in spec.variants:
+        parent = _parent(spec, v)
+        vr, pr = rows.get(v.name), rows.get(parent) if parent else None
+        if vr is None or pr is None:
+            continue
+        mine, theirs = set(vr.ids), set(pr.ids)
+        seeds = [s for s in vr.seeds if s in pr.seeds] or vr.seeds
+        epoch_s = train_prior({**pr.config, "max_steps": -1, "epochs": 1.0, "max_tokens": None}, len(pr.ids), pr.mean_tokens)
+        for what, changed, runs_of in (("removed", theirs - mine, pr), ("added", mine - theirs, vr)):
+            if not changed:
+                continue
+            hits = [removal_coverage(runs_of.coverage(s), sorted(changed)) for s in seeds]
+            worst = min(hits, key=lambda h: h.in_window)
+            counts = sorted({h.in_window for h in hits})
+            seen = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+            line = (f"{v.name} {what} {len(changed)} rows {'of' if what == 'removed' else 'to'} {parent}; at this budget "
+                    f"{seen} of them would have been seen (seeds {', '.join(map(str, seeds))}): {VERDICT[worst.verdict]}")
+            if worst.verdict != "covered":
+                line += f"; 1 epoch of {parent} takes ~{fmt_s(epoch_s)} per run"
+            out.append(line)
+    return out
+

@@ -5,7 +5,9 @@ what it no longer points at.
   version id from its records) against its catalog row; every finished run's adapter must be
   there, and where the run was evaluated its adapter hash must still give the stored model key.
 - gc: dataset bodies, run directories (adapters) and checkpoints that no catalog row references,
-  and temp files of killed writers. Dry run by default; `apply` removes them.
+  and temp files of killed writers. Dry run by default; `apply` removes them. It is safe beside
+  running writers (workbench.intents): it holds the writer lock while it looks and deletes, and
+  skips what a live writer's intent covers and anything younger than the oldest live writer.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.intents import Intent, clear_dead, read_intents, writer_lock
 from workbench.processes import pid_alive
 from workbench.workspace import Workspace
 
@@ -65,13 +68,24 @@ def _verify_version(ws: Workspace, v: dict) -> Problem | None:
         return Problem("unreadable_body", v["id"], f"{v['path']}: {e}")
     if len(records) != v["n_rows"]:
         return Problem("body_mismatch", v["id"], f"{len(records)} rows in the body, {v['n_rows']} in the catalog")
-    bad = next((r.id for r in records if content_hash(r.messages, r.reasoning_mode) != r.id), None)
+    bad = next((r.id for r in records if not _id_matches(r, content_hash)), None)
     if bad is not None:
         return Problem("body_mismatch", v["id"], f"record {bad}: content does not hash to its id")
     got = version_hash(records)
     if got != v["id"]:
         return Problem("body_mismatch", v["id"], f"body hashes to {got}")
     return None
+
+
+def _id_matches(r, content_hash) -> bool:
+    """A record's id is its content's hash, or (an exact repeat in its version, `unique_ids`) the
+    hash of `<content hash>#n` with `repeat_of` naming the content hash."""
+    h = content_hash(r.messages, r.reasoning_mode, r.rejected)
+    if h == r.id:
+        return True
+    from workbench.data.records import repeat_id
+
+    return r.meta.get("repeat_of") == h and any(repeat_id(h, n) == r.id for n in range(1, 10_000))
 
 
 def _verify_run(ws: Workspace, run: dict) -> Problem | None:
@@ -144,13 +158,79 @@ def find_garbage(ws: Workspace) -> list[Garbage]:
     return sorted(found, key=lambda g: -g.bytes)
 
 
-def gc(ws: Workspace, apply: bool = False) -> list[Garbage]:
-    """The garbage found; with `apply`, removed too (files unlinked, directories deleted)."""
-    found = find_garbage(ws)
-    if apply:
-        for g in found:
-            if g.path.is_dir():
-                shutil.rmtree(g.path, ignore_errors=True)
+@dataclass
+class GcResult:
+    """What gc found: `removed` (or removable, on a dry run) and `skipped`, each with a reason."""
+
+    found: list[Garbage] = field(default_factory=list)
+    skipped: list[Garbage] = field(default_factory=list)
+    writers: list[str] = field(default_factory=list)  # the live writers gc stepped around
+    applied: bool = False
+
+    def __iter__(self):  # a GcResult reads as the list of what was (or would be) removed
+        return iter(self.found)
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+
+def _live_lease_starts(ws: Workspace) -> list[tuple[float, str]]:
+    """(start time, who) of the ablation tasks whose holder is alive: writers too."""
+    from datetime import timezone
+
+    from workbench.ablate.lease import Holder
+
+    out = []
+    for row in ws.catalog().leases():
+        try:
+            holder = Holder.parse(row["holder"])
+        except (ValueError, TypeError):
+            continue
+        if holder.local and holder.gone():
+            continue
+        t = row["acquired"].replace(tzinfo=timezone.utc).timestamp()
+        out.append((t, f"ablation task {row.get('label') or row['task_id']} ({holder})"))
+    return out
+
+
+def _mtime(path: Path) -> float:
+    try:
+        t = path.stat().st_mtime
+        if path.is_dir():
+            t = max([t, *(p.stat().st_mtime for p in path.rglob("*"))])
+        return t
+    except FileNotFoundError:
+        return 0.0
+
+
+def gc(ws: Workspace, apply: bool = False) -> GcResult:
+    """The garbage found; with `apply`, removed too (files unlinked, directories deleted).
+
+    Safe beside writers: under the exclusive writer lock, a path a live intent covers is skipped,
+    and so is anything modified after the oldest live writer (intent or ablation lease) started."""
+    result = GcResult(applied=apply)
+    with writer_lock(ws.home, exclusive=True):
+        live: list[Intent] = clear_dead(read_intents(ws.home))
+        starts = [(i.started, f"{i.what} (pid {i.pid} on {i.host})") for i in live] + _live_lease_starts(ws)
+        result.writers = [who for _, who in sorted(starts)]
+        oldest = min((t for t, _ in starts), default=None)
+        for g in find_garbage(ws):
+            holder = next((i for i in live if i.covers(g.path)), None)
+            if holder is not None:
+                result.skipped.append(Garbage(g.kind, g.path, g.bytes,
+                                              f"being written by {holder.what} (pid {holder.pid})"))
+            elif g.kind != "temp" and oldest is not None and _mtime(g.path) >= oldest - 1.0:
+                result.skipped.append(Garbage(g.kind, g.path, g.bytes,
+                                              "newer than the oldest live writer: its row may not be committed yet"))
             else:
-                g.path.unlink(missing_ok=True)
-    return found
+                result.found.append(g)
+        if apply:
+            for g in result.found:
+                if g.path.is_dir():
+                    shutil.rmtree(g.path, ignore_errors=True)
+                else:
+                    g.path.unlink(missing_ok=True)
+    return result

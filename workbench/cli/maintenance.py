@@ -16,14 +16,19 @@ def gc(apply: bool = typer.Option(False, "--apply", help="Remove what is listed 
     from workbench.maintenance import gc as do_gc
 
     ws = workspace()
-    found = do_gc(ws, apply=apply)
-    if not found:
-        console.print("nothing to collect: every file is referenced by the catalog")
+    result = do_gc(ws, apply=apply)
+    if result.skipped:
+        rows = [[g.kind, str(g.path.relative_to(ws.home)), _mb(g.bytes), g.why] for g in result.skipped]
+        console.print(table("skipped (a live writer may still reference them)", ["kind", "path", "size", "why"], rows))
+        console.print(f"live writers: {'; '.join(result.writers)}")
+    if not result.found:
+        console.print("nothing to collect: every file is referenced by the catalog"
+                      + (f" ({len(result.skipped)} skipped beside live writers)" if result.skipped else ""))
         return
-    rows = [[g.kind, str(g.path.relative_to(ws.home)), _mb(g.bytes), g.why] for g in found]
+    rows = [[g.kind, str(g.path.relative_to(ws.home)), _mb(g.bytes), g.why] for g in result.found]
     console.print(table("unreferenced" if not apply else "removed", ["kind", "path", "size", "why"], rows))
-    total = _mb(sum(g.bytes for g in found))
-    console.print(f"{len(found)} items, {total} " + ("removed" if apply else "(dry run: add --apply to remove them)"))
+    total = _mb(sum(g.bytes for g in result.found))
+    console.print(f"{len(result.found)} items, {total} " + ("removed" if apply else "(dry run: add --apply to remove them)"))
 
 
 def verify():

@@ -166,6 +166,11 @@ def make_record(
     )
 
 
+def repeat_id(record_id: str, n: int) -> str:
+    """The id of the n-th exact repeat of a record in one version."""
+    return hashlib.sha256(f"{record_id}#{n}".encode()).hexdigest()[:16]
+
+
 def unique_ids(records: Iterable[Record]) -> Iterator[Record]:
     """Give repeated ids distinct, deterministic ids: the n-th repeat hashes `id#n`.
 
@@ -179,7 +184,7 @@ def unique_ids(records: Iterable[Record]) -> Iterator[Record]:
             n = last_n.get(rec.id, 0)
             while True:
                 n += 1
-                new_id = hashlib.sha256(f"{rec.id}#{n}".encode()).hexdigest()[:16]
+                new_id = repeat_id(rec.id, n)
                 if new_id not in used:
                     break
             last_n[rec.id] = n

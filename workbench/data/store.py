@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from workbench.intents import intent
 from workbench.processes import pid_alive
 from workbench.data.records import Record
 from workbench.workspace import Workspace
@@ -133,24 +134,37 @@ def save_version(
         raise ValueError(f"dataset {name!r} has duplicate record ids; pass records through records.unique_ids")
     version_id = version_hash(records)
     catalog = ws.catalog()
-    if catalog.version_exists(version_id):
-        catalog.add_version(version_id, name, len(records), "", operation, {}, parents=parents)  # lineage only
-        return SavedVersion(version_id, name, len(records), created=False)
-    _clean_stale_temp_files(ws.data_dir)
     rel = f"data/{version_id}.parquet"
-    write_body(ws.home / rel, records)
-    created = catalog.add_version(
-        version_id,
-        name,
-        len(records),
-        rel,
-        operation,
-        stats if stats is not None else profile(records),
-        meta=meta,
-        parents=parents,
-        removals=removals,
-    )
+    body = ws.home / rel
+    with intent(ws.home, f"dataset version {name!r}", body):  # gc steps around the body until its row exists
+        if catalog.version_exists(version_id):
+            row = catalog.resolve_version(version_id)
+            if row.get("path") and not _body_matches(ws.home / row["path"], version_id):
+                write_body(ws.home / row["path"], records)  # heal: same id, so the same content by construction
+            catalog.add_version(version_id, name, len(records), "", operation, {}, parents=parents)  # lineage only
+            return SavedVersion(version_id, name, len(records), created=False)
+        _clean_stale_temp_files(ws.data_dir)
+        write_body(body, records)
+        created = catalog.add_version(
+            version_id,
+            name,
+            len(records),
+            rel,
+            operation,
+            stats if stats is not None else profile(records),
+            meta=meta,
+            parents=parents,
+            removals=removals,
+        )
     return SavedVersion(version_id, name, len(records), created=created)
+
+
+def _body_matches(path: Path, version_id: str) -> bool:
+    """True when the body at `path` is there, readable and hashes to `version_id`."""
+    try:
+        return version_hash(table_to_records(pq.read_table(path, schema=BODY_SCHEMA))) == version_id
+    except Exception:  # noqa: BLE001 - missing, truncated or foreign: it does not match
+        return False
 
 
 def load_table(ws: Workspace, version_ref: str) -> pa.Table:

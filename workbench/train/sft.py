@@ -14,6 +14,7 @@ from pathlib import Path
 from workbench.hashing import content_hash, library_versions, model_identity
 from workbench.device import placement as train_placement
 from workbench.models import DEFAULT_MODEL, load_base_model
+from workbench.intents import intent
 from workbench.processes import pid_alive
 from workbench.train.config import TrainConfig, TrainError
 from workbench.train.launch import is_main, world_size
@@ -124,20 +125,22 @@ def train(
     targets = resolve_targets(ident["path"], cfg.target_modules)
     _say(progress, f"run {run_id}: {mode} ({mode_reason})")
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not is_main():  # a data-parallel worker: trains its share; rank 0 writes the catalog and the files
-        return how.fit_fn()(FitArgs(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, False, init_dir))
-    (run_dir / "config.json").write_text(json.dumps(
-        {"version": version["id"], "base": ident, "mode": mode, "seed": seed, "config": resolved,
-         "data_parallel": world, **({"init_run": init_run} if init_run else {})}, indent=2))
-    cat.start_run({
-        "id": run_id, "version_id": version["id"], "base_model": base, "base_model_path": ident["path"],
-        "base_model_hash": ident["hash"], "run_dir": str(run_dir), "adapter_dir": str(adapter_dir),
-        "mode": mode, "mode_reason": mode_reason, "config": resolved, "seed": seed, "pid": os.getpid(),
-        "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats, "versions": library_versions(),
-                                                               "method": cfg.method, "init_run": init_run,
-                 "placement": placement.record(), "data_parallel": world},
-    })
+    # gc steps around the run directory until its catalog row exists (workbench.intents)
+    with intent(ws.home, f"training run {run_id}", run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not is_main():  # a data-parallel worker: trains its share; rank 0 writes the catalog and the files
+            return how.fit_fn()(FitArgs(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, False, init_dir))
+        (run_dir / "config.json").write_text(json.dumps(
+            {"version": version["id"], "base": ident, "mode": mode, "seed": seed, "config": resolved,
+             "data_parallel": world, **({"init_run": init_run} if init_run else {})}, indent=2))
+        cat.start_run({
+            "id": run_id, "version_id": version["id"], "base_model": base, "base_model_path": ident["path"],
+            "base_model_hash": ident["hash"], "run_dir": str(run_dir), "adapter_dir": str(adapter_dir),
+            "mode": mode, "mode_reason": mode_reason, "config": resolved, "seed": seed, "pid": os.getpid(),
+            "n_train": len(data.train), "n_eval": len(data.eval), "meta": {"data": data.stats, "versions": library_versions(),
+                                                                   "method": cfg.method, "init_run": init_run,
+                     "placement": placement.record(), "data_parallel": world},
+        })
     try:
         result = how.fit_fn()(FitArgs(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, progress, init_dir))
     except BaseException as e:

@@ -181,3 +181,31 @@ def test_no_cli_flag_turns_on_remote_code_by_default(flag):
         proc = run_cli(group, "--help", check=False)
         assert proc.returncode == 0
         assert flag not in proc.stdout  # there is no such switch: remote code is never run
+
+
+def test_app_serves_with_stdin_closed_and_no_streamlit_credentials(ws, tmp_path):
+    """`workbench app` exactly as the README writes it, started off a terminal (nohup, a service): no
+    first-run e-mail prompt, no browser, and the view answers its health check."""
+    import urllib.request
+
+    port = free_port()
+    home = tmp_path / "user-home"  # a fresh user: no ~/.streamlit/credentials.toml
+    home.mkdir()
+    env = {**os.environ, "WORKBENCH_HOME": str(ws.home), "HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "app", "--port", str(port)], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _listening(proc.pid, port)
+        body = ""
+        for _ in range(120):
+            assert proc.poll() is None, f"workbench app exited {proc.returncode}"
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert body == "ok"
+    finally:
+        out, err = _stop(proc)
+    assert "email" not in (out + err).lower()

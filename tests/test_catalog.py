@@ -85,9 +85,14 @@ def test_ingest_killed_at_any_point_leaves_nothing_partial_and_rerun_succeeds(ws
     _write_jsonl(src, 20000, "big")
     env = {**os.environ, "WORKBENCH_HOME": str(ws.home)}
     ws.catalog().migrate()
-    for delay in (0.5, 2.0, 3.5, 5.0):
+    data = ws.home / "data"
+    # kill at moments the ingest itself marks, not after a fixed delay: once it has started, once its
+    # temp body exists, and once the renamed body exists (before or after the row: both must hold)
+    moments = (lambda: True, lambda: any(data.glob("*.tmp-*")), lambda: any(data.glob("*.parquet")))
+    for reached in moments:
         proc = subprocess.Popen([sys.executable, "-c", INGEST_ONE, str(src)], env=env, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        while proc.poll() is None and not (data.is_dir() and reached()):
+            time.sleep(0.005)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         versions = ws.catalog().list_versions()

@@ -88,8 +88,8 @@ class TrainConfig(BaseModel):
     eval_fraction: float = Field(0.0, ge=0, lt=1)
     eval_steps: int | None = Field(None, gt=0)
     # how rows are ordered: "keyed" by a hash of (seed, epoch, record id), so runs of two variants
-    # at one seed see their shared rows in the same order (workbench.train.order). In the run id:
-    # runs trained in the Trainer's positional random order before it are other runs.
+    # at one seed see their shared rows in the same order (workbench.train.order); sft and dpo. In
+    # the run id: runs trained in the Trainer's positional random order before it are other runs.
     data_order: Literal["keyed"] = "keyed"
     # runtime
     gradient_checkpointing: bool = False
@@ -159,6 +159,8 @@ class TrainConfig(BaseModel):
                 out.pop(section)
         if self.method == "sft":
             out.pop("method")
+        if self.method == "grpo":  # GRPO's sampler repeats each prompt for its group, in TRL's own order
+            del out["data_order"]
         if out["max_tokens"] is None:  # a token budget is named only where one is given
             del out["max_tokens"]
         if out["report_to"] in ("none", ["none"], []):  # logging only: left out so run ids stay as they were

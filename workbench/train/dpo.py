@@ -19,6 +19,7 @@ from workbench.data.records import Record
 from workbench.train.config import TrainConfig, TrainError
 from workbench.train.fitting import MetricRecorder, datasets_of, drop_printer, policy, run, split_rows, trainer_settings
 from workbench.train.methods import FitArgs
+from workbench.train.order import keyed_trainer, seed_lora_init, step_seed_callback
 from workbench.train.render import Prepared, conversation
 
 
@@ -65,9 +66,13 @@ def fit_dpo(a: FitArgs):
                      dataset_num_proc=None)
     train_ds, eval_ds = datasets_of(a.data)
     recorder = MetricRecorder(a.ws.catalog(), a.run_id, a.progress)
-    trainer = DPOTrainer(model=model, args=args, train_dataset=train_ds.remove_columns("record_id"),
-                         eval_dataset=eval_ds.remove_columns("record_id") if eval_ds is not None else None,
-                         processing_class=a.tokenizer, peft_config=lora, callbacks=[recorder])
+    seed_lora_init(a.seed)  # a new adapter's initial weights: the seed's, whatever the pairs
+    # pairs in the keyed order of (seed, epoch, record id), dropout seeded per step (workbench.train.order)
+    trainer = keyed_trainer(DPOTrainer)(
+        model=model, args=args, train_dataset=train_ds.remove_columns("record_id"),
+        eval_dataset=eval_ds.remove_columns("record_id") if eval_ds is not None else None,
+        processing_class=a.tokenizer, peft_config=lora, callbacks=[recorder, step_seed_callback(a.seed)],
+        record_ids=train_ds["record_id"], order_seed=a.seed)
     drop_printer(trainer)
     reference = "the --from run's adapter, frozen" if a.init_adapter else "the base, adapter disabled"
     return run(a, trainer, recorder, {"method": "dpo", "reference": reference})

@@ -132,7 +132,6 @@ def coverage_lines(ws, spec) -> list[str]:
             continue
         mine, theirs = set(vr.ids), set(pr.ids)
         seeds = [s for s in vr.seeds if s in pr.seeds] or vr.seeds
-        epoch_s = train_prior({**pr.config, "max_steps": -1, "epochs": 1.0, "max_tokens": None}, len(pr.ids), pr.mean_tokens)
         for what, changed, runs_of in (("removed", theirs - mine, pr), ("added", mine - theirs, vr)):
             if not changed:
                 continue
@@ -140,10 +139,13 @@ def coverage_lines(ws, spec) -> list[str]:
             worst = min(hits, key=lambda h: h.in_window)
             counts = sorted({h.in_window for h in hits})
             seen = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+            verb = "would have been seen" if what == "removed" else f"are seen by {v.name}'s runs"
             line = (f"{v.name} {what} {len(changed)} rows {'of' if what == 'removed' else 'to'} {parent}; at this budget "
-                    f"{seen} of them would have been seen (seeds {', '.join(map(str, seeds))}): {VERDICT[worst.verdict]}")
+                    f"{seen} of them {verb} (seeds {', '.join(map(str, seeds))}): {VERDICT[worst.verdict]}")
             if worst.verdict != "covered":
-                line += f"; 1 epoch of {parent} takes ~{fmt_s(epoch_s)} per run"
+                epoch_s = train_prior({**runs_of.config, "max_steps": -1, "epochs": 1.0, "max_tokens": None},
+                                      len(runs_of.ids), runs_of.mean_tokens)
+                line += f"; 1 epoch of {runs_of.name} takes ~{fmt_s(epoch_s)} per run"
             out.append(line)
     return out
 

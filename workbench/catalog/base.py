@@ -46,6 +46,28 @@ def _is_lock_error(e: Exception) -> bool:
     return "lock" in msg or "conflicting" in msg or "being used by another process" in msg
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back, if a transaction is still open: a COMMIT that failed (a full disk) has ended it,
+    and a second error here would hide the first."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
+@contextmanager
+def _full_disk_is_clear(path: Path):
+    """A DuckDB write that finds the disk full becomes DiskFullError naming the catalog file."""
+    try:
+        yield
+    except duckdb.Error as e:
+        from workbench.diskfull import disk_full_error, is_disk_full
+
+        if is_disk_full(e):
+            raise disk_full_error(e, path, "the catalog") from e
+        raise
+
+
 class CatalogBase:
     def __init__(self, path: str | Path, reader: bool = False):
         self.path = Path(path)
@@ -67,24 +89,28 @@ class CatalogBase:
 
     @contextmanager
     def connect(self, write: bool = True):
-        """A connection for one unit of work; with write=True it is one transaction."""
+        """A connection for one unit of work; with write=True it is one transaction.
+
+        A full disk (the WAL or the file cannot grow) raises DiskFullError naming the catalog;
+        the transaction is rolled back, so the catalog is as it was."""
         if not self._migrated:
             self.migrate()
         read_only = self.reader and not write
-        con = self._open(read_only)
-        try:
-            if write and not read_only:
-                con.execute("BEGIN TRANSACTION")
-                try:
+        with _full_disk_is_clear(self.path):
+            con = self._open(read_only)
+            try:
+                if write and not read_only:
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        yield con
+                        con.execute("COMMIT")
+                    except BaseException:
+                        _rollback(con)
+                        raise
+                else:
                     yield con
-                    con.execute("COMMIT")
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
-            else:
-                yield con
-        finally:
-            con.close()
+            finally:
+                con.close()
 
     def query(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
         """Run a read query and return rows as dicts."""
@@ -119,6 +145,14 @@ class CatalogBase:
             if have >= max(MIGRATIONS):
                 self._migrated = True
                 return []
+        with _full_disk_is_clear(self.path):
+            applied_now = self._apply_pending()
+        self._migrated = True
+        return applied_now
+
+    def _apply_pending(self) -> list[int]:
+        """Each pending migration in its own transaction: a process killed in one (kill -9) leaves
+        it unapplied and unrecorded, and the next connection applies it again from the start."""
         applied_now = []
         con = self._open(read_only=False)
         try:
@@ -135,10 +169,9 @@ class CatalogBase:
                     con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [number, now()])
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    _rollback(con)
                     raise
                 applied_now.append(number)
         finally:
             con.close()
-        self._migrated = True
         return applied_now

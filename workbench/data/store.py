@@ -106,11 +106,19 @@ def _clean_stale_temp_files(directory: Path) -> None:
 
 
 def write_body(path: Path, records: list[Record]) -> None:
+    """Write the body atomically; a full disk raises DiskFullError naming `path` and leaves no temp file."""
+    from workbench.diskfull import disk_full
+
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    pq.write_table(records_to_table(records), tmp, compression="zstd")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with disk_full(path, f"a dataset body ({len(records)} records)"):
+            pq.write_table(records_to_table(records), tmp, compression="zstd")
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a half-written temp body would only hold on to the space
+        raise
 
 
 def save_version(

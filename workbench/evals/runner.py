@@ -348,7 +348,9 @@ def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, l
     from workbench.progress import progress_bar
 
     bar = progress_bar(f"eval {target.spec} [{layer}]", total=len(chosen)) if progress else nullcontext(lambda n=1: None)
-    with bar as advance:
+    from workbench.diskfull import disk_full
+
+    with bar as advance, disk_full(ws.home, f"eval outputs of {target.spec}"):  # DiskFullError names the path
         for suite in chosen:
             rid = cache_key(target.model_key, suite, settings)
             row = cat.get_eval_result(rid)

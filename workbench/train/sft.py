@@ -87,6 +87,7 @@ def train(
 
     `method` overrides the config's (sft, dpo, grpo: workbench.train.methods); `init_run` starts
     from that finished run's adapter (SFT -> DPO chains), recorded as the run's lineage."""
+    from workbench.diskfull import disk_full
     from workbench.train.methods import check_kind, get_method, init_adapter
 
     cfg = TrainConfig.load(config).with_method(method)
@@ -126,7 +127,7 @@ def train(
     _say(progress, f"run {run_id}: {mode} ({mode_reason})")
 
     # gc steps around the run directory until its catalog row exists (workbench.intents)
-    with intent(ws.home, f"training run {run_id}", run_dir):
+    with intent(ws.home, f"training run {run_id}", run_dir), disk_full(run_dir, f"training run {run_id}"):
         run_dir.mkdir(parents=True, exist_ok=True)
         if not is_main():  # a data-parallel worker: trains its share; rank 0 writes the catalog and the files
             return how.fit_fn()(FitArgs(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, False, init_dir))
@@ -142,7 +143,8 @@ def train(
                      "placement": placement.record(), "data_parallel": world},
         })
     try:
-        result = how.fit_fn()(FitArgs(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, progress, init_dir))
+        with disk_full(run_dir, f"training run {run_id} (checkpoints, adapter)"):  # DiskFullError: rerun resumes
+            result = how.fit_fn()(FitArgs(ws, run_id, run_dir, ident, cfg, data, tokenizer, targets, mode, seed, progress, init_dir))
     except BaseException as e:
         # Ctrl-C keeps the run resumable ('running' with no live pid resumes); errors mark it failed.
         if isinstance(e, KeyboardInterrupt):

@@ -2,7 +2,7 @@
 
     python benchmarks/curation.py [--recipe examples/recipes/default.yaml] [--pii drop|redact]
                                   [--data datasets/curation_eval.jsonl] [--show REASON]
-                                  [--set STEP.PARAM=VALUE ...] [--stats]
+                                  [--set STEP.PARAM=VALUE ...] [--stats] [--domains]
 
 Runs the recipe in memory (`workbench.curate.recipe.run_steps`, no catalog) on the labelled
 set written by datasets/make_curation_eval.py and prints, per step:
@@ -14,6 +14,13 @@ then the totals: clean rows kept (the >= 97% target) and every planted defect th
 overrides a step parameter; `--show REASON` prints the rows removed for REASON; `--stats`
 prints the gopher_repetition statistics of clean turns against the planted loops, the
 measurement behind the default recipe's repetition thresholds.
+
+`--domains` runs the recipe on curation_eval.jsonl and datasets/curation_domains.jsonl together
+(real GSM8K math, HumanEval code and MGSM/multilingual chat rows with planted defects; see
+datasets/README.md) and prints per domain (prose, math, code, non-English) the clean rows kept,
+the planted bad rows (loops, empty answers, broken think blocks, boilerplate), exact and near
+duplicates removed, and precision and recall of all removals; `--domains --stats` prints the
+gopher_quality and gopher_repetition statistics of each domain's clean rows against the planted ones.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from workbench.curate.recipe import DEFAULT_RECIPE, load_recipe, run_steps  # no
 from workbench.data.records import make_record, unique_ids  # noqa: E402
 
 DATA = ROOT / "datasets" / "curation_eval.jsonl"
+DOMAINS = ROOT / "datasets" / "curation_domains.jsonl"
 
 
 def load(path: Path):
@@ -136,8 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--show", help="print the rows removed for this reason")
     ap.add_argument("--stats", action="store_true",
                     help="gopher_repetition statistics per assistant turn: clean rows vs planted repetition")
+    ap.add_argument("--domains", action="store_true",
+                    help="per domain (prose, math, code, non-English) on curation_eval + curation_domains")
     args = ap.parse_args(argv)
 
+    if args.domains:
+        from curation_domains import domain_report
+
+        return domain_report(load(Path(args.data)) + load(DOMAINS), args.recipe, args.set, args.stats, args.show)
     records = load(Path(args.data))
     if args.stats:
         return repetition_tables(records, load_recipe(args.recipe))

@@ -57,6 +57,10 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> s3)
 
 
+_NO_SPACE_CLASS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+_NO_SPACE_CHAR = "[" + _NO_SPACE_CLASS + "]"
+
+
 def normalized_words(texts: Sequence[str], zero_digits: bool = False) -> pl.Series:
     """Each text's words after `text.normalize_exact` (NFKC, lowercase, no punctuation; with
     `zero_digits`, `text.normalize`: every digit becomes 0), as a polars list column: one
@@ -70,8 +74,9 @@ def normalized_words(texts: Sequence[str], zero_digits: bool = False) -> pl.Seri
     if zero_digits:
         series = series.str.replace_all(r"\d", "0")
     # runs of word characters other than "_": the same words as replacing punctuation and "_"
-    # with spaces and splitting, in one regex pass
-    return series.str.extract_all(r"[^\W_]+")
+    # with spaces and splitting, in one regex pass; each character of a script written without
+    # spaces (Chinese, Japanese kana, Thai...) is a word of its own, as in `text.word_tokens`
+    return series.str.extract_all(_NO_SPACE_CHAR + "|" + r"[^\W_" + _NO_SPACE_CLASS + "]+")
 
 
 def word_hashes(words: pl.Series) -> np.ndarray:

@@ -35,7 +35,41 @@ def normalize_words(text: str) -> list[str]:
 
 
 def words(text: str) -> list[str]:
+    """Whitespace-separated words (the dedup steps' unit; see `word_tokens` for prose statistics)."""
     return _WORD.findall(text)
+
+
+# Scripts written without spaces between words: Han (Chinese, kanji), Hiragana, Katakana, Thai,
+# Lao, Khmer, Myanmar (and CJK punctuation). A whitespace split sees a whole Chinese sentence as
+# one "word"; here each character of these scripts is a token of its own (Korean Hangul puts
+# spaces between words).
+NO_SPACE_SCRIPT = (r"\u3001-\u303f\uff01-\uff65\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"
+                   r"\u4e00-\u9fff\uf900-\ufaff")
+_NO_SPACE_CHAR = re.compile(f"[{NO_SPACE_SCRIPT}]")
+_TOKEN = re.compile(f"[{NO_SPACE_SCRIPT}]|[^\\s{NO_SPACE_SCRIPT}]+")
+_FENCED = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1[^\n]*$", re.MULTILINE | re.DOTALL)
+
+
+def word_tokens(text: str) -> list[str]:
+    """Words for counts and prose statistics in any script: whitespace-separated runs, with each
+    character of a script written without spaces (Chinese, Japanese, Thai...) a token of its own.
+    On text without such characters, the same list as `words`."""
+    if not _NO_SPACE_CHAR.search(text):
+        return _WORD.findall(text)
+    return _TOKEN.findall(text)
+
+
+def count_words(text: str) -> int:
+    return len(word_tokens(text))
+
+
+def is_no_space_char(token: str) -> bool:
+    return len(token) == 1 and _NO_SPACE_CHAR.match(token) is not None
+
+
+def strip_fenced_code(text: str, repl: str = " ") -> str:
+    """The text with its fenced code blocks (``` or ~~~, closed) replaced by `repl`."""
+    return _FENCED.sub(repl, text)
 
 
 def stable_hash64(text: str) -> int:

@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench.evals import decide, engine, verdict  # noqa: E402
-from workbench.evals.simulate import SimSpec, batch_diff, batch_paired, simulate  # noqa: E402
+from workbench.evals.simulate import SimSpec, batch_diff, batch_interaction, batch_paired, simulate  # noqa: E402
 
 # DESIGN.md, A/A pair (plain seed 1 - plain seed 0, 30 think_follow prompts, mean log-prob per token):
 # +0.010 [+0.002, +0.018]. One seed-mean difference of 0.010 -> training-noise sd ~ 0.010 / sqrt(2);
@@ -45,7 +45,9 @@ DESIGN_EFFECT, DESIGN_EFFECT_ITEM_SD = 1.60, 0.43  # hybrid - plain: +1.60 [+1.4
 
 
 def simulated(spec: SimSpec, shift: float, reps: int, rng, shift_item_sd: float = 0.0, method: str = "holm") -> dict:
-    """One ablation per replicate; verdict codes of planted and null vs raw, and of the control."""
+    """One ablation per replicate; verdict codes of planted and null vs raw, and of the control.
+    Before: unpaired, Holm, and the A/A floor. Now (the engine's default): raw, planted and null are
+    trained on common seeds, so seed s is paired with seed s; Holm; no floor."""
     s = simulate(spec, {"base": 0.0, "raw": 0.0, "planted": shift, "null": 0.0, "control": 0.0}, reps, rng,
                  same_data=("raw", "control"), seeds={"base": 1}, untrained=("base",))
     if shift_item_sd:  # the effect differs between items (it did: sd 0.43 around +1.60)
@@ -53,18 +55,21 @@ def simulated(spec: SimSpec, shift: float, reps: int, rng, shift_item_sd: float 
     pool = [s["raw"], s["planted"], s["null"], s["control"]]
     hib = spec.binary  # pass rates: higher is better; likelihood-per-byte scores: lower is better
     res = {k: batch_diff(s["raw"], s[k], pool) for k in ("planted", "null", "control")}
+    new = {k: batch_paired(s["raw"], s[k], interval=False) for k in ("planted", "null")}
     floor = np.maximum(np.abs(res["control"]["lo"]), np.abs(res["control"]["hi"]))
-    p = np.stack([res["planted"]["p"], res["null"]["p"]], axis=1)
-    p_adj = np.array([verdict.adjust_pvalues(row, method) for row in p], dtype=float)
-    sign = 1 if hib else -1
-    return {"planted": verdict.verdict_codes(res["planted"]["delta"], p_adj[:, 0], floor, hib) == 1,
-            "planted_no_floor": (p_adj[:, 0] < 0.05) & (np.sign(res["planted"]["delta"]) == sign),
-            "null": verdict.verdict_codes(res["null"]["delta"], p_adj[:, 1], floor, hib) != 0,
-            "control": res["control"]["p"] < 0.05,
-            "delta": float(np.mean(res["planted"]["delta"])),
-            "mdd": float(np.mean([decide.min_detectable(float(res["null"]["se"][j]), float(res["null"]["df"][j]),
-                                                        alpha=0.05 / 2)  # Holm over a family of 2
-                                  for j in range(min(reps, 200))]))}
+    out = {"control": res["control"]["p"] < 0.05, "delta": float(np.mean(res["planted"]["delta"]))}
+    for tag, r, fl in (("", res, floor), ("_no_floor", res, None), ("_paired", new, None)):
+        p = np.stack([r["planted"]["p"], r["null"]["p"]], axis=1)
+        p_adj = np.array([verdict.adjust_pvalues(row, method) for row in p], dtype=float)
+        out["planted" + tag] = verdict.verdict_codes(r["planted"]["delta"], p_adj[:, 0], fl, hib) == 1
+        out["null" + tag] = verdict.verdict_codes(r["null"]["delta"], p_adj[:, 1], fl, hib) != 0
+    m = min(reps, 200)  # Holm over a family of 2: the MDE at alpha 0.05 / 2
+    out["mdd"] = float(np.mean([decide.min_detectable(float(res["null"]["se"][j]), float(res["null"]["df"][j]),
+                                                      alpha=0.05 / 2) for j in range(m)]))
+    pn = batch_paired(s["raw"][:m], s["null"][:m], alpha=0.05 / 2)
+    out["mdd_paired"] = float(np.nanmean([decide.min_detectable(float(pn["se"][j]), float(pn["df"][j]), alpha=0.05 / 2)
+                                          for j in range(m)]))
+    return out
 
 
 def part_a(reps: int, items: int, seed: int) -> None:
@@ -75,11 +80,13 @@ def part_a(reps: int, items: int, seed: int) -> None:
           f"{DESIGN_RESID_SD:.4f}, item x model sd {cont.sd_ixm} (DESIGN.md's A/A figures)")
     print(f"    pass/fail scores: item pass rates U({binary.q_lo}, {binary.q_hi}), item x model sd {binary.sd_ixm}, "
           f"training-noise sd {binary.sd_seed}")
-    print("    verdict: Holm over {planted, null} vs raw, adjusted p < 0.05 and |delta| beyond the A/A floor\n")
-    print("    MDE: mean reported minimum detectable difference at alpha 0.05 / 2 (Holm, family of 2), power 0.8\n")
-    print("| scores | planted shift | realized delta | detected (verdict) | detected (no floor) | null called "
-          "| A/A control sig. | MDE |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("    before: unpaired, Holm over {planted, null} vs raw, adjusted p < 0.05 and |delta| beyond the A/A floor;"
+          " 'no floor': the same without the floor; now: paired seeds (Behrens-Fisher), Holm, no floor\n")
+    print("    MDE: mean reported minimum detectable difference at alpha 0.05 / 2 (Holm, family of 2), power 0.8;"
+          " shifts are multiples of the unpaired MDE\n")
+    print("| scores | planted shift | realized delta | detected (before) | null called (before) | detected (no floor) "
+          "| null called (no floor) | detected (now) | null called (now) | A/A control sig. | MDE | MDE (now) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     rng = np.random.default_rng(seed)
     for spec, label in ((cont, "likelihood"), (binary, "pass/fail")):
         mdd = simulated(spec, 0.0, reps, rng)["mdd"]
@@ -90,9 +97,10 @@ def part_a(reps: int, items: int, seed: int) -> None:
         for name, shift, item_sd in shifts:
             signed = shift if spec.binary else -shift  # the planted variant improves
             r = simulated(spec, signed, reps, rng, shift_item_sd=item_sd)
-            print(f"| {label} | {name} ({shift:.4g}) | {r['delta']:+.4g} | {np.mean(r['planted']):.1%} "
-                  f"| {np.mean(r['planted_no_floor']):.1%}"
-                  f" | {np.mean(r['null']):.1%} | {np.mean(r['control']):.1%} | {r['mdd']:.4g} |")
+            cells = [np.mean(r[k]) for k in ("planted", "null", "planted_no_floor", "null_no_floor", "planted_paired",
+                                             "null_paired", "control")]
+            print(f"| {label} | {name} ({shift:.4g}) | {r['delta']:+.4g} | " + " | ".join(f"{c:.1%}" for c in cells)
+                  + f" | {r['mdd']:.4g} | {r['mdd_paired']:.4g} |")
 
 
 # ---------------------------------------------------------------------------------------
@@ -182,45 +190,68 @@ def part_b(home: str, ablation: str, draws: int, seed: int) -> int:
 # (d) paired seeds, variant-specific seed noise
 # ---------------------------------------------------------------------------------------
 
-PAIRED_VARIANTS = ("raw", "quiet", "noisy", "other")
+PAIRED_VARIANTS = ("raw", "quiet", "noisy", "other", "control")  # control: raw's data, its own seed noise
+RULES = ("unpaired (today)", "paired, pair's own seeds, largest of three (before)",
+         "paired, pooled interaction (before)", "paired, Behrens-Fisher fiducial (now)")
 
 
-def paired_rules(s: dict, a: str, b: str) -> dict[str, dict]:
-    """B - A per replicate under each rule (the seed variance / interaction over every variant)."""
+def paired_rules(s: dict, a: str, b: str, interval: bool = False, only: str | None = None) -> dict[str, dict]:
+    """B - A per replicate under each rule (seed variance / interaction over every variant)."""
     table = [s[v] for v in PAIRED_VARIANTS]
-    k = s[a].shape[-2]
-    own_table = [s[a], s[b]]  # the pair's own paired seeds: (2 - 1)(k - 1) = k - 1 df
-    return {"unpaired (today)": batch_diff(s[a], s[b], table),
-            f"paired, pair's own seeds ({k - 1} df)": batch_paired(s[a], s[b], own_table),
-            f"paired, pooled interaction ({(len(table) - 1) * (k - 1)} df)": batch_paired(s[a], s[b], table)}
+    make = {RULES[0]: lambda: batch_diff(s[a], s[b], table),
+            RULES[1]: lambda: batch_interaction(s[a], s[b], [s[a], s[b]]),
+            RULES[2]: lambda: batch_interaction(s[a], s[b], table),
+            RULES[3]: lambda: batch_paired(s[a], s[b], interval=interval)}
+    return {name: f() for name, f in make.items() if only in (None, name)}
 
 
-def _mdd_of(r: dict, n: int = 200) -> float:
-    return float(np.nanmean([decide.min_detectable(float(r["se"][j]), float(r["df"][j])) for j in range(n)]))
+_DFS = np.geomspace(0.3, 1e6, 400)
+_NCP = np.array([decide.min_detectable(1.0, float(df)) for df in _DFS])  # MDE / se at alpha 0.05, power 0.8
 
 
-def part_d(reps: int, items: int, seed: int, seeds: tuple[int, ...] = (2, 4)) -> None:
+def reported_mdd(r: dict) -> np.ndarray:
+    """Each replicate's reported MDE, min_detectable(se, df), vectorized through a table over df."""
+    ncp = np.interp(np.log(np.clip(r["df"], _DFS[0], _DFS[-1])), np.log(_DFS), _NCP)
+    return ncp * r["se"]
+
+
+def part_d(reps: int, items: int, seed: int, seeds: tuple[int, ...] = (2, 3, 4)) -> dict:
+    """Each rule's false positives on null pairs and its power: at 1.5x the MDE each simulated
+    ablation reports, at 1.5x the mean reported MDE, and at one common effect (1.5x the new rule's
+    mean MDE). Returns {(k, pair, rule): {fp, mdd, power, power_mean, power_common}}."""
     rng = np.random.default_rng(seed + 4)
     quiet, ratio = 0.01, 10.0
     print(f"\n(d) paired seeds: {len(PAIRED_VARIANTS)} variants on common seeds, {items} items, {reps} replicates; "
-          f"variant x seed sd {quiet} (noisy: {ratio:g}x, {quiet * ratio}), common seed effect sd 0.03, "
-          "item x model sd 0.05, residual sd 0.03 (bits-per-byte-like)")
-    print("    null: no variant differs; planted: B shifted by 1.5x the rule's own mean reported MDE; "
-          "called = p < 0.05 (one comparison, no family)\n")
-    print("| seeds | pair | rule | false positives (null) | mean reported MDE | power at 1.5x MDE |")
-    print("|---:|---|---|---:|---:|---:|")
+          f"variant x seed sd {quiet} (noisy: {ratio:g}x, {quiet * ratio}), common seed effect sd 0.03 (the same "
+          "data order and initialisation for the same seed), item x model sd 0.05, residual sd 0.03 "
+          "(bits-per-byte-like); control: raw's data with its own seed noise on the same seeds (an A/A pair)")
+    print("    called = p < 0.05 in the planted direction (one comparison, no family). Power: B shifted by 1.5x "
+          "the MDE its own ablation reports (the shift moves delta, not the se); by 1.5x the rule's mean "
+          "reported MDE; and by one common effect, 1.5x the new rule's mean MDE, for every rule\n")
+    print("| seeds | pair | rule | false positives (null) | mean reported MDE | power at 1.5x its reported MDE "
+          "| at 1.5x its mean MDE | at the common effect |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|")
+    out = {}
     for k in seeds:
         spec = SimSpec(n_items=items, seeds=k, sd_seed=quiet, sd_common=0.03)
         sds = {"noisy": quiet * ratio}
-        null = simulate(spec, {v: 0.0 for v in PAIRED_VARIANTS}, reps, rng, seed_sd=sds)
-        for a, b in (("raw", "quiet"), ("raw", "noisy")):
-            rules = paired_rules(null, a, b)
+        names = {v: 0.0 for v in PAIRED_VARIANTS}
+        null = simulate(spec, names, reps, rng, seed_sd=sds, same_data=("raw", "control"))
+        fresh = simulate(spec, names, reps, rng, seed_sd=sds, same_data=("raw", "control"))
+        for a, b in (("raw", "quiet"), ("raw", "noisy"), ("raw", "control")):
+            rules = paired_rules(null, a, b, interval=True)
+            mdds = {name: reported_mdd(r) for name, r in rules.items()}
+            common = 1.5 * float(np.nanmean(mdds[RULES[-1]]))
             for name, r in rules.items():
-                mdd = _mdd_of(r)
-                shifted = {v: (1.5 * mdd if v == b else 0.0) for v in PAIRED_VARIANTS}
-                got = paired_rules(simulate(spec, shifted, reps, rng, seed_sd=sds), a, b)[name]
-                power = np.mean((got["p"] < 0.05) & (got["delta"] > 0))
-                print(f"| {k} | {b} - {a} | {name} | {np.mean(r['p'] < 0.05):.1%} | {mdd:.4f} | {power:.1%} |")
+                row = {"fp": float(np.mean(r["p"] < 0.05)), "mdd": float(np.nanmean(mdds[name]))}
+                shifts = (1.5 * np.nan_to_num(mdds[name])[:, None, None], 1.5 * row["mdd"], common)
+                for key, shift, data in zip(("power", "power_mean", "power_common"), shifts, (null, fresh, fresh)):
+                    got = paired_rules({**data, b: data[b] + shift}, a, b, only=name)[name]
+                    row[key] = float(np.mean((got["p"] < 0.05) & (got["delta"] > 0)))
+                out[(k, f"{b} - {a}", name)] = row
+                print(f"| {k} | {b} - {a} | {name} | {row['fp']:.1%} | {row['mdd']:.4f} | {row['power']:.1%} "
+                      f"| {row['power_mean']:.1%} | {row['power_common']:.1%} |")
+    return out
 
 
 def stats_cost(reps: int = 200) -> float:

@@ -5,10 +5,11 @@ and its `--json`, the report and `report --json`, the strategy sections and the 
 Nothing else assigns a verdict or a colour.
 
   Question      one comparison to decide: B - A on one suite and metric, its seed-aware
-                statistics (`decide.seed_aware_diff` / `removal_vs_control`), the family its
-                p-value is adjusted in, and the A/A control's comparisons that set its floor
-  decide        Questions -> Decisions: p-values adjusted per family (Holm), the control's floor
-                applied, the verdict word from `verdict.verdict_word` (direction-aware)
+                statistics (`decide.paired_seed_diff` for trained variants on common seeds,
+                `decide.seed_aware_diff` / `removal_vs_control` otherwise), the family its p-value
+                is adjusted in, and the A/A control's comparisons (shown beside it, not a threshold)
+  decide        Questions -> Decisions: p-values adjusted per family (Holm), the verdict word
+                from `verdict.verdict_word` (direction-aware)
   Decision      the frozen, typed result (`to_dict` is the JSON row); `colour` is what a table
                 shows: green better in the metric's direction, red worse, none for noise
   Directions    which way is better, per (suite, metric): what each eval result stored with its
@@ -24,9 +25,9 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
 from workbench.evals.decide import (SeedAwareDiff, SeedVariance, common_seeds, paired_seed_diff, pooled_seed_variance,
-                                    seed_aware_diff, seed_interaction)
+                                    seed_aware_diff)
 from workbench.evals.scoring import higher_is_better as metric_default_direction
-from workbench.evals.verdict import WORDS, adjust_pvalues, noise_floor, verdict_word
+from workbench.evals.verdict import WORDS, adjust_pvalues, verdict_word
 
 ALPHA = 0.05
 ADJUST = "holm"
@@ -62,7 +63,7 @@ class Decision:
     n_seeds_a: int = 1
     n_seeds_b: int = 1
     training_noise: bool = True  # the interval includes seed-to-seed training noise
-    floor: float | None = None  # the A/A control's noise floor that was applied
+    floor: float | None = None  # an A/A noise floor applied as a threshold: None (the rule no longer has one)
     note: str = ""  # why there is no interval, or what the interval leaves out
     se: float = math.nan
     df: float = math.nan
@@ -111,7 +112,8 @@ class Decision:
 class Question:
     """One comparison to decide. `family`: comparisons with the same key are adjusted together and
     get a verdict; None: not a headline metric (unadjusted p, no verdict). `floor`: the A/A
-    control's comparisons on this suite and metric (empty: no floor)."""
+    control's comparisons on this suite and metric, kept with the question for the reader; they
+    are not a threshold (the control's seeds are in the variance: `verdict.VERDICT_RULE`)."""
 
     a: str
     b: str
@@ -127,8 +129,8 @@ def decide(questions: Sequence[Question], method: str = ADJUST, alpha: float = A
     """The verdict of every question, in input order (see `verdict.VERDICT_RULE`).
 
     Per family: p-values adjusted together (`method`); a difference is called better or worse
-    when its adjusted p is below `alpha` and its |delta| clears the control's floor, in the
-    direction of its metric."""
+    when its adjusted p is below `alpha`, in the direction of its metric. The A/A control is
+    decided as its own family: whether it came out clean is the report's to say."""
     questions = list(questions)
     adjusted: dict[int, float | None] = {}
     for fam in dict.fromkeys(q.family for q in questions if q.family is not None):
@@ -139,8 +141,7 @@ def decide(questions: Sequence[Question], method: str = ADJUST, alpha: float = A
         d = q.diff
         floor = word = None
         if i in adjusted:
-            floor = noise_floor(q.floor)
-            word = verdict_word(d.delta, adjusted[i], higher_is_better=d.higher_is_better, floor=floor, alpha=alpha)
+            word = verdict_word(d.delta, adjusted[i], higher_is_better=d.higher_is_better, alpha=alpha)
         out.append(Decision(q.a, q.b, q.suite, q.metric, d.higher_is_better, d.delta, d.lo, d.hi, _p(d),
                             adjusted.get(i), (word in COLOURS) if word else bool(d.significant), q.kind, d.n_items,
                             d.mdd, word or "", word is not None, d.n_seeds_a, d.n_seeds_b, d.training_noise_included,
@@ -229,14 +230,15 @@ def seed_variance(trained: Mapping[str, SeedItems], metric: str) -> SeedVariance
 def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str], pairs: Sequence[tuple[str, str]],
                     per_variant: Mapping[str, SeedItems], trained: set[str], direction,
                     control: tuple[str, Sequence[str]] | None = None, family_size: int = 1,
-                    family: Hashable = "headline", paired: bool = False) -> list[Question]:
+                    family: Hashable = "headline", paired: bool = True) -> list[Question]:
     """Every pair on every metric of one suite, plus the A/A control's seed pairs on the headline
     metrics (family `("control", family)`). Headline questions join `family`; `direction` is a
-    callable (suite, metric) -> higher_is_better (a `Directions`). `paired`: two trained variants
-    on 2+ common seeds pair seed s with seed s (`decide.paired_seed_diff`, the interaction over
-    every trained variant on those seeds); off by default, because with seed noise that differs
-    between variants (one 10x another) its false-positive rate exceeds alpha
-    (benchmarks/decisions.py part d); the others keep the unpaired path."""
+    callable (suite, metric) -> higher_is_better (a `Directions`). `paired` (the default): two
+    trained variants on 2+ common seeds pair seed s with seed s (`decide.paired_seed_diff`: the
+    pair's own seed differences, Behrens-Fisher fiducial p, calibrated with one variant's seed
+    noise 10x another's, benchmarks/decisions.py part d); the others, and every pair with
+    `paired=False`, keep the unpaired path (seed variance pooled over the trained variants, the
+    A/A control's seeds included)."""
     out: list[Question] = []
     for metric in metrics:
         hib = direction(suite, metric)
@@ -258,11 +260,9 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
             if not sa or not sb:
                 continue
             size = family_size if head else 1
-            common = common_seeds(sa, sb) if paired and a in trained and b in trained else []
-            table = seed_interaction([metric_scores(per_variant[v], metric) for v in trained if v in per_variant],
-                                     common) if len(common) >= 2 else None
-            if table is not None:
-                d = paired_seed_diff(sa, sb, table, higher_is_better=hib, alpha=ALPHA, family_size=size)
+            common = common_seeds(sa, sb) if paired and a in trained and b in trained and a != b else []
+            if len(common) >= 2:
+                d = paired_seed_diff(sa, sb, common, higher_is_better=hib, alpha=ALPHA, family_size=size)
             else:
                 d = seed_aware_diff(sa, sb, higher_is_better=hib, seed_var=var, a_trained=a in trained,
                                     b_trained=b in trained, alpha=ALPHA, family_size=size)

@@ -9,7 +9,8 @@ Continuous scores (bits-per-byte-like, lower is better):
 with seed[v, s] = c_s + g[v, s]: c_s (sd `sd_common`) is shared by every trained variant's seed s
 (common random numbers: the same data order and initialisation for the same seed), g is the
 variant x seed interaction (sd `sd_seed`, or per variant through `seed_sd`).
-`batch_paired` pairs seed s of A with seed s of B as `decide.paired_seed_diff` does.
+`batch_paired` pairs seed s of A with seed s of B as `decide.paired_seed_diff` does;
+`batch_interaction` is the earlier pooled-interaction rule, kept for the benchmark's comparison.
 Pass/fail scores: y ~ Bernoulli(clip(q_i + u[v, i] + seed[v, s] + shift_v, 0, 1)), with item
 pass rates q_i ~ Uniform(q_lo, q_hi); the Bernoulli draw is the seed x item residual.
 """
@@ -95,14 +96,26 @@ def batch_diff(a: np.ndarray, b: np.ndarray, pool: list[np.ndarray], a_trained: 
             "var_item": var_item, "var_seed": var_seed}
 
 
-def batch_paired(a: np.ndarray, b: np.ndarray, table: list[np.ndarray], alpha: float = 0.05) -> dict[str, np.ndarray]:
-    """B - A per replicate pairing seed s of A with seed s of B, training noise from the variant x
-    seed interaction of `table` ((reps, k, n) arrays of every trained variant on the same seeds)."""
+def batch_paired(a: np.ndarray, b: np.ndarray, alpha: float = 0.05, interval: bool = True) -> dict[str, np.ndarray]:
+    """B - A per replicate pairing seed s of A with seed s of B, as `decide.paired_seed_diff` does:
+    the pair's own seed differences and the items, Behrens-Fisher fiducial p and interval."""
+    r = paired_arrays(a, b, alpha, interval)
+    return {**r, "lo": r["delta"] - r["half"], "hi": r["delta"] + r["half"]}
+
+
+def batch_interaction(a: np.ndarray, b: np.ndarray, table: list[np.ndarray], alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """The previous opt-in paired rule, for comparison in benchmarks/decisions.py: training noise
+    from the variant x seed interaction mean square of `table` ((reps, k, n) arrays on the same
+    seeds; (V - 1)(k - 1) df), combined with the items by `decide.diff_arrays` (the largest of three
+    variance estimates, the winner's df). `table` = [a, b] is the pair's own seeds (k - 1 df)."""
     from scipy import stats as sps
 
     cells = np.stack([x.mean(axis=-1) for x in table], axis=-2)  # (reps, V, k)
     v, k = cells.shape[-2], cells.shape[-1]
-    delta, se, df, p, var_item, var_seed = paired_arrays(a, b, interaction_ms(cells), (v - 1) * (k - 1))
+    n = a.shape[-1]
+    _, within = seed_components(np.asarray(b, dtype=float) - np.asarray(a, dtype=float))
+    delta, se, df, p, var_item, var_seed = diff_arrays(a, b, 2 * interaction_ms(cells), (v - 1) * (k - 1), within,
+                                                       (k - 1) * (n - 1), n, 1 / k)
     half = sps.t.ppf(1 - alpha / 2, df) * se
     return {"delta": delta, "se": se, "df": df, "p": p, "lo": delta - half, "hi": delta + half,
             "var_item": var_item, "var_seed": var_seed}

@@ -1,7 +1,8 @@
 """Verdicts over a family of comparisons: multiplicity control and the A/A noise floor.
 
   adjust_pvalues   Holm-Bonferroni (default) or Benjamini-Hochberg, NaN/None-safe
-  noise_floor      the A/A control's floor: the largest |delta| its CIs allow
+  noise_floor      the earlier A/A floor (the largest |delta| a control CI allows); no longer part of
+                   the rule, kept for benchmarks/decisions.py's before/after
   verdict_word     "better" | "worse" | "noise" (or "helps" | "hurts" | "inconclusive")
 The rule the report quotes is VERDICT_RULE. These are the rule's parts; `workbench.evals.engine.decide`
 is the one function that applies them to comparisons (benchmarks apply `verdict_codes` vectorized).
@@ -19,10 +20,12 @@ from workbench.evals.decide import SeedAwareDiff
 ADJUST_METHODS = {"holm": "Holm-Bonferroni", "bh": "Benjamini-Hochberg"}
 
 VERDICT_RULE = (
-    "A difference is called real (better/worse) only when its multiplicity-adjusted p-value "
-    "({method}, over every variant pair x suite headline metric) is below {alpha} AND its |delta| "
-    "exceeds the A/A control's noise floor: the largest |delta| inside any control comparison's "
-    "95% CI, max(|lo|, |hi|). Otherwise it is noise. Without a control only the first condition applies."
+    "A difference is called real (better/worse) when its multiplicity-adjusted p-value ({method}, over "
+    "every variant pair x suite headline metric) is below {alpha}; otherwise it is noise. Training noise "
+    "is in the interval: variants trained on common seeds pair seed s with seed s (the pair's own seed "
+    "differences, Behrens-Fisher fiducial p), others use the seed variance pooled over the trained "
+    "variants, the A/A control's seeds included. The A/A control is decided the same way as a check "
+    "(clean: none of its comparisons significant), not as a second threshold."
 )
 
 WORDS = ("better", "worse", "noise")
@@ -70,8 +73,10 @@ def ci_bound(diff: SeedAwareDiff) -> float:
 
 
 def noise_floor(control: Iterable[SeedAwareDiff]) -> float | None:
-    """The A/A control's noise floor for one suite and metric: max over its comparisons of
-    max(|lo|, |hi|). None when there is no control (the floor is then not applied)."""
+    """The earlier A/A floor for one suite and metric: max over the control's comparisons of
+    max(|lo|, |hi|) (None without a control). It counted the noise twice (an interval that already
+    holds it, then a threshold as wide as a control interval's far end); `engine.decide` no longer
+    applies it. benchmarks/decisions.py part (a) measures both rules."""
     bounds = [ci_bound(c) for c in control]
     return max(bounds) if bounds else None
 

@@ -23,6 +23,43 @@ def _summary_rows(summary: list[dict]) -> list[list]:
 SUMMARY_COLUMNS = ["step", "in", "kept", "dropped", "flagged", "top reasons"]
 
 
+def _source_report(ws, parent: str, removals: list[dict], warn_share: float) -> dict:
+    from workbench.curate.sources import source_report
+    from workbench.data.store import load_records
+
+    return source_report(load_records(ws, parent), removals, warn_share=warn_share)
+
+
+def _print_sources(report: dict) -> None:
+    """Removal rates per record source and step; then each warning with its example rows."""
+    from rich.markup import escape
+
+    from workbench.curate.sources import warning_line
+
+    steps, sources = report["steps"], report["sources"]
+    if len(sources) > 1 and steps:
+        rows = [[src, v["rows"], f"{v['removed']} ({v['removed'] / v['rows']:.1%})"]
+                + [f"{v['by_step'].get(s, 0) / v['rows']:.1%}" if v["by_step"].get(s) else "" for s in steps]
+                for src, v in sources.items()]
+        console.print(table("removal rate per source and step", ["source", "rows", "removed", *steps], rows))
+    for w in report["warnings"]:
+        console.print(f"[yellow]warning:[/] {escape(warning_line(w))}", highlight=False)
+        for ex in w["examples"]:
+            console.print(f"  {ex['record_id']} {escape(ex['reason'])} {escape(ex['detail'] or '')}: "
+                          f"{escape(ex['text'][:200])}", highlight=False)
+
+
+def _print_json(payload: dict) -> None:
+    import json
+
+    typer.echo(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+
+
+WARN_SHARE = typer.Option(0.05, "--warn-share", min=0, max=1,
+                          help="Warn when one step removes more than this share of one source's rows (and <= 2% elsewhere).")
+JSON = typer.Option(False, "--json", help="Print the summary, per-source removal rates and warnings as JSON.")
+
+
 def _print_reports(steps: list[dict]) -> None:
     for s in steps:
         suites = (s.get("report") or {}).get("suites")
@@ -38,13 +75,24 @@ def run(
     recipe: Path = typer.Option(None, "--recipe", "-r", help="Recipe YAML (default: examples/recipes/default.yaml)."),
     name: str = typer.Option(..., "--name", "-n", callback=name_option, help="Name for the curated version."),
     allow_empty: bool = typer.Option(False, "--allow-empty", help="Do not stop when every record would be dropped."),
+    warn_share: float = WARN_SHARE,
+    as_json: bool = JSON,
 ):
     """Run RECIPE on VERSION and register the kept records as a new version."""
     from workbench.curate.recipe import DEFAULT_RECIPE, curate
 
-    result = curate(workspace(), version, recipe or DEFAULT_RECIPE, name, allow_empty=allow_empty)
+    ws = workspace()
+    result = curate(ws, version, recipe or DEFAULT_RECIPE, name, allow_empty=allow_empty)
+    sources = _source_report(ws, result.parent, result.removals, warn_share)
+    if as_json:
+        v = result.version
+        _print_json({"version": v.id if v else None, "name": v.name if v else None, "parent": result.parent,
+                     "recipe": result.recipe.name, "kept": v.n_rows if v else 0, "removed": len(result.removals),
+                     "summary": result.summary, **sources})
+        return
     console.print(table(f"recipe {result.recipe.name} on {result.parent}", SUMMARY_COLUMNS, _summary_rows(result.summary)))
     _print_reports(result.summary)
+    _print_sources(sources)
     v = result.version
     if v is None:
         console.print("[yellow]every record was dropped[/]: no version written (--allow-empty)")
@@ -65,19 +113,28 @@ def report(
                                                        "such as `pii`, a step name, or `all`)."),
     n: int = typer.Option(3, "-n", min=1, help="With --sample: records shown per reason."),
     width: int = typer.Option(300, help="With --sample: characters shown of each message."),
+    warn_share: float = WARN_SHARE,
+    as_json: bool = JSON,
 ):
     """The per-step summary of the curation that made VERSION, and what it removed."""
-    cat = workspace().catalog()
+    ws = workspace()
+    cat = ws.catalog()
     v = cat.resolve_version(version)
     steps = cat.curation_steps(v["id"])
     if not steps:
         console.print(f"{v['name']} {v['id']} was not made by `workbench curate` ({v['operation']})")
         raise typer.Exit(1)
+    sources = _source_report(ws, steps[0]["parent"], cat.removals(v["id"]), warn_share)
+    if as_json:
+        _print_json({"version": v["id"], "name": v["name"], "parent": steps[0]["parent"],
+                     "summary": steps, "removals_by_reason": cat.removal_summary(v["id"]), **sources})
+        return
     console.print(table(f"curation of {steps[0]['parent']} -> {v['name']} {v['id']}", SUMMARY_COLUMNS,
                         _summary_rows([{**s, "in": s["n_in"]} for s in steps])))
     _print_reports(steps)
     summary = cat.removal_summary(v["id"])
     console.print(table("removals by reason", ["step", "reason", "records"], [[r["step"], r["reason"], r["n"]] for r in summary]))
+    _print_sources(sources)
     flags = cat.curation_flags(v["id"])
     if flags:
         console.print(table("flagged (kept)", ["record", "step", "reason", "detail"],

@@ -5,12 +5,12 @@ import pytest
 from workbench.data.records import (
     ADAPTERS,
     RecordError,
-    content_hash,
     convert_row,
     detect_format,
     make_record,
     unique_ids,
 )
+from workbench.hashing import record_id
 
 
 def test_alpaca_with_input_joins_prompt():
@@ -88,7 +88,7 @@ def test_invalid_messages(messages, match):
 def test_id_is_content_hash_and_repeats_get_distinct_stable_ids():
     msgs = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     a, b = make_record(msgs, source="x"), make_record(msgs, source="y")
-    assert a.id == b.id == content_hash(msgs, None)  # the source is provenance, not content
+    assert a.id == b.id == record_id(msgs, None)  # the source is provenance, not content
     assert make_record(msgs, reasoning_mode="think").id != a.id
     first = [r.id for r in unique_ids([a, b, a])]
     again = [r.id for r in unique_ids([a, b, a])]

@@ -4,6 +4,12 @@ Every id (data version, model identity, run, eval result, ablation task) is a ha
 only, never of paths, machines, environment variables or library versions. Three rules:
 
 - Objects hash as canonical JSON (`canonical_json`: keys sorted, UTF-8, no ASCII escaping).
+  Two older byte forms stay, each named here, because ids were made from them before this
+  module was their home and an id never changes while its content is the same: record ids
+  (`record_json`: compact, in message order) and recipe hashes and drawn seeds (`ascii_json`:
+  keys sorted, non-ASCII escaped). Each id has one function below (`record_id`, `version_id`,
+  `recipe_id`, `cluster_id`, `synth_settings_id`, `synth_key`, `suite_files_id`,
+  `suite_config_id`, `task_id`, `draw_seed`); nothing else in the package imports hashlib.
 - Files hash as their bytes (`file_hash`, `file_digest`); `file_digest` remembers the digest
   of a large file by (path, size, mtime) in one memo file, `<cache>/hashes.json`. The memo is a
   speed-up only: a digest is the same with or without it.
@@ -23,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +65,88 @@ def content_hash(obj: Any, length: int = 16) -> str:
 
 def text_hash(text: str, length: int = 16) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+# --- the ids of records, versions, recipes, curation, synthesis, suites and tasks -------------
+
+
+def ascii_json(obj: Any) -> str:
+    """Canonical JSON with non-ASCII escaped (`json.dumps` with sorted keys): the form recipe
+    hashes and drawn seeds have always been made from. The same text as `canonical_json`
+    wherever the content is ASCII."""
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def record_json(messages: list[dict[str, str]], reasoning_mode: str | None, rejected: str | None = None) -> str:
+    """The text a record id is hashed from: [[role, content], ...] in message order, then the
+    reasoning mode, then ["rejected", text] for a preference pair only; compact, UTF-8."""
+    extra = [] if rejected is None else [["rejected", rejected]]
+    return json.dumps([[m["role"], m["content"]] for m in messages] + [reasoning_mode] + extra,
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def record_id(messages: list[dict[str, str]], reasoning_mode: str | None, rejected: str | None = None) -> str:
+    """A record's id: its content (messages, reasoning mode, rejected turn), never its source or meta."""
+    return text_hash(record_json(messages, reasoning_mode, rejected))
+
+
+def repeat_id(record_id: str, n: int) -> str:
+    """The id of the n-th exact repeat of a record in one version."""
+    return text_hash(f"{record_id}#{n}")
+
+
+def version_id(rows: Iterable[tuple[str, str, dict]]) -> str:
+    """A dataset version's id from its (record id, source, meta) rows in order."""
+    h = hashlib.sha256()
+    for rid, source, meta in rows:
+        h.update(rid.encode("utf-8") + b"\x1f" + source.encode("utf-8") + b"\x1f"
+                 + canonical_json(meta).encode("utf-8") + b"\x1e")
+    return h.hexdigest()[:16]
+
+
+def recipe_id(recipe: dict) -> str:
+    """A curation recipe's hash, from the recipe with every default filled in."""
+    return text_hash(ascii_json(recipe))
+
+
+def draw_seed(*parts: Any) -> int:
+    """A 64-bit seed from parameters (content, never paths or machines)."""
+    return int(text_hash(ascii_json(parts)), 16)
+
+
+def cluster_id(record_ids: Iterable[str]) -> str:
+    """A dedup cluster's id: its members' record ids, in any order."""
+    return text_hash("\n".join(sorted(record_ids)), 12)
+
+
+def synth_settings_id(settings: dict) -> str:
+    """The sampling settings that decide what a teacher generates."""
+    return content_hash(settings, 12)
+
+
+def synth_key(prompt_id: str, mode: str, teacher: str, settings_id: str, index: int) -> str:
+    """One generation's cache key: prompt, reasoning mode, teacher, settings and sample index."""
+    return text_hash(f"{prompt_id}|{mode}|{teacher}|{settings_id}|{index}", 24)
+
+
+def suite_files_id(files: Iterable[tuple[str, bytes]]) -> str:
+    """An eval suite folder's hash from its (name, bytes) files in order."""
+    h = hashlib.sha256()
+    for name, data in files:
+        h.update(name.encode("utf-8") + b"\0")
+        h.update(data + b"\0")
+    return h.hexdigest()[:16]
+
+
+def suite_config_id(config: dict) -> str:
+    """A suite that is lm-eval's own task: its resolved config (library versions are recorded
+    with each result, not hashed into it)."""
+    return content_hash(config)
+
+
+def task_id(kind: str, identity: dict, hashed: dict) -> str:
+    """An ablation task's id: its kind, the inputs that define it and the content of its files."""
+    return f"{kind}-{content_hash([kind, identity, hashed])}"
 
 
 def _sha256_file(path: Path) -> str:

@@ -56,8 +56,8 @@ def _size(path: Path) -> int:
 def _verify_version(ws: Workspace, v: dict) -> Problem | None:
     import pyarrow.parquet as pq
 
-    from workbench.data.records import content_hash
     from workbench.data.store import BODY_SCHEMA, table_to_records, version_hash
+    from workbench.hashing import record_id
 
     body = ws.home / v["path"]
     if not body.is_file():
@@ -68,7 +68,7 @@ def _verify_version(ws: Workspace, v: dict) -> Problem | None:
         return Problem("unreadable_body", v["id"], f"{v['path']}: {e}")
     if len(records) != v["n_rows"]:
         return Problem("body_mismatch", v["id"], f"{len(records)} rows in the body, {v['n_rows']} in the catalog")
-    bad = next((r.id for r in records if not _id_matches(r, content_hash)), None)
+    bad = next((r.id for r in records if not _id_matches(r, record_id)), None)
     if bad is not None:
         return Problem("body_mismatch", v["id"], f"record {bad}: content does not hash to its id")
     got = version_hash(records)
@@ -77,13 +77,13 @@ def _verify_version(ws: Workspace, v: dict) -> Problem | None:
     return None
 
 
-def _id_matches(r, content_hash) -> bool:
+def _id_matches(r, record_id) -> bool:
     """A record's id is its content's hash, or (an exact repeat in its version, `unique_ids`) the
     hash of `<content hash>#n` with `repeat_of` naming the content hash."""
-    h = content_hash(r.messages, r.reasoning_mode, r.rejected)
+    h = record_id(r.messages, r.reasoning_mode, r.rejected)
     if h == r.id:
         return True
-    from workbench.data.records import repeat_id
+    from workbench.hashing import repeat_id
 
     return r.meta.get("repeat_of") == h and any(repeat_id(h, n) == r.id for n in range(1, 10_000))
 

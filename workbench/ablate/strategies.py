@@ -28,7 +28,6 @@ mixture: its rows and tokens, and the whole mixture's tokens).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -39,6 +38,7 @@ from typing import Any
 from workbench.ablate.spec import AblationSpec, SpecError, VariantSpec, _looks_like_path, load_variant_recipe
 from workbench.ablate.strategy_spec import Inject, LeaveOneOut, PerStep, StrategySpec, StrategyTag, Sweep
 from workbench.data.profile import DEFAULT_TOKENIZER
+from workbench.hashing import text_hash
 
 ALSO = ("strategy", "group", "role", "step", "param", "value", "source", "compare_to")
 SHORT = {"per_step": "step", "leave_one_out": "loo", "sweep": "sweep", "inject": "inject"}
@@ -52,7 +52,7 @@ def _fit(name: str) -> str:
     """A variant name of at most 64 characters (a long one keeps its start and a short hash)."""
     if len(name) <= 64:
         return name
-    return name[:55].rstrip("._-") + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    return name[:55].rstrip("._-") + "-" + text_hash(name, 8)
 
 
 def _canonical(steps: list[dict], where: str) -> list[dict]:

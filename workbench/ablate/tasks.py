@@ -17,7 +17,7 @@ import yaml
 
 from workbench.ablate.spec import AblationSpec, MixSpec, SpecError, VariantSpec
 from workbench.errors import WorkbenchError
-from workbench.hashing import content_hash, file_hash
+from workbench.hashing import content_hash, file_hash, task_id
 
 BASE = "base"  # the variant name of the untrained base model
 
@@ -41,7 +41,7 @@ class Task:
     @property
     def id(self) -> str:
         identity = {k: v for k, v in self.inputs.items() if k not in self.located}
-        return f"{self.kind}-{content_hash([self.kind, identity, self.hashed])}"
+        return task_id(self.kind, identity, self.hashed)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "variant": self.variant, "seed": self.seed, "label": self.label,

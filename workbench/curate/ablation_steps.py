@@ -27,8 +27,6 @@ recorded like an edit: the original is a removal with reason `inject:<defect>`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Callable
 from typing import Literal
@@ -38,15 +36,10 @@ from pydantic import Field, field_validator, model_validator
 
 from workbench.curate.steps import CurationError, Params, Step, StepResult, Verdict, register
 from workbench.data.records import Record
+from workbench.hashing import draw_seed
 from workbench.registry import register_unique
 
 DEFECTS = ("duplicate", "truncate", "unclosed_think", "swapped_response", "empty_response")
-
-
-def draw_seed(*parts) -> int:
-    """A 64-bit seed from parameters (content, never paths or machines)."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return int(hashlib.sha256(text.encode()).hexdigest()[:16], 16)
 
 
 # --- random_remove -----------------------------------------------------------------------

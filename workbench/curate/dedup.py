@@ -10,7 +10,6 @@ their members, so the catalog can show them side by side (`workbench curate clus
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Literal, Optional
 
@@ -20,6 +19,7 @@ from pydantic import Field, model_validator
 from workbench.curate import minhash
 from workbench.curate.steps import Params, Step, StepResult, Verdict, register
 from workbench.curate.text import normalize_exact, short, words
+from workbench.hashing import cluster_id
 from workbench.progress import progress_bar
 from workbench.data.records import Record
 
@@ -44,10 +44,6 @@ def _keep_index(members: list[int], records: list[Record], rule: str) -> int:
     if rule == "quality":
         return min(members, key=lambda i: (-quality_score(records[i]), i))
     return min(members)
-
-
-def cluster_id(ids: list[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:12]
 
 
 def _resolve(

@@ -20,8 +20,6 @@ recipe; the per-step summary, flags and dedup clusters go to the catalog too.
 from __future__ import annotations
 
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,7 @@ from workbench.config import ConfigSource, problems, read_config
 from workbench.curate.steps import STEPS, CurationError, Params, RecipeError, Step, StepResult
 from workbench.data.records import Record
 from workbench.data.store import SavedVersion, load_records, save_version
+from workbench.hashing import recipe_id
 from workbench.workspace import Workspace
 
 __all__ = ["DEFAULT_RECIPE", "CurationError", "CurationResult", "Recipe", "RecipeError", "curate", "load_recipe"]
@@ -58,7 +57,7 @@ class Recipe:
 
     @property
     def hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        return recipe_id(self.to_dict())
 
     def build(self) -> list[Step]:
         return [STEPS[name](params) for name, params in self.steps]

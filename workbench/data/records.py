@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from workbench.errors import WorkbenchError
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace as _replace
 from typing import Any
 
+from workbench.hashing import record_id, repeat_id
 from workbench.reasoning import MODES, messages_mode, mode_from_enable_thinking
 from workbench.registry import register_unique
 
@@ -101,17 +101,6 @@ class Record:
         return make_record(**data, prompt_only=self.kind == "prompt")
 
 
-def content_hash(messages: list[dict[str, str]], reasoning_mode: str | None, rejected: str | None = None) -> str:
-    # a preference pair adds its rejected turn; other records hash exactly as they always did
-    extra = [] if rejected is None else [["rejected", rejected]]
-    canon = json.dumps(
-        [[m["role"], m["content"]] for m in messages] + [reasoning_mode] + extra,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canon.encode("utf-8")).hexdigest()[:16]
-
-
 def validate_messages(messages: Any, reasoning_mode: Any = None, prompt_only: bool = False) -> list[dict[str, str]]:
     """Check and normalise a message list; raise RecordError naming the problem.
 
@@ -157,18 +146,13 @@ def make_record(
         if messages[-1]["role"] != "assistant":
             raise RecordError("a preference pair ends on its chosen assistant turn")
     return Record(
-        id=id or content_hash(messages, reasoning_mode, rejected),
+        id=id or record_id(messages, reasoning_mode, rejected),
         messages=messages,
         source=source or "",
         reasoning_mode=reasoning_mode,
         meta=dict(meta or {}),
         rejected=rejected,
     )
-
-
-def repeat_id(record_id: str, n: int) -> str:
-    """The id of the n-th exact repeat of a record in one version."""
-    return hashlib.sha256(f"{record_id}#{n}".encode()).hexdigest()[:16]
 
 
 def unique_ids(records: Iterable[Record]) -> Iterator[Record]:

@@ -8,7 +8,6 @@ killed at any point leaves either nothing registered or everything registered.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from workbench.hashing import version_id
 from workbench.intents import intent
 from workbench.processes import pid_alive
 from workbench.data.records import Record
@@ -48,15 +48,7 @@ def _meta_json(meta: dict) -> str:
 
 def version_hash(records: list[Record]) -> str:
     """Hash of the normalized records in order: same content, same version id."""
-    h = hashlib.sha256()
-    for r in records:
-        h.update(r.id.encode())
-        h.update(b"\x1f")
-        h.update(r.source.encode())
-        h.update(b"\x1f")
-        h.update(_meta_json(r.meta).encode())
-        h.update(b"\x1e")
-    return h.hexdigest()[:16]
+    return version_id((r.id, r.source, r.meta) for r in records)
 
 
 def records_to_table(records: list[Record]) -> pa.Table:

@@ -9,7 +9,6 @@ JSONL (the official IFEval file, a GSM8K-format file, any prompt/reference set).
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ import yaml
 
 from workbench.config import read_config
 from workbench.errors import ConfigError
+from workbench.hashing import suite_config_id, suite_files_id
 
 LAYERS = ("smoke", "core")
 SMOKE_SIZE = 30
@@ -160,21 +160,13 @@ class Suite:
 
     def content_hash(self) -> str:
         """Hash of every file that decides what is asked and how it is scored."""
-        h = hashlib.sha256()
-        if self.builtin:  # lm-eval's own task: its resolved config and lm-eval's version
-            import lm_eval
-
-            blob = json.dumps(self.configs["core"], sort_keys=True, default=str) + getattr(lm_eval, "__version__", "?")
-            return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        if self.builtin:  # lm-eval's own task: its resolved config (lm-eval's version is recorded, not hashed)
+            return suite_config_id(self.configs["core"])
         files = sorted(p for p in self.dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                        and p.name != "make_data.py")
         extra = {self.data_path(layer) for layer in self.configs} - set(files)
-        for p in [*files, *sorted(extra)]:
-            if not p.exists():
-                continue
-            h.update(str(p.relative_to(self.dir) if p.is_relative_to(self.dir) else p).encode() + b"\0")
-            h.update(p.read_bytes() + b"\0")
-        return h.hexdigest()[:16]
+        return suite_files_id((str(p.relative_to(self.dir) if p.is_relative_to(self.dir) else p), p.read_bytes())
+                              for p in [*files, *sorted(extra)] if p.exists())
 
     def rows(self, layer: str) -> list[dict]:
         """The layer's items, validated (missing field -> SuiteError naming file:line)."""

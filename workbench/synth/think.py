@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from workbench.errors import WorkbenchError
 
-import hashlib
-import json
 import os
 import re
 from contextlib import nullcontext
@@ -31,6 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from workbench.hashing import synth_key, synth_settings_id
 from workbench.models import DEFAULT_MODEL, ModelError, resolve_model
 from workbench.progress import progress_bar
 from workbench.reasoning import MODES, THINK_BLOCK, Shaped, set_flag, shape
@@ -68,7 +67,7 @@ class SynthSettings(BaseModel):
     def cache_hash(self) -> str:
         # batch size and post-processing change nothing about the generations: not part of the key
         keyed = self.model_dump(exclude={"batch_size", "empty_think_block", "repair_think"})
-        return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
+        return synth_settings_id(keyed)
 
 
 def parse_settings(settings: SynthSettings | dict | None) -> SynthSettings:
@@ -302,7 +301,7 @@ def _vllm_class(backend: str):
 
 
 def _key(prompt_id: str, mode: str, teacher: str, settings_hash: str, index: int) -> str:
-    return hashlib.sha256(f"{prompt_id}|{mode}|{teacher}|{settings_hash}|{index}".encode()).hexdigest()[:24]
+    return synth_key(prompt_id, mode, teacher, settings_hash, index)
 
 
 def synthesize(

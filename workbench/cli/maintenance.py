@@ -1,6 +1,8 @@
-"""`workbench gc [--apply]` and `workbench verify`: a workspace that checks itself."""
+"""`workbench gc [--apply]`, `workbench verify`, `workbench backup` and `restore`: a workspace that checks itself."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
@@ -45,6 +47,51 @@ def verify():
     raise typer.Exit(1)
 
 
+def backup(
+    folder: Path = typer.Argument(..., help="Folder for the backup (created; outside $WORKBENCH_HOME)."),
+    with_data: bool = typer.Option(False, "--with-data", help="Also copy dataset bodies and finished runs' adapters "
+                                   "(default: the backup refers to the workspace's files)."),
+):
+    """Copy the catalog, consistently, while other commands read and write it; --with-data copies what it points at."""
+    from workbench.backup import backup as do_backup
+
+    result = do_backup(workspace(), folder, with_data=with_data)
+    rows = sum(n for t, n in result.tables.items() if t != "schema_migrations")
+    console.print(f"backed up the catalog (schema {result.schema_version}, {len(result.tables)} tables, {rows} rows) "
+                  f"to {result.folder}")
+    if with_data:
+        console.print(f"copied {result.bodies} new dataset bodies and {result.runs} runs")
+    else:
+        console.print("dataset bodies and adapters by reference (add --with-data to copy them)")
+
+
+def restore(
+    folder: Path = typer.Argument(..., help="A folder written by `workbench backup`."),
+    force: bool = typer.Option(False, "--force", help="Replace a catalog that has rows (it is kept beside it)."),
+):
+    """Make a backup this workspace's catalog (and copy its data, if it has any), then verify it."""
+    from workbench.backup import restore as do_restore
+    from workbench.maintenance import verify as do_verify
+
+    ws = workspace()
+    result = do_restore(ws, folder, force=force)
+    console.print(f"restored {result.tables.get('versions', 0)} dataset versions and {result.tables.get('runs', 0)} runs "
+                  f"from {result.folder} into {ws.home}")
+    if result.kept_old:
+        console.print(f"the replaced catalog is kept as {result.kept_old}")
+    if result.by_reference:
+        console.print(f"dataset bodies and adapters are read where they are, in {result.by_reference}")
+    report = do_verify(ws)
+    if not report.ok:
+        err_console.print(table("problems", ["kind", "version / run", "detail"],
+                                [[p.kind, p.ref, p.detail] for p in report.problems]))
+        err_console.print(f"[bold red]{len(report.problems)} problem(s)[/]: `workbench verify` lists them")
+        raise typer.Exit(1)
+    console.print(f"verify: ok ({report.versions} versions, {report.runs} finished runs)")
+
+
 def register(root: typer.Typer) -> None:
     root.command("gc")(gc)
     root.command("verify")(verify)
+    root.command("backup")(backup)
+    root.command("restore")(restore)

@@ -38,8 +38,23 @@ STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 _SYMBOL_WORD = re.compile(r"^(#+|\.\.\.|…)$")
 _ANSWER_MARKER = re.compile(r"^#### .*$", re.MULTILINE)  # GSM8K final-answer line: format, not noise
 _BAD_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LETTER_RUN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-_NEUTRAL_CATEGORIES = ("N", "P", "Sm", "Sc", "Sk")  # numbers, punctuation, math, currency, modifiers
+_NEUTRAL_CATEGORIES = ("N", "P", "Sm", "Sc", "Sk", "M")  # numbers, punctuation, math, currency, modifiers, marks
+
+
+def _letter_runs(token: str) -> list[str]:
+    """The words inside a token: runs of letters and the combining marks that belong to them
+    (Bengali, Telugu, Devanagari vowel signs), joined across an apostrophe (`don't`)."""
+    runs, cur = [], []
+    for i, c in enumerate(token):
+        if c.isalpha() or (cur and unicodedata.category(c).startswith("M")) or (
+                cur and c in "'’" and i + 1 < len(token) and token[i + 1].isalpha()):
+            cur.append(c)
+        elif cur:
+            runs.append("".join(cur))
+            cur = []
+    if cur:
+        runs.append("".join(cur))
+    return runs
 
 
 def _has_letter(token: str) -> bool:
@@ -62,7 +77,7 @@ def quality_stats(text: str) -> dict[str, float]:
     """Every statistic of `QualityFilter` on one text (its prose), by rule name; `words` is the
     number of tokens, `letter_words` the letter runs that `avg_word_length` is measured on."""
     ws = word_tokens(prose_of(text))
-    runs = [r for w in ws if not is_no_space_char(w) for r in _LETTER_RUN.findall(w)]
+    runs = [r for w in ws if not is_no_space_char(w) for r in _letter_runs(w)]
     judged = [w for w in ws if not _neutral(w)]
     alpha = sum(1 for w in judged if _has_letter(w))
     return {

@@ -7,9 +7,18 @@
    (`metadata.reference`) the table splits the time into generation and the teacher-forced
    bits-per-byte pass, and gives the pass's cost as a share of generation (target <= 25%).
 
+3. `--arms`: decoding speed of the base model, a trained run with its LoRA adapter unmerged
+   (peft's wrapper, as evaluated before), and the same run merged into the base weights,
+   each with lm-eval's own `generate` call and with workbench's early-stop decoder
+   (workbench.evals.decode), on the same prompts in one process. Generation time only (the
+   model load and the bits-per-byte pass are left out). tokens/s is set against the compute
+   bound: a measured fp32 matmul rate / (2 x parameters) FLOPs per token. The run is trained
+   once (12 steps of 6 rows, as in the quickstart) into --home and reused.
+
 Each measurement uses a fresh temporary workspace, so nothing is cached between them.
 Run: python benchmarks/eval.py [--model smollm2-135m-instruct] [--prompts 16] [--batch-size 16]
      python benchmarks/eval.py --skip-throughput --suites gsm_style,semsim,think_follow   # likelihood cost only
+     python benchmarks/eval.py --arms --suite think_follow --prompts 30 --max-gen-toks 128   # base/unmerged/merged
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("WORKBENCH_PROGRESS", "0")
 
 from workbench.evals.runner import evaluate  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
 from workbench.workspace import Workspace  # noqa: E402
 
 
@@ -50,10 +61,21 @@ def main() -> None:
     ap.add_argument("--skip-smoke", action="store_true", help="only the throughput comparison")
     ap.add_argument("--skip-throughput", action="store_true", help="only the smoke layer (and its likelihood cost)")
     ap.add_argument("--suites", default=None, help="suites of the smoke-layer run (default: all)")
+    ap.add_argument("--arms", action="store_true", help="only base vs trained-unmerged vs trained-merged decoding")
+    ap.add_argument("--home", default=str(Path(tempfile.gettempdir()) / "wb-bench-eval-run"),
+                    help="workspace that keeps the trained run between --arms invocations")
+    ap.add_argument("--batch-sizes", default="", help="--arms: also the merged early-stop arm at these batch sizes")
+    ap.add_argument("--decode-options", action="store_true",
+                    help="only fixed-work decoding: batch sizes (--batch-sizes), static KV cache, --compile")
+    ap.add_argument("--compile", action="store_true", help="--decode-options: also torch.compile (slow to compile)")
     args = ap.parse_args()
     import torch
 
     print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}, model: {args.model}")
+    if args.arms:
+        return compare_arms(args)
+    if args.decode_options:
+        return decode_options(args)
     # warm-up: converts/loads the bundled model and lm-eval once, outside the timings
     evaluate(fresh_ws(), args.model, suites=args.suite, limit=1, max_gen_toks=4, progress=False)
 
@@ -98,6 +120,180 @@ def smoke_layer(args) -> None:
     print(f"| **total (incl. model load)** | {sum(r.n_items for r in results)} | {wall:.1f} | "
           f"{sum(r.gen_tokens for r in results)} | | target <= 180 s |")
     print(f"| same call again (cache) | | {wall_cached:.2f} | | | |")
+
+
+# --- 3. base vs trained (unmerged) vs trained (merged), lm-eval's generate vs early stop -------
+
+
+def trained_run(home: Path, model: str) -> str:
+    """A finished LoRA run on the bundled model (quickstart's size: 12 steps of 6 rows), trained once."""
+    import json
+
+    from workbench.data.records import make_record
+    from workbench.data.store import save_version
+    from workbench.train import train
+
+    ws = Workspace(home)
+    rows = [json.loads(x) for x in (REPO / "datasets" / "example_clean.jsonl").read_text().splitlines() if x.strip()]
+    v = save_version(ws, [make_record(r["messages"]) for r in rows[:72]], "bench-eval", "ingest").id
+    t0 = time.perf_counter()
+    r = train(ws, v, model, {"max_steps": 12, "batch_size": 6, "max_length": 384, "sanity_prompts": 0}, progress=False)
+    print(f"trained run {r.id} ({time.perf_counter() - t0:.0f} s; reused when already trained)")
+    return r.id
+
+
+def matmul_gflops(seconds: float = 3.0) -> float:
+    """The fp32 GEMM rate this process gets now (1024 x 576 @ 576 x 1536, the model's MLP shape x 1024 rows)."""
+    import torch
+
+    a, b = torch.randn(1024, 576), torch.randn(576, 1536)
+    a @ b
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        n += 1
+    return 2 * 1024 * 576 * 1536 * n / (time.perf_counter() - t0) / 1e9
+
+
+def _arm(ws: Workspace, spec: str, suite, args, batch_size: int, merge: bool, early_stop: bool) -> dict:
+    from workbench.evals import runner
+
+    target = runner.resolve_target(ws, spec)
+    lm = runner._load_lm(target, batch_size, "hf", merge=merge, early_stop=early_stop)
+    t0 = time.perf_counter()
+    run = runner._run_suite(lm, suite, "smoke", args.prompts, args.max_gen_toks)
+    gen_s = time.perf_counter() - t0 - run.likelihood_s
+    responses = [x["response"] for x in run.samples]
+    params = sum(p.numel() for p in lm.model.parameters())
+    return {"responses": responses, "tokens": runner._count_tokens(lm.tokenizer, responses), "gen_s": gen_s,
+            "params": params, "bpb": [x["scores"].get("bits_per_byte") for x in run.samples]}
+
+
+def compare_arms(args) -> None:
+    from workbench.evals import runner
+    from workbench.evals.suites import select
+
+    runner._prepare_offline()
+    home = Path(args.home)
+    run_id = trained_run(home, args.model)
+    ws = Workspace(home)
+    (suite,) = select(args.suite, "smoke")
+    arms = [("base, lm-eval generate", args.model, True, False, args.batch_size),
+            ("base, early stop", args.model, True, True, args.batch_size),
+            ("trained unmerged (before), lm-eval generate", run_id, False, False, args.batch_size),
+            ("trained merged, lm-eval generate", run_id, True, False, args.batch_size),
+            ("trained merged, early stop (now)", run_id, True, True, args.batch_size)]
+    arms += [(f"trained merged, early stop, batch {b}", run_id, True, True, b)
+             for b in (int(x) for x in args.batch_sizes.split(",") if x)]
+    gflops = matmul_gflops()
+    out = {}
+    for name, spec, merge, early, bs in arms:
+        out[name] = _arm(ws, spec, suite, args, bs, merge, early)
+        r = out[name]
+        print(f"  {name}: {r['tokens']} tokens in {r['gen_s']:.1f} s", flush=True)
+    gflops = (gflops + matmul_gflops()) / 2  # before and after: the machine is shared
+    params = out[arms[0][0]]["params"]
+    bound = gflops * 1e9 / (2 * params)
+    print(f"\n{args.prompts} {args.suite} smoke prompts, greedy, max {args.max_gen_toks} new tokens; "
+          f"{params / 1e6:.1f}M parameters; fp32 matmul {gflops:.0f} GFLOP/s -> compute bound {bound:.0f} tokens/s")
+    ref = out[arms[0][0]]
+    unmerged = out[arms[2][0]]
+    print("| arm | batch | generated tokens | seconds | tokens/s | x base (lm-eval) | of compute bound | "
+          "responses equal to |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for name, spec, merge, early, bs in arms:
+        r = out[name]
+        tps = r["tokens"] / r["gen_s"]
+        same = ref if spec == args.model else unmerged
+        eq = sum(a == b for a, b in zip(r["responses"], same["responses"]))
+        print(f"| {name} | {bs} | {r['tokens']} | {r['gen_s']:.1f} | {tps:.1f} | "
+              f"{tps / (ref['tokens'] / ref['gen_s']):.2f}x | {tps / bound:.0%} | "
+              f"{eq}/{len(r['responses'])} {'base' if spec == args.model else 'unmerged'} |")
+    merged = out[arms[3][0]]
+    diffs = [abs(a - b) for a, b in zip(merged["bpb"], unmerged["bpb"]) if a is not None and b is not None]
+    if diffs:
+        print(f"bits per byte, merged vs unmerged: {len(diffs)} items, largest difference {max(diffs):.2e}")
+
+
+# --- 4. fixed work per decoding option: batch size, static KV cache, torch.compile -----------
+
+
+def decode_options(args) -> None:
+    """tokens/s of the bundled model's forward at a fixed number of new tokens per row (EOS
+    ignored), so options compare on equal work: dynamic vs static KV cache, batch sizes, and
+    torch.compile (its compile time reported apart, and counted against one eval)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workbench.evals import runner
+    from workbench.evals.suites import select
+    from workbench.models import resolve_model
+
+    runner._prepare_offline()
+    path = resolve_model(args.model)
+    tok = AutoTokenizer.from_pretrained(path)
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    (suite,) = select(args.suite, "smoke")
+    lm = runner._load_lm(runner.resolve_target(fresh_ws(), path), 1, "hf")
+    docs = list(__import__("itertools").islice(_suite_prompts(lm, suite), 64))
+    n_new = args.max_gen_toks
+    params = sum(p.numel() for p in model.parameters())
+    gflops = matmul_gflops()
+    bound = gflops * 1e9 / (2 * params)
+
+    def timed(prompts, **kw):
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
+                                 pad_token_id=tok.pad_token_id, **kw)
+        assert out.shape[1] - enc["input_ids"].shape[1] == n_new
+        return len(prompts) * n_new / (time.perf_counter() - t0)
+
+    print(f"\nfixed work: {n_new} new tokens per row, {args.suite} prompts; fp32 matmul {gflops:.0f} GFLOP/s, "
+          f"compute bound {bound:.0f} tokens/s ({params / 1e6:.1f}M parameters)")
+    print("| option | batch | tokens/s | of compute bound |")
+    print("|---|---:|---:|---:|")
+    sizes = [int(x) for x in (args.batch_sizes or "1,8,16,32").split(",")]
+    for bs in sizes:
+        tps = timed(docs[:bs])
+        print(f"| dynamic KV cache (default) | {bs} | {tps:.1f} | {tps / bound:.0%} |", flush=True)
+    bs = 16 if 16 in sizes else sizes[-1]
+    for _ in range(2):  # the first call allocates the static cache
+        tps = timed(docs[:bs], cache_implementation="static")
+    print(f"| static KV cache | {bs} | {tps:.1f} | {tps / bound:.0%} |", flush=True)
+    if args.compile:
+        model.forward = torch.compile(model.forward, dynamic=False)
+        t0 = time.perf_counter()
+        timed(docs[:bs], cache_implementation="static")
+        first = time.perf_counter() - t0
+        tps = timed(docs[:bs], cache_implementation="static")
+        print(f"| static KV cache + torch.compile (first call {first:.0f} s, compile included) | {bs} | {tps:.1f} | "
+              f"{tps / bound:.0%} |")
+
+
+def _suite_prompts(lm, suite):
+    """The chat-templated prompts lm-eval builds for a suite's smoke items (what generation sees)."""
+    from lm_eval import simple_evaluate
+
+    from workbench.evals import runner
+
+    seen = []
+    original = lm.generate_until
+
+    def record(requests, disable_tqdm=False):
+        seen.extend(r.args[0] for r in requests)
+        return ["" for _ in requests]
+
+    lm.generate_until = record
+    try:
+        simple_evaluate(model=lm, tasks=[suite.tasks["smoke"]], task_manager=runner._task_manager(suite),
+                        apply_chat_template=suite.chat_template, system_instruction=suite.system_prompt,
+                        bootstrap_iters=0, verbosity="ERROR")
+    finally:
+        lm.generate_until = original
+    yield from (seen * (64 // max(len(seen), 1) + 1))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ passes and argmax; tests/test_merged_eval.py compares both paths item by item). 
 
 from __future__ import annotations
 
+import inspect
+
 from lm_eval.models.huggingface import HFLM
 
 
@@ -43,10 +45,12 @@ def greedy_decode(model, tokenizer, input_ids, attention_mask, max_new_tokens: i
     cache = DynamicCache(config=model.config)
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
     step_ids = input_ids
+    # transformers renamed past_key_values to cache (5.x); pass whichever this model's forward takes
+    cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     with torch.inference_mode():
         for t in range(max_new_tokens):
-            logits = model(input_ids=step_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                           use_cache=True, logits_to_keep=1).logits[:, -1, :]
+            logits = model(input_ids=step_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                           logits_to_keep=1, **{cache_arg: cache}).logits[:, -1, :]
             nxt = logits.argmax(-1)
             out[rows, t] = nxt
             done = torch.isin(nxt, eos)

@@ -137,9 +137,14 @@ class Runner:
         prefix = f"[{self.n_seen}/{self.total}] {task.label}"
         row = cat.get_task(name, task.id)
         log_path = None
+        lost = None
+        if row and row["status"] == "done" and (lost := _lost_output(self.ws, parse_output(task.kind, row["output"]))):
+            self.say(f"{prefix}: done before, but {lost}: running it again")
+            row = {**row, "status": "failed"}
         if row and row["status"] == "done":
             outcome = Outcome(task, "cached", parse_output(task.kind, row["output"]))
-        elif (other := cat.find_done_task(task.id)) is not None:
+        elif not lost and (other := cat.find_done_task(task.id)) is not None and \
+                not _lost_output(self.ws, parse_output(task.kind, other["output"])):
             outcome = Outcome(task, "reused", parse_output(task.kind, other["output"]))
             cat.task_reused(name, task.id, task.kind, task.variant, task.seed, task.label, task.inputs, other["output"])
         else:
@@ -260,6 +265,20 @@ def prepare(spec_or_path: AblationSpec | str | os.PathLike) -> tuple[AblationSpe
     if isinstance(spec_or_path, AblationSpec):
         return spec_or_path, None
     return load_spec(spec_or_path), str(Path(spec_or_path).resolve())
+
+
+def _lost_output(ws: Workspace, output) -> str | None:
+    """What a done task's output lost on disk since (a deleted adapter or body), or None."""
+    adapter = getattr(output, "adapter_dir", None)
+    if adapter and not (Path(adapter) / "adapter_config.json").is_file():
+        return f"its adapter {adapter} is missing"
+    version = getattr(output, "version", None)
+    if version and not getattr(output, "adapter_dir", None):
+        cat = ws.catalog()
+        row = cat.resolve_version(version) if cat.version_exists(version) else None
+        if row and row.get("path") and not (ws.home / row["path"]).is_file():
+            return f"the body of dataset version {version} is missing"
+    return None
 
 
 def run_ablation(ws: Workspace, spec_or_path, executor=None, log: Callable[[str], None] | None = None,

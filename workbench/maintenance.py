@@ -91,7 +91,10 @@ def _id_matches(r, record_id) -> bool:
 def _verify_run(ws: Workspace, run: dict) -> Problem | None:
     adapter = Path(run["adapter_dir"])
     if not (adapter / "adapter_config.json").is_file():
-        return Problem("missing_adapter", run["id"], f"{adapter} is missing or incomplete")
+        return Problem("missing_adapter", run["id"], f"{adapter} is missing or incomplete; fix: rerun the ablation that "
+                       f"trained it (`workbench ablate SPEC` trains run {run['id']} again), or `workbench train --data "
+                       f"{run['version_id']} --base {run['base_model']} --seed {run['seed']}` with the same settings "
+                       "(the run's config in the catalog): the same inputs give the same run id")
     evaluated = ws.catalog().query("SELECT DISTINCT model_key FROM eval_results WHERE run_id = ?", [run["id"]])
     if evaluated:
         from workbench.evals.runner import resolve_target

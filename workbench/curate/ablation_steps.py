@@ -37,7 +37,7 @@ from pydantic import Field, field_validator, model_validator
 from workbench.curate.steps import CurationError, Params, Step, StepResult, Verdict, register
 from workbench.data.records import Record
 from workbench.hashing import draw_seed
-from workbench.registry import register_unique
+from workbench.registry import Registry, check_callable
 
 DEFECTS = ("duplicate", "truncate", "unclosed_think", "swapped_response", "empty_response")
 
@@ -194,14 +194,15 @@ class Inject(Step):
 
 # --- score_cut ----------------------------------------------------------------------------
 
-SCORES: dict[str, Callable[[Record], float]] = {}
+# installed packages add theirs as entry points in group `workbench.scores` (a (Record) -> float)
+SCORES: Registry[Callable[[Record], float]] = Registry("record score", "workbench.scores", check_callable)
 
 
 def score(name: str):
     """Register a per-record score (higher = better) for `score_cut` and score sweeps."""
 
     def deco(fn: Callable[[Record], float]):
-        register_unique(SCORES, name, fn, "record score")
+        SCORES.register(name, fn)
         return fn
 
     return deco

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from workbench.data.records import Record
 from workbench.errors import ConfigError
-from workbench.registry import register_unique
+from workbench.registry import Registry
 
 
 class RecipeError(ConfigError):
@@ -59,11 +59,21 @@ class StepResult:
         return [[reason, n] for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
 
 
-STEPS: dict[str, type["Step"]] = {}
+def _check_step(name: str, obj) -> type["Step"]:
+    if not (isinstance(obj, type) and issubclass(obj, Step)):
+        raise TypeError(f"names {obj!r}, not a Step class (workbench.curate.steps.Step)")
+    if obj.name != name:
+        raise ValueError(f"the step class it names is called {obj.name!r}: name the entry point {obj.name!r}")
+    return obj
+
+
+# built-in steps register on `import workbench.curate`; installed packages add theirs as entry
+# points in group `workbench.steps` (`my_step = "my_pkg.steps:MyStep"`, a Step class)
+STEPS: Registry[type["Step"]] = Registry("curate step", "workbench.steps", _check_step)
 
 
 def register(cls: type["Step"]) -> type["Step"]:
-    register_unique(STEPS, cls.name, cls, "curate step")
+    STEPS.register(cls.name, cls)
     return cls
 
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from workbench.registry import register_unique
+from workbench.registry import Registry, check_callable
 
 
 class InputError(WorkbenchError, ValueError):
@@ -28,13 +28,16 @@ class BadRow:
         self.error, self.raw = error, raw
 
 
-READERS = {}
+# file suffix -> generator of (where, row); installed packages add theirs as entry points in group
+# `workbench.readers` (`".ext" = "my_pkg.read:read_ext"`, or `ext = ...`)
+READERS = Registry("file reader for suffix", "workbench.readers", check_callable,
+                   key=lambda s: ("" if s.startswith(".") else ".") + s.lower())
 
 
 def reader(*suffixes: str):
     def deco(fn):
         for s in suffixes:
-            register_unique(READERS, s, fn, "file reader for suffix")
+            READERS.register(s, fn)
         return fn
 
     return deco

@@ -25,7 +25,7 @@ from typing import Any
 
 from workbench.hashing import record_id, repeat_id
 from workbench.reasoning import MODES, messages_mode, mode_from_enable_thinking
-from workbench.registry import register_unique
+from workbench.registry import Registry, check_named
 
 ROLES = ("system", "user", "assistant")
 REASONING_MODES = MODES
@@ -192,7 +192,9 @@ class Adapter:
     precedence: int = 0  # detection tries higher first (preference shapes before `messages`)
 
 
-ADAPTERS: dict[str, Adapter] = {}
+# built in below (and in pairs.py); installed packages add theirs as entry points in group
+# `workbench.formats`, naming a function decorated with @adapter (or an Adapter)
+ADAPTERS: Registry[Adapter] = Registry("record format", "workbench.formats", check_named(Adapter, "record format: decorate the function with @adapter"))
 
 
 def adapter(name: str, keys: set[str], precedence: int = 0):
@@ -200,7 +202,7 @@ def adapter(name: str, keys: set[str], precedence: int = 0):
     precedence, then in registration order."""
 
     def deco(fn: AdapterFn) -> AdapterFn:
-        register_unique(ADAPTERS, name, Adapter(name, frozenset(keys), fn, precedence), "record format")
+        ADAPTERS.register(name, Adapter(name, frozenset(keys), fn, precedence))
         return fn
 
     return deco

@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import shutil
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import yaml
 from workbench.config import read_config
 from workbench.errors import ConfigError
 from workbench.hashing import suite_config_id, suite_files_id
+from workbench.registry import Registry
 
 LAYERS = ("smoke", "core")
 SMOKE_SIZE = 30
@@ -29,8 +31,23 @@ class SuiteError(ConfigError):
     """An unknown suite or layer, a broken suite file, or a bad data row (names file:line)."""
 
 
+def _suite_root(name: str, obj) -> Path:
+    if isinstance(obj, types.ModuleType):  # a module: the folder it sits in
+        return Path(obj.__file__).resolve().parent
+    if not isinstance(obj, (str, os.PathLike)):
+        raise TypeError(f"names a {type(obj).__name__}, not a folder path (str or Path) or a module")
+    return Path(obj)
+
+
+# folders of suites from installed packages: entry points in group `workbench.suites`
+# (`my_suites = "my_pkg:SUITES"` with SUITES a folder path, or a module: its folder)
+SUITE_PATHS: Registry[Path] = Registry("suite path", "workbench.suites", _suite_root)
+
+
 def default_dirs() -> list[Path]:
-    """evalsuites/ of this checkout, plus any folders on WORKBENCH_SUITES (os.pathsep-separated)."""
+    """Folders on WORKBENCH_SUITES (os.pathsep-separated), evalsuites/ of this checkout and of the
+    current directory, then the suite folders of installed packages (SUITE_PATHS); on a name in
+    two of them, the first wins."""
     dirs = [Path(p) for p in os.environ.get("WORKBENCH_SUITES", "").split(os.pathsep) if p]
     repo = Path(__file__).resolve().parents[2] / "evalsuites"
     if repo.is_dir():
@@ -38,7 +55,7 @@ def default_dirs() -> list[Path]:
     cwd = Path.cwd() / "evalsuites"
     if cwd.is_dir() and cwd.resolve() not in [d.resolve() for d in dirs]:
         dirs.append(cwd)
-    return dirs
+    return dirs + [p for p in SUITE_PATHS.values() if p.resolve() not in [d.resolve() for d in dirs]]
 
 
 class _Function(str):

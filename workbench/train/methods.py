@@ -9,10 +9,15 @@ not import trl):
   before anything is written (a bad row fails here);
 - `fit(FitArgs) -> RunResult`: trains, saves `adapter/`, finishes the catalog row.
 
-Registering another method:
+Another method comes from an installed package: a `Method` in its module,
 
-    from workbench.train.methods import Method, register_method
-    register_method(Method("orpo", kind="preference", prepare="my_pkg.orpo:prepare", fit="my_pkg.orpo:fit"))
+    from workbench.train.methods import Method
+    ORPO = Method("orpo", kind="preference", prepare="my_pkg.orpo:prepare", fit="my_pkg.orpo:fit")
+
+named as an entry point in its pyproject.toml (README, "Extending"):
+
+    [project.entry-points."workbench.methods"]
+    orpo = "my_pkg.orpo:ORPO"
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.registry import register_unique
+from workbench.registry import Registry, check_named
 
 
 @dataclass(frozen=True)
@@ -67,11 +72,13 @@ class FitArgs:
     init_adapter: Path | None = None  # --from RUN: that run's adapter is trained further
 
 
-METHODS: dict[str, Method] = {}
+# built in below; installed packages add theirs as entry points in group `workbench.methods`
+# (`orpo = "my_pkg.orpo:ORPO"`, a Method), found in every process on the first lookup
+METHODS: Registry[Method] = Registry("training method", "workbench.methods", check_named(Method, "training method"))
 
 
 def register_method(method: Method) -> Method:
-    register_unique(METHODS, method.name, method, "training method")
+    METHODS.register(method.name, method)
     return method
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.registry import register_unique
+from workbench.registry import Registry, check_named
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,12 @@ class Reward:
     score: Callable[[dict, str], float]  # (row fields, completion text) -> reward
 
 
-REWARDS: dict[str, Reward] = {}
+# built in below; installed packages add theirs in entry-point group `workbench.rewards` (a Reward)
+REWARDS: Registry[Reward] = Registry("reward", "workbench.rewards", check_named(Reward, "reward"))
 
 
 def register_reward(reward: Reward) -> Reward:
-    register_unique(REWARDS, reward.name, reward, "reward")
+    REWARDS.register(reward.name, reward)
     return reward
 
 

@@ -36,12 +36,15 @@ from pathlib import Path
 from typing import Any
 
 from workbench.ablate.spec import AblationSpec, SpecError, VariantSpec, _looks_like_path, load_variant_recipe
-from workbench.ablate.strategy_spec import Inject, LeaveOneOut, PerStep, StrategySpec, StrategyTag, Sweep
+from workbench.ablate.credit import MAX_EXACT, masks, members
+from workbench.ablate.strategy_spec import (Inject, LeaveOneOut, MixtureSearch, PerStep, Shapley, StrategySpec,
+                                            StrategyTag, Sweep)
 from workbench.data.profile import DEFAULT_TOKENIZER
 from workbench.hashing import text_hash
 
-ALSO = ("strategy", "group", "role", "step", "param", "value", "source", "compare_to")
-SHORT = {"per_step": "step", "leave_one_out": "loo", "sweep": "sweep", "inject": "inject"}
+ALSO = ("strategy", "group", "role", "step", "param", "value", "source", "compare_to", "subset", "players")
+SHORT = {"per_step": "step", "leave_one_out": "loo", "sweep": "sweep", "inject": "inject", "shapley": "shapley",
+         "mixture_search": "mix"}
 
 
 def _slug(value: Any) -> str:
@@ -148,6 +151,12 @@ class _Generator:
         body = entry.body
         if isinstance(body, LeaveOneOut) and body.mix is not None:
             return self.leave_one_out_mix(body, group, where)
+        if isinstance(body, Shapley):
+            return self.shapley(body, group, where)
+        if isinstance(body, MixtureSearch):
+            from workbench.ablate.mixgen import mixture_variants
+
+            return mixture_variants(self, body, group, where)
         source = self.source(body, where)
         kind = entry.kind
         prefix = [] if kind == "per_step" else self.recipe_steps(body.recipe, f"{where}.recipe")
@@ -198,6 +207,25 @@ class _Generator:
                                      param=body.defect, value=rate)
                     self.removal(f"{vname}.{_slug(catch.get('step'))}", source, planted, [catch], ct, body, vname,
                                  f"{where}.catch")
+
+    def shapley(self, body: Shapley, group: str, where: str) -> None:
+        """Every subset of the recipe's steps, applied in recipe order (the same data as per_step's source,
+        steps alone and whole recipe: generated once)."""
+        source = self.source(body, where)
+        steps = self.recipe_steps(body.recipe, f"{where}.recipe")
+        n = len(steps)
+        if n > MAX_EXACT or n < 2:
+            raise SpecError(f"{where}.recipe: {n} step(s); exact Shapley values train every subset of the steps "
+                            f"(2^n), so shapley takes 2 to {MAX_EXACT} steps ({1 << MAX_EXACT} subsets)" +
+                            (": merge or drop steps, or use per_step" if n > MAX_EXACT else ""))
+        names = [s["step"] for s in steps]
+        labels = [x if names.count(x) == 1 else f"{x}{j}" for j, x in enumerate(names)]
+        for mask in masks(n):
+            sub = [labels[j] for j in members(mask, n)]
+            label = "none" if not sub else "all" if len(sub) == n else "+".join(sub)
+            t = StrategyTag(strategy="shapley", group=group, role="subset", step="+".join(sub) or None, subset=sub,
+                            players=labels)
+            self.add(f"{group}.{label}", source, [steps[j] for j in members(mask, n)], t)
 
     def leave_one_out_mix(self, body: LeaveOneOut, group: str, where: str) -> None:
         """The mixture, and it without each source, re-balanced to the same budget (by construction the
@@ -303,6 +331,10 @@ def describe_strategies(spec: AblationSpec, count: bool | str = False) -> list[s
             (f" {t.param}={t.value}" if t.param is not None and t.value is not None else "") + f"] seeds {seeds}"
         if t.role == "control":
             what = f"as many random {t.match} as {t.control_of} removes (draw seed {t.seed})"
+        elif t.strategy == "shapley":
+            what = ("nothing: the source as is" if not t.subset else f"the rows {' + '.join(t.subset)} drop")
+        elif t.strategy == "mixture_search":
+            what = _search_what(t)
         elif t.mix is not None:
             what = _mix_what(t)
         elif t.removes:
@@ -327,6 +359,11 @@ def _mix_what(t: StrategyTag) -> str:
         return f"nothing: the whole mixture ({weights}) at {size}"
     return (f"source {t.source} from the mixture {t.compare_to} ({weights}), its share re-balanced over the others "
             f"to the same budget: {size}")
+
+
+def _search_what(t: StrategyTag) -> str:
+    weights = ", ".join(f"{k}: {w:.3f}" for k, w in t.mix["weights"].items())
+    return f"nothing: a {t.value or t.role} mixture ({weights}) at {t.mix.get('budget')} tokens"
 
 
 def _read(path: str):

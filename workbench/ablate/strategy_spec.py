@@ -9,6 +9,8 @@ strategies:
   - sweep: {source: data.jsonl, step: minhash_dedup, param: threshold, values: [0.6, 0.8]}
   - sweep: {source: data.jsonl, score: quality, remove_lowest: [0.1, 0.2]}
   - inject: {source: clean.jsonl, defect: duplicate, rates: [0.1, 0.2], catch: exact_dedup}
+  - shapley: {source: data.jsonl, recipe: recipes/default.yaml}     # every subset of <= 5 steps: credit
+  - mixture_search: {source: data.jsonl, sources: [math, chat], budget: 20000, k: 8}  # sampled mixtures
 max_variants: 40
 ```
 
@@ -27,8 +29,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from workbench.names import NAME_RE
 
-STRATEGIES = ("per_step", "leave_one_out", "sweep", "inject")
-ROLES = ("source", "alone", "left_out", "full", "value", "defect", "caught", "control")
+STRATEGIES = ("per_step", "leave_one_out", "sweep", "inject", "shapley", "mixture_search")
+ROLES = ("source", "alone", "left_out", "full", "value", "defect", "caught", "control", "subset", "mixture",
+         "proposal")
 DEFECTS = ("duplicate", "truncate", "unclosed_think", "swapped_response", "empty_response")
 
 
@@ -155,11 +158,78 @@ class Inject(_Common):
     catch: str | dict | None = None  # a curation step that removes the defect: `exact_dedup` or {step, params}
 
 
+class Shapley(_Common):
+    """Every subset of the recipe's steps (2^n, n <= 5), each applied in recipe order to `source`, trained
+    on the ablation's seeds: exact Shapley values of each step (workbench.ablate.credit)."""
+
+    recipe: str | dict  # the recipe whose steps share the credit
+    controls: bool = False  # subsets are compared with each other: no random controls
+
+    @field_validator("controls")
+    @classmethod
+    def _no_controls(cls, v):
+        if v:
+            raise ValueError("shapley compares subsets of steps with each other; it has no random controls")
+        return v
+
+
+Bound = float | dict[str, float]
+
+
+class MixtureSearch(_Strict):
+    """K mixtures of record sources at one token budget (the natural mixture, each source's corner where the
+    constraints allow, the rest a space-filling sample of the constrained simplex), built by `mix_sources`;
+    the report fits scores against weights and proposes a mixture (workbench.ablate.mixsearch). `validate`:
+    weights to train as the proposal (a second round), compared with the natural and the best sampled."""
+
+    source: str | list[str]  # one file (or version ref) with record sources, or several files (one source each)
+    sources: list[str] | None = Field(None, min_length=2, description="record sources to mix (default: all found)")
+    recipe: str | dict | None = None  # applied to the data before mixing
+    name: str | None = None
+    budget: int = Field(..., ge=1, description="tokens per mixture")
+    k: int = Field(8, ge=2, le=64, description="mixtures in all: the natural one, the corners, the sampled rest")
+    min_weight: Bound = 0.0
+    max_weight: Bound = 1.0
+    repeat_cap: float = Field(1.0, description="times a record may repeat to fill its share (mix_sources: 1)")
+    design: Literal["maximin", "dirichlet"] = "maximin"
+    alpha: float = Field(1.0, gt=0, description="Dirichlet concentration of the sampled mixtures")
+    seed: int = 0
+    corners: bool = True
+    validate_: dict[str, float] | None = Field(None, alias="validate")
+    tokenizer: str | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        if v is not None and not NAME_RE.match(v):
+            raise ValueError("use letters, digits, '_', '-', '.' (at most 64 characters)")
+        return v
+
+    @field_validator("repeat_cap")
+    @classmethod
+    def _cap(cls, v):
+        if v != 1:
+            raise ValueError("mix_sources keeps or drops records and never repeats one, so the cap is 1 (a source's "
+                             "share may not exceed its tokens); a larger cap needs a mixing step that repeats")
+        return v
+
+    @field_validator("validate_")
+    @classmethod
+    def _validate(cls, v):
+        if v is not None and (any(w < 0 for w in v.values()) or sum(v.values()) <= 0):
+            raise ValueError("validate: weights must not be negative and must sum to more than zero")
+        return v
+
+
 class StrategySpec(_Strict):
     per_step: PerStep | None = None
     leave_one_out: LeaveOneOut | None = None
     sweep: Sweep | None = None
     inject: Inject | None = None
+    shapley: Shapley | None = None
+    mixture_search: MixtureSearch | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self):
@@ -197,3 +267,6 @@ class StrategyTag(_Strict):
     # the same roles, whole: {group, role, step, param, value, source, compare_to}, each reported as a row
     also_as: list[dict] = Field(default_factory=list)
     mix: dict | None = None  # leave_one_out mix: the mix_sources parameters (weights, leave_out, budget)
+    subset: list[str] | None = None  # shapley: the steps this subset applies (in recipe order)
+    players: list[str] | None = None  # shapley: every step of the recipe; mixture_search: the sources
+    search: dict | None = None  # mixture_search: the constraints {lower, upper, budget, available, natural}

@@ -222,7 +222,7 @@ class _Generator:
         labels = [x if names.count(x) == 1 else f"{x}{j}" for j, x in enumerate(names)]
         for mask in masks(n):
             sub = [labels[j] for j in members(mask, n)]
-            label = "none" if not sub else "all" if len(sub) == n else "+".join(sub)
+            label = "none" if not sub else "all" if len(sub) == n else "-".join(sub)
             t = StrategyTag(strategy="shapley", group=group, role="subset", step="+".join(sub) or None, subset=sub,
                             players=labels)
             self.add(f"{group}.{label}", source, [steps[j] for j in members(mask, n)], t)

@@ -30,6 +30,9 @@ from workbench.evals.scoring import higher_is_better as metric_default_direction
 from workbench.evals.verdict import WORDS, adjust_pvalues, verdict_word
 
 ALPHA = 0.05
+# paired seeds by default from 3 common seeds: at 2 the pair's own seed part has 1 df, and under Holm
+# (alpha / family) its interval is too wide to call anything (benchmarks/README.md, Paired seeds)
+PAIRED_MIN_SEEDS = 3
 ADJUST = "holm"
 LIKELIHOOD_METRIC = "bits_per_byte"
 SKIP_METRICS = frozenset({"n_instructions"})  # a count, not a score
@@ -230,11 +233,12 @@ def seed_variance(trained: Mapping[str, SeedItems], metric: str) -> SeedVariance
 def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str], pairs: Sequence[tuple[str, str]],
                     per_variant: Mapping[str, SeedItems], trained: set[str], direction,
                     control: tuple[str, Sequence[str]] | None = None, family_size: int = 1,
-                    family: Hashable = "headline", paired: bool = True) -> list[Question]:
+                    family: Hashable = "headline", paired: bool = True,
+                    paired_min_seeds: int = PAIRED_MIN_SEEDS) -> list[Question]:
     """Every pair on every metric of one suite, plus the A/A control's seed pairs on the headline
     metrics (family `("control", family)`). Headline questions join `family`; `direction` is a
     callable (suite, metric) -> higher_is_better (a `Directions`). `paired` (the default): two
-    trained variants on 2+ common seeds pair seed s with seed s (`decide.paired_seed_diff`: the
+    trained variants on `paired_min_seeds`+ common seeds pair seed s with seed s (`decide.paired_seed_diff`: the
     pair's own seed differences, Behrens-Fisher fiducial p, calibrated with one variant's seed
     noise 10x another's, benchmarks/decisions.py part d); the others, and every pair with
     `paired=False`, keep the unpaired path (seed variance pooled over the trained variants, the
@@ -261,7 +265,7 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
                 continue
             size = family_size if head else 1
             common = common_seeds(sa, sb) if paired and a in trained and b in trained and a != b else []
-            if len(common) >= 2:
+            if len(common) >= max(paired_min_seeds, 2):
                 d = paired_seed_diff(sa, sb, common, higher_is_better=hib, alpha=ALPHA, family_size=size)
             else:
                 d = seed_aware_diff(sa, sb, higher_is_better=hib, seed_var=var, a_trained=a in trained,

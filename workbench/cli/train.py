@@ -9,6 +9,9 @@ import typer
 
 from workbench.cli.common import DefaultGroup, console, print_json, table, workspace
 
+METHOD_HELP = ("Training method: sft (conversations), dpo (preference pairs), grpo (prompt-only data), or one an "
+               "installed package adds (`workbench train methods` lists them); default: the config's, else sft.")
+
 app = typer.Typer(cls=DefaultGroup, help="Train an adapter per data variant; list, show and merge runs.",
                   no_args_is_help=False)
 
@@ -20,7 +23,7 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Train config YAML (see examples/train.yaml)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (part of the run id)."),
     quant: str = typer.Option("auto", "--quant", help="auto (nf4 on CUDA, none on CPU), nf4 or none."),
-    method: Optional[str] = typer.Option(None, "--method", "-m", help="sft (conversations), dpo (preference pairs) or grpo (prompt-only data); default: the config's, else sft."),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help=METHOD_HELP),
     from_run: Optional[str] = typer.Option(None, "--from", help="Start from this finished run's adapter (e.g. SFT -> DPO); part of the run id."),
     auto_batch: bool = typer.Option(False, "--auto-batch", help="Use `train plan`'s batch size, grad_accum and "
                                     "checkpointing (same examples per step) to fit the memory available."),
@@ -43,10 +46,12 @@ def run(
 
     cfg = config
     if auto_batch:
+        from workbench.train.config import TrainConfig
         from workbench.train.plan import apply_suggestion, plan
 
-        mem = plan(workspace(), data, base, config, quant)
-        cfg = apply_suggestion(config, mem)
+        cfg = TrainConfig.load(config).with_method(method)  # plan the method that trains
+        mem = plan(workspace(), data, base, cfg, quant)
+        cfg = apply_suggestion(cfg, mem)
         s = mem.suggestion
         console.print(f"auto batch: {s.batch_size} x grad_accum {s.grad_accum}"
                       f"{' with gradient checkpointing' if s.gradient_checkpointing else ''}: estimated peak "
@@ -81,12 +86,14 @@ def plan_cmd(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Train config YAML."),
     quant: str = typer.Option("auto", "--quant", help="auto, nf4 or none (as for train)."),
     memory: Optional[float] = typer.Option(None, "--memory", help="MiB to plan for (default: RAM available now, or the GPU's VRAM)."),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help=METHOD_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ):
     """Estimate peak memory of a run and how it splits; suggest a batch size and grad_accum that fit."""
+    from workbench.train.config import TrainConfig
     from workbench.train.plan import plan
 
-    p = plan(workspace(), data, base, config, quant, memory)
+    p = plan(workspace(), data, base, TrainConfig.load(config).with_method(method), quant, memory)
     if as_json:
         print_json(p.as_dict())
         return
@@ -107,6 +114,19 @@ def plan_cmd(
     else:
         console.print(f"suggested: batch_size {s.batch_size}, grad_accum {s.grad_accum}, gradient_checkpointing "
                       f"{str(s.gradient_checkpointing).lower()} (~{s.total_mb:,.0f} MiB; --auto-batch on train uses it)")
+
+
+@app.command("methods")
+def methods(as_json: bool = typer.Option(False, "--json", help="Print them as JSON.")):
+    """The training methods --method accepts: built in, and those installed packages add (entry points)."""
+    from workbench.train.methods import METHODS
+
+    if as_json:
+        print_json([{"name": name, "kind": m.kind, "summary": m.summary, "section": m.section,
+                     "source": METHODS.source(name)} for name, m in METHODS.items()])
+        return
+    console.print(table("training methods", ["name", "trains on", "what", "from"], [
+        [name, m.kind, m.summary, METHODS.source(name)] for name, m in METHODS.items()]))
 
 
 @app.command("list")

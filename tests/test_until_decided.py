@@ -105,9 +105,11 @@ def test_more_seeds_pairs_variants_and_keeps_the_control_in_step(tmp_path, tiny_
     from tests.ablate_helpers import tiny_spec
     from workbench.ablate import load_spec
 
+    from workbench.ablate.spec import AblationSpec
+
     spec = load_spec(tiny_spec(tmp_path, tiny_model_dir, name="grow"))
-    spec = spec.model_copy(update={"baseline": "all", "control": {"variant": "all", "seeds": [0, 1]}})
-    spec = spec.model_validate(spec.model_dump())
+    spec = AblationSpec.model_validate({**spec.model_dump(), "baseline": "all",
+                                        "control": {"variant": "all", "seeds": [0, 1]}})
     grown = more_seeds(spec, {"math"}, 1)
     # math (undecided) takes seed 1, the seed its baseline already has: the pair shares seeds 0 and 1
     assert grown.seeds_for("math") == [0, 1]

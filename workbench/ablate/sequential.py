@@ -143,6 +143,7 @@ class SequentialResult:
     stopped: str = ""  # decided | budget | max looks | failed
     next_round_s: float | None = None  # the round that was not started (budget)
     spent_s: float = 0.0
+    runs: list = field(default_factory=list, repr=False)  # each round's runner.AblationRun (not saved)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "plan": asdict(self.plan), "method": self.method, "stopped": self.stopped,
@@ -249,6 +250,7 @@ def until_decided(ws, spec_or_path, plan: SequentialPlan, log: Callable[[str], N
             break
         say(f"look {j + 1} of {plan.max_looks}: running the round (estimated {fmt_s(cost)}, {fmt_s(left)} left)")
         result = run_ablation(ws, current, log=log, **run_kwargs)
+        out.runs.append(result)
         if path:  # the runner stored the spec object; keep where it came from
             ws.catalog().save_ablation(current.name, current.model_dump(mode="json"),
                                        content_hash(current.model_dump(mode="json")), path)

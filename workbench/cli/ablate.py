@@ -29,6 +29,14 @@ def run(
                                              "and eval task (default: the spec's resources)."),
     num_gpus: Optional[float] = typer.Option(None, "--num-gpus", min=0, help="With --executor ray: GPUs per train "
                                              "and eval task (default: the spec's, else 1 on a cluster with GPUs)."),
+    until_decided: bool = typer.Option(False, "--until-decided", help="Add seeds to the variants whose headline "
+                                       "comparisons with the baseline are undecided, look after look (alpha "
+                                       "spending), until each is decided or --budget is spent."),
+    budget: Optional[str] = typer.Option(None, "--budget", help="With --until-decided: the time to spend, e.g. 90m "
+                                         "(a round that cannot finish within it is not started)."),
+    max_looks: int = typer.Option(4, "--max-looks", min=1, help="With --until-decided: the planned looks."),
+    spending: str = typer.Option("pocock", "--spending", help="With --until-decided: alpha spending over the "
+                                 "looks: pocock, obf (O'Brien-Fleming-type) or bonferroni."),
 ):
     """Build each variant's data, train each (variant x seed), evaluate every run and the base model."""
     from workbench.ablate import load_spec, make_executor, run_ablation
@@ -43,7 +51,10 @@ def run(
     resources = load_spec(spec).resources.override(num_cpus, num_gpus)
     chosen = make_executor(executor, address=address, resources=resources, isolate=not in_process)
     tail_s = AFTER_TASKS_S + (0.0 if no_report else REPORT_S)  # the summary and report below, for the ETA
-    if executor == "local":
+    if until_decided or budget:  # rounds of the runner, seeds added where undecided: one line per task
+        result = _until_decided(ws, spec, until_decided, budget, max_looks, spending, executor=chosen,
+                                quiet=not verbose, tail_s=tail_s)
+    elif executor == "local":
         result = run_ablation(ws, spec, executor=chosen, quiet=not verbose, board=TaskBoard(), tail_s=tail_s)
     else:  # tasks run concurrently in Ray workers, whose output Ray forwards: one line per finished task here
         result = run_ablation(ws, spec, executor=chosen, tail_s=tail_s,
@@ -61,6 +72,22 @@ def run(
             console.print(f"[red]failed[/] {o.task.label}: {o.error}", highlight=False)
         console.print("fix the cause and run the same command again: finished steps are kept")
         raise typer.Exit(1)
+
+
+def _until_decided(ws, spec: Path, flag: bool, budget: Optional[str], max_looks: int, spending: str, **run_kw):
+    from workbench.ablate.runner import AblationRun
+    from workbench.ablate.sequential import SequentialPlan, parse_budget, until_decided
+    from workbench.progress import console as progress_console
+
+    if not (flag and budget):
+        raise typer.BadParameter("--until-decided and --budget (e.g. 90m) go together", param_hint="--budget")
+    try:
+        plan = SequentialPlan(parse_budget(budget), max_looks, spending=spending)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--spending") from None
+    seq = until_decided(ws, spec, plan, log=lambda msg: progress_console.print(msg, highlight=False, markup=False,
+                                                                               soft_wrap=True), **run_kw)
+    return AblationRun(seq.name, [o for r in seq.runs for o in r.outcomes])
 
 
 def _dry_run(ws, spec_path: Path) -> None:

@@ -11,7 +11,7 @@ from workbench.ablate.outputs import BuildStep
 from workbench.ablate.tasks import BASE
 from workbench.report.figures import (_fig_to_png_b64, _fig_to_svg, deltas_figure, grid_figure, loss_figure,
                                        scores_figure, validation_figure)
-from workbench.report import strategies, verdicts
+from workbench.report import audit, strategies, verdicts
 from workbench.report.gather import ReportData, headline, report_data
 from workbench.report.training import method_figures
 from workbench.workspace import Workspace
@@ -118,7 +118,7 @@ pre{white-space:pre-wrap}
 """
 
 
-def render_html(data: ReportData) -> str:
+def render_html(data: ReportData, extra: list | tuple = ()) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ablation {html.escape(data.name)}</title>",
              f"<style>{CSS}</style></head><body>",
              f"<h1>Ablation <code>{html.escape(data.name)}</code></h1>",
@@ -132,7 +132,7 @@ def render_html(data: ReportData) -> str:
         if fig is not None:
             parts.append(f"<h2>{title}</h2>{_fig_to_svg(fig)}")
     parts += [f"<h2>{html.escape(title)}</h2>{_fig_to_svg(fig)}" for title, fig in strategies.dose_figures(data)]
-    for title, note, cols, rows in sections(data):
+    for title, note, cols, rows in [*sections(data), *extra]:
         parts.append(f"<h2>{html.escape(title)}</h2>")
         if note:
             parts.append(f"<p class='note'>{html.escape(note)}</p>")
@@ -159,12 +159,12 @@ def render_html(data: ReportData) -> str:
     return "\n".join(parts)
 
 
-def render_markdown(data: ReportData) -> str:
+def render_markdown(data: ReportData, extra: list | tuple = ()) -> str:
     lines = [f"# Ablation `{data.name}`", "",
              f"Base model `{data.spec.get('base')}`, seeds {data.spec.get('seeds')}, eval layer `{data.layer}`, variants: "
              + ", ".join(f"**{v['name']}**" for v in data.variants), "", "## Verdict", ""]
     lines += [f"- {s}" for s in verdicts.sentences(data)] + [""]
-    for title, note, cols, rows in sections(data):
+    for title, note, cols, rows in [*sections(data), *extra]:
         lines += [f"## {title}", ""]
         if note:
             lines += [note, ""]
@@ -181,10 +181,11 @@ def render_markdown(data: ReportData) -> str:
 def write_report(ws: Workspace, name: str, out_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Write reports/NAME/report.html and report.md; returns their paths."""
     data = report_data(ws, name)
+    extra = audit.sections(ws, data)  # the suite audit, and the looks of `ablate --until-decided`
     out = Path(out_dir) if out_dir else Path("reports") / name
     out.mkdir(parents=True, exist_ok=True)
     h, m = out / "report.html", out / "report.md"
-    h.write_text(render_html(data), encoding="utf-8")
-    m.write_text(render_markdown(data), encoding="utf-8")
+    h.write_text(render_html(data, extra), encoding="utf-8")
+    m.write_text(render_markdown(data, extra), encoding="utf-8")
     return h, m
 

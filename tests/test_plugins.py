@@ -223,3 +223,47 @@ def test_a_plugin_name_taken_twice_is_refused_naming_both(plugin, tmp_path):
 
     shutil.rmtree(clash)  # without the clash, the same commands work
     assert "sft_plugin" in cli("train", "methods", env=env).stdout
+
+
+def test_rewards_scores_and_suite_folders_come_from_a_package_too(tmp_path):
+    site = install(tmp_path / "site", "wbdemo-extra", (
+        "[workbench.rewards]\nwb_len = wbdemo_extra:WB_LEN\n\n[workbench.scores]\nwb_words = wbdemo_extra:wb_words\n"
+        "\n[workbench.suites]\nwbdemo = wbdemo_extra:SUITES\n"), {"wbdemo_extra/__init__.py": '''
+        from pathlib import Path
+
+        from workbench.train.rewards import Reward
+
+        WB_LEN = Reward("wb_len", ("answer",), lambda row, text: float(len(text) <= len(row["answer"])))
+        SUITES = Path(__file__).parent / "suites"
+
+
+        def wb_words(record):
+            return float(len(record.assistant_text().split()))
+    '''})
+    suite = site / "wbdemo_extra" / "suites" / "arith_plugin"  # a copy of a bundled suite, renamed
+    shutil.copytree(REPO / "evalsuites" / "arith_choice", suite)
+    for y in suite.glob("arith_choice*.yaml"):
+        y.rename(suite / y.name.replace("arith_choice", "arith_plugin"))
+    for y in suite.glob("*.yaml"):
+        y.write_text(y.read_text().replace("arith_choice", "arith_plugin"))
+    env = plugin_env(tmp_path / "home", site)
+
+    probe = textwrap.dedent("""
+        from workbench.curate.ablation_steps import SCORES, ScoreCutParams
+        from workbench.data.records import Record
+        from workbench.evals.suites import select
+        from workbench.train.config import TrainConfig
+        from workbench.train.rewards import REWARDS
+
+        cfg = TrainConfig.load({"method": "grpo", "grpo": {"rewards": ["gsm_answer", "wb_len"]}, "batch_size": 4})
+        print("reward", REWARDS["wb_len"].score({"answer": "12"}, "12"), cfg.grpo.rewards)
+        rec = Record("r1", [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "one two three"}])
+        print("score", SCORES["wb_words"](rec), ScoreCutParams(score="wb_words", remove_lowest=0.5).score)
+        [s] = select(["arith_plugin"], "smoke")
+        print("suite", s.name, s.dir)
+    """)
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "reward 1.0 ['gsm_answer', 'wb_len']" in p.stdout and "score 3.0 wb_words" in p.stdout, p.stdout
+    assert f"suite arith_plugin {suite}" in p.stdout, p.stdout
+    assert "arith_plugin" in cli("eval", "suites", env=env).stdout

@@ -139,3 +139,33 @@ def test_report_rows_cover_a_planted_truth(tmp_path):
     assert r.kind == "shapley" and r.n_seeds == 3 and r.reading.startswith("exact_dedup")
     assert sum(x.value for x in rows if x.term == "value") == pytest.approx(
         next(x for x in rows if x.term == "additivity").whole, abs=1e-9)
+
+
+def test_tiny_two_step_recipe_end_to_end(tmp_path, tiny_model_dir):
+    """4 subsets x 1 seed on the tiny model (1 training step, 2 likelihood items): the report has a
+    Shapley value with an interval (or the reason it has none) for both steps, and a JSON-able row each."""
+    from tests.strategies_helpers import tiny_spec, write_mixed
+    from workbench.ablate import LocalExecutor, run_ablation
+    from workbench.report import render_markdown, report_data
+    from workbench.workspace import Workspace
+
+    data = str(write_mixed(tmp_path / "data"))
+    spec = tiny_spec("shap", tiny_model_dir, strategies=[{"shapley": {"source": data, "recipe": {"steps": [
+        {"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}}}])
+    path = tmp_path / "shap.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    ws = Workspace(tmp_path / "home")
+    result = run_ablation(ws, path, executor=LocalExecutor(isolate=False))
+    assert not result.failures, [(o.task.label, o.error) for o in result.failures]
+    rep = report_data(ws, "shap")
+    values = [r for r in rep.credit if r.term == "value"]
+    assert {r.step for r in values} == {"exact_dedup", "score_cut"}
+    for r in values:
+        assert np.isfinite(r.value) and r.n == 2 and r.n_seeds == 1
+        assert (np.isfinite(r.lo) and r.lo <= r.value <= r.hi) or r.note  # no spread: the note says why
+        assert r.to_dict()["kind"] == "shapley"
+    for gap in (r for r in rep.credit if r.term == "additivity"):  # per headline metric: efficiency
+        mine = [r for r in values if (r.suite, r.metric) == (gap.suite, gap.metric)]
+        assert len(mine) == 2 and sum(r.value for r in mine) == pytest.approx(gap.whole, abs=1e-9)
+    md = render_markdown(rep)
+    assert "## Shapley credit: shapley" in md and "exact_dedup" in md and "score_cut" in md

@@ -11,7 +11,7 @@ Pure numpy (scikit-learn for the Gaussian process): no catalog, no training.
   Dirichlet draws mapped into the bounds, or plain Dirichlet draws).
 - `LogLinear`: y = b0 + sum_j b_j log(w_j + eps), least squares (RegMix / olmix style); its
   coefficients carry OLS standard errors, the fitted effect of each source.
-- `GP`: a Gaussian process on the weights (scikit-learn; RBF + white noise), the nonlinear model;
+- `GP`: a Gaussian process on the log-weights (scikit-learn; RBF + white noise), the nonlinear model;
   `Quadratic` (in the log-weights, ridge) where scikit-learn is missing.
 - `cv_rmse`: leave-one-out root mean squared error of a model over the observed mixtures.
 - `propose`: the feasible mixture the model predicts best (a large candidate pool in the bounds),
@@ -202,7 +202,7 @@ class Quadratic:
 
 @dataclass
 class GP:
-    """A Gaussian process on the weights (scikit-learn: constant x RBF + white noise, y normalised)."""
+    """A Gaussian process on log(w + EPS) (scikit-learn: constant x RBF + white noise, y normalised)."""
 
     name: str = "gaussian process"
     seed: int = 0
@@ -212,13 +212,19 @@ class GP:
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(0.3, (0.05, 10.0)) + WhiteKernel(0.1, (1e-6, 10.0))
-        self.model = GaussianProcessRegressor(kernel, normalize_y=True, random_state=self.seed,
-                                              n_restarts_optimizer=2).fit(np.asarray(w), np.asarray(y, dtype=float))
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(1.0, (0.1, 30.0)) + WhiteKernel(0.1, (1e-6, 10.0))
+        with warnings.catch_warnings():  # a hyper-parameter at its bound: a flat or noiseless surface
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.model = GaussianProcessRegressor(kernel, normalize_y=True, random_state=self.seed).fit(
+                _logx(w), np.asarray(y, dtype=float))
         return self
 
     def predict(self, w) -> np.ndarray:
-        return self.model.predict(np.asarray(w))
+        return self.model.predict(_logx(w))
 
 
 def nonlinear(seed: int = 0) -> Callable[[], object]:

@@ -99,7 +99,14 @@ def _contrast_diff(per_subset: list, w: np.ndarray, hib: bool, pool):
                            seed_weight=float((w ** 2).sum()) if known else None)
 
 
-def credit_rows(spec: Mapping, per_seed: Mapping, headlines: Mapping[str, list[str]], direction) -> list[CreditRow]:
+def credit_rows(spec: Mapping, per_seed: Mapping, headlines: Mapping[str, list[str]], direction) -> list:
+    """Shapley rows (`shapley_rows`), then mixture-search rows (workbench.report.mixture)."""
+    from workbench.report.mixture import mixture_rows
+
+    return shapley_rows(spec, per_seed, headlines, direction) + mixture_rows(spec, per_seed, headlines, direction)
+
+
+def shapley_rows(spec: Mapping, per_seed: Mapping, headlines: Mapping[str, list[str]], direction) -> list[CreditRow]:
     """Every shapley strategy x suite headline metric: step values, pairwise interactions, additivity gap."""
     found = games(spec)
     if not found:
@@ -176,6 +183,7 @@ COLUMNS = ["term", "step / pair", "suite", "metric", "value [95% CI], p adj", "a
 
 
 def sections(data) -> list[tuple[str, str, list[str], list[list]]]:
+    """One (title, note, columns, rows) per shapley strategy, then per mixture search."""
     rows = [r for r in (getattr(data, "credit", None) or []) if isinstance(r, CreditRow)]
     out = []
     for group in dict.fromkeys(r.group for r in rows):
@@ -183,14 +191,19 @@ def sections(data) -> list[tuple[str, str, list[str], list[list]]]:
         out.append((f"Shapley credit: {group}", NOTE, COLUMNS, [
             [r.term, r.step, r.suite, r.metric + ("" if r.higher_is_better else " (lower better)"), r.text(),
              "" if r.alone is None else f"{r.alone:+.4f}", r.word, r.n_seeds, r.n, r.reading] for r in mine]))
-    return out
+    from workbench.report import mixture
+
+    return out + mixture.sections(getattr(data, "credit", None) or [])
 
 
 def figures(data) -> list[tuple[str, object]]:
-    """(title, figure) per shapley strategy: each step's value with its 95% CI, its effect alone beside it."""
+    """(title, figure) per shapley strategy (each step's value with its 95% CI, its effect alone beside it),
+    then per mixture search and headline metric."""
     rows = [r for r in (getattr(data, "credit", None) or []) if isinstance(r, CreditRow) and r.term == "value"]
+    from workbench.report import mixture
+
     return [(f"Shapley values: {g}", shapley_figure([r for r in rows if r.group == g]))
-            for g in dict.fromkeys(r.group for r in rows)]
+            for g in dict.fromkeys(r.group for r in rows)] + mixture.figures(getattr(data, "credit", None) or [])
 
 
 def shapley_figure(rows: list[CreditRow]):

@@ -48,6 +48,7 @@ class ReportData:
     headlines: dict[str, list[str]] = field(default_factory=dict)  # suite -> the metrics verdicts rest on
     seed_spread: list[dict] = field(default_factory=list)  # variant, suite, metric, seeds {seed: mean}, sd
     strategies: list = field(default_factory=list)  # report.strategies.StrategyRow per generated variant x metric
+    credit: list = field(default_factory=list)  # report.credit (shapley) and report.mixture (mixture_search) rows
 
     def order(self) -> list[str]:
         return [BASE] + [v["name"] for v in self.variants]
@@ -238,12 +239,14 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
 
     failures = [{"label": t["label"], "variant": t["variant"], "status": t["status"],
                  "error": (t["error"] or "").split("\n\n")[0]} for t in tasks if t["status"] in ("failed", "interrupted")]
+    from workbench.report.credit import credit_rows
     from workbench.report.strategies import strategy_rows
 
     variants = _variants(spec, tasks)
     return ReportData(name, spec, suites, layer, variants, _runs(cat, tasks), metrics, scores,
                       comparisons, disagreements, failures, tasks, baseline=baseline, headlines=headlines,
-                      seed_spread=spreads, strategies=strategy_rows(spec, variants, per_seed, headlines, direction))
+                      seed_spread=spreads, strategies=strategy_rows(spec, variants, per_seed, headlines, direction),
+                      credit=credit_rows(spec, per_seed, headlines, direction))
 
 
 def stored_directions(cat, evaluated: list[dict], layer: str) -> Directions:

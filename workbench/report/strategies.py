@@ -252,7 +252,9 @@ def sections(data) -> list[tuple[str, str, list[str], list[list]]]:
     for group in dict.fromkeys(r.group for r in rows):
         mine = [r for r in rows if r.group == group]
         out.append((f"Strategy {group} ({mine[0].strategy})", RULE, COLUMNS, table_rows(mine)))
-    return out
+    from workbench.report import credit  # shapley credit and mixture search
+
+    return out + credit.sections(data)
 
 
 def dose_figures(data) -> list[tuple[str, object]]:
@@ -264,6 +266,9 @@ def dose_figures(data) -> list[tuple[str, object]]:
     out = []
     for group in dict.fromkeys(r.group for r in rows):
         out.append((f"Dose-response: {group}", dose_figure([r for r in rows if r.group == group])))
+    from workbench.report import credit  # shapley credit and mixture search
+
+    out += credit.figures(data)
     return [(t, f) for t, f in out if f is not None]
 
 

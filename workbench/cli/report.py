@@ -42,7 +42,8 @@ def run(
         return
     if as_json:
         data = report_data(workspace(), name)  # strategy rows (kind "strategy") follow the comparisons
-        print_json([c.to_dict() for c in data.comparisons] + [r.to_dict() for r in data.strategies])
+        print_json([c.to_dict() for c in data.comparisons] + [r.to_dict() for r in data.strategies]
+                   + [r.to_dict() for r in data.credit])  # kind "shapley" / "mixture"
         return
     html_path, md_path = write_report(workspace(), name, out)
     console.print(f"wrote {html_path} and {md_path}")

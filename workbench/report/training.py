@@ -6,33 +6,41 @@ beside the loss; workbench.train.fitting.MetricRecorder keeps it):
 - grpo: the mean reward, each reward function's mean (`rewards/<name>/mean`), and the KL to the
   reference (logged only when grpo.beta > 0).
 
-`method_curves` gives the rows (the app draws them), `method_figures` one matplotlib figure per
-method that has runs (the report draws them under "Training runs"). SFT runs have no panels here:
-their loss and validation curves are in figures.loss_figure and figures.validation_figure.
+Each method owns its panels (`Method.panels`, workbench.train.methods), a plug-in method's
+included. `method_curves` gives the rows (the app draws them), `method_figures` one matplotlib
+figure per method that has runs (the report draws them under "Training runs"). SFT runs have no
+panels here: their loss and validation curves are in figures.loss_figure and figures.validation_figure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 
 from workbench.report.gather import ReportData
+from workbench.train.methods import METHODS, Panel
+
+__all__ = ["PANELS", "Panel", "method_curves", "method_figure", "method_figures", "methods_present"]
 
 
-@dataclass(frozen=True)
-class Panel:
-    key: str  # a metrics key; "loss" is the training loss column; a "*" matches a reward's name
-    title: str
-    empty: str = "not logged"  # what the panel says when no run logged it
+class _MethodPanels(Mapping):
+    """method name -> its panels, for the registered methods that have any (read on each use)."""
+
+    def _all(self) -> dict[str, tuple[Panel, ...]]:
+        return {name: m.panels for name, m in METHODS.items() if m.panels}
+
+    def __getitem__(self, method: str) -> tuple[Panel, ...]:
+        if method not in METHODS or not METHODS[method].panels:  # only this method's module is imported
+            raise KeyError(method)
+        return METHODS[method].panels
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
-PANELS: dict[str, tuple[Panel, ...]] = {
-    "dpo": (Panel("loss", "DPO loss"),
-            Panel("rewards/margins", "reward margin (chosen - rejected)"),
-            Panel("rewards/accuracies", "reward accuracy (chosen > rejected)")),
-    "grpo": (Panel("reward", "mean reward (all functions)"),
-             Panel("rewards/*/mean", "mean reward per function"),
-             Panel("kl", "KL to the reference", "not logged: grpo.beta is 0 (no reference scored)")),
-}
+PANELS: Mapping[str, tuple[Panel, ...]] = _MethodPanels()
 
 
 def _label(run: dict) -> str:
@@ -70,9 +78,9 @@ def method_curves(data: ReportData, method: str) -> list[dict]:
 
 
 def methods_present(data: ReportData) -> list[str]:
-    """The methods with panels that some finished run of the ablation was trained with, in PANELS order."""
+    """The methods with panels that some finished run of the ablation was trained with, in registration order."""
     used = {r.get("method", "sft") for r in data.runs}
-    return [m for m in PANELS if m in used]
+    return [m for m in METHODS if m in used and PANELS.get(m)]
 
 
 def method_figure(data: ReportData, method: str):
@@ -94,7 +102,7 @@ def method_figure(data: ReportData, method: str):
             ax.legend(fontsize=7)
         else:
             ax.text(0.5, 0.5, panel.empty, ha="center", va="center", fontsize=8, wrap=True, transform=ax.transAxes)
-        if panel.key == "rewards/margins":
+        if panel.zero_line:
             ax.axhline(0, color="#999999", lw=1)
         ax.set_title(panel.title, fontsize=9)
         ax.set_xlabel("step", fontsize=8)

@@ -32,6 +32,16 @@ from workbench.registry import Registry, check_named
 
 
 @dataclass(frozen=True)
+class Panel:
+    """One of a method's training-curve panels in the report and the view (workbench.report.training)."""
+
+    key: str  # a run_steps metrics key; "loss" is the training loss column; a "*" matches a reward's name
+    title: str
+    empty: str = "not logged"  # what the panel says when no run logged it
+    zero_line: bool = False  # draw y = 0 (a margin: above is right)
+
+
+@dataclass(frozen=True)
 class Method:
     name: str
     kind: str  # the record kind it trains on: sft | preference | prompt
@@ -39,6 +49,7 @@ class Method:
     fit: str | Callable
     section: str | None = None  # its TrainConfig section (dpo, grpo), if any
     summary: str = ""
+    panels: tuple[Panel, ...] = ()  # its curves beside the loss (what its trainer logs), drawn per run and seed
 
     @staticmethod
     def _resolve(ref: str | Callable) -> Callable:
@@ -140,6 +151,12 @@ def _sft_fit(a: FitArgs):
 register_method(Method("sft", "sft", "workbench.train.render:prepare_data", _sft_fit,
                        summary="supervised fine-tuning on conversations (loss on assistant turns)"))
 register_method(Method("dpo", "preference", "workbench.train.dpo:prepare_pairs", "workbench.train.dpo:fit_dpo",
-                       section="dpo", summary="direct preference optimisation on chosen/rejected pairs"))
+                       section="dpo", summary="direct preference optimisation on chosen/rejected pairs",
+                       panels=(Panel("loss", "DPO loss"),
+                               Panel("rewards/margins", "reward margin (chosen - rejected)", zero_line=True),
+                               Panel("rewards/accuracies", "reward accuracy (chosen > rejected)"))))
 register_method(Method("grpo", "prompt", "workbench.train.grpo:prepare_prompts", "workbench.train.grpo:fit_grpo",
-                       section="grpo", summary="group-relative policy optimisation with the suites' scorers as rewards"))
+                       section="grpo", summary="group-relative policy optimisation with the suites' scorers as rewards",
+                       panels=(Panel("reward", "mean reward (all functions)"),
+                               Panel("rewards/*/mean", "mean reward per function"),
+                               Panel("kl", "KL to the reference", "not logged: grpo.beta is 0 (no reference scored)"))))

@@ -3,7 +3,7 @@ for the compute it took, and the record of `ablate --until-decided` (which compa
 at which look, and which stopped for the budget).
 
   signal      the spread of the trained variants' means: the largest difference between two of
-              them (and their standard deviation)
+              them (and their standard deviation); with one trained variant, it and its baseline
   noise       the seed spread (standard deviation of one seed's mean within a variant, pooled over
               the variants with 2+ seeds) and the A/A control's largest |delta|
   ratio       signal / seed spread
@@ -40,7 +40,7 @@ class AuditRow:
     suite: str
     metric: str
     headline: bool
-    n_variants: int  # trained variants with a mean on this suite and metric
+    n_variants: int  # trained variants with a mean on this suite and metric (and the baseline, with one)
     signal: float  # largest difference between two trained variants' means (NaN with fewer than 2)
     signal_sd: float
     seed_sd: float  # pooled sd of one seed's mean (NaN: no variant has 2+ seeds)
@@ -88,9 +88,10 @@ def audit(data: ReportData, per_seed: dict, cores: float | None = None) -> list[
     out = []
     for suite in data.suites:
         trained = {v: per_seed[v][suite] for v in per_seed if v != BASE and suite in per_seed[v]}
+        compared = list(trained) if len(trained) >= 2 else [*trained, data.baseline]  # one variant: vs its baseline
         cpu = cores * (train_min + eval_min.get(suite, 0.0))
         for metric in data.metrics.get(suite, []):
-            vals = [means[(suite, metric, v)] for v in trained if (suite, metric, v) in means]
+            vals = [means[(suite, metric, v)] for v in dict.fromkeys(compared) if (suite, metric, v) in means]
             signal = max(vals) - min(vals) if len(vals) >= 2 else math.nan
             signal_sd = statistics.stdev(vals) if len(vals) >= 2 else math.nan
             var = seed_variance(trained, metric)
@@ -130,15 +131,19 @@ def verdict_lines(rows: list[AuditRow]) -> list[str]:
     no = [r for r in heads if not r.decides and r.suite not in yes]
     out = [f"can decide at this budget: {', '.join(yes) if yes else 'no suite'}"]
     for r in no:
-        need = (f"needs ~{r.cpu_min_needed:.0f} CPU min (spent {r.cpu_min:.1f})" if math.isfinite(r.cpu_min_needed)
-                else "no signal or MDD to compare" if not math.isfinite(r.mdd) or not math.isfinite(r.signal)
-                else "no difference between the variants")
-        out.append(f"{r.suite} {r.metric}: MDD {_num(r.mdd)} vs signal {_num(r.signal)}: {need}")
+        if not math.isfinite(r.mdd):
+            out.append(f"{r.suite} {r.metric}: no minimum detectable difference (no interval)")
+        elif not (math.isfinite(r.signal) and r.signal > 0):
+            out.append(f"{r.suite} {r.metric}: the variants' means do not differ (MDD {_num(r.mdd)})")
+        else:
+            out.append(f"{r.suite} {r.metric}: MDD {_num(r.mdd)} vs signal {_num(r.signal)}: needs "
+                       f"~{r.cpu_min_needed:.0f} CPU min (spent {r.cpu_min:.1f})")
     return out
 
 
 def audit_note(data: ReportData) -> str:
-    return (f"Per suite and metric: signal = largest difference between trained variants' means; noise = the seed "
+    return (f"Per suite and metric: signal = largest difference between trained variants' means (with one, it and "
+            f"the baseline); noise = the seed "
             f"sd (one seed's mean, pooled over variants with 2+ seeds) and the A/A control's largest |delta|; MDD = "
             f"median minimum detectable difference (80% power); CPU min = training + this suite's evaluation, wall "
             f"minutes x {_cores(data.spec):g} cores; MDD at 1 CPU min and CPU min to detect the signal assume the "

@@ -74,6 +74,10 @@ def read_jsonl(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object
                 continue
             try:
                 row = json.loads(line)
+            except RecursionError:
+                if not tolerant:
+                    raise InputError(f"{where}: {TOO_DEEP}") from None
+                row = BadRow(TOO_DEEP, line.rstrip("\n")[:1000])
             except json.JSONDecodeError as e:
                 msg = f"malformed JSON ({e.msg} at column {e.colno})"
                 if lineno == 1 and line.lstrip().startswith("[") and not line.rstrip().endswith("]"):
@@ -87,15 +91,25 @@ def read_jsonl(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object
             yield where, row
 
 
+TOO_DEEP = "JSON nested too deeply to read (over ~1000 levels)"
+
+
 @reader(".json")
 def read_json_array(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]:
     raw = path.read_bytes()
     text = _decode(raw.removeprefix(BOM), str(path))
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise InputError(f"{path}:1: {TOO_DEEP}") from None
     except json.JSONDecodeError as e:
         hint = "; this looks like JSON Lines (one object per line): name the file .jsonl" if e.msg == "Extra data" else ""
         raise InputError(f"{path}:{e.lineno}: malformed JSON ({e.msg} at column {e.colno}){hint}") from None
+    if isinstance(data, list):
+        lines = _array_lines(text)
+        for i, row in enumerate(data):  # data.json:12 [3]: the line the element starts on, and its index
+            yield (f"{path}:{lines[i]} [{i}]" if lines else f"{path}[{i}]"), row
+        return
     if isinstance(data, dict):
         # {"data": [...]} or a single-split dict is common; a lone object is one row.
         lists = [v for v in data.values() if isinstance(v, list)]
@@ -104,6 +118,27 @@ def read_json_array(path: Path, tolerant: bool = False) -> Iterator[tuple[str, o
         raise InputError(f"{path}: expected a JSON array of rows, found {type(data).__name__}")
     for i, row in enumerate(data):
         yield f"{path}[{i}]", row
+
+
+def _array_lines(text: str) -> list[int] | None:
+    """The line each element of a top-level JSON array starts on (the text is known to parse)."""
+    decoder, ws = json.JSONDecoder(), " \t\r\n"
+    pos = len(text) - len(text.lstrip(ws))
+    if text[pos:pos + 1] != "[":
+        return None
+    pos, line, counted, out = pos + 1, 1, 0, []
+    while True:
+        while pos < len(text) and text[pos] in ws + ",":
+            pos += 1
+        if pos >= len(text) or text[pos] == "]":
+            return out
+        line += text.count("\n", counted, pos)
+        counted = pos
+        out.append(line)
+        try:
+            _, pos = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError):
+            return None
 
 
 @reader(".parquet")
@@ -115,14 +150,27 @@ def read_parquet(path: Path, tolerant: bool = False) -> Iterator[tuple[str, obje
     except Exception as e:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: unreadable Parquet file ({e})") from None
     i = 0
-    for batch in pf.iter_batches(batch_size=4096):
-        for row in batch.to_pylist():
-            yield f"{path} row {i}", row
+    batches = pf.iter_batches(batch_size=4096)
+    while True:
+        try:
+            batch = next(batches, None)
+            rows = [] if batch is None else batch.to_pylist()
+        except Exception as e:  # noqa: BLE001 - a damaged page, or a type pyarrow cannot convert
+            raise InputError(f"{path} row {i}: unreadable Parquet data ({type(e).__name__}: {e})") from None
+        if batch is None:
+            return
+        for row in rows:
+            # a null cell is an absent field: a file mixing formats has every format's columns
+            yield f"{path} row {i}", ({k: v for k, v in row.items() if v is not None} if isinstance(row, dict) else row)
             i += 1
+
+
+CSV_FIELD_LIMIT = 2**31 - 1
 
 
 @reader(".csv", ".tsv")
 def read_csv(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]:
+    csv.field_size_limit(CSV_FIELD_LIMIT)  # a long document in one cell is data, not an error
     with open(path, encoding="utf-8-sig", newline="") as fh:  # -sig: a leading BOM is read, not kept
         rows = csv.DictReader(fh, delimiter="\t" if path.suffix == ".tsv" else ",")
         for row in _csv_rows(rows, path):
@@ -132,7 +180,7 @@ def read_csv(path: Path, tolerant: bool = False) -> Iterator[tuple[str, object]]
                 if isinstance(v, str) and v[:1] in "[{":
                     try:
                         v = json.loads(v)
-                    except json.JSONDecodeError:
+                    except (json.JSONDecodeError, RecursionError):
                         pass
                 out[k] = v
             yield f"{path}:{rows.line_num}", out

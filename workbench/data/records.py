@@ -101,6 +101,40 @@ class Record:
         return make_record(**data, prompt_only=self.kind == "prompt")
 
 
+TOOL_ROLES = ("tool", "function", "ipython")
+ROLE_ALIASES = {"developer": "system"}  # OpenAI's name for the system prompt of its reasoning models
+TEXT_PARTS = {"text": "text", "input_text": "text", "output_text": "text", "refusal": "refusal"}
+
+
+def content_text(content: Any, what: str = "content") -> str:
+    """A message's content as text: a string; null (an empty turn); or a list of parts, the OpenAI
+    shape `[{"type": "text", "text": ...}, ...]`, whose text parts are joined with a newline.
+    A part that is not text (an image, audio, a file) is an error: records hold text only."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise RecordError(f"{what} content is {type(content).__name__}, expected text")
+    texts = []
+    for j, part in enumerate(content):
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        kind = part.get("type", "text") if isinstance(part, dict) else None
+        key = TEXT_PARTS.get(kind) if isinstance(kind, str) else None
+        if key is None:
+            shown = f"of type {kind!r}" if isinstance(part, dict) else f"a {type(part).__name__}"
+            raise RecordError(f"{what} content part {j} is {shown}; only text parts can be ingested")
+        text = part.get(key)
+        if isinstance(text, dict) and isinstance(text.get("value"), str):  # the Assistants API: {"value": ...}
+            text = text["value"]
+        if not isinstance(text, str):
+            raise RecordError(f"{what} content part {j} has {key} of type {type(text).__name__}, expected text")
+        texts.append(text)
+    return "\n".join(texts)
+
+
 def validate_messages(messages: Any, reasoning_mode: Any = None, prompt_only: bool = False) -> list[dict[str, str]]:
     """Check and normalise a message list; raise RecordError naming the problem.
 
@@ -112,13 +146,14 @@ def validate_messages(messages: Any, reasoning_mode: Any = None, prompt_only: bo
         if not isinstance(m, dict):
             raise RecordError(f"message {i} is not an object")
         role, content = m.get("role"), m.get("content")
+        if role in TOOL_ROLES or m.get("tool_calls") or m.get("function_call"):
+            raise RecordError(f"message {i} is a tool {'turn' if role in TOOL_ROLES else 'call'}: records hold text "
+                              "turns only (system, user, assistant); drop tool turns before ingesting, or pass "
+                              "--skip-invalid to set these rows aside")
+        role = ROLE_ALIASES.get(role, role) if isinstance(role, str) else role
         if role not in ROLES:
             raise RecordError(f"message {i} has unknown role {role!r} (expected one of {', '.join(ROLES)})")
-        if content is None:
-            content = ""
-        if not isinstance(content, str):
-            raise RecordError(f"message {i} content is {type(content).__name__}, expected text")
-        out.append({"role": role, "content": content})
+        out.append({"role": role, "content": content_text(content, f"message {i}")})
     has_answer = any(m["role"] == "assistant" for m in out)
     if prompt_only and (has_answer or out[-1]["role"] != "user"):
         raise RecordError("a prompt-only row ends on a user turn and has no assistant turn "
@@ -213,10 +248,23 @@ _mode_from_flag = mode_from_enable_thinking
 _messages_mode = messages_mode
 
 
+def _mode_of(messages: list) -> str | None:
+    """The mode flagged in a system prompt, read from text content or from content parts."""
+    flat = []
+    for m in messages:
+        if isinstance(m, dict) and isinstance(m.get("content"), list):
+            try:
+                m = {**m, "content": content_text(m["content"])}
+            except RecordError:
+                pass  # validation reports it, with the message's position
+        flat.append(m)
+    return _messages_mode(flat)
+
+
 @adapter("smoltalk2", keys={"messages", "chat_template_kwargs"})
 def smoltalk2(row: dict) -> dict | None:
     kwargs = row.get("chat_template_kwargs")
-    if not isinstance(kwargs, dict) or "messages" not in row:
+    if not isinstance(kwargs, dict) or not isinstance(row.get("messages"), list):
         return None
     messages = list(row["messages"])
     custom = kwargs.get("custom_instructions")
@@ -224,7 +272,8 @@ def smoltalk2(row: dict) -> dict | None:
         messages.insert(0, {"role": "system", "content": custom})
     meta = {k: v for k, v in row.items() if k not in ("messages", "chat_template_kwargs", "source")}
     meta["chat_template_kwargs"] = kwargs
-    return {"messages": messages, "reasoning_mode": _mode_from_flag(kwargs.get("enable_thinking")), "meta": meta}
+    mode = _mode_from_flag(kwargs.get("enable_thinking"))
+    return {"messages": messages, "reasoning_mode": mode if mode is not None else _mode_of(messages), "meta": meta}
 
 
 def _meta_object(meta: Any) -> dict:
@@ -248,7 +297,7 @@ def openai_messages(row: dict) -> dict | None:
         return None
     mode = row.get("reasoning_mode")
     if mode is None:
-        mode = _messages_mode(messages)
+        mode = _mode_of(messages)
     meta = _meta_object(row.get("meta"))
     extra = {k: v for k, v in row.items() if k not in ("messages", "reasoning_mode", "meta", "source", "id")}
     return {"messages": messages, "reasoning_mode": mode, "meta": {**extra, **meta}}
@@ -303,7 +352,7 @@ def prompt_completion(row: dict) -> dict | None:
     else:
         messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
     meta = {k: v for k, v in row.items() if k not in ("prompt", "completion", "source", "id")}
-    return {"messages": messages, "reasoning_mode": _messages_mode(messages), "meta": meta}
+    return {"messages": messages, "reasoning_mode": _mode_of(messages), "meta": meta}
 
 
 def detect_format(row: dict) -> str:
@@ -316,6 +365,23 @@ def detect_format(row: dict) -> str:
             return ad.name
     tried = "; ".join(f"{a.name} ({', '.join(sorted(a.keys))})" for a in ADAPTERS.values())
     raise RecordError(f"row fits no known format; keys seen: {sorted(keys)}; formats tried: {tried}")
+
+
+MAX_META_DEPTH = 100
+
+
+def _check_depth(meta: dict) -> None:
+    """Refuse a row whose extra fields nest deeper than MAX_META_DEPTH (no real export does; JSON
+    writers and readers give up near 1000 levels, so it could not be stored and read back)."""
+    stack = [(meta, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_META_DEPTH:
+            raise RecordError(f"extra fields nest deeper than {MAX_META_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, depth + 1) for v in value)
 
 
 def convert_row(row: dict, fmt: str, default_source: str = "") -> Record:
@@ -331,6 +397,7 @@ def convert_row(row: dict, fmt: str, default_source: str = "") -> Record:
         )
     source = row.get("source") if isinstance(row.get("source"), str) and row.get("source") else default_source
     meta = {k: v for k, v in fields.get("meta", {}).items() if v is not None}
+    _check_depth(meta)
     return make_record(fields["messages"], source=source, reasoning_mode=fields.get("reasoning_mode"), meta=meta,
                        rejected=fields.get("rejected"), prompt_only=fields.get("prompt_only", False))
 

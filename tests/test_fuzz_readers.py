@@ -113,7 +113,7 @@ def deep_text(depth: int) -> str:
 @st.composite
 def row(draw):
     """(row, expected [(role, text)] or None when the row need not be valid)."""
-    valid = draw(st.booleans())
+    valid = draw(st.integers(0, 4)) > 0  # mostly valid rows, so that whole files are valid often
     shape = draw(st.sampled_from(["messages", "messages", "sharegpt", "alpaca", "prompt_completion", "preference",
                                   "prompts", "junk"]))
     if shape == "messages":
@@ -176,7 +176,7 @@ def jsonl_bytes(rows: list, corruption: str, c: dict) -> bytes:
     elif corruption == "utf16":
         return b"\n".join(lines).decode("utf-8", "surrogatepass").encode("utf-16", "surrogatepass")
     elif corruption == "huge_line":
-        big = "x" * 3_000_000
+        big = "x" * 300_000  # one 600 kB line (and past csv's default 128 kB field limit below)
         lines[i] = json.dumps({"prompt": big, "completion": big}).encode()
     elif corruption == "deep_line":
         lines[i] = b"[" * 100_000 + b"]" * 100_000
@@ -228,7 +228,7 @@ def write_file(path_base: Path, fmt: str, rows: list, corruption: str, c: dict) 
         elif corruption == "latin1":
             raw += "é,é\n".encode("latin-1")
         elif corruption == "huge_line":
-            raw += ("a," * 5 + "x" * 400_000 + "\n").encode()
+            raw += ("a," * 5 + "x" * 200_000 + "\n").encode()
         path.write_bytes(raw)
     else:
         import pyarrow as pa
@@ -259,12 +259,12 @@ def input_file(draw):
 
 
 def catalog_state(ws) -> tuple:
+    """Row counts of every table and the workspace's files (ingest only adds: equal means unchanged)."""
     cat = ws.catalog()
     tables = [r["table_name"] for r in cat.query(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1")]
-    dump = {t: sorted(json.dumps(r, default=str, sort_keys=True) for r in cat.query(f'SELECT * FROM "{t}"'))
-            for t in tables}
-    return dump, sorted(p.name for p in ws.home.rglob("*") if p.is_file() and "catalog" not in p.name
+    counts = cat.query(" UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM \"{t}\"" for t in tables))
+    return sorted((r["t"], r["n"]) for r in counts), sorted(p.name for p in ws.home.rglob("*") if p.is_file() and "catalog" not in p.name
                         and "intents" not in p.parts)
 
 
@@ -276,8 +276,8 @@ def located(message: str, path: Path) -> bool:
 
 def check_one(ws, sample, counter=[0]) -> str:  # noqa: B006 - the counter names each input file
     from workbench.data.ingest import ingest
-    from workbench.data.store import load_records
-    from workbench.maintenance import verify
+    from workbench.data.store import load_records, version_hash
+    from workbench.hashing import record_id
 
     fmt, corruption, rows, choices = sample
     counter[0] += 1
@@ -302,7 +302,9 @@ def check_one(ws, sample, counter=[0]) -> str:  # noqa: B006 - the counter names
     got = [[(m["role"], m["content"]) for m in r.messages] for r in records]
     if must:
         assert got == [[(role, text) for role, text in e] for _, e, _ in rows]
-    assert verify(ws).ok
+    # what verify checks, for this version: each id from its content, the version id from its records
+    assert version_hash(records) == result.version.id
+    assert all(r.id == record_id(r.messages, r.reasoning_mode, r.rejected) or r.meta.get("repeat_of") for r in records)
     return "ok"
 
 

@@ -34,7 +34,7 @@ def leaderboard(ws: Workspace, data: report.ReportData) -> None:
         st.markdown(f"- {line}")
     st.caption(f"base model `{data.spec.get('base')}` · seeds {data.spec.get('seeds')} · eval layer `{data.layer}` · "
                f"each cell: score, and delta vs **{data.baseline}** on the same items with its seed-aware 95% CI; "
-               f"{figures.SIGNIFICANT} significant = Holm-adjusted and past the A/A control's floor; "
+               f"{figures.SIGNIFICANT} significant = Holm-adjusted p < 0.05 with seeds in the interval; "
                "green: better, red: worse, grey: noise")
     rows = report.headline(data)
     if not rows:
@@ -51,7 +51,7 @@ def leaderboard(ws: Workspace, data: report.ReportData) -> None:
             st.dataframe(_coloured(decisions), hide_index=True, width="stretch")
         controls = decision_view(data, kind="control")
         if controls:
-            st.markdown("**A/A control** (same data, other seed: the noise floor)")
+            st.markdown("**A/A control** (same data, other seed: clean when nothing is significant)")
             st.dataframe([{k: v for k, v in c.items() if k not in ("direction", "colour")}
                           | {"result": "significant" if c["verdict"] != "noise" else "clean"} for c in controls],
                          hide_index=True, width="stretch")

@@ -14,7 +14,7 @@ from workbench.errors import WorkbenchError
 
 app = typer.Typer(cls=DefaultGroup, help="Is B better than A on the same items, or is it noise?", no_args_is_help=True)
 
-COLUMNS = ["suite", "metric", "items", "seeds B/A", "B - A [95% CI]", "p", "p adj", "floor", "MDE", "verdict"]
+COLUMNS = ["suite", "metric", "items", "seeds B/A", "B - A [95% CI]", "p", "p adj", "MDE", "verdict"]
 
 
 def _num(x, fmt: str) -> str:
@@ -35,7 +35,7 @@ def table_rows(decisions) -> list[list[str]]:
         ci = f" [{d.lo:+.3f}, {d.hi:+.3f}]" if math.isfinite(d.lo) and math.isfinite(d.hi) else f" ({d.note or 'no interval'})"
         rows.append([d.suite, d.metric + ("" if d.higher_is_better else " (lower is better)"), str(d.n),
                      f"{d.n_seeds_b}/{d.n_seeds_a}", f"{d.delta:+.3f}{ci}", _num(d.p, ".3g"), _num(d.p_adjusted, ".3g"),
-                     _num(d.floor, ".3f"), _num(d.mdd, ".3f"), verdict_cell(d)])
+                     _num(d.mdd, ".3f"), verdict_cell(d)])
     return rows
 
 
@@ -77,5 +77,5 @@ def run(
         return
     where = f"ablation {ablation}" if ablation else layer
     console.print(table(f"{b} vs {a} [{where}]", COLUMNS, table_rows(decisions)))
-    console.print("verdict on headline metrics only (adjusted p below 0.05 and past the A/A control's floor, "
+    console.print("verdict on headline metrics only (Holm-adjusted p below 0.05, seeds in the interval, "
                   "in the metric's direction); '-': not a headline metric, unadjusted p only.")

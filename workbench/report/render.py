@@ -53,8 +53,9 @@ def _md_table(columns: list[str], rows: list[list]) -> str:
 def sections(data: ReportData) -> list[tuple[str, str, list[str], list[list]]]:
     """The report's tables as (title, note, columns, rows), shared by HTML and Markdown."""
     out = [("Decisions", verdicts.rule(), verdicts.DECISION_COLUMNS, verdicts.decision_rows(data)),
-           ("A/A control: the noise floor", "Two seeds of the control variant on the same data; any difference "
-            "here is training and item noise. A real effect must exceed the largest |delta| these intervals allow.",
+           ("A/A control", "Two seeds of the control variant on the same data; any difference here is training "
+            "and item noise. Its seeds join the seed-noise estimate of every interval; if any of its comparisons "
+            "is called significant, the control is not clean and no verdict above should be trusted.",
             verdicts.CONTROL_COLUMNS, verdicts.control_rows(data)),
            ("Seed-to-seed spread", "Per-seed mean of each variant trained with more than one seed.",
             verdicts.SPREAD_COLUMNS, verdicts.spread_rows(data))]

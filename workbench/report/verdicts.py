@@ -33,7 +33,7 @@ def _metric(c: ComparisonRow) -> str:
 
 def sentence(data: ReportData, variant: str) -> str:
     """One sentence: where the variant is better or worse than the baseline (adjusted, past the
-    control's floor), where it is noise, and the smallest difference this design could detect."""
+    seeds in the interval), where it is noise, and the smallest difference this design could detect."""
     rows = data.against_baseline(variant)
     if not rows:
         return f"{variant}: not compared with {data.baseline} yet (nothing evaluated on both)."
@@ -62,12 +62,12 @@ def sentences(data: ReportData) -> list[str]:
     if data.controls:
         called = [c for c in data.controls if c.significant]
         out.append("A/A control (" + data.controls[0].a.rsplit(" seed ", 1)[0] + ", same data, other seed): "
-                   + (f"{len(called)} of {len(data.controls)} comparisons called significant: the noise floor is not "
+                   + (f"{len(called)} of {len(data.controls)} comparisons called significant: the control is not "
                       "clean, so no verdict above should be trusted." if called else
                       f"clean, none of {len(data.controls)} comparisons significant."))
     else:
         out.append("No A/A control in this ablation: add `control: {variant: NAME, seeds: [0, 1]}` to measure the "
-                   "noise floor.")
+                   "training noise.")
     return out
 
 
@@ -78,12 +78,12 @@ def rule() -> str:
 def decision_rows(data: ReportData) -> list[list]:
     return [[c.b, c.a, c.suite, c.metric + ("" if c.higher_is_better else " (lower better)"), c.n,
              f"{c.n_seeds_b}/{c.n_seeds_a}", f"{c.delta:+.3f}", _ci(c), _p(c.p), _p(c.p_adjusted),
-             "" if c.floor is None else f"{c.floor:.3f}", f"{c.mdd:.3f}", c.verdict]
+             f"{c.mdd:.3f}", c.verdict]
             for c in data.comparisons if c.kind == "variant" and c.headline and c.a == data.baseline]
 
 
 DECISION_COLUMNS = ["variant", "baseline", "suite", "metric", "items", "seeds", "delta", "95% CI", "p", "p adj",
-                    "floor", "MDE", "verdict"]
+                    "MDE", "verdict"]
 
 
 def control_rows(data: ReportData) -> list[list]:

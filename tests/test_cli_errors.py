@@ -42,7 +42,8 @@ def usage_cases() -> list[tuple[str, list[str]]]:
         cases.append((f"{g}: unknown command", [g, "nosuch-command", "extra-word", "--bogus-option"]))
     for c in COMMANDS:
         cases.append((f"{c}: unknown option", [c, "--bogus-option"]))
-        cases.append((f"{c}: unexpected argument", [c, "extra-word"]))
+        n_args = sum(1 for p in ROOT.commands[c].params if p.param_type_name == "argument")
+        cases.append((f"{c}: unexpected argument", [c, *["extra-word"] * (n_args + 1)]))
     return cases
 
 
@@ -52,7 +53,7 @@ IDS = [c[0] for c in CASES]
 
 def test_every_group_has_cases():
     assert len(GROUPS) >= 10 and "data" in GROUPS and "ablate" in GROUPS
-    assert len(CASES) == 2 + 3 * len(GROUPS) + 2 * len(COMMANDS) and COMMANDS == ["doctor", "gc", "verify"]
+    assert len(CASES) == 2 + 3 * len(GROUPS) + 2 * len(COMMANDS) and COMMANDS == ["backup", "doctor", "gc", "restore", "verify"]
 
 
 def test_every_leaf_command_rejects_an_unknown_option(monkeypatch, capsys):

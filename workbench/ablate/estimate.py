@@ -292,7 +292,7 @@ def plan(ws, spec) -> list[Planned]:
         sources = [spec.path(s) for s in v.sources or []]
         for seed in spec.seeds_for(v.name):
             label = f"train {v.name} seed {seed}"
-            tt = train_task(spec, v.name, versions[v.name], seed, config) if versions[v.name] else None
+            tt = train_task(spec, v.name, versions[v.name], seed, config, ws=ws) if versions[v.name] else None
             inputs = tt.inputs if tt else {"version": None, "config": config}
             done = add(("train", v.name, seed), "train", label, tt, inputs, sources)
             et = eval_task(spec, v.name, seed, done["run_id"]) if done else None

@@ -98,7 +98,8 @@ class Runner:
         for seed in self.spec.seeds_for(v.name):
             p = self.plan.get(("train", v.name, seed))
             if p is not None and p.state == "waits":
-                inputs = train_task(self.spec, v.name, version, seed, variant_train_config(self.spec, v, config)).inputs
+                inputs = train_task(self.spec, v.name, version, seed, variant_train_config(self.spec, v, config),
+                                    ws=self.ws).inputs
                 self.plan[p.key] = dataclasses.replace(p, work=Work("train", p.label, prior_seconds("train", inputs, cat)))
 
     def drop(self, *keys: tuple) -> None:
@@ -247,7 +248,8 @@ class Runner:
                     self.say(f"train {v.name} seed {seed}: skipped, {v.from_} seed {seed} has no finished run to start from")
                     self.drop(("train", v.name, seed), ("eval", v.name, seed))
                     continue
-                o = self.run_task(train_task(spec, v.name, built[v.name], seed, variant_train_config(spec, v, config), init))
+                o = self.run_task(train_task(spec, v.name, built[v.name], seed, variant_train_config(spec, v, config), init,
+                                              ws=self.ws))
                 if o.status == "failed":
                     self.drop(("eval", v.name, seed))
                     continue

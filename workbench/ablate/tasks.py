@@ -97,8 +97,13 @@ def variant_train_config(spec: AblationSpec, v: VariantSpec, config: dict) -> di
 
 
 def train_task(spec: AblationSpec, variant: str, version: str, seed: int, config: dict,
-               init_run: str | None = None) -> Task:
-    """Train one (variant, seed); `init_run` is the run of the variant it starts `from`."""
+               init_run: str | None = None, ws=None) -> Task:
+    """Train one (variant, seed); `init_run` is the run of the variant it starts `from`. With `ws`,
+    a config over the memory budget gets a smaller micro-batch (ablate/memory.py)."""
+    if ws is not None:
+        from workbench.ablate.memory import fit_config
+
+        config = fit_config(ws, spec.base, version, config, f"train {variant}")
     inputs = {"version": version, "base": spec.base, "config": config, "seed": seed}
     if init_run is not None:
         inputs["init_run"] = init_run

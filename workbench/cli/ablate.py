@@ -37,6 +37,10 @@ def run(
     max_looks: int = typer.Option(4, "--max-looks", min=1, help="With --until-decided: the planned looks."),
     spending: str = typer.Option("pocock", "--spending", help="With --until-decided: alpha spending over the "
                                  "looks: pocock, obf (O'Brien-Fleming-type) or bonferroni."),
+    memory_budget: Optional[str] = typer.Option(None, "--memory-budget", help="Memory a training may plan to "
+                                                "use, e.g. 3GiB (default: what the machine has available). A "
+                                                "train task planned over 85% of it trains a smaller micro-batch "
+                                                "with more grad_accum (the same effective batch)."),
 ):
     """Build each variant's data, train each (variant x seed), evaluate every run and the base model."""
     from workbench.ablate import load_spec, make_executor, run_ablation
@@ -45,6 +49,16 @@ def run(
     from workbench.progress import console as progress_console
 
     ws = workspace()
+    if memory_budget is not None:  # read where train tasks are planned (workbench/ablate/memory.py)
+        import os
+
+        from workbench.ablate.memory import BUDGET_ENV, parse_size
+
+        try:
+            parse_size(memory_budget)
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint="--memory-budget") from None
+        os.environ[BUDGET_ENV] = memory_budget
     if dry_run:
         _dry_run(ws, spec)
         return
@@ -96,11 +110,24 @@ def _dry_run(ws, spec_path: Path) -> None:
     from workbench.progress import fmt_s
 
     spec, _ = prepare(spec_path)
+    from workbench.ablate.memory import describe, train_fits
+
     tasks = plan(ws, spec)
+    fits = train_fits(ws, spec)
     est = Estimator(tail_s=AFTER_TASKS_S + REPORT_S)
-    rows = [[p.label, p.state, p.task_id or "(after its build/train)", fmt_s(est.task_s(p.work)) if p.work.prior_s else ""]
-            for p in tasks]
-    console.print(table(f"ablation {spec.name}: {len(tasks)} tasks", ["task", "state", "id", "estimate"], rows))
+    rows = [[p.label, p.state, p.task_id or "(after its build/train)", fmt_s(est.task_s(p.work)) if p.work.prior_s else "",
+             _peak(fits.get(p.key[1])) if p.key[0] == "train" else ""] for p in tasks]
+    console.print(table(f"ablation {spec.name}: {len(tasks)} tasks", ["task", "state", "id", "estimate", "planned peak"],
+                        rows))
+    if fits:
+        budget = next(iter(fits.values())).budget_mb
+        console.print(f"memory budget {budget:,.0f} MiB (--memory-budget; default what is available); a train task "
+                      f"planned over 85% of it trains a smaller micro-batch with more grad_accum", highlight=False)
+        for name, f in fits.items():
+            if f.changed:
+                console.print(describe(f"train {name}", f) + (" (from max_length: the data is not built yet)"
+                                                               if f.bound else ""),
+                              highlight=False, markup=False, soft_wrap=True)
     todo = [p for p in tasks if p.state in ("to run", "waits")]
     console.print(f"{len(todo)} to run, {len(tasks) - len(todo)} already in the catalog; "
                   f"estimate ~{fmt_s(est.left([p.work for p in todo]))} on a 2-core CPU (refined while it runs)")
@@ -115,6 +142,20 @@ def _dry_run(ws, spec_path: Path) -> None:
     if describe_strategies is not None:
         for line in describe_strategies(spec, count="mix"):  # re-balanced mixtures: their tokens, counted
             console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _peak(f) -> str:
+    """A train task's planned peak memory, and the micro-batch split that brings it within the budget."""
+    if f is None:
+        return ""
+    text = f"{'<= ' if f.bound else ''}{f.original_peak_mb:,.0f} MiB"
+    if f.changed:
+        accum = f.batch_size * f.grad_accum // f.original_batch_size  # the config's own grad_accum
+        text += (f" -> {f.peak_mb:,.0f} MiB: batch_size x grad_accum {f.original_batch_size} x {accum} "
+                 f"-> {f.batch_size} x {f.grad_accum}")
+    if f.bound:
+        text += " (max_length; data not built yet)"
+    return text
 
 
 def _summary(ws, name: str) -> None:

@@ -1,0 +1,210 @@
+"""An ablation's train tasks within a memory budget: the planned peak of each, and a smaller
+micro-batch where it does not fit.
+
+The peak is `workbench train plan`'s estimate (workbench/train/plan.py) for the variant's built
+data, base model and resolved train config. A config whose planned peak is within HEADROOM (85%,
+as `train plan`'s suggestion: the estimates ran ~12% under measured peaks) of the budget trains
+as it is: same config, same task and run ids. Otherwise the micro-batch (batch_size) drops to the
+largest divisor of the effective batch (batch_size x grad_accum) that fits, and grad_accum rises
+to keep the effective batch exactly; the changed config is what trains, so the run's row records
+it. Nothing fits, not even a micro-batch of 1: a SpecError naming `train.batch_size`.
+
+The budget is `workbench ablate --memory-budget` (the CLI puts it in WORKBENCH_MEMORY_BUDGET),
+by default the memory the machine has available (psutil) when the task is planned; GPU memory
+is not budgeted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from workbench.ablate.spec import SpecError
+
+BUDGET_ENV = "WORKBENCH_MEMORY_BUDGET"
+_UNITS = {"": 2**20, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
+          "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}
+
+
+def parse_size(text: str) -> float:
+    """A memory size in MiB: '3GiB', '3G', '2500MiB', '512M'; a bare number is MiB."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    unit = m.group(2).lower() if m else None
+    if m is None or unit not in _UNITS or float(m.group(1)) <= 0:
+        raise ValueError(f"not a memory size: {text!r} (e.g. 3GiB, 2500MiB; a bare number is MiB)")
+    return float(m.group(1)) * _UNITS[unit] / 2**20
+
+
+def budget_mb() -> float:
+    """The budget: WORKBENCH_MEMORY_BUDGET if set, else the memory available now."""
+    text = os.environ.get(BUDGET_ENV)
+    if text:
+        try:
+            return parse_size(text)
+        except ValueError as e:
+            raise SpecError(f"{BUDGET_ENV}: {e}") from None
+    import psutil
+
+    return psutil.virtual_memory().available / 2**20
+
+
+@dataclass(frozen=True)
+class Fit:
+    batch_size: int
+    grad_accum: int
+    peak_mb: float  # planned peak at this batch_size
+    original_peak_mb: float  # planned peak of the config as written
+    budget_mb: float
+    seq_len: int
+    original_batch_size: int = 0
+    bound: bool = False  # seq_len is the max_length bound (the data is not built yet)
+
+    @property
+    def changed(self) -> bool:
+        return self.batch_size != self.original_batch_size
+
+
+def split(batch_size: int, grad_accum: int, peak: Callable[[int], float], budget: float,
+          valid: Callable[[int], bool] = lambda b: True, key: str = "train.batch_size") -> tuple[int, int, float]:
+    """(batch_size, grad_accum, planned peak): the config's own if its peak is within HEADROOM of the
+    budget, else the largest micro-batch dividing the effective batch that is (and `valid`), with
+    the grad_accum that keeps batch_size x grad_accum. Raises SpecError naming `key` if none is."""
+    from workbench.train.plan import HEADROOM
+
+    limit = HEADROOM * budget
+    own = peak(batch_size)
+    if own <= limit:
+        return batch_size, grad_accum, own
+    effective = batch_size * grad_accum
+    for b in range(batch_size - 1, 0, -1):
+        if effective % b == 0 and valid(b) and (p := peak(b)) <= limit:
+            return b, effective // b, p
+    raise SpecError(f"{key}: does not fit the memory budget: even a micro-batch of 1 plans a peak of "
+                    f"{peak(1):,.0f} MiB, over {HEADROOM:.0%} of the {budget:,.0f} MiB budget "
+                    f"(batch_size {batch_size} plans {own:,.0f} MiB); shorten max_length, set "
+                    f"gradient_checkpointing: true, use a smaller model or raise --memory-budget")
+
+
+_parts_cache: dict[tuple, tuple] = {}
+_said: set[tuple] = set()
+
+
+def _parts(ws, version: str | None, base: str, config: dict) -> tuple:
+    """What the plan needs besides the batch (model shape, precision, peak sequence, LoRA size,
+    runtime), once per (data, base, config) in this process."""
+    key = (str(ws.home) if version else None, version, base, json.dumps(config, sort_keys=True, default=str))
+    if key not in _parts_cache:
+        from workbench.device import placement
+        from workbench.hashing import model_identity
+        from workbench.train import TrainConfig
+        from workbench.train.plan import lora_param_count, model_shape, peak_seq_len, runtime_mb
+        from workbench.train.render import resolve_targets
+
+        cfg = TrainConfig.load(config)
+        path = model_identity(str(base))["path"]
+        p = placement("auto")
+        if version is None:  # before the build: the longest a sequence can be
+            seq = cfg.max_length + (cfg.grpo.max_completion_length if cfg.method == "grpo" else 0)
+        else:
+            seq = peak_seq_len(ws, version, path, cfg)
+        lora = lora_param_count(path, resolve_targets(path, cfg.target_modules), cfg.r)
+        _parts_cache[key] = (model_shape(path), p.mode, p.device, seq, lora, runtime_mb(p.device))
+    return _parts_cache[key]
+
+
+def planned_peak(ws, base: str, version: str | None, config: dict, batch_size: int) -> float:
+    """The planned peak (MiB) of `config` at micro-batch `batch_size`."""
+    from workbench.train import TrainConfig
+    from workbench.train.plan import estimate
+
+    shape, mode, device, seq, lora, runtime = _parts(ws, version, base, config)
+    cfg = TrainConfig.load(config).model_copy(update={"batch_size": batch_size})
+    return estimate(shape, mode, device, cfg, seq, lora, runtime, 0.0).total_mb
+
+
+def fit(ws, base: str, version: str | None, config: dict, label: str = "train",
+        budget: float | None = None) -> Fit:
+    """The micro-batch of a train task within the budget (see `split`); `version` None plans from
+    max_length (the data is not built yet)."""
+    from workbench.train import TrainConfig
+    from workbench.train.plan import estimate
+
+    budget = budget_mb() if budget is None else budget
+    shape, mode, device, seq, lora, runtime = _parts(ws, version, base, config)
+    cfg = TrainConfig.load(config)
+
+    def with_batch(b: int):
+        return cfg.model_copy(update={"batch_size": b, "grad_accum": cfg.batch_size * cfg.grad_accum // b})
+
+    def peak(b: int) -> float:
+        return estimate(shape, mode, device, with_batch(b), seq, lora, runtime, budget).total_mb
+
+    def valid(b: int) -> bool:  # e.g. grpo: a micro-batch holds whole groups
+        try:
+            TrainConfig.load(with_batch(b).model_dump())
+            return True
+        except Exception:  # noqa: BLE001 - a config the trainer would refuse is no candidate
+            return False
+
+    b, ga, p = split(cfg.batch_size, cfg.grad_accum, peak, budget, valid, key=f"train.batch_size ({label})")
+    return Fit(b, ga, p, peak(cfg.batch_size), budget, seq, cfg.batch_size, version is None)
+
+
+def fit_config(ws, base: str, version: str, config: dict, label: str = "train") -> dict:
+    """The train config that runs: `config` itself where it fits the budget, else with the split
+    micro-batch (said once on the console)."""
+    try:
+        _parts(ws, version, base, config)
+    except Exception:  # noqa: BLE001 - a plan that cannot be made (e.g. data of the wrong kind for the
+        return config  # method): the config as written, and the train task fails with the trainer's error
+    f = fit(ws, base, version, config, label)
+    if not f.changed:
+        return config
+    key = (label, version, f.batch_size, f.grad_accum)
+    if key not in _said:
+        _said.add(key)
+        from workbench.progress import console
+
+        console.print(describe(label, f), highlight=False, markup=False, soft_wrap=True)
+    return {**config, "batch_size": f.batch_size, "grad_accum": f.grad_accum}
+
+
+def describe(label: str, f: Fit) -> str:
+    """The console's line for a split: what the config planned, what trains instead."""
+    from workbench.train.plan import HEADROOM
+
+    accum = f.batch_size * f.grad_accum // f.original_batch_size  # the config's own grad_accum
+    return (f"{label}: planned peak {f.original_peak_mb:,.0f} MiB is over {HEADROOM:.0%} of the {f.budget_mb:,.0f} MiB "
+            f"memory budget: micro-batch (batch_size x grad_accum) {f.original_batch_size} x {accum} -> "
+            f"{f.batch_size} x {f.grad_accum}, the same effective batch of {f.batch_size * f.grad_accum}; "
+            f"planned peak {f.peak_mb:,.0f} MiB")
+
+
+def train_fits(ws, spec) -> dict[str, Fit]:
+    """Each variant's train fit for `ablate --dry-run`: from its built data where the build is in
+    the catalog, else from max_length (an upper bound)."""
+    import yaml
+
+    from workbench.ablate.tasks import build_task, resolved_train_config, variant_train_config
+
+    cat = ws.catalog()
+    config = resolved_train_config(spec)
+    out: dict[str, Fit] = {}
+    for v in spec.variants:
+        try:
+            task = build_task(spec, v)
+        except (OSError, yaml.YAMLError):  # the dry run's table says the build cannot read its inputs
+            continue
+        mine = cat.get_task(spec.name, task.id)
+        row = mine if mine and mine["status"] == "done" else cat.find_done_task(task.id)
+        version = (row["output"] or {}).get("version") if row else None
+        cfg = variant_train_config(spec, v, config)
+        try:
+            _parts(ws, version, spec.base, cfg)
+        except Exception:  # noqa: BLE001 - as in fit_config: the train task will say why
+            continue
+        out[v.name] = fit(ws, spec.base, version, cfg, f"train {v.name}")
+    return out

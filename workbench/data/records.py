@@ -401,5 +401,3 @@ def convert_row(row: dict, fmt: str, default_source: str = "") -> Record:
     return make_record(fields["messages"], source=source, reasoning_mode=fields.get("reasoning_mode"), meta=meta,
                        rejected=fields.get("rejected"), prompt_only=fields.get("prompt_only", False))
 
-
-from workbench.data import pairs as _pairs  # noqa: E402,F401 - registers the preference and prompt formats

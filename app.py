@@ -40,6 +40,9 @@ def leaderboard(ws: Workspace, data: report.ReportData) -> None:
     if not rows:
         st.info("No eval results yet. Tasks so far:")
     else:
+        forest = figures.deltas_figure(data)  # every headline decision first: what a curator reads first
+        if forest is not None:
+            st.pyplot(forest)
         st.table(figures.grid_styler(data))
         fig = report.scores_figure(data)
         if fig is not None:

@@ -227,3 +227,20 @@ def test_unknown_variant_and_missing_results_fail_clearly(fixture):
     assert bad.returncode == 2 and "not a variant" in bad.stderr and "curated" in bad.stderr
     missing = run_cli_here("compare", _target("plain", 0), "never-evaluated", env=env, cwd=root, check=False)
     assert missing.returncode == 2 and "never-evaluated" in missing.stderr
+
+
+def test_the_forest_plot_draws_every_headline_decision_in_its_verdict_colour(fixture):
+    from matplotlib.colors import to_hex
+
+    from workbench.report.figures import POINT_COLOURS, deltas_figure
+
+    ws, *_ = fixture
+    data = report_data(ws, "fx")
+    shown = [c for c in data.comparisons if c.kind == "variant" and c.headline and c.a == data.baseline]
+    assert {c.metric for c in shown} >= {"bits_per_byte"}  # bits per byte is in the figure, not only pass
+    fig = deltas_figure(data)
+    ax = fig.axes[0]
+    [points] = [c for c in ax.collections if c.get_offsets().shape[0] == len(shown)]
+    colours = [to_hex(c) for c in points.get_facecolors()]
+    assert colours == [POINT_COLOURS[c.verdict] for c in shown[::-1]]
+    assert [t.get_text() for t in ax.get_yticklabels()][0].startswith(shown[-1].b)

@@ -137,33 +137,42 @@ def scores_figure(data: ReportData):
     return fig
 
 
-def deltas_figure(data: ReportData):
-    import matplotlib
+POINT_COLOURS = {"better": "#2e9d4a", "worse": "#c8372d", "noise": "#8a8a8a"}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    rows = [r for r in headline(data) if r["delta"] is not None and math.isfinite(r["delta"])]
+def forest_figure(decisions, title: str = ""):
+    """Every decision as a point and its 95% CI, coloured by the engine's verdict (green better in
+    the metric's direction, red worse, grey noise); a lower-is-better metric is marked so."""
+    plt = _pyplot()
+    rows = [d for d in decisions if d.delta is not None and math.isfinite(d.delta)]
     if not rows:
         return None
-    labels = [f"{r['variant']} · {r['suite']}" for r in rows][::-1]
     rows = rows[::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.2))
+    labels = [f"{d.b} · {d.suite} {d.metric}" + ("" if d.higher_is_better else " (lower better)") for d in rows]
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.3))
     y = list(range(len(rows)))
     ax.axvline(0, color="#999999", lw=1)
-    def half(r, side):  # no bar where there is no interval (e.g. no item differs)
-        edge = r["d_lo"] if side == "lo" else r["d_hi"]
-        return abs(r["delta"] - edge) if edge is not None and math.isfinite(edge) else 0.0
 
-    ax.errorbar([r["delta"] for r in rows], y, xerr=[[half(r, "lo") for r in rows], [half(r, "hi") for r in rows]],
+    def half(d, side):  # no bar where there is no interval (e.g. no item differs)
+        edge = d.lo if side == "lo" else d.hi
+        return abs(d.delta - edge) if edge is not None and math.isfinite(edge) else 0.0
+
+    ax.errorbar([d.delta for d in rows], y, xerr=[[half(d, "lo") for d in rows], [half(d, "hi") for d in rows]],
                 fmt="none", ecolor="#555555", capsize=3)
-    ax.scatter([r["delta"] for r in rows], y, zorder=3,
-               c=["#d9622b" if r["significant"] else "#2a7ab8" for r in rows])
-    ax.set_yticks(y, labels)
-    ax.set_xlabel(f"paired difference vs {data.baseline} (seed-aware 95% CI)")
+    ax.scatter([d.delta for d in rows], y, zorder=3, c=[POINT_COLOURS.get(d.verdict, "#2a7ab8") for d in rows])
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("paired difference B - A (seed-aware 95% CI); green better, red worse, grey noise")
+    if title:
+        ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def deltas_figure(data: ReportData):
+    """Every headline decision against the baseline (bits per byte included), as a forest plot."""
+    rows = [c for c in data.comparisons if c.kind == "variant" and c.headline and c.a == data.baseline]
+    return forest_figure(rows, f"every headline decision vs {data.baseline}")
 
 
 def loss_figure(data: ReportData):

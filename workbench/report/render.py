@@ -128,7 +128,7 @@ def render_html(data: ReportData, extra: list | tuple = ()) -> str:
              + ", ".join(f"<b>{html.escape(v['name'])}</b>" for v in data.variants) + "</p>",
              "<h2>Verdict</h2><ul class='verdict'>"
              + "".join(f"<li>{html.escape(s)}</li>" for s in verdicts.sentences(data)) + "</ul>"]
-    for title, fig_fn in (("Leaderboard", grid_figure), ("Scores", scores_figure), ("Deltas vs the baseline", deltas_figure)):
+    for title, fig_fn in (("Decisions vs the baseline", deltas_figure), ("Leaderboard", grid_figure), ("Scores", scores_figure)):
         fig = fig_fn(data)
         if fig is not None:
             parts.append(f"<h2>{title}</h2>{_fig_to_svg(fig)}")

@@ -149,7 +149,7 @@ def forest_figure(decisions, title: str = ""):
         return None
     rows = rows[::-1]
     labels = [f"{d.b} · {d.suite} {d.metric}" + ("" if d.higher_is_better else " (lower better)") for d in rows]
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.3))
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.4))
     y = list(range(len(rows)))
     ax.axvline(0, color="#999999", lw=1)
 
@@ -161,9 +161,9 @@ def forest_figure(decisions, title: str = ""):
                 fmt="none", ecolor="#555555", capsize=3)
     ax.scatter([d.delta for d in rows], y, zorder=3, c=[POINT_COLOURS.get(d.verdict, "#2a7ab8") for d in rows])
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("paired difference B - A (seed-aware 95% CI); green better, red worse, grey noise")
-    if title:
-        ax.set_title(title, fontsize=10)
+    ax.set_xlabel("paired difference B - A, seed-aware 95% CI")
+    ax.set_title((title + "\n" if title else "") + "green: better in the metric's direction · red: worse · grey: noise",
+                 fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig

@@ -65,3 +65,26 @@ def test_curate_and_report_show_rates_and_warnings(ws, tmp_path):
     assert data["sources"]["prose"]["removed"] == 1
     quiet = json.loads(run_cli("curate", "report", "mixed-strict", "--json", "--warn-share", "0.5").stdout)
     assert quiet["warnings"] == []
+
+
+def test_the_ablation_dry_run_and_report_carry_the_warning(ws, tmp_path, tiny_model_dir):
+    """Once a variant is built, `ablate --dry-run` and `workbench report` show the warning `curate` shows."""
+    import yaml
+
+    from workbench.ablate import run_ablation
+
+    src = tmp_path / "mixed.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in _rows()))
+    spec_path = tmp_path / "warn.yaml"
+    spec_path.write_text(yaml.safe_dump({
+        "name": "warn", "base": str(tiny_model_dir), "seeds": [0],
+        "train": {"max_steps": 1, "batch_size": 2, "max_length": 64, "sanity_prompts": 0},
+        "eval": {"suites": ["arith_choice"], "layer": "smoke", "limit": 2},
+        "variants": [{"name": "strict", "sources": [str(src)], "recipe": RECIPE}]}))
+    assert not run_ablation(ws, str(spec_path), quiet=True).failures  # a real tiny ablation: one step, two items
+    out = run_cli("ablate", str(spec_path), "--dry-run", "--memory-budget", "64GiB").stdout
+    assert "warning: variant strict: length removed 6/40 (15.0%) of source 'math'" in " ".join(out.split()), out
+    proc = run_cli("report", "warn", cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    md = (tmp_path / "reports" / "warn" / "report.md").read_text()
+    assert "Curation warnings" in md and "6/40 (15.0%)" in md and "turn_too_long" not in md.split("Curation warnings")[0]

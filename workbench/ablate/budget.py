@@ -149,3 +149,31 @@ def coverage_lines(ws, spec) -> list[str]:
             out.append(line)
     return out
 
+
+def curation_warnings(ws, ablation: str, warn_share: float | None = None) -> list[dict]:
+    """The per-source warnings of every curation an ablation's built variants ran (from the catalog:
+    variants not built yet have none). Each warning gains the `variant` whose build it came from."""
+    from workbench.ablate.outputs import parse_output
+    from workbench.curate.sources import WARN_SHARE, source_report
+    from workbench.data.store import load_records
+
+    cat = ws.catalog(reader=True)
+    out: list[dict] = []
+    seen: set[str] = set()
+    try:
+        tasks = cat.ablation_tasks(ablation)
+    except Exception:  # noqa: BLE001 - no such ablation yet (a first dry run)
+        return out
+    for t in tasks:
+        if t["kind"] != "build" or t["status"] != "done" or not t.get("output"):
+            continue
+        for step in parse_output("build", t["output"]).steps:
+            if step.step != "curate" or step.version in seen or not cat.version_exists(step.version):
+                continue
+            seen.add(step.version)
+            parent = (cat.resolve_version(step.version).get("meta") or {}).get("parent")
+            if not parent or not cat.version_exists(parent):
+                continue
+            report = source_report(load_records(ws, parent), cat.removals(step.version), warn_share=WARN_SHARE if warn_share is None else warn_share)
+            out += [{**w, "variant": t["variant"]} for w in report["warnings"]]
+    return out

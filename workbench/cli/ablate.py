@@ -135,6 +135,12 @@ def _dry_run(ws, spec_path: Path) -> None:
 
     for line in coverage_lines(ws, spec):  # what each variant's runs see of its rows, and of what it removed
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+    from workbench.ablate.budget import curation_warnings
+    from workbench.curate.sources import warning_line
+
+    for w in curation_warnings(ws, spec.name):  # a curation step that hit one record source hard
+        console.print(f"warning: variant {w['variant']}: " + warning_line(w), highlight=False, markup=False,
+                      soft_wrap=True)
     try:  # the variants a strategy generated, where the strategies module exists
         from workbench.ablate.strategies import describe_strategies
     except ImportError:

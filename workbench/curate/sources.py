@@ -66,3 +66,4 @@ def warning_line(w: dict[str, Any]) -> str:
     return (f"{w['step']} removed {w['removed']}/{w['rows']} ({w['share']:.1%}) of source {w['source']!r} but "
             f"{w['elsewhere_removed']}/{w['elsewhere_rows']} ({w['elsewhere_share']:.1%}) of the others: "
             f"check its rules against this source")
+

@@ -179,10 +179,27 @@ def render_markdown(data: ReportData, extra: list | tuple = ()) -> str:
     return "\n".join(lines)
 
 
+def curation_section(ws: Workspace, name: str) -> list[tuple[str, str, list[str], list[list]]]:
+    """A step of a variant's curation that removed a large share of one record source and little
+    elsewhere: the same warning `workbench curate` prints, with its example rows."""
+    from workbench.ablate.budget import curation_warnings
+
+    rows = [[w["variant"], w["step"], w["source"], f"{w['removed']}/{w['rows']} ({w['share']:.1%})",
+             f"{w['elsewhere_removed']}/{w['elsewhere_rows']} ({w['elsewhere_share']:.1%})",
+             " | ".join(f"{e['record_id']}: {e['text']}" for e in w["examples"])]
+            for w in curation_warnings(ws, name)]
+    if not rows:
+        return []
+    return [("Curation warnings", "A curation step removed more than 5% of one record source while removing at most "
+             "2% of the others: check its rules against that source before trusting what the variant shows.",
+             ["variant", "step", "source", "removed", "elsewhere", "examples"], rows)]
+
+
 def write_report(ws: Workspace, name: str, out_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Write reports/NAME/report.html and report.md; returns their paths."""
     data = report_data(ws, name)
     extra = audit.sections(ws, data)  # the suite audit, and the looks of `ablate --until-decided`
+    extra += curation_section(ws, name)
     out = Path(out_dir) if out_dir else Path("reports") / name
     out.mkdir(parents=True, exist_ok=True)
     h, m = out / "report.html", out / "report.md"

@@ -90,7 +90,8 @@ def test_ingest_export_ingest_gives_the_same_version_id(rows, tmp_path_factory):
 
 BREAKS = [
     ("role becomes an unknown value", lambda m, v: m.__setitem__("role", v if v not in ("system", "user", "assistant") else "robot")),
-    ("content becomes a non-string", lambda m, v: m.__setitem__("content", v if not isinstance(v, str) and v is not None else 7)),
+    # a list is content given as parts (the OpenAI shape; `[]` is empty content): not a break
+    ("content becomes a non-string", lambda m, v: m.__setitem__("content", v if not isinstance(v, (str, list)) and v is not None else 7)),
     ("message becomes a non-object", None),
     ("no assistant turn", None),
     ("messages is empty", None),

@@ -83,9 +83,10 @@ def retarget(path: Path, old_home: Path, new_home: Path, bodies_from: Path | Non
             con.execute("UPDATE versions SET path = ? || path WHERE path <> '' AND NOT starts_with(path, '/')",
                         [f"{bodies_from}/"])
         elif old_home != new_home:
-            for col in ("run_dir", "adapter_dir"):
-                con.execute(f"UPDATE runs SET {col} = ? || substr({col}, ?) WHERE starts_with({col}, ?)",
-                            [str(new_home), len(str(old_home)) + 1, f"{old_home}/"])
+            moved = [str(new_home), len(str(old_home)) + 1, f"{old_home}/"]
+            con.execute("UPDATE runs SET run_dir = ? || substr(run_dir, ?) WHERE starts_with(run_dir, ?)", moved)
+            con.execute("UPDATE runs SET adapter_dir = ? || substr(adapter_dir, ?) WHERE starts_with(adapter_dir, ?)",
+                        moved)
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
     finally:

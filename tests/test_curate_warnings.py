@@ -88,3 +88,11 @@ def test_the_ablation_dry_run_and_report_carry_the_warning(ws, tmp_path, tiny_mo
     assert proc.returncode == 0, proc.stdout + proc.stderr
     md = (tmp_path / "reports" / "warn" / "report.md").read_text()
     assert "Curation warnings" in md and "6/40 (15.0%)" in md and "turn_too_long" not in md.split("Curation warnings")[0]
+
+
+def test_a_select_step_drops_a_source_on_purpose_and_is_not_warned_about():
+    records = [make_record(r["messages"], r["source"]) for r in _rows()]
+    removals = [{"record_id": r.id, "step": "select", "reason": "not_selected", "detail": "source math"}
+                for r in records if r.source == "math"]
+    report = source_report(records, removals)
+    assert report["sources"]["math"]["removed"] == 40 and report["warnings"] == []

@@ -19,6 +19,7 @@ from workbench.data.records import Record
 WARN_SHARE = 0.05
 MAX_ELSEWHERE = 0.02
 N_EXAMPLES = 3
+DELIBERATE = frozenset({"select"})  # steps whose purpose is to keep or drop rows by their source
 
 
 def source_report(records: Iterable[Record], removals: list[dict[str, Any]], warn_share: float = WARN_SHARE,
@@ -46,6 +47,8 @@ def source_report(records: Iterable[Record], removals: list[dict[str, Any]], war
     warnings = []
     total = sum(rows.values())
     for step in steps:
+        if step in DELIBERATE:
+            continue  # a step that removes by source on purpose: its rate is shown, not warned about
         for src, rems in sorted(hits[step].items()):
             share = len(rems) / rows[src]
             other_rows = total - rows[src]

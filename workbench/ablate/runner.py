@@ -274,8 +274,8 @@ def _lost_output(ws: Workspace, output) -> str | None:
     adapter = getattr(output, "adapter_dir", None)
     if adapter and not (Path(adapter) / "adapter_config.json").is_file():
         return f"its adapter {adapter} is missing"
-    version = getattr(output, "version", None)
-    if version and not getattr(output, "adapter_dir", None):
+    version = getattr(output, "version", None)  # a build's output (a train's names its adapter instead)
+    if version:
         cat = ws.catalog()
         row = cat.resolve_version(version) if cat.version_exists(version) else None
         if row and row.get("path") and not (ws.home / row["path"]).is_file():

@@ -171,8 +171,7 @@ def forest_figure(decisions, title: str = ""):
 
 def deltas_figure(data: ReportData):
     """Every headline decision against the baseline (bits per byte included), as a forest plot."""
-    rows = [c for c in data.comparisons if c.kind == "variant" and c.headline and c.a == data.baseline]
-    return forest_figure(rows, f"every headline decision vs {data.baseline}")
+    return forest_figure(data.against_baseline(), f"every headline decision vs {data.baseline}")
 
 
 def loss_figure(data: ReportData):

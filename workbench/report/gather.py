@@ -68,10 +68,10 @@ class ReportData:
         """The A/A control's seed pairs: the noise floor."""
         return [c for c in self.comparisons if c.kind == "control"]
 
-    def against_baseline(self, variant: str) -> list[ComparisonRow]:
-        """The headline rows of one variant against the baseline (the verdict's rows)."""
+    def against_baseline(self, variant: str | None = None) -> list[ComparisonRow]:
+        """The headline rows of one variant (or of every variant) against the baseline: the verdict's rows."""
         return [c for c in self.comparisons if c.kind == "variant" and c.headline and c.a == self.baseline
-                and c.b == variant]
+                and (variant is None or c.b == variant)]
 
 
 def _done(tasks: list[dict], kind: str) -> list[tuple[dict, BuildOutput | TrainOutput | EvalOutput]]:

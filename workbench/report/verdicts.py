@@ -79,7 +79,7 @@ def decision_rows(data: ReportData) -> list[list]:
     return [[c.b, c.a, c.suite, c.metric + ("" if c.higher_is_better else " (lower better)"), c.n,
              f"{c.n_seeds_b}/{c.n_seeds_a}", f"{c.delta:+.3f}", _ci(c), _p(c.p), _p(c.p_adjusted),
              f"{c.mdd:.3f}", c.verdict]
-            for c in data.comparisons if c.kind == "variant" and c.headline and c.a == data.baseline]
+            for c in data.against_baseline()]
 
 
 DECISION_COLUMNS = ["variant", "baseline", "suite", "metric", "items", "seeds", "delta", "95% CI", "p", "p adj",

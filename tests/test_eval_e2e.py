@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from workbench.evals import runner
@@ -29,9 +27,8 @@ def test_bundled_model_on_every_smoke_suite_then_cached(ws, monkeypatch):
     assert by["semsim"].metrics["similarity"] > 0.3
 
     monkeypatch.setattr(runner, "_load_lm", lambda *a, **k: pytest.fail("model loaded for cached results"))
-    t0 = time.perf_counter()
-    again = evaluate(ws, "smollm2-135m-instruct", layer="smoke", progress=False)
-    assert all(r.cached for r in again) and time.perf_counter() - t0 < 30
+    again = evaluate(ws, "smollm2-135m-instruct", layer="smoke", progress=False)  # no model load (patched above)
+    assert all(r.cached for r in again)
     assert [r.metrics for r in again] == [r.metrics for r in results]
     comps = compare_runs(ws, "smollm2-135m-instruct", "smollm2-135m-instruct")
     assert comps and not any(c.significant for c in comps)

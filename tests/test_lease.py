@@ -32,6 +32,14 @@ def _acquire_in_thread(lease: TaskLease) -> threading.Thread:
     return t
 
 
+def _until(cond, what: str, limit_s: float = 120.0) -> None:
+    """Wait for `cond()` (an event the code under test marks); the limit only catches a hang."""
+    deadline = time.monotonic() + limit_s
+    while not cond():
+        assert time.monotonic() < deadline, f"no {what} within {limit_s:.0f}s"
+        time.sleep(0.02)
+
+
 def test_a_live_holder_makes_others_wait_and_a_kill_9_holder_is_taken_over(ws):
     ws.catalog().migrate()
     proc = subprocess.Popen([sys.executable, "-c", HOLD, str(ws.home)], stdout=subprocess.PIPE, text=True,
@@ -46,12 +54,14 @@ def test_a_live_holder_makes_others_wait_and_a_kill_9_holder_is_taken_over(ws):
         logs: list[str] = []
         lease = TaskLease(ws.catalog(), "train-x", "other", "train x", log=logs.append, poll_s=0.1, stale_s=1)
         t = _acquire_in_thread(lease)
-        time.sleep(1.0)
+        # the waiting line is logged after a claim failed against the live holder
+        _until(lambda: logs or not t.is_alive(), "waiting line")
         assert t.is_alive(), "acquired a lease a live process holds"
+        assert ws.catalog().leases()[0]["holder"] == row["holder"]
         assert len(logs) == 1 and "waiting for ablation 'abl' in process" in logs[0] and str(proc.pid) in logs[0]
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        t.join(20)
+        t.join(120)
         assert not t.is_alive()
         assert f"taking over from {row['holder']} (its process {proc.pid} is gone)" in logs[-1]
         [mine] = ws.catalog().leases()
@@ -71,10 +81,11 @@ def test_a_holder_on_another_host_is_taken_over_only_when_its_heartbeat_is_stale
     logs: list[str] = []
     lease = TaskLease(cat, "eval-y", "abl2", "eval y", log=logs.append, stale_s=30, poll_s=0.05)
     t = _acquire_in_thread(lease)
-    time.sleep(0.5)
-    assert t.is_alive() and "waiting for ablation 'abl'" in logs[0]  # the pid cannot be checked there
+    _until(lambda: logs or not t.is_alive(), "waiting line")
+    assert t.is_alive() and cat.leases()[0]["holder"] == remote
+    assert "waiting for ablation 'abl'" in logs[0]  # the pid cannot be checked there
     assert cat.lease_heartbeat("eval-y", remote, at=now() - timedelta(seconds=45))
-    t.join(10)
+    t.join(120)
     assert not t.is_alive() and "taking over from elsewhere:4242:777 (no heartbeat for 45s)" in logs[-1]
     assert not cat.lease_heartbeat("eval-y", remote)  # the old holder has lost it
     lease.release()
@@ -82,11 +93,11 @@ def test_a_holder_on_another_host_is_taken_over_only_when_its_heartbeat_is_stale
 
 def test_heartbeat_renews_and_a_reused_pid_is_not_the_holder(ws):
     cat = ws.catalog()
-    with TaskLease(cat, "build-z", heartbeat_s=0.05) as lease:
+    free: list[str] = []
+    with TaskLease(cat, "build-z", heartbeat_s=0.05, log=free.append):
         first = cat.leases()[0]["heartbeat"]
-        time.sleep(0.4)
-        assert cat.leases()[0]["heartbeat"] > first
-        assert lease.waited_s < 5
+        _until(lambda: cat.leases()[0]["heartbeat"] > first, "renewed heartbeat")
+        assert free == []  # a free lease is taken at once: no waiting, no take-over
     assert cat.leases() == []
     # this host, a live pid, but another start token: the pid was reused, so the holder is gone
     me = Holder.me()

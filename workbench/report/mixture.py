@@ -29,7 +29,8 @@ from workbench.evals.decide import common_seeds, paired_seed_diff, seed_aware_di
 from workbench.evals.engine import ALPHA, PAIRED_MIN_SEEDS, Directions, Question, decide, metric_scores
 
 NOTE = ("Each mixture's score: mean over seeds, then over the items every mixture scored. Models: log-linear "
-        "(score = b0 + sum b_j log(w_j + 0.01)) and a nonlinear one; cv RMSE is leave-one-out over the mixtures. "
+        "(score = b0 + sum b_j log(w_j + 0.01)) and a nonlinear one; cv RMSE is leave-one-out over the mixtures "
+        "(the nonlinear model's refits keep the hyper-parameters of its fit on all mixtures). "
         "The model with the lower cv RMSE proposes the feasible mixture it predicts best; its interval is a "
         "bootstrap over the mixtures (refit, predict). A proposal is only evidence once it is trained and compared "
         "(`validate:` in the spec) with the natural and the best sampled mixture by the same engine as every "
@@ -123,13 +124,12 @@ def mixture_rows(spec: Mapping, per_seed: Mapping, headlines: Mapping[str, list[
                 if g["proposal"] is not None:
                     pv, pw = g["proposal"]
                     row.validation = {"variant": pv, "weights": dict(zip(g["players"], pw))}
-                    mine = metric_scores(per_seed.get(pv, {}).get(suite, {}), metric)
-                    for side, other in (("vs_natural", row.natural), ("vs_best", row.best)):
-                        if mine and other and scores.get(other["variant"]):
-                            questions.append(Question(other["variant"], pv, suite, metric,
-                                                      _diff(scores[other["variant"]], mine, hib), "mixture",
-                                                      (group, "validation")))
-                            asked.append((len(rows), side))
+                    scores[pv] = metric_scores(per_seed.get(pv, {}).get(suite, {}), metric)
+                    others = {"vs_natural": row.natural and row.natural["variant"],
+                              "vs_best": row.best and row.best["variant"]}
+                    for side, q in validation_questions(scores, pv, others, suite, metric, hib, group):
+                        questions.append(q)
+                        asked.append((len(rows), side))
                 rows.append(row)
     for (i, side), d in zip(asked, decide(questions)):
         rows[i].validation[side] = d.to_dict()
@@ -139,28 +139,55 @@ def mixture_rows(spec: Mapping, per_seed: Mapping, headlines: Mapping[str, list[
     return rows
 
 
+def fit_search(w, y, sources: list[str], lo, hi, higher_is_better: bool, seed: int = 0, n_boot: int = 200
+               ) -> tuple[list[dict], list[dict], dict]:
+    """(fits, effects, proposal) from observed mixtures `w` (K, n) and their scores `y`: each model's
+    leave-one-out error and held-out predictions, the log-linear effect of each source, and the proposal of
+    the model with the lower error (workbench.ablate.mixsearch.propose, bootstrap interval of `n_boot`).
+    The nonlinear model's refits (leave-one-out, bootstrap) keep the hyper-parameters of its fit on all
+    mixtures. What the report and benchmarks/credit_worlds.py both run."""
+    w, y = np.asarray(w, dtype=float), np.asarray(y, dtype=float)
+    make = nonlinear(seed)
+    full = make().fit(w, y)
+    refit = full.refit() if hasattr(full, "refit") else make
+    fits = []
+    for name, maker in (("log-linear", LogLinear), (full.name, refit)):
+        err, held = cv_rmse(maker, w, y)
+        fits.append({"model": name, "cv_rmse": err, "held_out": held.tolist(), "make": maker})
+    effects = [{"source": s, "coef": c, "lo": a, "hi": b}
+               for s, (c, a, b) in zip(sources, LogLinear().fit(w, y).effects())]
+    best = min(fits, key=lambda f: f["cv_rmse"])
+    p = propose(best["make"], w, y, lo, hi, higher_is_better, seed=seed, n_boot=n_boot)
+    for f in fits:
+        f.pop("make")
+    return fits, effects, {"weights": dict(zip(sources, p.weights.tolist())), "predicted": p.predicted, "lo": p.lo,
+                           "hi": p.hi, "model": best["model"]}
+
+
 def _fit(row: MixtureRow, g: dict) -> None:
     obs = [o for o in row.observed if o["score"] is not None]
-    n = len(row.sources)
-    if len(obs) < n + 2:  # the log-linear fit needs a residual degree of freedom, and LOO one more
+    if len(obs) < len(row.sources) + 2:  # the log-linear fit needs a residual degree of freedom, and LOO one more
         return
     w = np.array([[o["weights"][s] for s in row.sources] for o in obs])
     y = np.array([o["score"] for o in obs])
-    models = [("log-linear", LogLinear), (None, nonlinear(int(g["search"].get("seed", 0))))]
-    for label, make in models:
-        err, held = cv_rmse(make, w, y)
-        row.fits.append({"model": label or make().name, "cv_rmse": err, "held_out": held.tolist(), "make": make})
-    ll = LogLinear().fit(w, y)
-    row.effects = [{"source": s, "coef": c, "lo": lo, "hi": hi} for s, (c, lo, hi) in zip(row.sources, ll.effects())]
-    best = min(row.fits, key=lambda f: f["cv_rmse"])
     search = g["search"]
     lo = np.array([search.get("lower", {}).get(s, 0.0) for s in row.sources])
     hi = np.array([search.get("upper", {}).get(s, 1.0) for s in row.sources])
-    p = propose(best["make"], w, y, lo, hi, row.higher_is_better, seed=int(search.get("seed", 0)))
-    row.proposal = {"weights": dict(zip(row.sources, p.weights.tolist())), "predicted": p.predicted, "lo": p.lo,
-                    "hi": p.hi, "model": p.model}
-    for f in row.fits:
-        f.pop("make")
+    row.fits, row.effects, row.proposal = fit_search(w, y, row.sources, lo, hi, row.higher_is_better,
+                                                     int(search.get("seed", 0)))
+
+
+def validation_questions(scores: Mapping[str, Mapping], proposal: str, others: Mapping[str, str | None], suite: str,
+                         metric: str, hib: bool, group: str) -> list[tuple[str, Question]]:
+    """(side, Question) of the proposal against each of `others` ({"vs_natural": variant, "vs_best": variant})
+    that has scores: `scores[variant]` is {seed: {item: score}}; one family per strategy (Holm)."""
+    mine = scores.get(proposal)
+    out = []
+    for side, other in others.items():
+        if mine and other and scores.get(other):
+            out.append((side, Question(other, proposal, suite, metric, _diff(scores[other], mine, hib), "mixture",
+                                       (group, "validation"))))
+    return out
 
 
 def _status(r: MixtureRow) -> str:
@@ -170,7 +197,11 @@ def _status(r: MixtureRow) -> str:
     sides = [v.get(k) for k in ("vs_natural", "vs_best") if v.get(k)]
     if not sides:
         return "validation not evaluated yet"
-    words = [s["verdict"] for s in sides]
+    return status_of([s["verdict"] for s in sides])
+
+
+def status_of(words: list[str]) -> str:
+    """The validation's verdict from the engine's words, vs the natural then vs the best sampled mixture."""
     if any(w == "worse" for w in words):
         return "lost"
     if all(w == "better" for w in words):

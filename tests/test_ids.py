@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from workbench import hashing
-from workbench.models import model_identity
+from workbench.hashing import model_identity
 
 REPO = Path(__file__).resolve().parents[1]
 

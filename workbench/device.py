@@ -15,6 +15,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from workbench.errors import WorkbenchError
+
 MODES = ("qlora-nf4", "lora-bf16", "lora-fp32")
 QUANTS = ("auto", "nf4", "none")
 BACKENDS = ("auto", "hf", "vllm")
@@ -41,9 +43,12 @@ def detect() -> Accelerator:
                        props.total_memory / 2**20, torch.cuda.device_count())
 
 
-def _error(msg: str):
-    from workbench.models import ModelError
+class ModelError(WorkbenchError, RuntimeError):
+    """A base model that cannot be found, loaded or placed; the message says what to do
+    (re-exported by workbench.models)."""
 
+
+def _error(msg: str) -> ModelError:
     return ModelError(msg)
 
 

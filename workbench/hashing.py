@@ -33,6 +33,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from workbench.models import DEFAULT_MODEL, resolve_model
+from workbench.workspace import cache_dir
+
 # Keys in a model's or adapter's JSON files that describe where and with what it was saved,
 # not what it is. Removed at any depth before hashing.
 VOLATILE_KEYS = frozenset({
@@ -163,8 +166,6 @@ def file_hash(path: str | os.PathLike) -> str:
 
 
 def _memo_file() -> Path:
-    from workbench.workspace import cache_dir
-
     return cache_dir() / MEMO_NAME
 
 
@@ -227,8 +228,6 @@ def model_identity(spec: str | None) -> dict:
     `hash` is the content hash of the model directory (`dir_hash`, shortened to 16), or of the
     hub id for a model that is not on disk. `path` says where it was found and is not part of it.
     """
-    from workbench.models import DEFAULT_MODEL, resolve_model
-
     spec = str(spec or DEFAULT_MODEL)
     path = resolve_model(spec)
     if not os.path.isdir(path):

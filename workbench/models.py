@@ -7,8 +7,6 @@ once into a plain safetensors directory in the shared cache and load that afterw
 
 from __future__ import annotations
 
-from workbench.errors import WorkbenchError
-
 import functools
 import importlib.util
 import os
@@ -16,14 +14,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.hashing import model_identity  # noqa: F401 - the one model identity, re-exported
+from workbench.device import ModelError, load_kwargs, mode_placement  # noqa: F401 - ModelError: one home, re-exported
+from workbench.device import choose_mode as _choose_mode
 from workbench.workspace import cache_dir
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
-
-
-class ModelError(WorkbenchError, RuntimeError):
-    """A base model that cannot be found or loaded; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -161,16 +156,12 @@ def is_local(spec: str) -> bool:
 
 def choose_mode(quant: str = "auto") -> tuple[str, str]:
     """(mode, reason): QLoRA nf4 on CUDA, LoRA fp32 on CPU unless nf4 is forced (workbench.device decides)."""
-    from workbench.device import choose_mode as decide
-
-    return decide(quant)
+    return _choose_mode(quant)
 
 
 def load_base_model(path: str, mode: str):
     """The base model for training in the given mode (nf4 via bitsandbytes, else plain floats)."""
     from transformers import AutoModelForCausalLM
-
-    from workbench.device import load_kwargs, mode_placement
 
     p = mode_placement(mode)
     try:

@@ -193,3 +193,22 @@ def vllm_lm_args(pretrained: str, adapter_dir: str | None, batch_size: int | str
     if adapter_dir:
         args.update(lora_local_path=adapter_dir, max_lora_rank=_lora_rank(adapter_dir))
     return args
+
+
+# --------------------------------------------------------------------------------------
+# Ray: the cluster engine of the ray executor (workbench.ablate.ray_executor) and of
+# distributed dedup (workbench.curate.ray_dedup); imported lazily, it is slow to import
+# --------------------------------------------------------------------------------------
+
+
+class RayMissing(WorkbenchError, ImportError):
+    """Ray is asked for but not installed; the message says how to install it."""
+
+
+def ray_module():
+    """`ray`, or a RayMissing error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise RayMissing("this needs Ray: pip install -e '.[ray]' (bash setup.sh installs it)") from None
+    return ray

@@ -2,16 +2,17 @@
 so a distributed engine (a Ray remote function per task, accelerate for one training task) can
 take the place of `LocalExecutor` without changing the steps.
 
-`LocalExecutor(isolate=True)` runs train and eval tasks each in a fresh child process ("spawn"):
-the task goes in as plain data, the output comes back as plain data, and the model's memory goes back to the
-system when the child exits, so a long ablation holds one model at a time. A child's exception is
-re-raised in the parent (same type where it can be pickled) with the child's traceback attached;
-Ctrl-C stops the child and reaches the runner, which marks the task interrupted; a child whose
-parent dies (kill -9) stops itself.
+`LocalExecutor(isolate=True)` runs train and eval tasks in another process: by default a warm
+worker (worker.py: one long-lived process with torch imported, replaced after a failure and
+recycled past its memory bound), with `warm=False` a fresh child per task ("spawn"). Either way
+the task goes in as plain data (`Task.to_dict`) and the output comes back as plain data, a
+failure is re-raised in the parent (same type where it can be pickled) with the traceback of the
+task's process attached, Ctrl-C stops that process and reaches the runner, which marks the task
+interrupted, and a process whose parent dies (kill -9) stops itself.
 
 A task dict may carry `threads` (from the spec's `resources`): the task's process then uses that
 many torch / OMP / MKL threads, so tasks sharing a machine share its cores instead of each
-taking all of them. `execute_detached` runs a task against a private copy of the catalog and
+taking all of them; and `sanity` (False: training skips its sanity generations, train/sanity.py). `execute_detached` runs a task against a private copy of the catalog and
 returns its rows as a delta (catalog/journal.py): how a cluster worker runs (ray_executor.py).
 """
 
@@ -20,18 +21,17 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
-import pickle
 import socket
 import tempfile
 import threading
-import time
-import traceback
 from pathlib import Path
 
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.spec import ResourcesSpec
 from workbench.ablate.steps import STEPS
 from workbench.ablate.tasks import AblationError, Task
+from workbench.ablate.worker import TaskProcessError, WarmWorker, error_message, exit_with_parent, raise_error  # noqa: F401
+from workbench.train.sanity import switched as sanity_switched
 from workbench.workspace import DetachedWorkspace, Workspace
 
 ISOLATED_KINDS = frozenset({"train", "eval"})  # the tasks that load a model
@@ -54,7 +54,8 @@ def execute(home: str | os.PathLike, task: dict, ws: Workspace | None = None, wh
     if task.get("threads"):
         set_threads(task["threads"])
     ws = ws or Workspace(Path(home))
-    out = STEPS[task["kind"]](ws, task["inputs"])
+    with sanity_switched(task.get("sanity", True)):
+        out = STEPS[task["kind"]](ws, task["inputs"])
     return dataclasses.replace(out, where=where or socket.gethostname()).to_dict()
 
 
@@ -73,29 +74,12 @@ def execute_detached(home: str | os.PathLike, task: dict, catalog: bytes, where:
         return out, diff(before, after)
 
 
-class TaskProcessError(RuntimeError):
-    """A task's child process failed with an error that could not be sent back as itself."""
-
-
-def _exit_with_parent(parent: int) -> None:
-    while True:
-        if os.getppid() != parent:
-            os._exit(1)
-        time.sleep(0.2)
-
-
 def _child(conn, parent: int, home: str, task: dict) -> None:
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    threading.Thread(target=exit_with_parent, args=(parent,), daemon=True).start()
     try:
         conn.send(("ok", execute(home, task)))
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
-        tb = traceback.format_exc()
-        try:
-            payload = pickle.dumps(e)
-            pickle.loads(payload)
-        except Exception:  # noqa: BLE001 - an exception that does not pickle: send its text
-            payload = None
-        conn.send(("error", payload, f"{type(e).__name__}: {e}", tb))
+        conn.send(error_message(e))
     finally:
         conn.close()
 
@@ -124,40 +108,62 @@ def run_in_child(home: str | os.PathLike, task: dict) -> dict:
         recv.close()
     if msg[0] == "ok":
         return msg[1]
-    _, payload, text, tb = msg
-    if payload is None:
-        raise TaskProcessError(f"{text}\n\nin the task's process:\n{tb}")
-    err = pickle.loads(payload)
-    err.add_note(f"in the task's process:\n{tb}")
-    raise err
+    raise_error(msg)
 
 
 class LocalExecutor:
     """Runs tasks one by one on this machine: in this process, or with `isolate=True` the train
-    and eval tasks (a model each) in a child process each, with `resources`' num_cpus as its
-    thread count where given (otherwise torch's default: every core)."""
+    and eval tasks (a model each) in another process, with `resources`' num_cpus as its thread
+    count where given (otherwise torch's default: every core). That process is a warm worker
+    (worker.py: one long-lived process, torch imported once, replaced after a failure, recycled
+    past its memory bound), or with `warm=False` a fresh child per task. `sanity`: whether
+    training runs its sanity generations (off in ablations unless `ablate --sanity`)."""
 
-    def __init__(self, isolate: bool = False, resources: ResourcesSpec | None = None):
-        self.isolate = isolate
+    def __init__(self, isolate: bool = False, resources: ResourcesSpec | None = None, warm: bool = True,
+                 sanity: bool = False):
+        self.isolate, self.warm, self.sanity = isolate, warm, sanity
         self.resources = resources or ResourcesSpec()
+        self.worker: WarmWorker | None = None
+
+    def _wire(self, task: Task) -> dict:
+        return {**task.to_dict(), "sanity": self.sanity}
 
     def run(self, ws: Workspace, task: Task) -> TaskOutput:
-        if self.isolate and task.kind in ISOLATED_KINDS:
-            threads = getattr(self.resources, task.kind).num_cpus
-            return parse_output(task.kind, run_in_child(ws.home, {**task.to_dict(), "threads": threads}))
-        return parse_output(task.kind, execute(ws.home, task.to_dict()))
+        if not (self.isolate and task.kind in ISOLATED_KINDS):
+            if self.isolate and self.warm:  # a build: the worker imports torch meanwhile
+                self._worker(ws).start()
+            return parse_output(task.kind, execute(ws.home, self._wire(task)))
+        payload = {**self._wire(task), "threads": getattr(self.resources, task.kind).num_cpus}
+        if not self.warm:
+            return parse_output(task.kind, run_in_child(ws.home, payload))
+        return parse_output(task.kind, self._worker(ws).run(payload))
+
+    def _worker(self, ws: Workspace) -> WarmWorker:
+        if self.worker is None or self.worker.home != str(ws.home):
+            if self.worker is not None:
+                self.worker.close()
+            self.worker = WarmWorker(ws.home)
+        return self.worker
+
+    def close(self) -> None:
+        """Stop the warm worker (it also stops when this process exits or dies)."""
+        if self.worker is not None:
+            self.worker.close()
 
 
 def make_executor(name: str, address: str | None = None, resources: ResourcesSpec | None = None,
-                  isolate: bool = True):
-    """The executor called `name` (the CLI's --executor): "local" or "ray"."""
+                  isolate: bool = True, warm: bool = True, sanity: bool = False):
+    """The executor called `name` (the CLI's --executor): "local" or "ray". `warm`: model tasks in
+    long-lived workers (False: a fresh process each); `sanity`: trainings run their sanity
+    generations (an ablation leaves them out unless asked: `ablate --sanity`)."""
     if name == "local":
         if address:
             raise AblationError("--address is for --executor ray")
-        return LocalExecutor(isolate=isolate, resources=resources)
+        return LocalExecutor(isolate=isolate, resources=resources, warm=warm, sanity=sanity)
     if name == "ray":
-        from workbench.ablate.ray_executor import RayExecutor, ray_module
+        from workbench.ablate.ray_executor import RayExecutor
+        from workbench.device import ray_module
 
         ray_module()  # fail now, not at the first task, if Ray is not installed
-        return RayExecutor(address=address, resources=resources, isolate=isolate)
+        return RayExecutor(address=address, resources=resources, isolate=isolate, warm=warm, sanity=sanity)
     raise AblationError(f"unknown executor {name!r}; known: local, ray")

@@ -42,6 +42,7 @@ from workbench.ablate.executors import ISOLATED_KINDS, execute_detached
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.spec import ResourcesSpec
 from workbench.ablate.tasks import AblationError, Task
+from workbench.device import ray_module
 from workbench.workspace import Workspace
 
 POLL_S = 0.5
@@ -49,15 +50,6 @@ POLL_S = 0.5
 # sliver of the CPU (measured: 7 s of CPU in 6 minutes at load 7 on 2 cores). A local instance
 # runs them at 0, as the local executor's child processes; a cluster sets RAY_worker_niceness=0.
 WORKER_NICENESS = 0
-
-
-def ray_module():
-    """`ray`, or an AblationError saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise AblationError("the ray executor needs Ray: pip install -e '.[ray]' (bash setup.sh installs it)") from None
-    return ray
 
 
 @dataclass(frozen=True)

@@ -20,18 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from workbench.curate import banding, minhash
+from workbench.device import ray_module
 
 
 def cluster_labels(texts: Sequence[str], threshold: float, bands: int, rows: int, n: int = 5, seed: int = 1,
                    zero_digits: bool = False, workdir: str | Path | None = None, batch_size: int = 4096,
-                   exact: Callable | None = None,
+                   exact: Callable | None = None, apart: Callable | None = None,
                    max_bucket: int = banding.MAX_BUCKET) -> tuple[np.ndarray, np.ndarray]:
     """`banding.cluster_labels(minhash.signatures(texts, ...), ...)`, its batch stages on Ray Data:
     (each document's cluster label, the signature matrix)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from workbench.ablate.ray_executor import ray_module
 
     ray = ray_module()
     if not ray.is_initialized():
@@ -53,7 +52,7 @@ def cluster_labels(texts: Sequence[str], threshold: float, bands: int, rows: int
     comps = banding.Components(len(texts))
     for b in range(bands):
         keys = keyed[f"band_{b}"].to_numpy()[valid]
-        banding.link(comps, sigs, keys, valid, threshold, max_bucket, exact)
+        banding.link(comps, sigs, keys, valid, threshold, max_bucket, exact, apart)
     return comps.labels, sigs
 
 

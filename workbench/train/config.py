@@ -94,6 +94,9 @@ class TrainConfig(BaseModel):
     # runtime
     gradient_checkpointing: bool = False
     save_steps: int = Field(50, gt=0)
+    # keep the adapters of the last K steps spaced over the run's second half (runs/ID/adapters/),
+    # so an eval can average likelihood metrics over them (workbench.evals.checkpoints); sft only
+    keep_adapters: int = Field(1, ge=1, le=16)
     logging_steps: int = Field(1, gt=0)
     sanity_prompts: int = Field(3, ge=0)
     sanity_max_new_tokens: int = Field(64, gt=0)
@@ -111,6 +114,8 @@ class TrainConfig(BaseModel):
             raise ValueError(f"max_tokens: give one budget, max_steps ({self.max_steps}) or max_tokens ({self.max_tokens})")
         if self.method not in METHODS:
             raise ValueError(f"method: unknown training method {self.method!r}; known: {', '.join(METHODS)}")
+        if self.keep_adapters > 1 and self.method != "sft":
+            raise ValueError(f"keep_adapters: checkpoint averaging keeps sft adapters; give {self.method} 1")
         if self.max_tokens and self.method != "sft":
             raise ValueError(f"max_tokens: a token budget is counted on sft rows; give {self.method} max_steps or epochs")
         if self.method == "grpo" and (self.batch_size * self.grad_accum) % self.grpo.num_generations:
@@ -163,6 +168,8 @@ class TrainConfig(BaseModel):
             del out["data_order"]
         if out["max_tokens"] is None:  # a token budget is named only where one is given
             del out["max_tokens"]
+        if out["keep_adapters"] == 1:  # the default: left out so run ids stay as they were
+            del out["keep_adapters"]
         if out["report_to"] in ("none", ["none"], []):  # logging only: left out so run ids stay as they were
             del out["report_to"]
         return out

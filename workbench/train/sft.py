@@ -57,6 +57,33 @@ def last_checkpoint(checkpoints: Path) -> Path | None:
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
+KEPT_ADAPTERS = "adapters"  # runs/ID/adapters/step-N: adapters kept for checkpoint averaging
+
+
+def kept_steps(max_steps: int, keep: int) -> list[int]:
+    """The steps before the last whose adapters a run keeps (`keep_adapters` K, the final one
+    included): K-1 steps spaced max(1, N // 2K) apart, back from the last step N."""
+    gap = max(1, max_steps // (2 * keep))
+    return sorted(s for s in (max_steps - j * gap for j in range(1, keep)) if s > 0)
+
+
+def keep_adapters_callback(run_dir: Path, keep: int):
+    """Saves the LoRA adapter (weights only) at `kept_steps` into run_dir/adapters/step-N."""
+
+    class KeepAdapters(_callback_base()):
+        def on_step_end(self, args, state, control, model=None, **kw):
+            if not is_main() or state.global_step not in kept_steps(state.max_steps, keep):
+                return
+            final = run_dir / KEPT_ADAPTERS / f"step-{state.global_step}"
+            tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            model.save_pretrained(tmp)
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+
+    return KeepAdapters()
+
+
 def peak_memory_mb() -> float:
     import torch
 
@@ -243,7 +270,8 @@ def make_trainer(ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mo
 def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mode, seed, progress) -> RunResult:
     cat = ws.catalog()
     recorder = _Recorder(cat if is_main() else None, run_id, progress)
-    trainer, plan = make_trainer(ident, cfg, data, tokenizer, targets, mode, seed, run_dir, [recorder])
+    keep = [keep_adapters_callback(run_dir, cfg.keep_adapters)] if cfg.keep_adapters > 1 else []
+    trainer, plan = make_trainer(ident, cfg, data, tokenizer, targets, mode, seed, run_dir, [recorder, *keep])
     # Verify the loss mask on what the model will actually see: the first collated batch.
     first = trainer.data_collator([trainer.train_dataset[i] for i in range(min(cfg.batch_size, len(trainer.train_dataset)))])
     mask_fraction = check_mask_batch(first)
@@ -277,6 +305,9 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
             "nonpad_fraction": round(fill, 4), "eval_s": round(recorder.eval_s, 2),
             "resumed_from": resume.name if resume else None, "global_steps": trainer.state.global_step,
             "pad_token": tokenizer.pad_token, "eos_token": tokenizer.eos_token, "coverage": plan["coverage"]}
+    if cfg.keep_adapters > 1:  # the adapters an eval averages over, oldest first (the final one is adapter_dir)
+        meta["kept_adapters"] = [{"step": n, "dir": str(run_dir / KEPT_ADAPTERS / f"step-{n}")}
+                                 for n in kept_steps(trainer.state.max_steps, cfg.keep_adapters)]
     cat.finish_run(run_id, wall_s=wall, train_tokens=tokens, tokens_per_s=tokens / wall if wall > 0 else None,
                    peak_mem_mb=peak, final_loss=losses[-1] if losses else None, sanity=sanity, meta=meta)
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # finished: nothing to resume

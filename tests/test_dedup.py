@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from workbench.curate import minhash
-from workbench.curate.dedup import ExactDedup, MinHashDedup
+from workbench.curate.dedup import ExactDedup, MinHashDedup, template_siblings
 from workbench.data.records import make_record
 
 BASE = ("the quick brown fox jumps over the lazy dog while the farmer walks slowly across the wide green "
@@ -62,6 +62,39 @@ def test_minhash_clusters_keep_rules_and_reasons():
     assert MinHashDedup().apply(records).drops == res.drops
     res_long = MinHashDedup(MinHashDedup.Params(keep="longest")).apply(records)
     assert records[3].id not in res_long.drops and records[0].id in res_long.drops
+
+
+def _sql(table: str) -> str:
+    return (f"```sql\nSELECT date_trunc('month', created_at) AS month,\n       count(*) AS n_{table}\nFROM {table}\n"
+            "WHERE created_at >= DATE '2025-01-01'\n  AND created_at < DATE '2026-01-01'\nGROUP BY month\n"
+            "ORDER BY month DESC;\n```\n\nThe two bounds on `created_at` keep the filter index-friendly instead of "
+            "wrapping the column in a function.")
+
+
+def test_minhash_keeps_template_siblings_and_reasoning_modes_apart():
+    def q(t):
+        return f"Write a SQL query that counts the {t} per month in 2025, newest month first."
+
+    orders, invoices = rec(_sql("orders"), q("orders")), rec(_sql("invoices"), q("invoices"))
+    edited = rec(_sql("orders").replace("keep the", "keep").replace("instead of", "then instead of"), q("orders"))
+    think = rec(BASE)
+    no_think = rec(BASE, mode="no_think")
+    records = [orders, invoices, edited, think, no_think]
+    res = MinHashDedup().apply(records)
+    # the sibling (one table name changed everywhere) and the other mode are kept; the edited copy is not
+    assert set(res.drops) == {edited.id}
+    linked = MinHashDedup(MinHashDedup.Params(template_siblings="drop", across_modes=True)).apply(records)
+    assert set(linked.drops) == {invoices.id, edited.id, no_think.id}
+
+
+def test_template_siblings_are_one_value_changed_everywhere():
+    a = "count the orders per month from orders where n orders".split()
+    assert template_siblings(a, "count the invoices per month from invoices where n invoices".split())
+    assert not template_siblings(a, "count the invoices per month from orders where n orders".split())  # not everywhere
+    assert not template_siblings(a, "count the invoices per month from invoices where n bills".split())  # two values
+    assert not template_siblings(a, "count the invoices per month from invoices n invoices".split())  # a word dropped
+    assert not template_siblings("the cat sat on the mat".split(), "the dog sat on the mat".split())  # changed once
+    assert not template_siblings(a, list(a))  # no difference at all: an exact copy
 
 
 def test_exact_dedup_normalizes_but_keeps_digits_and_mode():

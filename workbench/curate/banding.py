@@ -20,6 +20,8 @@ The near-dedup index without a per-record Python loop or a dict per band:
    joins if its exact Jaccard is >= the threshold: the estimate's spread (std ~0.03 at 100
    permutations) otherwise loses a quarter of the true pairs at Jaccard ~0.72. Pairs the
    estimate accepts are never dropped, so this only adds pairs that truly clear the threshold.
+   Given `apart` (a function of two index arrays giving a mask), the pairs it marks never join,
+   whatever their similarity (`minhash_dedup`: different reasoning modes, template siblings).
 4. `Components`: union-find over the verified pairs, done with scipy's connected components;
    each document's label is the smallest document index of its cluster. Pairs already in one
    cluster are not verified again.
@@ -125,9 +127,11 @@ def candidate_pairs(keys: np.ndarray, docs: np.ndarray | None = None,
 
 
 def verified(sigs: np.ndarray, i: np.ndarray, j: np.ndarray, threshold: float,
-             exact: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+             exact: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+             apart: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Mask of the pairs whose estimated Jaccard (share of equal signature values) >= threshold,
-    plus, given `exact`, those estimated within RESCUE_MARGIN below it whose exact Jaccard is."""
+    plus, given `exact`, those estimated within RESCUE_MARGIN below it whose exact Jaccard is;
+    less, given `apart`, the pairs it marks (asked only about pairs that would join)."""
     ok = np.zeros(len(i), dtype=bool)
     near = np.zeros(len(i), dtype=bool)
     for s in range(0, len(i), VERIFY_BLOCK):
@@ -140,6 +144,9 @@ def verified(sigs: np.ndarray, i: np.ndarray, j: np.ndarray, threshold: float,
     if exact is not None and near.any():
         idx = np.flatnonzero(near)
         ok[idx] = exact(i[idx], j[idx]) >= threshold
+    if apart is not None and ok.any():
+        idx = np.flatnonzero(ok)
+        ok[idx] = ~np.asarray(apart(i[idx], j[idx]), dtype=bool)
     return ok
 
 
@@ -192,27 +199,28 @@ def cluster_labels(
     max_bucket: int = MAX_BUCKET,
     progress: Callable[[int], None] | None = None,
     exact: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    apart: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Each document's cluster label (smallest member index) from an in-memory signature matrix
-    (`exact`: see `verified`)."""
+    (`exact`, `apart`: see `verified`)."""
     if sigs.shape[1] != bands * rows:
         raise ValueError(f"signatures have {sigs.shape[1]} values, bands × rows = {bands * rows}")
     valid = np.flatnonzero((sigs != EMPTY).any(axis=1))
     comps = Components(len(sigs))
     for b in range(bands):
         keys = _band_key(sigs[valid, b * rows:(b + 1) * rows], b)
-        link(comps, sigs, keys, valid, threshold, max_bucket, exact)
+        link(comps, sigs, keys, valid, threshold, max_bucket, exact, apart)
         if progress:
             progress(len(sigs) * (b + 1) // bands - len(sigs) * b // bands)
     return comps.labels
 
 
 def link(comps: Components, sigs: np.ndarray, keys: np.ndarray, docs: np.ndarray, threshold: float,
-          max_bucket: int, exact: Callable | None = None) -> None:
+          max_bucket: int, exact: Callable | None = None, apart: Callable | None = None) -> None:
     i, j = candidate_pairs(keys, docs, max_bucket)
     fresh = ~comps.connected(i, j)
     i, j = i[fresh], j[fresh]
-    ok = verified(sigs, i, j, threshold, exact)
+    ok = verified(sigs, i, j, threshold, exact, apart)
     comps.merge(i[ok], j[ok])
 
 

@@ -6,11 +6,23 @@ Every step groups records into clusters and keeps one per cluster by a determini
 - `quality`: the highest `quality_score`, then the earliest.
 Same input and parameters, same clusters, same kept records. Clusters are returned with
 their members, so the catalog can show them side by side (`workbench curate clusters`).
+
+Two rules keep apart pairs that share most of their text yet are different examples (both on
+by default in `minhash_dedup`, measured in benchmarks/README.md "Curation quality"):
+- the reasoning mode: as in `exact_dedup`, the think and no_think copies of one prompt are not
+  repeats (`across_modes: true` links them);
+- template siblings: two texts that are one template filled with different values (a SQL query
+  counting `orders` and the same query counting `invoices`: the value changed at every place it
+  occurs, at least twice, and nothing else changed) are different examples, as problems that
+  differ only in their numbers are (`template_siblings: drop` treats them as near duplicates).
+  A near duplicate's edits (words dropped, replaced here and there) are not one consistent
+  substitution, so it is still linked.
 """
 
 from __future__ import annotations
 
 import math
+from difflib import SequenceMatcher
 from typing import Literal, Optional
 
 import numpy as np
@@ -79,6 +91,56 @@ def _resolve(
 # ----------------------------------------------------------------------------------------
 
 
+def _occurrences(ws: list[str], phrase: tuple[str, ...]) -> int:
+    k = len(phrase)
+    return sum(1 for i in range(len(ws) - k + 1) if tuple(ws[i:i + k]) == phrase) if k else 0
+
+
+def template_siblings(a: list[str], b: list[str], min_places: int = 2) -> bool:
+    """Whether two word lists are one template filled with different values: every difference is
+    a replacement, each replaced word or phrase of `a` always becomes the same one of `b` (and
+    no other becomes it), at every place where either occurs, and each such slot is filled at
+    least `min_places` times (one word changed once is an edit, not a slot)."""
+    ops = [op for op in SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    if not ops or any(op[0] != "replace" for op in ops):
+        return False
+    places: dict[tuple, int] = {}
+    for _, i1, i2, j1, j2 in ops:
+        key = (tuple(a[i1:i2]), tuple(b[j1:j2]))
+        places[key] = places.get(key, 0) + 1
+    if len({x for x, _ in places}) != len(places) or len({y for _, y in places}) != len(places):
+        return False  # one value replaced by two different ones (or two by one): not a slot
+    return all(n >= min_places and _occurrences(a, x) == n and _occurrences(b, y) == n for (x, y), n in places.items())
+
+
+class PairRules:
+    """The `apart` check of `banding.verified` for `minhash_dedup`: a mask of candidate pairs that
+    are different examples (other reasoning mode; template siblings), asked about linked pairs only."""
+
+    def __init__(self, records: list[Record], texts: list[str], across_modes: bool, siblings: bool,
+                 zero_digits: bool):
+        self.modes = None if across_modes else np.array([r.reasoning_mode or "" for r in records], dtype=object)
+        self.texts, self.siblings, self.zero_digits = texts, siblings, zero_digits
+        self._words: dict[int, list[str]] = {}
+
+    def _load(self, docs: set[int]) -> None:
+        missing = sorted(k for k in docs if k not in self._words)
+        if missing:
+            for k, ws in zip(missing, minhash.normalized_words([self.texts[k] for k in missing], self.zero_digits).to_list()):
+                self._words[k] = list(ws or [])
+
+    def __call__(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(i), dtype=bool)
+        if self.modes is not None:
+            out |= self.modes[i] != self.modes[j]
+        if self.siblings:
+            todo = np.flatnonzero(~out)
+            self._load(set(i[todo].tolist()) | set(j[todo].tolist()))
+            for k in todo:
+                out[k] = template_siblings(self._words[int(i[k])], self._words[int(j[k])])
+        return out
+
+
 class ExactParams(Params):
     key: Literal["prompt", "conversation"] = Field("conversation", description="what must match")
     keep: KeepRule = "first"
@@ -116,6 +178,11 @@ class MinHashParams(Params):
     seed: int = 1
     field: TextField = "conversation"
     keep: KeepRule = "first"
+    across_modes: bool = Field(False, description="link records in different reasoning modes (off: the think "
+                                                  "and no_think copies of one prompt are not repeats, as in exact_dedup)")
+    template_siblings: Literal["keep", "drop"] = Field(
+        "keep", description="keep: two texts that differ only by one value changed everywhere it occurs (a "
+                            "filled template) are not near duplicates; drop: they are, when similar enough")
     engine: Literal["local", "ray"] = Field("local", description="ray: signatures and band keys as Ray Data "
                                             "map_batches (the ray extra; RAY_ADDRESS for a cluster), same clusters")
 
@@ -146,11 +213,14 @@ class MinHashDedup(Step):
         bands, rows = p.band_shape()
         texts = minhash.as_texts(records, p.field)
         exact = minhash.ShingleSets(texts, p.ngram, p.zero_digits).jaccard
+        apart = None
+        if not p.across_modes or p.template_siblings == "keep":
+            apart = PairRules(records, texts, p.across_modes, p.template_siblings == "keep", p.zero_digits)
         if p.engine == "ray":
             from workbench.curate import banding, ray_dedup
 
             labels, sigs = ray_dedup.cluster_labels(texts, p.threshold, bands, rows, p.ngram, p.seed, p.zero_digits,
-                                                    exact=exact)
+                                                    exact=exact, apart=apart)
             groups = banding.groups_from_labels(labels)
         else:
             with progress_bar("minhash signatures", len(texts)) as advance:
@@ -158,7 +228,7 @@ class MinHashDedup(Step):
                                           zero_digits=p.zero_digits)
             with progress_bar("lsh clusters", len(texts)) as advance:
                 groups = minhash.near_duplicate_groups(sigs, p.threshold, bands, rows, p.seed, progress=advance,
-                                                       exact=exact)
+                                                       exact=exact, apart=apart)
         result = _resolve(self.name, groups, records, texts, p.keep,
                           lambda a, b: minhash.jaccard(sigs[a], sigs[b:b + 1])[0], "near_duplicate", "est. Jaccard")
         result.report.update({"bands": bands, "rows": rows})

@@ -384,10 +384,12 @@ def near_duplicate_groups(
     method: str = "bands",
     max_bucket: int = banding.MAX_BUCKET,
     exact: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    apart: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> list[list[int]]:
     """Groups of document indexes linked by LSH candidates whose estimated Jaccard >= threshold
     (with `exact`, e.g. `ShingleSets(texts).jaccard`: or whose estimate is within
-    `banding.RESCUE_MARGIN` below it and exact Jaccard >= threshold; see `banding.verified`).
+    `banding.RESCUE_MARGIN` below it and exact Jaccard >= threshold; with `apart`, less the
+    pairs it marks; see `banding.verified`).
 
     `method="bands"` (default): numpy banding (`banding.cluster_labels`: band keys grouped by a
     sort, buckets over `max_bucket` members windowed). `method="datasketch"`: datasketch's
@@ -401,7 +403,7 @@ def near_duplicate_groups(
         raise ValueError(f"signatures have {sigs.shape[1]} values, bands × rows = {num_perm}")
     if method == "bands":
         return banding.groups_from_labels(banding.cluster_labels(sigs, threshold, bands, rows, max_bucket, progress,
-                                                                 exact))
+                                                                 exact, apart))
     if method != "datasketch":
         raise ValueError(f"method must be 'bands' or 'datasketch', got {method!r}")
     from datasketch import MinHashLSH
@@ -414,7 +416,7 @@ def near_duplicate_groups(
         cands = [c for c in lsh.query(m)]
         if cands:
             cands = np.asarray(sorted(cands))
-            ok = banding.verified(sigs, np.full(len(cands), i), cands, threshold, exact)
+            ok = banding.verified(sigs, np.full(len(cands), i), cands, threshold, exact, apart)
             for c in cands[ok]:
                 uf.union(int(c), int(i))
         lsh.insert(int(i), m, check_duplication=False)

@@ -12,6 +12,10 @@ while it looks and deletes, and a writer holds it (shared) while it registers it
 - an intent whose process is gone (kill -9) no longer protects anything, and gc removes it.
 
 The lock is an advisory `flock` on `intents/.lock`; it is held for milliseconds by writers.
+
+This module is also the one home of "is that writer still alive?": `Holder` (host:pid:start-token)
+is the identity an intent, an ablation task lease (workbench.ablate.lease) and a run row record,
+and `dead_temp` tells a temp file of a killed writer (`<name>.tmp-<pid>`) from a live one.
 """
 
 from __future__ import annotations
@@ -34,6 +38,53 @@ FOREIGN_STALE_S = 24 * 3600.0
 
 
 @dataclass(frozen=True)
+class Holder:
+    """A writing process: host, pid and start token (so a reused pid is told apart)."""
+
+    host: str
+    pid: int
+    token: str
+
+    @classmethod
+    def me(cls) -> "Holder":
+        pid = os.getpid()
+        return cls(socket.gethostname(), pid, start_token(pid))
+
+    @classmethod
+    def parse(cls, text: str) -> "Holder":
+        host, pid, token = text.rsplit(":", 2)
+        return cls(host, int(pid), token)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}:{self.token}"
+
+    @property
+    def local(self) -> bool:
+        return self.host == socket.gethostname()
+
+    def gone(self) -> bool:
+        """True when this holder runs on this host and its process no longer exists (or its pid
+        now belongs to another process). Another host's holder is never known gone from here:
+        a heartbeat or an age decides that."""
+        if not self.local:
+            return False
+        if not pid_alive(self.pid):
+            return True
+        return self.token != "-" and start_token(self.pid) not in (self.token, "-")  # pid reused
+
+
+def dead_temp(path: Path) -> bool:
+    """A temp file or folder (`<name>.tmp-<pid>`) whose writing process is gone."""
+    pid = path.name.rsplit("-", 1)[-1]
+    return ".tmp-" in path.name and pid.isdigit() and not pid_alive(int(pid))
+
+
+def dead_temps(directory: Path) -> list[Path]:
+    """The temp files and folders of killed writers directly in `directory`."""
+    return sorted(p for p in directory.glob("*.tmp-*") if dead_temp(p)) if directory.is_dir() else []
+
+
+@dataclass(frozen=True)
 class Intent:
     file: Path
     host: str
@@ -44,9 +95,10 @@ class Intent:
     paths: tuple[Path, ...]
 
     def live(self) -> bool:
-        if self.host != socket.gethostname():
+        holder = Holder(self.host, self.pid, self.token)
+        if not holder.local:
             return time.time() - self.started < FOREIGN_STALE_S
-        return pid_alive(self.pid) and start_token(self.pid) == self.token
+        return not holder.gone()
 
     def covers(self, path: Path) -> bool:
         path = path.resolve()

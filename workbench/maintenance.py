@@ -16,9 +16,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.intents import Intent, clear_dead, read_intents, writer_lock
-from workbench.processes import pid_alive
+from workbench.intents import Holder, Intent, clear_dead, dead_temp, read_intents, writer_lock
 from workbench.workspace import Workspace
+
+# the error of a run whose adapter was found missing by `verify --repair` (workbench.repair):
+# the run is marked failed with it, so `ablate` and `train` train it again, and verify says how
+LOST = "lost: "
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class VerifyReport:
     versions: int = 0
     runs: int = 0
     problems: list[Problem] = field(default_factory=list)
+    lost: list[Problem] = field(default_factory=list)  # runs marked lost by a repair: to retrain (detail: how)
 
     @property
     def ok(self) -> bool:
@@ -91,10 +95,11 @@ def _id_matches(r, record_id) -> bool:
 def _verify_run(ws: Workspace, run: dict) -> Problem | None:
     adapter = Path(run["adapter_dir"])
     if not (adapter / "adapter_config.json").is_file():
-        return Problem("missing_adapter", run["id"], f"{adapter} is missing or incomplete; fix: rerun the ablation that "
-                       f"trained it (`workbench ablate SPEC` trains run {run['id']} again), or `workbench train --data "
-                       f"{run['version_id']} --base {run['base_model']} --seed {run['seed']}` with the same settings "
-                       "(the run's config in the catalog): the same inputs give the same run id")
+        from workbench.repair import retrain_command
+
+        return Problem("missing_adapter", run["id"], f"{adapter} is missing or incomplete; fix: `workbench verify "
+                       "--repair` copies it back from a backup given with --from, or marks the run so that "
+                       f"`{retrain_command(ws, run)}` trains it again (the same inputs give the same run id)")
     evaluated = ws.catalog().query("SELECT DISTINCT model_key FROM eval_results WHERE run_id = ?", [run["id"]])
     if evaluated:
         from workbench.evals.runner import resolve_target
@@ -116,17 +121,14 @@ def verify(ws: Workspace) -> VerifyReport:
         if (p := _verify_version(ws, v)) is not None:
             report.problems.append(p)
     for run in cat.list_runs():
+        if run["status"] == "failed" and (run["error"] or "").startswith(LOST):
+            report.lost.append(Problem("lost_adapter", run["id"], run["error"][len(LOST):]))
         if run["status"] != "finished":
             continue
         report.runs += 1
         if (p := _verify_run(ws, run)) is not None:
             report.problems.append(p)
     return report
-
-
-def _dead_temp(path: Path) -> bool:
-    pid = path.name.rsplit("-", 1)[-1]
-    return ".tmp-" in path.name and pid.isdigit() and not pid_alive(int(pid))
 
 
 def find_garbage(ws: Workspace) -> list[Garbage]:
@@ -138,7 +140,7 @@ def find_garbage(ws: Workspace) -> list[Garbage]:
     runs = {r["id"]: r for r in cat.list_runs()}
     found: list[Garbage] = []
     for p in sorted(ws.data_dir.iterdir()):
-        if _dead_temp(p):
+        if dead_temp(p):
             found.append(Garbage("temp", p, _size(p), "temp file of a killed writer"))
         elif p.suffix == ".parquet" and str(p.resolve()) not in bodies:
             found.append(Garbage("body", p, _size(p), "no dataset version has this body"))
@@ -148,7 +150,7 @@ def find_garbage(ws: Workspace) -> list[Garbage]:
             found.append(Garbage("run_dir", d, _size(d), "no training run has this id"))
             continue
         for t in sorted(d.iterdir()):
-            if _dead_temp(t):
+            if dead_temp(t):
                 found.append(Garbage("temp", t, _size(t), "temp adapter of a killed run"))
         ck = d / "checkpoints"
         if ck.is_dir() and run["status"] == "finished":
@@ -183,8 +185,6 @@ class GcResult:
 def _live_lease_starts(ws: Workspace) -> list[tuple[float, str]]:
     """(start time, who) of the ablation tasks whose holder is alive: writers too."""
     from datetime import timezone
-
-    from workbench.ablate.lease import Holder
 
     out = []
     for row in ws.catalog().leases():

@@ -14,52 +14,17 @@ transaction, as everywhere else.
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from workbench.processes import pid_alive, start_token
+from workbench.intents import Holder  # who holds a lease, and whether it still lives: one home
 
 HEARTBEAT_S = 5.0  # how often the holder renews its lease
 # a heartbeat older than this is a dead holder on another host; longer than a renewal can be
 # held up by a catalog locked by others (base.LOCK_TIMEOUT_S) plus a beat
 STALE_S = 180.0
 POLL_S = 2.0  # how often a waiting process looks again
-
-
-@dataclass(frozen=True)
-class Holder:
-    host: str
-    pid: int
-    token: str
-
-    @classmethod
-    def me(cls) -> "Holder":
-        pid = os.getpid()
-        return cls(socket.gethostname(), pid, start_token(pid))
-
-    @classmethod
-    def parse(cls, text: str) -> "Holder":
-        host, pid, token = text.rsplit(":", 2)
-        return cls(host, int(pid), token)
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.pid}:{self.token}"
-
-    @property
-    def local(self) -> bool:
-        return self.host == socket.gethostname()
-
-    def gone(self) -> bool:
-        """True when this holder runs on this host and its process no longer exists."""
-        if not self.local:
-            return False  # another machine: only the heartbeat can tell
-        if not pid_alive(self.pid):
-            return True
-        return self.token != "-" and start_token(self.pid) not in (self.token, "-")  # pid reused
 
 
 def stale_reason(row: dict, stale_s: float) -> str | None:

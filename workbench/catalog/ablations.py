@@ -110,6 +110,16 @@ class AblationsMixin:
         rows = self.query("SELECT * FROM ablation_tasks WHERE ablation = ? AND task_id = ?", [ablation, task_id])
         return self._task_row(rows[0]) if rows else None
 
+    def tasks_naming(self, ref: str, kind: str) -> list[dict[str, Any]]:
+        """Tasks of `kind` whose output names `ref` (a version or run id), each with its ablation's
+        `spec_path`: what `verify --repair` marks, and the command it prints."""
+        rows = self.query(
+            "SELECT t.*, a.spec_path FROM ablation_tasks t JOIN ablations a ON a.name = t.ablation "
+            "WHERE t.kind = ? AND contains(t.output::VARCHAR, ?) ORDER BY t.ablation, t.label",
+            [kind, ref],
+        )
+        return [self._task_row(r) for r in rows]
+
     def find_done_task(self, task_id: str) -> dict[str, Any] | None:
         """A finished task with this content hash in any ablation: its output can be reused."""
         rows = self.query(

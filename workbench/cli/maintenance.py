@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from workbench.cli.common import console, err_console, table, workspace
+from workbench.cli.common import console, err_console, print_json, table, workspace
 
 
 def _mb(n: int) -> str:
@@ -33,18 +33,62 @@ def gc(apply: bool = typer.Option(False, "--apply", help="Remove what is listed 
     console.print(f"{len(result.found)} items, {total} " + ("removed" if apply else "(dry run: add --apply to remove them)"))
 
 
-def verify():
+def verify(
+    repair: bool = typer.Option(False, "--repair", help="Rebuild what content still on disk allows (bodies from a "
+                                "copy, their lineage or their source; adapters from a backup), move damaged files "
+                                "aside, mark runs with a lost adapter for retraining, remove dead temp files."),
+    sources: list[Path] = typer.Option([], "--from", help="With --repair: a backup folder (`workbench backup DIR "
+                                       "--with-data`) to copy lost bodies and adapters from; repeatable."),
+    as_json: bool = typer.Option(False, "--json", help="Print the findings (and repairs) as JSON."),
+):
     """Re-hash every dataset body and adapter against the catalog; exit 1 on any mismatch or missing file."""
     from workbench.maintenance import verify as do_verify
 
-    report = do_verify(workspace())
+    ws = workspace()
+    if sources and not repair:
+        raise typer.BadParameter("--from is for --repair", param_hint="--from")
+    if repair:
+        from workbench.repair import repair as do_repair
+
+        result = do_repair(ws, sources)
+        report = result.after
+        if as_json:
+            print_json(result.to_dict())
+        else:
+            _print_repair(result)
+    else:
+        report = do_verify(ws)
+        if as_json:
+            from workbench.repair import RepairReport
+
+            print_json(RepairReport(after=report).to_dict()["verify"])
+    if not as_json:
+        _print_verify(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_repair(result) -> None:
+    if result.done:
+        console.print(table("repaired", ["what", "version / run", "detail"], [[d.kind, d.ref, d.detail] for d in result.done]))
+    else:
+        console.print("repair: nothing to repair from what is on disk")
+    if result.needs:
+        console.print(table("needs you", ["what", "version / run", "detail", "run this"],
+                            [[n.kind, n.ref, n.detail, n.command] for n in result.needs]))
+
+
+def _print_verify(report) -> None:
+    for p in report.lost:
+        console.print(f"[yellow]run {p.ref}[/]: {p.detail}")
     if report.ok:
-        console.print(f"ok: {report.versions} dataset versions and {report.runs} finished runs match the catalog")
+        console.print(f"ok: {report.versions} dataset versions and {report.runs} finished runs match the catalog"
+                      + (f"; {len(report.lost)} run(s) to train again (above)" if report.lost else ""))
         return
     err_console.print(table("problems", ["kind", "version / run", "detail"],
                             [[p.kind, p.ref, p.detail] for p in report.problems]))
-    err_console.print(f"[bold red]{len(report.problems)} problem(s)[/] in {report.versions} versions and {report.runs} runs")
-    raise typer.Exit(1)
+    err_console.print(f"[bold red]{len(report.problems)} problem(s)[/] in {report.versions} versions and {report.runs} "
+                      "runs; `workbench verify --repair` repairs what content on disk allows")
 
 
 def backup(

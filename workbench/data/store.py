@@ -17,8 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.hashing import version_id
-from workbench.intents import intent
-from workbench.processes import pid_alive
+from workbench.intents import dead_temps, intent
 from workbench.data.records import Record
 from workbench.workspace import Workspace
 
@@ -89,14 +88,6 @@ def version_kind(records: list[Record], name: str = "") -> str:
     return next(iter(kinds), "sft")
 
 
-def _clean_stale_temp_files(directory: Path) -> None:
-    """Remove temp bodies left by processes that were killed mid-write."""
-    for tmp in directory.glob("*.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-
-
 def write_body(path: Path, records: list[Record]) -> None:
     """Write the body atomically; a full disk raises DiskFullError naming `path` and leaves no temp file."""
     from workbench.diskfull import disk_full
@@ -139,11 +130,12 @@ def save_version(
     with intent(ws.home, f"dataset version {name!r}", body):  # gc steps around the body until its row exists
         if catalog.version_exists(version_id):
             row = catalog.resolve_version(version_id)
-            if row.get("path") and not _body_matches(ws.home / row["path"], version_id):
+            if row.get("path") and not body_matches(ws.home / row["path"], version_id):
                 write_body(ws.home / row["path"], records)  # heal: same id, so the same content by construction
             catalog.add_version(version_id, name, len(records), "", operation, {}, parents=parents)  # lineage only
             return SavedVersion(version_id, name, len(records), created=False)
-        _clean_stale_temp_files(ws.data_dir)
+        for tmp in dead_temps(ws.data_dir):  # temp bodies of killed writers
+            tmp.unlink(missing_ok=True)
         write_body(body, records)
         created = catalog.add_version(
             version_id,
@@ -159,12 +151,17 @@ def save_version(
     return SavedVersion(version_id, name, len(records), created=created)
 
 
-def _body_matches(path: Path, version_id: str) -> bool:
+def body_matches(path: Path, version_id: str) -> bool:
     """True when the body at `path` is there, readable and hashes to `version_id`."""
     try:
-        return version_hash(table_to_records(pq.read_table(path, schema=BODY_SCHEMA))) == version_id
+        return version_hash(read_body(path)) == version_id
     except Exception:  # noqa: BLE001 - missing, truncated or foreign: it does not match
         return False
+
+
+def read_body(path: Path) -> list[Record]:
+    """The records of the body file at `path`."""
+    return table_to_records(pq.read_table(path, schema=BODY_SCHEMA))
 
 
 def load_table(ws: Workspace, version_ref: str) -> pa.Table:

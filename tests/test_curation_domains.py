@@ -80,6 +80,32 @@ def test_prose_statistics_leave_numbers_operators_and_code_out():
     assert QualityFilter(QualityFilter.Params(min_words=10, min_stop_words=2)).check(_chat(zh)) is None
 
 
+def test_stop_words_judge_english_prose_only():
+    """Gopher's stop words are English: at its limit of 2 the rule drops English prose without
+    them, and never a German, Russian or Spanish answer (langdetect decides which is which)."""
+    rule = QualityFilter(QualityFilter.Params(min_words=20, min_stop_words=2, min_avg_word_length=2.0))
+    english = ("Preheat oven. Grease pan. Mix flour, sugar, eggs, butter until smooth. Pour batter into pan. "
+               "Bake forty minutes. Cool ten minutes. Slice. Serve warm. Store leftovers covered. Enjoy!") * 2
+    assert rule.check(_chat(english)).reason == "stop_words"
+    answers = {
+        "de": "Die Photosynthese ist ein Prozess, bei dem Pflanzen Lichtenergie nutzen, um aus Kohlendioxid und "
+              "Wasser Zucker herzustellen. Dabei wird Sauerstoff freigesetzt, den wir zum Atmen brauchen. Der "
+              "Vorgang findet in den Chloroplasten statt, die den grünen Farbstoff Chlorophyll enthalten.",
+        "ru": "Фотосинтез — это процесс, при котором растения используют энергию света, чтобы превращать "
+              "углекислый газ и воду в сахар. При этом выделяется кислород, которым мы дышим. Процесс идёт в "
+              "хлоропластах, где находится зелёный пигмент хлорофилл, поглощающий солнечный свет.",
+        "es": "La fotosíntesis es un proceso en el que las plantas usan la energía de la luz para convertir el "
+              "dióxido de carbono y el agua en azúcar. Durante este proceso se libera oxígeno, que respiramos. "
+              "Ocurre en los cloroplastos, donde se encuentra la clorofila, un pigmento verde.",
+    }
+    for lang, text in answers.items():
+        assert quality_stats(text)["stop_words"] < 2, lang  # the English rule would drop it
+        assert rule.check(_chat(text)) is None, lang
+    # a German list of languages the rule is for: then German prose is judged too
+    german = QualityFilter(QualityFilter.Params(min_words=20, min_stop_words=2, stop_words_languages=["en", "de"]))
+    assert german.check(_chat(answers["de"])).reason == "stop_words"
+
+
 def test_chinese_loop_without_spaces_is_repetition():
     rep = RepetitionFilter(next(p for s, p in load_recipe(DEFAULT_RECIPE).steps if s == "gopher_repetition"))
     loop = "答案是 11。" + "罗杰一开始有五个球，然后又买了两罐。" * 12

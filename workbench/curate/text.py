@@ -72,6 +72,25 @@ def strip_fenced_code(text: str, repl: str = " ") -> str:
     return _FENCED.sub(repl, text)
 
 
+_THINK_TAG = re.compile(r"</?think>")
+
+
+def detect_languages(text: str) -> list[tuple[str, float]]:
+    """The languages langdetect finds in a text, `(code, probability)` best first, `<think>` tags
+    left out; [] when it finds no language features. Seeded: the same text, the same answer
+    (langdetect is random otherwise). The one home of language detection in curation (the
+    `language` step, `gopher_quality`'s English-only stop-word rule)."""
+    from langdetect import DetectorFactory, detect_langs
+    from langdetect.lang_detect_exception import LangDetectException
+
+    DetectorFactory.seed = 0
+    try:
+        found = detect_langs(_THINK_TAG.sub(" ", text))
+    except LangDetectException:
+        return []
+    return sorted(((x.lang, x.prob) for x in found), key=lambda lp: -lp[1])
+
+
 def stable_hash64(text: str) -> int:
     """A 64-bit hash that is the same in every process (Python's hash() is salted)."""
     return xxhash.xxh3_64_intdigest(text.encode("utf-8"))

@@ -1,4 +1,4 @@
-"""Language (optional; langdetect)."""
+"""Language (optional; langdetect through `text.detect_languages`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from pydantic import Field
 
 from workbench.curate.steps import Filter, Params, Verdict, register
+from workbench.curate.text import detect_languages
 from workbench.data.records import Record
 
 
@@ -24,20 +25,14 @@ class LanguageFilter(Filter):
     Params = LanguageParams
 
     def check(self, record: Record) -> Verdict | None:
-        from langdetect import DetectorFactory, detect_langs
-        from langdetect.lang_detect_exception import LangDetectException
-
-        DetectorFactory.seed = 0  # langdetect is random otherwise: same input, same verdict
         text = "\n".join(m["content"] for m in record.messages if m["role"] != "system")
-        text = re.sub(r"</?think>", " ", text)
-        if len(text.strip()) < self.params.min_chars:
+        if len(re.sub(r"</?think>", " ", text).strip()) < self.params.min_chars:
             return None
-        try:
-            langs = detect_langs(text)
-        except LangDetectException:
+        langs = detect_languages(text)
+        if not langs:
             return Verdict("language_unknown", "no language features")
-        best = max(((lang.prob, lang.lang) for lang in langs), default=(0.0, "?"))
-        allowed = sum(lang.prob for lang in langs if lang.lang in self.params.languages)
+        best = max(((prob, lang) for lang, prob in langs), default=(0.0, "?"))
+        allowed = sum(prob for lang, prob in langs if lang in self.params.languages)
         if allowed < self.params.min_prob:
             return Verdict("language", f"{best[1]} ({best[0]:.2f}); allowed {','.join(self.params.languages)}")
         return None

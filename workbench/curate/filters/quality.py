@@ -16,7 +16,10 @@ measured on what it is about:
 - `avg_word_length` is over the letter runs of space-separated scripts (`has_close_elements(x)`
   is the words has, close, elements, x), and is not judged on fewer than `min_words` of them;
 - every word statistic applies only from `min_words` tokens (default 50, Gopher's document
-  floor); the bad-character rule applies to any length.
+  floor); the bad-character rule applies to any length;
+- the stop-word rule counts English stop words, so it judges English prose only: a row short of
+  them is dropped only when langdetect (`text.detect_languages`, asked only then) finds its prose
+  English (`stop_words_languages`); German, Chinese or Russian answers have none and are kept.
 
 Default thresholds are Gopher's except `min_words`; what the default recipe changes, and the
 distributions behind it, are in examples/recipes/default.yaml (`python benchmarks/curation.py
@@ -31,7 +34,7 @@ import unicodedata
 from pydantic import Field
 
 from workbench.curate.steps import Filter, Params, Verdict, register
-from workbench.curate.text import is_no_space_char, strip_fenced_code, word_tokens
+from workbench.curate.text import detect_languages, is_no_space_char, strip_fenced_code, word_tokens
 from workbench.data.records import Record
 
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
@@ -96,7 +99,10 @@ class QualityParams(Params):
     max_symbol_word_ratio: float = Field(0.10, ge=0, description="'#' runs and ellipses per word (Gopher: 0.1)")
     min_alpha_words_frac: float = Field(
         0.80, ge=0, le=1, description="share of tokens with a letter, numbers/operators/punctuation left out (Gopher: 0.8)")
-    min_stop_words: int = Field(2, ge=0, description="the, be, to, of, and, that, have, with (Gopher: 2; English only)")
+    min_stop_words: int = Field(2, ge=0, description="the, be, to, of, and, that, have, with (Gopher: 2)")
+    stop_words_languages: list[str] = Field(
+        default_factory=lambda: ["en"], description="the stop-word rule judges prose langdetect finds in one of "
+                                                    "these (the stop words are English)")
     max_bad_char_frac: float = Field(0.0, ge=0, le=1, description="replacement or control characters")
     min_words: int = Field(50, ge=0, description="skip the word statistics on shorter prose (Gopher's documents: 50+ words)")
 
@@ -130,6 +136,11 @@ class QualityFilter(Filter):
                 return Verdict("avg_word_length", f"{avg:.2f} < {p.min_avg_word_length}")
             if avg > p.max_avg_word_length:
                 return Verdict("avg_word_length", f"{avg:.2f} > {p.max_avg_word_length}")
-            if s["stop_words"] < p.min_stop_words:
+            if s["stop_words"] < p.min_stop_words and self._judged_language(text):
                 return Verdict("stop_words", f"{s['stop_words']} < {p.min_stop_words}")
         return None
+
+    def _judged_language(self, text: str) -> bool:
+        """Whether the prose is in a language the stop-word list is for (langdetect's best guess)."""
+        langs = detect_languages(prose_of(text))
+        return bool(langs) and langs[0][0] in self.params.stop_words_languages

@@ -32,6 +32,8 @@ def run(
     max_gen_toks: Optional[int] = typer.Option(None, "--max-gen-toks", help="Cap generated tokens (default: per suite)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="auto (vLLM on CUDA when installed, else HF), hf or vllm; "
                                           "default $WORKBENCH_GEN_BACKEND or auto. Part of the cache key."),
+    checkpoints: Optional[int] = typer.Option(None, "--checkpoints", help="Average likelihood metrics over the run's "
+                                              "last K adapters (default: all it kept with keep_adapters; 1: the final one)."),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every library's output (default: in a log file)."),
 ):
@@ -41,7 +43,7 @@ def run(
 
     with command_output(workspace(), "eval", verbose):
         results = evaluate(workspace(), model, suites=suites, layer=layer, batch_size=batch_size, limit=limit,
-                           max_gen_toks=max_gen_toks, backend=backend)
+                           max_gen_toks=max_gen_toks, backend=backend, checkpoints=checkpoints)
     if as_json:
         print_json([r.as_dict() for r in results])
         return
@@ -84,6 +86,24 @@ def make_suite(
     s = do_make(name, template, data, dest=dest, force=force, max_gen_toks=max_gen_toks, system_prompt=system_prompt,
                 chat_template=False if no_chat_template else None)
     console.print(f"suite [bold]{s.name}[/] in {s.dir}: " + ", ".join(f"{l}={len(s.rows(l))} items" for l in s.tasks))
+
+
+@app.command("heldout")
+def heldout(
+    version: str = typer.Argument(..., help="Dataset version (id, prefix or name) to hold rows out of."),
+    rows: int = typer.Option(500, "--rows", help="How many single-turn rows to hold out."),
+    name: str = typer.Option(..., "--name", help="Name of the held-out suite (a folder in WORKBENCH_HOME/evalsuites)."),
+    dest: Optional[str] = typer.Option(None, "--dest", help="Folder to write the suite in instead."),
+    train_name: Optional[str] = typer.Option(None, "--train-name", help="Name of the version without the held-out rows."),
+):
+    """Hold rows of a version out as a likelihood-only suite (bits per byte of each answer), and save the rest as the version to train on."""
+    from workbench.evals.heldout import make_heldout
+
+    h = make_heldout(workspace(), version, rows, name, dest=dest, train_name=train_name)
+    skipped = f" ({h.skipped_multiturn} multi-turn rows not eligible, kept for training)" if h.skipped_multiturn else ""
+    console.print(f"suite [bold]{h.suite.name}[/] in {h.suite.dir}: {h.n_heldout} held-out rows{skipped}\n"
+                  f"train on version [bold]{h.train_name}[/] ({h.train_version}, {h.n_train} rows): it leaves them out; "
+                  f"a run trained on any of them is refused by this suite")
 
 
 @app.command("results")

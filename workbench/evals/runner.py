@@ -19,6 +19,9 @@ from pathlib import Path
 
 from workbench import hashing
 from workbench.errors import WorkbenchError
+from workbench.evals.checkpoints import (average_samples, checkpoint_settings, likelihood_metrics, mean_metrics,
+                                         run_checkpoints)
+from workbench.evals.heldout import check_not_trained_on
 from workbench.evals.likelihood import BPB, LIKELIHOOD_TYPES, likelihood_sample, reference_bpb
 from workbench.evals.scoring import directions
 from workbench.evals.suites import LAYERS, SMOKE_SIZE, Suite, SuiteError, select
@@ -68,6 +71,9 @@ class SuiteRun:
     samples: list[dict]
     higher_is_better: dict[str, bool]
     likelihood_s: float
+    # (sample index, context, reference) of each item whose reference was scored teacher-forced:
+    # what an earlier checkpoint rescores (workbench.evals.checkpoints)
+    references: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------
@@ -281,7 +287,7 @@ def _run_suite(lm, suite: Suite, layer: str, limit: int | None, max_gen_toks: in
         if num is not None:
             agg[name] = num
     kind = suite.output_type(layer)
-    samples, contexts, refs = [], [], []
+    samples, contexts, refs, index = [], [], [], []
     for s in out["samples"][task]:
         doc = s["doc"]
         metrics = {m: _number(s[m]) for m in (s.get("metrics") or []) if m in s and _number(s[m]) is not None}
@@ -304,6 +310,7 @@ def _run_suite(lm, suite: Suite, layer: str, limit: int | None, max_gen_toks: in
                                 f"({suite.reference_field!r}, named in metadata.reference)")
             contexts.append(prompt)
             refs.append(str(ref))
+            index.append(len(samples) - 1)
     lik_s = 0.0
     if refs:
         t0 = time.perf_counter()
@@ -314,7 +321,42 @@ def _run_suite(lm, suite: Suite, layer: str, limit: int | None, max_gen_toks: in
     if bpbs:
         agg[BPB] = sum(bpbs) / len(bpbs)
     declared = {k.partition(",")[0]: v for k, v in (out.get("higher_is_better", {}).get(task) or {}).items()}
-    return SuiteRun(agg, samples, directions(agg, declared), lik_s)
+    return SuiteRun(agg, samples, directions(agg, declared), lik_s, list(zip(index, contexts, refs)))
+
+
+def _likelihood_pass(lm, suite: Suite, layer: str, limit: int | None, final: SuiteRun) -> list[dict]:
+    """Another checkpoint's per-item likelihood scores on the items `final` scored: a
+    likelihood-only suite run again whole (no generation), else its references rescored."""
+    if suite.likelihood_only:
+        return _run_suite(lm, suite, layer, limit).samples
+    if not final.references:
+        return []
+    idx, contexts, refs = zip(*final.references)
+    return [{"item_id": final.samples[i]["item_id"], "scores": {BPB: bpb}}
+            for i, bpb in zip(idx, reference_bpb(lm, list(contexts), list(refs)))]
+
+
+def _average_checkpoints(cat, target: Target, earlier: list, pending: list, batch_size: int, backend: str,
+                         merge: bool, layer: str, limit: int | None) -> None:
+    """Score the pending suites' likelihood metrics at each earlier adapter, average them per item
+    with the final adapter's, and save each result (its wall time includes the extra passes)."""
+    others: list[list[list[dict]]] = [[] for _ in pending]
+    for ckpt in earlier:
+        t0 = time.perf_counter()
+        lm = _load_lm(Target(target.spec, target.pretrained, ckpt.adapter_dir, target.run_id, target.model_key),
+                      batch_size, backend, merge)
+        for j, (suite, row, run) in enumerate(pending):
+            others[j].append(_likelihood_pass(lm, suite, layer, limit, run))
+        del lm
+        share = (time.perf_counter() - t0) / len(pending)
+        for _suite, row, _run in pending:
+            row["wall_s"] += share
+            row["likelihood_s"] += share
+    for (suite, row, run), runs in zip(pending, others):
+        metrics = likelihood_metrics(run.samples, suite.likelihood_only)
+        samples = average_samples(run.samples, runs, metrics)
+        row["metrics"] = mean_metrics(row["metrics"], samples, metrics)
+        cat.save_eval_result(row, samples)
 
 
 def _count_tokens(tokenizer, texts: list[str]) -> int:
@@ -324,13 +366,16 @@ def _count_tokens(tokenizer, texts: list[str]) -> int:
 def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, layer: str = "smoke",
              batch_size: int = 16, limit: int | None = None, progress: bool = True,
              max_gen_toks: int | None = None, backend: str | None = None,
-             merge: bool = True) -> list[SuiteResult]:
+             merge: bool = True, checkpoints: int | None = None) -> list[SuiteResult]:
     """Evaluate a base model spec or a training run id on suites; cached per (model, suite, settings).
 
     `limit` takes the first N items of each suite's layer; `max_gen_toks` caps generation;
     `backend` (auto, hf, vllm; see workbench.device.generation_backend) picks the generator
     (all three are part of the cache key). Progress bars show unless progress=False. A run's
     adapter is merged into the base weights for the hf backend unless merge=False (not keyed).
+    `checkpoints` K averages likelihood metrics over a run's last K kept adapters (default: all
+    the run kept, none unless it was trained with keep_adapters; workbench.evals.checkpoints).
+    A held-out suite (`workbench eval heldout`) refuses a run trained on any of its rows.
     """
     from workbench.device import generation_backend
 
@@ -342,8 +387,20 @@ def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, l
     settings = settings_for(layer, limit, max_gen_toks, backend=gen.name)
     if target.adapter_dir:
         settings["adapter"] = ("merged" if merge else "peft") if gen.name == "hf" else "lora"
+    run_row = _find_run(ws, target.run_id) if target.run_id else None
+    if checkpoints not in (None, 1) and run_row is None:
+        raise EvalError(f"--checkpoints {checkpoints}: {model!r} is not a training run; only a run has checkpoints")
+    kept = run_checkpoints(run_row, checkpoints) if run_row is not None else []
+    if len(kept) > 1:
+        base_key = run_row.get("base_model_hash") or hashing.model_identity(target.pretrained)["hash"]
+        settings["checkpoints"] = checkpoint_settings(run_row, base_key, kept)
+    for suite in chosen:
+        if run_row is not None and suite.heldout_of:
+            check_not_trained_on(ws, suite, run_row)
     cat = ws.catalog()
     results: list[SuiteResult] = []
+    rows: dict[str, tuple[dict, bool]] = {}
+    pending: list[tuple[Suite, dict, SuiteRun]] = []
     lm = None
     from workbench.progress import progress_bar
 
@@ -354,6 +411,7 @@ def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, l
         for suite in chosen:
             rid = cache_key(target.model_key, suite, settings)
             row = cat.get_eval_result(rid)
+            cached = row is not None
             if row is None:
                 if lm is None:
                     _prepare_offline()
@@ -367,17 +425,23 @@ def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, l
                        "n_items": len(run.samples), "metrics": run.metrics, "primary_metric": suite.primary_metric,
                        "higher_is_better": run.higher_is_better, "gen_tokens": _count_tokens(lm.tokenizer, generated),
                        "wall_s": wall, "likelihood_s": run.likelihood_s}
-                cat.save_eval_result(row, run.samples)
-                cached = False
-            else:
-                cached = True
-            results.append(SuiteResult(suite=suite.name, layer=layer, target=target.spec, model_key=target.model_key,
-                                       result_id=rid, n_items=row["n_items"], metrics=row["metrics"],
-                                       primary_metric=row.get("primary_metric"),
-                                       higher_is_better=row.get("higher_is_better") or directions(row["metrics"]),
-                                       cached=cached, wall_s=row.get("wall_s") or 0.0,
-                                       gen_tokens=row.get("gen_tokens") or 0,
-                                       likelihood_s=row.get("likelihood_s") or 0.0,
-                                       run_id=target.run_id, settings=settings))
+                if len(kept) > 1:  # saved once the earlier checkpoints are scored too
+                    pending.append((suite, row, run))
+                else:
+                    cat.save_eval_result(row, run.samples)
+            rows[suite.name] = (row, cached)
             advance()
+        if pending:
+            lm = None  # one model in memory at a time
+            _average_checkpoints(cat, target, kept[:-1], pending, batch_size, gen.name, merge, layer, limit)
+    for suite in chosen:
+        row, cached = rows[suite.name]
+        results.append(SuiteResult(suite=suite.name, layer=layer, target=target.spec, model_key=target.model_key,
+                                   result_id=row["id"], n_items=row["n_items"], metrics=row["metrics"],
+                                   primary_metric=row.get("primary_metric"),
+                                   higher_is_better=row.get("higher_is_better") or directions(row["metrics"]),
+                                   cached=cached, wall_s=row.get("wall_s") or 0.0,
+                                   gen_tokens=row.get("gen_tokens") or 0,
+                                   likelihood_s=row.get("likelihood_s") or 0.0,
+                                   run_id=target.run_id, settings=settings))
     return results

@@ -77,23 +77,25 @@ def read_jsonl(path: str | os.PathLike, required: list[str] | tuple[str, ...] = 
     return rows
 
 
-def layer_rows(rows: list[dict], layer: str, smoke_size: int = 30) -> list[dict]:
-    """`core` is every row; `smoke` is rows flagged `smoke`, or the first `smoke_size` if none are."""
-    if layer == "core":
+def layer_rows(rows: list[dict], layer: str, smoke_size: int = 30, smoke_rows: str | None = None) -> list[dict]:
+    """`core` is every row; `smoke` is rows flagged `smoke`, or the first `smoke_size` if none are.
+    A likelihood-only suite may set `metadata.smoke_rows: all`: its smoke layer is every row too
+    (scoring a reference costs one forward pass, so a few hundred items fit any layer)."""
+    if layer == "core" or smoke_rows == "all":
         return rows
     flagged = [r for r in rows if r.get("smoke")]
     return flagged or rows[:smoke_size]
 
 
 def load_docs(base_dir: str | os.PathLike, data_file: str = "data.jsonl", layer: str = "core",
-              required_fields: list[str] | None = None, **_ignored):
+              required_fields: list[str] | None = None, smoke_rows: str | None = None, **_ignored):
     """A DatasetDict({'test': ...}) for lm-eval from a JSONL next to the suite's YAML."""
     import datasets
 
     path = Path(data_file)
     if not path.is_absolute():
         path = Path(base_dir) / path
-    rows = layer_rows(read_jsonl(path, required_fields or []), layer)
+    rows = layer_rows(read_jsonl(path, required_fields or []), layer, smoke_rows=smoke_rows)
     for r in rows:
         # IFEval kwargs differ per instruction; arrow would unify them into one struct with
         # nulls. Keep them as JSON text and decode in the scorer instead.
@@ -101,6 +103,16 @@ def load_docs(base_dir: str | os.PathLike, data_file: str = "data.jsonl", layer:
             r["kwargs"] = json.dumps(r["kwargs"])
         r.pop("smoke", None)
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
+
+
+def likelihood_scores(doc: dict, results, reference: str = "reference") -> dict:
+    """A likelihood-only suite's per-item score (output_type loglikelihood, no generation): bits
+    per byte of the reference `doc[reference]` from lm-eval's (loglikelihood, is_greedy). The
+    workbench runner recomputes it on the exact scored continuation (workbench.evals.likelihood,
+    which also counts whitespace moved from the end of the prompt); plain lm_eval gets this."""
+    ll = results[0][0] if isinstance(results[0], (list, tuple)) else results[0]
+    n = len(str(doc.get(reference) or "").encode("utf-8"))
+    return {"bits_per_byte": -float(ll) / math.log(2) / n if n else float("nan")}
 
 
 # ---------------------------------------------------------------------------------------

@@ -45,10 +45,13 @@ SUITE_PATHS: Registry[Path] = Registry("suite path", "workbench.suites", _suite_
 
 
 def default_dirs() -> list[Path]:
-    """Folders on WORKBENCH_SUITES (os.pathsep-separated), evalsuites/ of this checkout and of the
-    current directory, then the suite folders of installed packages (SUITE_PATHS); on a name in
+    """Folders on WORKBENCH_SUITES (os.pathsep-separated), WORKBENCH_HOME/evalsuites (held-out suites
+    of the workspace's data), evalsuites/ of this checkout and of the current directory, then the suite folders of installed packages (SUITE_PATHS); on a name in
     two of them, the first wins."""
     dirs = [Path(p) for p in os.environ.get("WORKBENCH_SUITES", "").split(os.pathsep) if p]
+    home = workspace_suites_dir()
+    if home.is_dir():
+        dirs.append(home)
     repo = Path(__file__).resolve().parents[2] / "evalsuites"
     if repo.is_dir():
         dirs.append(repo)
@@ -56,6 +59,11 @@ def default_dirs() -> list[Path]:
     if cwd.is_dir() and cwd.resolve() not in [d.resolve() for d in dirs]:
         dirs.append(cwd)
     return dirs + [p for p in SUITE_PATHS.values() if p.resolve() not in [d.resolve() for d in dirs]]
+
+
+def workspace_suites_dir() -> Path:
+    """WORKBENCH_HOME/evalsuites: suites made from a workspace's own data (`workbench eval heldout`)."""
+    return Path(os.environ.get("WORKBENCH_HOME", ".workbench")).resolve() / "evalsuites"
 
 
 class _Function(str):
@@ -101,6 +109,20 @@ def read_task_yaml(path: Path, _seen: frozenset = frozenset()) -> dict:
         merged.update(sub)
     merged.update(data)
     return merged
+
+
+def included_files(path: Path, _seen: frozenset = frozenset()) -> list[Path]:
+    """The files a task YAML's `include:` chain reads (resolved), with the utils.py beside each
+    (its `!function` hooks live there)."""
+    out: list[Path] = []
+    includes = _read_yaml(path).get("include")
+    for inc in [] if includes is None else includes if isinstance(includes, list) else [includes]:
+        inc_path = (Path(inc) if Path(inc).is_absolute() else path.parent / str(inc)).resolve()
+        if inc_path in _seen or not inc_path.is_file():
+            continue  # read_task_yaml names the cycle or the missing file
+        out += [inc_path, *[u for u in [inc_path.parent / "utils.py"] if u.is_file()]]
+        out += included_files(inc_path, _seen | {inc_path})
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -150,6 +172,19 @@ class Suite:
         return str(ref) if ref else None
 
     @property
+    def likelihood_only(self) -> bool:
+        """Scored by likelihood alone (lm-eval `loglikelihood`/`multiple_choice` in every layer): no
+        generation, so a few hundred items cost about what 30 generated ones do."""
+        return bool(self.configs) and all(self.output_type(lay) != "generate_until" for lay in self.configs)
+
+    @property
+    def heldout_of(self) -> str | None:
+        """The dataset version whose rows this suite holds out (`metadata.heldout_of`, written by
+        `workbench eval heldout`); its item ids are record ids, and a run trained on any of them is refused."""
+        v = self._suite_meta().get("heldout_of")
+        return str(v) if v else None
+
+    @property
     def chat_template(self) -> bool:
         """Whether prompts go through the model's chat template (`metadata.chat_template`, default on)."""
         return bool(self._suite_meta().get("chat_template", True))
@@ -181,7 +216,9 @@ class Suite:
             return suite_config_id(self.configs["core"])
         files = sorted(p for p in self.dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                        and p.name != "make_data.py")
-        extra = {self.data_path(layer) for layer in self.configs} - set(files)
+        # a variant that includes another folder's task YAML depends on that file and its utils.py
+        outside = {q for p in self.files.values() for q in included_files(p) if not q.is_relative_to(self.dir)}
+        extra = ({self.data_path(layer) for layer in self.configs} | outside) - set(files)
         return suite_files_id((str(p.relative_to(self.dir) if p.is_relative_to(self.dir) else p), p.read_bytes())
                               for p in [*files, *sorted(extra)] if p.exists())
 
@@ -190,7 +227,8 @@ class Suite:
         from workbench.evals.scoring import DataError, layer_rows, read_jsonl
 
         try:
-            return layer_rows(read_jsonl(self.data_path(layer), self.required_fields(layer)), layer)
+            return layer_rows(read_jsonl(self.data_path(layer), self.required_fields(layer)), layer,
+                              smoke_rows=self.meta(layer).get("smoke_rows"))
         except DataError as e:
             raise SuiteError(f"suite {self.name}: {e}") from None
 

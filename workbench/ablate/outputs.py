@@ -154,3 +154,9 @@ def parse_output(kind: str, d: dict[str, Any]) -> TaskOutput:
     if kind not in OUTPUTS:
         raise OutputError(f"unknown task kind {kind!r}; known: {', '.join(OUTPUTS)}")
     return OUTPUTS[kind].from_dict(d)
+
+
+def done_outputs(tasks: list[dict[str, Any]], kind: str) -> list[tuple[dict[str, Any], TaskOutput]]:
+    """(row, typed output) of each done task of this kind among an ablation's stored task rows."""
+    return [(t, parse_output(kind, t["output"])) for t in tasks if t["kind"] == kind and t["status"] == "done"]
+

@@ -27,6 +27,7 @@ from workbench.ablate.estimate import Estimator, Planned, Work, plan, prior_seco
 from workbench.ablate.executors import LocalExecutor
 from workbench.ablate.lease import TaskLease
 from workbench.ablate.outputs import TaskOutput, parse_output
+from workbench.ablate.shared import shared_runs
 from workbench.ablate.spec import AblationSpec, load_spec
 from workbench.ablate.tasks import (BASE, Task, build_task, content_hash, eval_task,
                                     resolved_train_config, train_task, variant_train_config)
@@ -309,8 +310,6 @@ def status(ws: Workspace, name: str) -> dict:
     counts: dict[str, int] = {}
     for t in tasks:
         counts[t["status"]] = counts.get(t["status"], 0) + 1
-    from workbench.report.gather import shared_runs
-
     shared = shared_runs(abl["spec"], tasks)  # a variant seed whose data is another's: one train and eval row for both
     if shared:
         counts["shared"] = len(shared)

@@ -141,6 +141,7 @@ def export(
     `datasets.load_dataset(FOLDER)`."""
     from workbench.data.card import card_target, write_card
     from workbench.data.store import export_version
+    from workbench.report.verdicts import version_verdicts
 
     ws = workspace()
     if card:
@@ -148,4 +149,4 @@ def export(
     out = export_version(ws, version, path)
     console.print(f"wrote {out}")
     if card:
-        console.print(f"wrote {write_card(ws, version, out)}")
+        console.print(f"wrote {write_card(ws, version, out, version_verdicts(ws, version))}")

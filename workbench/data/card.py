@@ -57,23 +57,9 @@ def ablations_using(ws: Workspace, version_id: str) -> list[tuple[str, str]]:
     return found
 
 
-def verdict_lines(ws: Workspace, version_id: str) -> list[str]:
-    from workbench.report import report_data
-    from workbench.report.verdicts import sentence
-
-    lines = []
-    for name, variant in ablations_using(ws, version_id):
-        try:
-            data = report_data(ws, name)
-        except WorkbenchError as e:  # an ablation with nothing evaluated yet
-            lines.append(f"- ablation `{name}`, variant `{variant}`: no verdict yet ({e})")
-            continue
-        said = sentence(data, variant) if variant != data.baseline else f"{variant} is the baseline of this ablation."
-        lines.append(f"- ablation `{name}`, variant `{variant}`: {said}")
-    return lines or ["- no ablation has trained on this version yet"]
-
-
-def render_card(ws: Workspace, version_ref: str, data_file: str) -> str:
+def render_card(ws: Workspace, version_ref: str, data_file: str, verdicts: list[str] | None = None) -> str:
+    """The card's Markdown; `verdicts`: one line per ablation that trained on the version (the
+    report's `version_verdicts`, given by the caller: the report sits above the data)."""
     cat = ws.catalog(reader=True)
     v = cat.resolve_version(version_ref)
     stats = v.get("stats") or {}
@@ -102,7 +88,7 @@ def render_card(ws: Workspace, version_ref: str, data_file: str) -> str:
     removed = [[ver, r["step"], r["reason"], r["n"]] for ver in chain for r in cat.removal_summary(ver)]
     parts += ["## Removals by reason", ""]
     parts += _table(["version", "step", "reason", "records"], removed) if removed else ["None on this version's path.", ""]
-    parts += ["## Verdicts of ablations that used it", "", *verdict_lines(ws, v["id"]), ""]
+    parts += ["## Verdicts of ablations that used it", "", *(verdicts or ["- no ablation has trained on this version yet"]), ""]
     return "\n".join(parts)
 
 
@@ -114,8 +100,8 @@ def card_target(data_path: str | Path) -> Path:
     return card
 
 
-def write_card(ws: Workspace, version_ref: str, data_path: str | Path) -> Path:
+def write_card(ws: Workspace, version_ref: str, data_path: str | Path, verdicts: list[str] | None = None) -> Path:
     """README.md beside `data_path` (which names the data file in its front matter)."""
     card = card_target(data_path)
-    card.write_text(render_card(ws, version_ref, Path(data_path).name), encoding="utf-8")
+    card.write_text(render_card(ws, version_ref, Path(data_path).name, verdicts), encoding="utf-8")
     return card

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from workbench.ablate.outputs import BuildOutput, EvalOutput, TrainOutput, parse_output
+from workbench.ablate.outputs import done_outputs, parse_output
+from workbench.ablate.shared import shared_runs
 from workbench.ablate.tasks import BASE
 from workbench.evals.engine import SKIP_METRICS, Directions, decide, suite_questions
 from workbench.report.stats import ComparisonRow, headline_metrics, score_row, seed_spread
@@ -74,10 +75,6 @@ class ReportData:
                 and (variant is None or c.b == variant)]
 
 
-def _done(tasks: list[dict], kind: str) -> list[tuple[dict, BuildOutput | TrainOutput | EvalOutput]]:
-    return [(t, parse_output(kind, t["output"])) for t in tasks if t["kind"] == kind and t["status"] == "done"]
-
-
 def targets(ws: Workspace, name: str) -> tuple[dict, list[dict]]:
     """The ablation row and its evaluated targets (base first):
     [{variant, seed, target, results: {suite: result_id}, primary: {suite: metric}}].
@@ -88,7 +85,7 @@ def targets(ws: Workspace, name: str) -> tuple[dict, list[dict]]:
     abl = cat.get_ablation(name)
     tasks = cat.ablation_tasks(name)
     out = []
-    for t, o in _done(tasks, "eval"):
+    for t, o in done_outputs(tasks, "eval"):
         out.append({"variant": t["variant"], "seed": t["seed"], "target": o.target,
                     "results": {r.suite: r.result_id for r in o.results},
                     "primary": {r.suite: r.primary_metric for r in o.results}})
@@ -99,33 +96,6 @@ def targets(ws: Workspace, name: str) -> tuple[dict, list[dict]]:
             out.append({**by_target[run_id], "variant": variant, "seed": seed})
     out.sort(key=lambda r: (r["variant"] != BASE, r["variant"], r["seed"] or 0))
     return abl, out
-
-
-def shared_runs(spec: dict, tasks: list[dict]) -> list[tuple[str, int, str]]:
-    """(variant, seed, run id) for each variant seed whose training task another variant's row holds:
-    its data (its build's version) is that variant's, so the run is its run too."""
-    from pydantic import ValidationError
-
-    from workbench.ablate.spec import AblationSpec
-
-    try:
-        parsed = AblationSpec.model_validate(spec)
-    except ValidationError:  # a spec stored by an older workbench: each variant reads its own rows only
-        return []
-    versions = {t["variant"]: o.version for t, o in _done(tasks, "build")}
-    trains = _done(tasks, "train")
-    own = {(t["variant"], t["seed"]) for t, _ in trains}
-    kind = {v.name: (v.method, v.from_) for v in parsed.variants}
-    out = []
-    for v in parsed.variants:
-        for seed in parsed.seeds_for(v.name):
-            if (v.name, seed) in own or v.name not in versions:
-                continue
-            same = [(t, o) for t, o in trains if t["seed"] == seed and t["inputs"].get("version") == versions[v.name]]
-            same.sort(key=lambda x: kind.get(x[0]["variant"]) != (v.method, v.from_))  # the same method first
-            if same and kind.get(same[0][0]["variant"]) == (v.method, v.from_):
-                out.append((v.name, seed, same[0][1].run_id))
-    return out
 
 
 def result_id(ws: Workspace, name: str, target: str, suite: str) -> str | None:
@@ -181,7 +151,7 @@ def _runs(cat, tasks: list[dict]) -> list[dict]:
     return [{"variant": t["variant"], "seed": t["seed"], "run_id": o.run_id, "mode": o.mode, "wall_s": o.train_wall_s,
              "tokens_per_s": o.tokens_per_s, "method": (t["inputs"].get("config") or {}).get("method") or "sft",
              **_curves(cat.run_steps(o.run_id))}
-            for t, o in _done(tasks, "train")]
+            for t, o in done_outputs(tasks, "train")]
 
 
 def _curves(steps: list[dict]) -> dict:

@@ -9,7 +9,9 @@ import math
 
 from workbench.evals.decide import METHOD_NOTE, TRAINING_NOISE_MISSING
 from workbench.evals.verdict import rule_text
-from workbench.report.gather import ReportData
+from workbench.data.card import ablations_using
+from workbench.errors import WorkbenchError
+from workbench.report.gather import ReportData, report_data
 from workbench.report.stats import ADJUST, ALPHA, ComparisonRow
 
 
@@ -104,3 +106,20 @@ SPREAD_COLUMNS = ["variant", "suite", "metric", "per-seed means", "SD across see
 
 def _p(p: float | None) -> str:
     return "" if p is None else f"{p:.3g}"
+
+
+def version_verdicts(ws, version_ref: str) -> list[str]:
+    """One line per ablation that trained on a dataset version: its verdict on that variant (the
+    dataset card's last section, workbench.data.card)."""
+    version_id = ws.catalog(reader=True).resolve_version(version_ref)["id"]
+    lines = []
+    for name, variant in ablations_using(ws, version_id):
+        try:
+            data = report_data(ws, name)
+        except WorkbenchError as e:  # an ablation with nothing evaluated yet
+            lines.append(f"- ablation `{name}`, variant `{variant}`: no verdict yet ({e})")
+            continue
+        said = sentence(data, variant) if variant != data.baseline else f"{variant} is the baseline of this ablation."
+        lines.append(f"- ablation `{name}`, variant `{variant}`: {said}")
+    return lines or ["- no ablation has trained on this version yet"]
+

@@ -5,7 +5,7 @@ machine (2 CPU cores, the bundled 135M model):
 
 - build: rows read (+ teacher generations when the variant synthesizes);
 - train: optimizer steps x examples per step x tokens per example (capped at max_length),
-  plus loading the model and the sanity generations;
+  plus a task's overhead (loading the model, saving the adapter);
 - eval: per suite, generation batches x max_gen_toks (a batch runs to its longest answer),
   plus one likelihood pass per item where the suite has a reference.
 
@@ -36,7 +36,6 @@ BUILD_S_PER_ROW = 0.004
 BUILD_OVERHEAD_S = 0.5
 TRAIN_TOKENS_PER_S = 60.0
 TRAIN_OVERHEAD_S = 20.0  # a child process, loading the model, saving the adapter
-SINGLE_GEN_TOKENS_PER_S = 18.0  # sanity generations: one prompt at a time
 BATCH_STEP_S = 0.25  # one decoding step of a 16-prompt batch through lm-eval (padding, stop checks, LoRA)
 EVAL_OVERHEAD_S = 15.0
 AFTER_TASKS_S = 4.0  # the console summary after the last task (its statistics)
@@ -104,12 +103,17 @@ def train_steps(config: dict, n_rows: int, mean_tokens: float) -> int:
     return math.ceil(config["epochs"] * steps_per_epoch(max(n_rows, 1), config["batch_size"], config["grad_accum"]))
 
 
-def train_prior(config: dict, n_rows: int, mean_tokens: float) -> float:
+def train_tokens(config: dict, n_rows: int, mean_tokens: float) -> float:
+    """The tokens a run's priced by: optimizer steps x examples per step x padded tokens per example."""
     per_step = config["batch_size"] * config["grad_accum"]
     steps = train_steps(config, n_rows, mean_tokens)
-    tokens = steps * per_step * min(config["max_length"], mean_tokens * PAD_FACTOR)
-    sanity = config.get("sanity_prompts", 0) * config.get("sanity_max_new_tokens", 0) / SINGLE_GEN_TOKENS_PER_S
-    return TRAIN_OVERHEAD_S + tokens / TRAIN_TOKENS_PER_S + sanity
+    return steps * per_step * min(config["max_length"], mean_tokens * PAD_FACTOR)
+
+
+def train_prior(config: dict, n_rows: int, mean_tokens: float) -> float:
+    """The training loop at TRAIN_TOKENS_PER_S plus TRAIN_OVERHEAD_S. Sanity generations are not
+    priced: an ablation runs without them unless `--sanity` (a few seconds a run then)."""
+    return TRAIN_OVERHEAD_S + train_tokens(config, n_rows, mean_tokens) / TRAIN_TOKENS_PER_S
 
 
 def train_prior_from_inputs(inputs: dict, cat=None, sources: list[str] | None = None) -> float:
@@ -124,21 +128,29 @@ def train_prior_from_inputs(inputs: dict, cat=None, sources: list[str] | None = 
     return train_prior(inputs["config"], rows, mean_tokens)
 
 
-def eval_prior(suites: list[str], layer: str, limit: int | None, batch_size: int = 16) -> float:
+def eval_parts(suites: list[str], layer: str, limit: int | None, batch_size: int = 16) -> tuple[int, int]:
+    """(decoding steps, likelihood items) of an eval: per suite, generation batches x max_gen_toks
+    (a batch runs to its longest answer), plus one likelihood pass per item (the suite's own
+    loglikelihood task, or its reference's bits per byte)."""
     from workbench.evals.suites import select
 
-    seconds = EVAL_OVERHEAD_S
+    steps = items = 0
     for suite in select(suites, layer):
         n = len(suite.rows(layer)) if not suite.builtin else 30
         n = min(n, limit) if limit else n
         if suite.output_type(layer) == "generate_until":
             gen = (suite.configs[layer].get("generation_kwargs") or {}).get("max_gen_toks", 256)
-            seconds += math.ceil(n / batch_size) * int(gen) * BATCH_STEP_S
+            steps += math.ceil(n / batch_size) * int(gen)
         else:
-            seconds += n * LIKELIHOOD_S_PER_ITEM
+            items += n
         if suite.reference_field:
-            seconds += n * LIKELIHOOD_S_PER_ITEM
-    return seconds
+            items += n
+    return steps, items
+
+
+def eval_prior(suites: list[str], layer: str, limit: int | None, batch_size: int = 16) -> float:
+    steps, items = eval_parts(suites, layer, limit, batch_size)
+    return EVAL_OVERHEAD_S + steps * BATCH_STEP_S + items * LIKELIHOOD_S_PER_ITEM
 
 
 def prior_seconds(kind: str, inputs: dict, cat=None, sources: list[str] | None = None) -> float:

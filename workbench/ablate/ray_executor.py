@@ -14,9 +14,15 @@ The contract between the driver (the `workbench ablate` process) and the workers
   `resources`, or the CLI's `--num-cpus` / `--num-gpus`): by default 1 CPU per task, and on a
   cluster with GPUs 1 GPU per train and eval task. A task uses as many torch / OMP / MKL threads
   as the CPUs it asked for.
-- Train and eval tasks run in a fresh worker process each (`max_calls=1`), so a worker holds one
-  model at a time, as the local executor's child processes do. Workers run at the normal
-  priority (Ray's default niceness of 15 starves them on a machine that does anything else).
+- Train and eval tasks run in warm Ray workers, as the local executor's do (worker.py): a worker
+  process imports torch once and runs up to `max_tasks` model tasks one at a time
+  (WORKBENCH_WORKER_MAX_TASKS, default 8: Ray's `max_calls`, after which Ray starts a fresh
+  one), holding one model at a time; the peak RSS is reset before each task, so a run's recorded
+  peak is its own, and CUDA's cache is emptied after it. `warm=False` (`ablate
+  --fresh-processes`) is the old `max_calls=1`: a fresh process per model task. Unlike the local
+  executor's worker, a Ray worker whose task raised is not replaced at once (Ray keeps it; it is
+  replaced at its `max_calls`); a worker that crashes is replaced by Ray. Workers run at the
+  normal priority (Ray's default niceness of 15 starves them on a machine that does anything else).
 
 The runner's bookkeeping (catalog reads, task rows, logging) runs in the driver, one call at a
 time (a lock, released while a task runs on Ray), so resume, failure isolation per variant and
@@ -39,6 +45,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from workbench.ablate.executors import ISOLATED_KINDS, execute_detached
+from workbench.ablate.worker import MAX_TASKS_ENV, limit, reset_peak
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.spec import ResourcesSpec
 from workbench.ablate.tasks import AblationError, Task
@@ -59,7 +66,7 @@ class TaskTiming:
 
     label: str
     kind: str
-    fresh_worker: bool  # torch not imported yet in its worker (so a new process: each train and eval task gets one)
+    fresh_worker: bool  # torch not imported yet in its worker (a new process: the first model task of each worker)
     snapshot_s: float  # driver: the catalog snapshot sent with the task
     wait_s: float  # submitted -> the worker began: free resources, a worker process, importing workbench
     imports_s: float  # worker: torch + transformers, where this worker had not imported them yet
@@ -82,10 +89,15 @@ def _on_worker(home: str, task: dict, catalog: bytes, submitted: float):
     if task["kind"] in ISOLATED_KINDS:
         import torch  # noqa: F401 - timed apart: what a fresh worker pays before a model task
         import transformers  # noqa: F401
+        reset_peak()  # a warm worker: the run's recorded peak is this task's own
     imported = time.time()
     ctx = ray.get_runtime_context()
     where = f"{socket.gethostname()} (ray node {ray.util.get_node_ip_address()} {ctx.get_node_id()[:8]}, pid {os.getpid()})"
-    output, delta = execute_detached(home, task, catalog, where=where)
+    try:
+        output, delta = execute_detached(home, task, catalog, where=where)
+    finally:
+        if task["kind"] in ISOLATED_KINDS and torch.cuda.is_available():
+            torch.cuda.empty_cache()  # the next task in this worker starts with the GPU's memory free
     times = {"fresh_worker": fresh, "wait_s": began - submitted, "imports_s": imported - began,
              "step_s": time.time() - imported, "done": time.time()}
     return output, delta, times
@@ -96,8 +108,10 @@ class RayExecutor:
     "HOST:PORT"); None starts a local instance with `num_cpus` cores (default: all)."""
 
     def __init__(self, address: str | None = None, resources: ResourcesSpec | None = None,
-                 num_cpus: int | None = None, isolate: bool = True):
-        self.address, self.num_cpus, self.isolate = address, num_cpus, isolate
+                 num_cpus: int | None = None, isolate: bool = True, warm: bool = True, sanity: bool = False,
+                 max_tasks: int | None = None):
+        self.address, self.num_cpus, self.isolate, self.sanity = address, num_cpus, isolate, sanity
+        self.max_tasks = 1 if not warm else int(max_tasks or limit(MAX_TASKS_ENV, 0) or 8)
         self.resources = resources or ResourcesSpec()
         self._lock = threading.Lock()
         self._held = threading.local()
@@ -115,7 +129,7 @@ class RayExecutor:
                 "_system_config": {"worker_niceness": WORKER_NICENESS}}
             ray.init(log_to_driver=False, configure_logging=False, **kw)
         if self._remote is None:  # max_calls is fixed per remote function: one for model tasks, one for builds
-            self._remote = {True: ray.remote(max_calls=1)(_on_worker), False: ray.remote(_on_worker)}
+            self._remote = {True: ray.remote(max_calls=self.max_tasks)(_on_worker), False: ray.remote(_on_worker)}
             self._gpus = float(ray.cluster_resources().get("GPU", 0.0))
         return ray
 
@@ -155,8 +169,8 @@ class RayExecutor:
         ray = self._start()
         cat = ws.catalog()
         opts = self.options(task.kind)
-        payload = {**task.to_dict(), "threads": opts["num_cpus"]}
-        remote = self._remote[self.isolate and task.kind in ISOLATED_KINDS]  # a fresh process for a model
+        payload = {**task.to_dict(), "threads": opts["num_cpus"], "sanity": self.sanity}
+        remote = self._remote[self.isolate and task.kind in ISOLATED_KINDS]  # a (warm) worker for a model
         t0 = time.time()
         catalog = snapshot(cat)
         submitted = time.time()

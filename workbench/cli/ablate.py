@@ -18,7 +18,13 @@ def run(
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Where to write the report (default reports/NAME)."),
     no_report: bool = typer.Option(False, "--no-report", help="Do not write the report."),
     in_process: bool = typer.Option(False, "--in-process", help="Run train and eval tasks in this process "
-                                    "(default: a child process each, so one model is in memory at a time)."),
+                                    "(default: in a warm worker process, so one model is in memory at a time)."),
+    fresh_processes: bool = typer.Option(False, "--fresh-processes", help="A fresh process per train and eval "
+                                         "task (default: warm workers that import torch once and run task "
+                                         "after task; WORKBENCH_WORKER_MAX_RSS_MB bounds their memory)."),
+    sanity: bool = typer.Option(False, "--sanity", help="Run each training's sanity generations (a few greedy "
+                                "answers on held-out prompts; off in ablations, whose evals measure every run; "
+                                "not part of the run id)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the task graph, what is cached, and a time estimate; run nothing."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every library's output (default: in a log file per task)."),
     executor: str = typer.Option("local", "--executor", help="local (one task at a time) or ray (tasks in "
@@ -63,7 +69,8 @@ def run(
         _dry_run(ws, spec)
         return
     resources = load_spec(spec).resources.override(num_cpus, num_gpus)
-    chosen = make_executor(executor, address=address, resources=resources, isolate=not in_process)
+    chosen = make_executor(executor, address=address, resources=resources, isolate=not in_process,
+                           warm=not fresh_processes, sanity=sanity)
     tail_s = AFTER_TASKS_S + (0.0 if no_report else REPORT_S)  # the summary and report below, for the ETA
     if until_decided or budget:  # rounds of the runner, seeds added where undecided: one line per task
         result = _until_decided(ws, spec, until_decided, budget, max_looks, spending, executor=chosen,

@@ -1,6 +1,15 @@
-"""The post-training sanity check: greedy generations on held-out prompts, format and stop checked."""
+"""The post-training sanity check: greedy generations on held-out prompts, format and stop checked.
+
+They are a look at one run, not a measurement, so an ablation leaves them out (its evals measure
+every run): the ablation's executor runs each train task with WORKBENCH_SANITY=0 unless
+`workbench ablate --sanity` asks for them. The setting is not part of the run's config or id:
+the same run, with or without its sanity generations (its row then has none)."""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from workbench import reasoning
 from workbench.train.render import Prepared, conversation
@@ -14,9 +23,31 @@ SANITY_PROMPTS = [
 ]
 
 
+SANITY_ENV = "WORKBENCH_SANITY"  # "0": no sanity generations in this process (an ablation's default)
+
+
+def enabled() -> bool:
+    return os.environ.get(SANITY_ENV, "1") != "0"
+
+
+@contextmanager
+def switched(on: bool) -> Iterator[None]:
+    """Sanity generations on or off while the block runs (and in the processes it starts)."""
+    before = os.environ.get(SANITY_ENV)
+    os.environ[SANITY_ENV] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SANITY_ENV, None)
+        else:
+            os.environ[SANITY_ENV] = before
+
+
 def sanity_prompts(data: Prepared, n: int) -> list[dict]:
-    """Prompts from the eval split when there is one, else fixed prompts outside any dataset."""
-    if n <= 0:
+    """Prompts from the eval split when there is one, else fixed prompts outside any dataset;
+    none where sanity generations are switched off (`enabled`)."""
+    if n <= 0 or not enabled():
         return []
     out = []
     for rec in data.eval_records[:n]:

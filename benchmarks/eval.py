@@ -15,10 +15,26 @@
    bound: a measured fp32 matmul rate / (2 x parameters) FLOPs per token. The run is trained
    once (12 steps of 6 rows, as in the quickstart) into --home and reused.
 
-Each measurement uses a fresh temporary workspace, so nothing is cached between them.
+4. `--likelihood-cost`: seconds per item of the same N gsm_style items (core layer) scored
+   three ways in one process on the bundled model: generation with its reference pass
+   (gsm_style), that pass alone, and the likelihood-only suite (gsm_style_bpb, no generation).
+   Model load excluded; fresh workspaces.
+
+5. `--checkpoint-variance`: what checkpoint averaging (train `keep_adapters: K`, eval
+   `checkpoints=K`) does to the seed variance of bits per byte. The example data is split by
+   `workbench eval heldout` (--heldout rows held out as a likelihood-only suite); variant A is
+   the rest, variant B the rest less a keyed quarter of its rows; each trains at --seeds with
+   --steps x 6 rows and keeps K adapters; every run is scored on the held-out suite at the
+   final adapter (K=1) and averaged over its last K. Reported: the seed variance of each
+   variant's mean bits per byte and of the paired difference B - A, and their ratios.
+
+Each measurement uses a fresh temporary workspace, so nothing is cached between them (but 5,
+which keeps its runs in --home).
 Run: python benchmarks/eval.py [--model smollm2-135m-instruct] [--prompts 16] [--batch-size 16]
      python benchmarks/eval.py --skip-throughput --suites gsm_style,semsim,think_follow   # likelihood cost only
      python benchmarks/eval.py --arms --suite think_follow --prompts 30 --max-gen-toks 128   # base/unmerged/merged
+     python benchmarks/eval.py --likelihood-cost --prompts 16                              # per-item cost
+     python benchmarks/eval.py --checkpoint-variance --seeds 0,1,2 --keep 4 --steps 16   # averaging vs seed noise
 """
 
 from __future__ import annotations
@@ -69,6 +85,12 @@ def main() -> None:
     ap.add_argument("--decode-options", action="store_true",
                     help="only fixed-work decoding: batch sizes (--batch-sizes), static KV cache, --compile")
     ap.add_argument("--compile", action="store_true", help="--decode-options: also torch.compile (slow to compile)")
+    ap.add_argument("--likelihood-cost", action="store_true", help="only per-item cost: generation vs likelihood-only")
+    ap.add_argument("--checkpoint-variance", action="store_true", help="only checkpoint averaging vs seed variance")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--keep", type=int, default=4, help="--checkpoint-variance: adapters kept and averaged (K)")
+    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--heldout", type=int, default=60)
     args = ap.parse_args()
     import torch
 
@@ -77,6 +99,10 @@ def main() -> None:
         return compare_arms(args)
     if args.decode_options:
         return decode_options(args)
+    if args.likelihood_cost:
+        return likelihood_cost(args)
+    if args.checkpoint_variance:
+        return checkpoint_variance(args)
     # warm-up: converts/loads the bundled model and lm-eval once, outside the timings
     evaluate(fresh_ws(), args.model, suites=args.suite, limit=1, max_gen_toks=4, progress=False)
 
@@ -216,6 +242,85 @@ def compare_arms(args) -> None:
     diffs = [abs(a - b) for a, b in zip(merged["bpb"], unmerged["bpb"]) if a is not None and b is not None]
     if diffs:
         print(f"bits per byte, merged vs unmerged: {len(diffs)} items, largest difference {max(diffs):.2e}")
+
+
+# --- likelihood-only vs generation, per item ------------------------------------------------
+
+
+def likelihood_cost(args) -> None:
+    evaluate(fresh_ws(), args.model, suites="gsm_style_bpb", layer="core", limit=1, progress=False)  # warm-up
+    n = args.prompts
+    (gen,) = evaluate(fresh_ws(), args.model, suites="gsm_style", layer="core", limit=n, batch_size=args.batch_size,
+                      progress=False)
+    (lik,) = evaluate(fresh_ws(), args.model, suites="gsm_style_bpb", layer="core", limit=n,
+                      batch_size=args.batch_size, progress=False)
+    gen_only = gen.wall_s - gen.likelihood_s
+    print(f"\n{n} gsm_style items (core), {args.model}, batch {args.batch_size}, model load excluded")
+    print("| how | items | seconds | s per item | x likelihood-only |")
+    print("|---|---:|---:|---:|---:|")
+    per = lik.wall_s / lik.n_items
+    for name, sec, items in (("generation + reference pass (gsm_style)", gen.wall_s, gen.n_items),
+                             ("  of which generation", gen_only, gen.n_items),
+                             ("  of which the reference pass", gen.likelihood_s, gen.n_items),
+                             ("likelihood only (gsm_style_bpb)", lik.wall_s, lik.n_items)):
+        print(f"| {name} | {items} | {sec:.1f} | {sec / items:.3f} | {sec / items / per:.1f}x |")
+    print(f"bits per byte, mean: gsm_style {gen.metrics['bits_per_byte']:.4f}, gsm_style_bpb {lik.metrics['bits_per_byte']:.4f}")
+
+
+# --- checkpoint averaging vs seed variance -----------------------------------------------------
+
+
+def checkpoint_variance(args) -> None:
+    import json
+    import statistics
+
+    from workbench.data.records import make_record, unique_ids
+    from workbench.data.store import load_records, save_version
+    from workbench.evals.heldout import make_heldout
+    from workbench.evals.suites import discover
+    from workbench.hashing import keyed_int
+    from workbench.train import train
+
+    home = Path(args.home)
+    os.environ["WORKBENCH_HOME"] = str(home)
+    ws = Workspace(home)
+    rows = [json.loads(x) for x in (REPO / "datasets" / "example_clean.jsonl").read_text().splitlines() if x.strip()]
+    src = save_version(ws, list(unique_ids(make_record(r["messages"]) for r in rows)), "bench-ckpt", "ingest").id
+    name = f"bench_ckpt_ho{args.heldout}"
+    if name not in discover():
+        make_heldout(ws, src, args.heldout, name, train_name=f"bench-ckpt-train{args.heldout}")
+    suite = discover()[name]
+    a = ws.catalog().resolve_version(f"bench-ckpt-train{args.heldout}")["id"]
+    kept = [r for r in load_records(ws, a) if keyed_int("bench-ckpt-b", r.id) % 4]
+    b = save_version(ws, kept, f"bench-ckpt-b{args.heldout}", "select", parents=[(a, {"keep": "3/4 keyed"})]).id
+    cfg = {"max_steps": args.steps, "batch_size": 6, "max_length": 384, "sanity_prompts": 0, "keep_adapters": args.keep}
+    seeds = [int(x) for x in args.seeds.split(",")]
+    score: dict[tuple[str, int, int], float] = {}
+    t_train = t_eval = 0.0
+    for variant, version in (("A", a), ("B", b)):
+        for seed in seeds:
+            t0 = time.perf_counter()
+            run = train(ws, version, args.model, cfg, seed=seed, progress=False)
+            t1 = time.perf_counter()
+            for k in (1, args.keep):
+                (r,) = evaluate(ws, run.id, suites=suite.name, layer="core", checkpoints=k, progress=False,
+                                batch_size=args.batch_size)
+                score[(variant, seed, k)] = r.metrics["bits_per_byte"]
+            t_train, t_eval = t_train + t1 - t0, t_eval + time.perf_counter() - t1
+            print(f"  {variant} seed {seed}: run {run.id}, bpb K=1 {score[(variant, seed, 1)]:.5f}, "
+                  f"K={args.keep} {score[(variant, seed, args.keep)]:.5f}", flush=True)
+    print(f"\nheld-out suite {suite.name} ({len(suite.rows('core'))} items), {args.steps} steps x 6 rows, "
+          f"seeds {seeds}, kept adapters at the last {args.keep} steps; train {t_train:.0f} s, eval {t_eval:.0f} s")
+    print("| quantity | K=1 (final adapter) | K=%d (averaged) | variance ratio K/1 |" % args.keep)
+    print("|---|---:|---:|---:|")
+    for label, f in (("A mean bpb", lambda s, k: score[("A", s, k)]), ("B mean bpb", lambda s, k: score[("B", s, k)]),
+                     ("B - A (paired by seed)", lambda s, k: score[("B", s, k)] - score[("A", s, k)])):
+        v1 = statistics.variance([f(s, 1) for s in seeds])
+        vk = statistics.variance([f(s, args.keep) for s in seeds])
+        m1 = statistics.mean([f(s, 1) for s in seeds])
+        mk = statistics.mean([f(s, args.keep) for s in seeds])
+        print(f"| {label}: mean (seed sd) | {m1:.5f} ({v1 ** 0.5:.5f}) | {mk:.5f} ({vk ** 0.5:.5f}) | "
+              f"{vk / v1 if v1 else float('nan'):.2f} |")
 
 
 # --- 4. fixed work per decoding option: batch size, static KV cache, torch.compile -----------

@@ -59,7 +59,7 @@ def test_bundled_likelihood_variant_scores_references_without_generating(ws, tin
     (g,) = evaluate(ws, str(tiny_model_dir), "gsm_style", layer="core", limit=4, max_gen_toks=4, **FAST)
     same = {it["item_id"]: it["scores"][BPB] for it in ws.catalog().result_samples(g.result_id)}
     for it in items:
-        assert it["scores"][BPB] == pytest.approx(same[it["item_id"]], rel=1e-4)
+        assert it["scores"][BPB] == pytest.approx(same[it["item_id"]], rel=2e-3)  # other batch mates, float32
 
 
 def test_heldout_suite_and_train_version_with_lineage(ws, tiny_model_dir):

@@ -106,12 +106,14 @@ def _parse_step(i: int, spec: Any, src: ConfigSource) -> tuple[str, Params]:
         raise RecipeError("; ".join(found)) from None
 
 
-def load_recipe(source: str | Path | dict | Recipe) -> Recipe:
-    """A validated Recipe from a YAML file path or an already-parsed mapping."""
+def load_recipe(source: str | Path | dict | Recipe | ConfigSource) -> Recipe:
+    """A validated Recipe from a YAML file path, an already-read file (`ConfigSource`: its errors
+    keep their lines) or an already-parsed mapping."""
     if isinstance(source, Recipe):
         return source
-    src = read_config(source, RecipeError, not_found="recipe file not found: {path}", parens=True)
-    origin = Path(source).stem if src.file else "recipe"
+    src = source if isinstance(source, ConfigSource) else \
+        read_config(source, RecipeError, not_found="recipe file not found: {path}", parens=True)
+    origin = Path(src.file).stem if src.file else "recipe"
     data = src.data
     if not isinstance(data, dict):
         raise RecipeError(f"{src.at()}recipe: expected a mapping with `steps`, got {type(data).__name__}")

@@ -1,7 +1,10 @@
-"""The package's module-level imports form no cycle (read with `ast`, nothing imported).
+"""The package's imports form no cycle and never run back up the data flow (read with `ast`,
+nothing imported).
 
-Imports inside functions are not counted: several stay lazy on purpose (torch, transformers, trl,
-ray, lm-eval), measured to be slow to import."""
+The cycle check counts module-level imports; the layer check counts every import of a workbench
+module, module-level and inside functions. Imports inside functions stay only for the libraries
+measured to be slow to import (torch, transformers, trl, peft, ray, lm-eval), behind one small
+function each, and where a test counts them below."""
 
 from __future__ import annotations
 
@@ -48,6 +51,60 @@ def module_graph() -> dict[str, set[str]]:
             elif isinstance(node, ast.If):  # `if TYPE_CHECKING:` blocks are not imports at run time
                 continue
     return graph
+
+
+def all_imports() -> list[tuple[str, str, int, bool]]:
+    """(importer, imported, line, at module level) for every import of a workbench module,
+    inside functions too (`if TYPE_CHECKING:` blocks left out: they never run)."""
+    mods = _modules()
+    out = []
+    for m, p in mods.items():
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                for n in ast.walk(node)}
+        top = {id(n) for n in tree.body}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in skip:
+                out.extend((m, t, node.lineno, id(node) in top) for t in dict.fromkeys(_targets(m, p, node, mods)))
+    return out
+
+
+# The layers of the package, lowest first: a module imports only from its own layer or a lower
+# one. The root modules are the foundation (each line below the next: errors, the small shared
+# pieces, the catalog, the workspace, the device, the models, the hashes of content and models);
+# then the data flow (evals sits below train: GRPO's rewards are the suites' own scorers);
+# then the operations over all of it (gc, repair, backup, doctor) and the commands.
+LAYERS: list[tuple[str, ...]] = [
+    ("workbench.errors",),
+    ("workbench.names", "workbench.config", "workbench.registry", "workbench.reasoning", "workbench.processes",
+     "workbench.diskfull", "workbench.progress"),
+    ("workbench.intents", "workbench.catalog"),
+    ("workbench.workspace",),
+    ("workbench.device",),
+    ("workbench.models",),
+    ("workbench.hashing",),
+    ("workbench.data",),
+    ("workbench.curate",),
+    ("workbench.synth",),
+    ("workbench.evals",),
+    ("workbench.train",),
+    ("workbench.ablate",),
+    ("workbench.report",),
+    ("workbench.maintenance", "workbench.backup", "workbench.doctor", "workbench.repair"),
+    ("workbench.cli", "workbench.__main__"),
+]
+
+
+def layer(module: str) -> int:
+    for i, names in enumerate(LAYERS):
+        if any(module == n or module.startswith(n + ".") for n in names):
+            return i
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS")
+
+
+def upward(imports: list[tuple[str, str, int, bool]]) -> list[str]:
+    return [f"{a}:{line} imports {b} ({LAYERS[layer(b)][0]} is above {LAYERS[layer(a)][0]})"
+            for a, b, line, _ in imports if b != "workbench" and layer(b) > layer(a)]
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -104,3 +161,18 @@ def test_no_module_level_import_cycle():
     graph = module_graph()
     assert len(graph) > 100 and "workbench.evals.engine" in graph
     assert cycles(graph) == []
+
+
+def test_the_checker_sees_an_upward_import():
+    assert upward([("workbench.data.card", "workbench.report.render", 3, False)]) == [
+        "workbench.data.card:3 imports workbench.report.render (workbench.report is above workbench.data)"]
+    assert upward([("workbench.report.render", "workbench.data.card", 3, True)]) == []
+
+
+def test_no_import_runs_back_up_the_data_flow():
+    imports = all_imports()
+    assert any(not top for *_, top in imports)  # imports inside functions are read too
+    for m in _modules():
+        if m != "workbench":
+            layer(m)
+    assert upward(imports) == []

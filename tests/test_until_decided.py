@@ -127,12 +127,13 @@ def test_until_decided_adds_seeds_then_stops_for_the_budget(tmp_path, tiny_model
     from tests.ablate_helpers import mini_spec
     from workbench.ablate.sequential import until_decided
     from workbench.report import write_report
+    from workbench.report.verdicts import headline_decisions
     from workbench.workspace import Workspace
 
     ws = Workspace(tmp_path / "home")
     lines: list[str] = []
     first = until_decided(ws, mini_spec(tmp_path, tiny_model_dir, "seq"), SequentialPlan(3600, max_looks=2),
-                          log=lines.append)
+                          headline_decisions, log=lines.append)
     tasks = ws.catalog().ablation_tasks("seq")
     trains = sorted((t["seed"], t["attempts"]) for t in tasks if t["kind"] == "train")
     assert [x.look for x in first.looks] == [1, 2] and first.looks[1].seeds == {"math": [0, 1]}
@@ -146,7 +147,7 @@ def test_until_decided_adds_seeds_then_stops_for_the_budget(tmp_path, tiny_model
 
     lines.clear()
     second = until_decided(ws, mini_spec(tmp_path, tiny_model_dir, "seq-b"), SequentialPlan(1, max_looks=3),
-                           log=lines.append)
+                           headline_decisions, log=lines.append)
     new = [t for t in ws.catalog().ablation_tasks("seq-b") if t["attempts"]]
     assert not new  # every task of looks 1 and 2 came from "seq"
     if second.stopped == "decided":

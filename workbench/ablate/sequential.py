@@ -178,11 +178,6 @@ def load_record(ws, name: str) -> SequentialResult | None:
     return SequentialResult.from_dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
 
 
-def headline_rows(data) -> list:
-    """The report's headline decisions of each variant against the baseline."""
-    return [c for v in data.variants for c in data.against_baseline(v["name"])]
-
-
 def more_seeds(spec: AblationSpec, undecided: set[str], n: int) -> AblationSpec:
     """The spec with `n` more seeds for each undecided variant, the variants they start `from`,
     the trained baseline and the A/A control: each takes the smallest seed numbers it lacks."""
@@ -224,14 +219,16 @@ def round_cost(ws, spec: AblationSpec) -> float:
     return est.left(todo)
 
 
-def until_decided(ws, spec_or_path, plan: SequentialPlan, log: Callable[[str], None] | None = None,
-                  **run_kwargs) -> SequentialResult:
+def until_decided(ws, spec_or_path, plan: SequentialPlan, decisions: Callable[[object, str], list],
+                  log: Callable[[str], None] | None = None, **run_kwargs) -> SequentialResult:
     """Run the ablation, then add seeds where a headline comparison is undecided, until each is
-    decided, the planned looks are used or the budget cannot pay for the next round."""
+    decided, the planned looks are used or the budget cannot pay for the next round.
+
+    `decisions(ws, name)`: the headline decisions of each variant against the baseline after a
+    round (workbench.report.verdicts.headline_decisions: the report sits above the runner)."""
     from workbench.ablate.runner import prepare, run_ablation
     from workbench.ablate.tasks import content_hash
     from workbench.progress import fmt_s
-    from workbench.report.gather import report_data
     from workbench.evals.verdict import verdict_word
 
     say = log or (lambda msg: None)
@@ -257,8 +254,7 @@ def until_decided(ws, spec_or_path, plan: SequentialPlan, log: Callable[[str], N
         if result.failures:
             out.stopped = "failed"
             break
-        data = report_data(ws, spec.name)
-        for c in headline_rows(data):
+        for c in decisions(ws, spec.name):
             key = (c.b, c.suite, c.metric)
             if key in state and state[key].state == "decided":
                 continue

@@ -97,11 +97,10 @@ def threshold_rate(fit: DoseFit, tolerance: float) -> tuple[float, float, float]
     return at(fit.slope), at(fit.lo), at(fit.hi)
 
 
-def suggest_thresholds(ws, name: str, tolerance: float, suite: str | None = None) -> list[Threshold]:
-    """One threshold per inject strategy x suite headline metric of ablation `name`."""
-    from workbench.report.gather import report_data
-
-    data = report_data(ws, name)
+def suggest_thresholds(data, tolerance: float, suite: str | None = None) -> list[Threshold]:
+    """One threshold per inject strategy x suite headline metric of an ablation, from its report's
+    strategy rows (`data`: workbench.report's ReportData, which the caller gathers)."""
+    name = data.name
     rows = [r for r in data.strategies if r.strategy == "inject" and r.role == "defect" and r.vs_source is not None
             and (suite is None or r.suite == suite)]
     if not rows:

@@ -98,6 +98,7 @@ def run(
 def _until_decided(ws, spec: Path, flag: bool, budget: Optional[str], max_looks: int, spending: str, **run_kw):
     from workbench.ablate.runner import AblationRun
     from workbench.ablate.sequential import SequentialPlan, parse_budget, until_decided
+    from workbench.report.verdicts import headline_decisions
     from workbench.progress import console as progress_console
 
     if not (flag and budget):
@@ -106,8 +107,9 @@ def _until_decided(ws, spec: Path, flag: bool, budget: Optional[str], max_looks:
         plan = SequentialPlan(parse_budget(budget), max_looks, spending=spending)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--spending") from None
-    seq = until_decided(ws, spec, plan, log=lambda msg: progress_console.print(msg, highlight=False, markup=False,
-                                                                               soft_wrap=True), **run_kw)
+    seq = until_decided(ws, spec, plan, headline_decisions,
+                        log=lambda msg: progress_console.print(msg, highlight=False, markup=False, soft_wrap=True),
+                        **run_kw)
     return AblationRun(seq.name, [o for r in seq.runs for o in r.outcomes])
 
 
@@ -224,10 +226,11 @@ def suggest_thresholds(
 ):
     """Fit metric vs defect rate and print the rate at which the headline metric drops by the tolerance."""
     from workbench.ablate.thresholds import suggest_thresholds as suggest
+    from workbench.report.gather import report_data
 
     if tolerance <= 0:
         raise typer.BadParameter("must be > 0", param_hint="--tolerance")
-    for t in suggest(workspace(), name, tolerance, suite):
+    for t in suggest(report_data(workspace(), name), tolerance, suite):
         points = ", ".join(f"{r:g}: {d:+.4g} (se {s:.2g})" for r, d, s in t.points)
         console.print(f"{t.group} ({t.defect}) {t.text()}", highlight=False, markup=False, soft_wrap=True)
         console.print(f"  measured (rate: improvement vs clean): {points}", highlight=False, markup=False,

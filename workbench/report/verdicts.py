@@ -123,3 +123,10 @@ def version_verdicts(ws, version_ref: str) -> list[str]:
         lines.append(f"- ablation `{name}`, variant `{variant}`: {said}")
     return lines or ["- no ablation has trained on this version yet"]
 
+
+def headline_decisions(ws, name: str) -> list:
+    """The headline decisions of each variant of ablation `name` against its baseline (what
+    `ablate --until-decided` looks at after each round)."""
+    data = report_data(ws, name)
+    return [c for v in data.variants for c in data.against_baseline(v["name"])]
+

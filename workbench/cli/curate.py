@@ -1,4 +1,5 @@
-"""`workbench curate ...`: run a curation recipe, see its per-step report and dedup clusters."""
+"""`workbench curate ...`: run a curation recipe, see its per-step report and dedup clusters; calibrate a
+recipe's filter thresholds on a sample of known-clean rows."""
 
 from __future__ import annotations
 
@@ -199,3 +200,48 @@ def clusters(
                   [("kept " if m["kept"] else "dropped ") + m["record_id"] + f" ({m['similarity']:.2f})" for m in members],
                   [[m["text"][:width] for m in members]])
         console.print(t)
+
+
+@app.command()
+def calibrate(
+    version: str = typer.Argument(..., help="The version the fitted recipe is for: its rows dropped by the recipe "
+                                            "and by the fitted one are shown side by side."),
+    clean: Path = typer.Option(..., "--clean", help="Known-clean rows (any format `workbench ingest` reads)."),
+    max_drop: float = typer.Option(0.01, "--max-drop", min=0, max=0.99,
+                                   help="Share of the clean rows the fitted recipe may drop."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the fitted recipe (YAML)."),
+    recipe: Path = typer.Option(None, "--recipe", "-r", help="Recipe to fit (default: examples/recipes/default.yaml)."),
+    tighten: bool = typer.Option(False, "--tighten", help="Also tighten rules that drop fewer clean rows than their "
+                                                          "share (default: those keep the recipe's value)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the fitted values and the preview as JSON."),
+):
+    """Fit each filter threshold of a recipe so that at most --max-drop of the --clean rows are dropped.
+
+    The budget is split evenly between the rules that drop clean rows (see workbench/curate/calibrate.py);
+    the recipe written to --out gives each value's source in a comment."""
+    from workbench.curate.calibrate import calibrate as fit, to_yaml
+    from workbench.curate.recipe import DEFAULT_RECIPE, run_steps
+    from workbench.data.store import load_records
+
+    ws = workspace()
+    parent = ws.catalog().resolve_version(version)["id"]
+    cal = fit(recipe or DEFAULT_RECIPE, clean, max_drop, tighten=tighten)
+    records = load_records(ws, parent)
+    before, after = (run_steps(records, r, parent).summary for r in (cal.recipe, cal.fitted_recipe))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(to_yaml(cal), encoding="utf-8")
+    tmp.replace(out)
+    preview = [{"step": b["step"], "dropped": b["dropped"], "dropped_fitted": a["dropped"]} for b, a in zip(before, after)]
+    if as_json:
+        _print_json({"recipe": cal.recipe.name, "sample": str(clean), "rows": cal.n, "max_drop": max_drop,
+                     "budget": cal.budget, "other_steps": cal.other_drops, "values": [f.to_dict() for f in cal.values],
+                     "version": parent, "preview": preview, "out": str(out)})
+        return
+    changed = [f for f in cal.values if f.new != f.old]
+    rows = [[f"{f.step_name}.{f.param}", f.old, f.new, f.judged, f"{f.drops_old} -> {f.drops_new}"] for f in changed]
+    console.print(table(f"{len(changed)} of {len(cal.values)} thresholds fitted on {clean} ({cal.n} clean rows, "
+                        f"budget {cal.budget})", ["rule", "recipe", "fitted", "judged", "clean rows dropped"], rows))
+    console.print(table(f"on {version} {parent} ({len(records)} rows)", ["step", "dropped (recipe)", "dropped (fitted)"],
+                        [[p["step"], p["dropped"], p["dropped_fitted"]] for p in preview]))
+    console.print(f"wrote {out}: `workbench curate run {version} --recipe {out} --name NAME` curates with it")

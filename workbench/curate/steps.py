@@ -88,8 +88,29 @@ class Step:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class Rule:
+    """One threshold of a filter: its parameter (`top_ngram_frac.2` for a key of a mapping), whether
+    a record is dropped when its value is above it (`max`) or below it (`min`), and whether the
+    threshold is a whole number."""
+
+    param: str
+    kind: str  # max | min
+    integer: bool = False
+
+
 class Filter(Step):
-    """A per-record check: `check` returns a Verdict to drop the record, or None to keep it."""
+    """A per-record check: `check` returns a Verdict to drop the record, or None to keep it.
+
+    A filter with thresholds also lists them (`rules`) and gives each record's value of each
+    (`rule_values`: what `check` compares, absent where the rule does not judge the record), so
+    `workbench curate calibrate` can fit them on known-clean rows (curate/calibrate.py)."""
+
+    def rules(self) -> list[Rule]:
+        return []
+
+    def rule_values(self, record: Record) -> dict[str, float]:
+        return {}
 
     def check(self, record: Record) -> Verdict | None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -33,14 +33,14 @@ import unicodedata
 
 from pydantic import Field
 
-from workbench.curate.steps import Filter, Params, Verdict, register
+from workbench.curate.steps import Filter, Params, Rule, Verdict, register
 from workbench.curate.text import detect_languages, is_no_space_char, strip_fenced_code, word_tokens
 from workbench.data.records import Record
 
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 _SYMBOL_WORD = re.compile(r"^(#+|\.\.\.|…)$")
 _ANSWER_MARKER = re.compile(r"^#### .*$", re.MULTILINE)  # GSM8K final-answer line: format, not noise
-_BAD_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+BAD_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NEUTRAL_CATEGORIES = ("N", "P", "Sm", "Sc", "Sk", "M")  # numbers, punctuation, math, currency, modifiers, marks
 
 
@@ -120,7 +120,7 @@ class QualityFilter(Filter):
         if not text:
             return None
         full = record.text()
-        bad = len(_BAD_CHARS.findall(full))
+        bad = len(BAD_CHARS.findall(full))
         if bad / max(1, len(full)) > p.max_bad_char_frac:
             return Verdict("bad_characters", f"{bad} replacement/control characters")
         s = quality_stats(text)
@@ -144,3 +144,25 @@ class QualityFilter(Filter):
         """Whether the prose is in a language the stop-word list is for (langdetect's best guess)."""
         langs = detect_languages(prose_of(text))
         return bool(langs) and langs[0][0] in self.params.stop_words_languages
+
+    def rules(self) -> list[Rule]:
+        return [Rule("max_bad_char_frac", "max"), Rule("max_symbol_word_ratio", "max"), Rule("min_alpha_words_frac", "min"),
+                Rule("min_avg_word_length", "min"), Rule("max_avg_word_length", "max"), Rule("min_stop_words", "min", True)]
+
+    def rule_values(self, record: Record) -> dict[str, float]:
+        """What `check` compares, by parameter; stop words only on prose in a judged language."""
+        p = self.params
+        text = record.assistant_text()
+        if not text:
+            return {}
+        full = record.text()
+        out = {"max_bad_char_frac": len(BAD_CHARS.findall(full)) / max(1, len(full))}
+        s = quality_stats(text)
+        if s["words"] < p.min_words:
+            return out
+        out |= {"max_symbol_word_ratio": s["symbol_word_ratio"], "min_alpha_words_frac": s["alpha_words_frac"]}
+        if s["letter_words"] >= p.min_words:
+            out |= {"min_avg_word_length": s["avg_word_length"], "max_avg_word_length": s["avg_word_length"]}
+            if self._judged_language(text):
+                out["min_stop_words"] = s["stop_words"]
+        return out

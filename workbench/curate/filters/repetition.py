@@ -26,7 +26,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from workbench.curate.steps import Filter, Params, Verdict, register
+from workbench.curate.steps import Filter, Params, Rule, Verdict, register
 from workbench.curate.text import strip_fenced_code, word_tokens
 from workbench.data.records import Record
 
@@ -160,3 +160,29 @@ class RepetitionFilter(Filter):
                 if stats[rule] > limit:
                     return Verdict(rule, f"{where}{_frac(stats[rule])} > {limit}")
         return None
+
+    def rules(self) -> list[Rule]:
+        p = self.params
+        names = ["dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"]
+        names += [f"top_ngram_frac.{n}" for n in sorted(p.top_ngram_frac)]
+        return [Rule(k, "max") for k in names + [f"dup_ngram_frac.{n}" for n in sorted(p.dup_ngram_frac)]]
+
+    def rule_values(self, record: Record) -> dict[str, float]:
+        """Each rule's largest value over the assistant turns that it judges (what `check` compares)."""
+        p = self.params
+        texts = [m["content"] for m in record.turns("assistant")] if p.per_turn else [record.assistant_text()]
+        ngrams = tuple(sorted(p.top_ngram_frac)) + tuple(sorted(p.dup_ngram_frac))
+        top_min = p.min_words if p.top_ngram_min_words is None else p.top_ngram_min_words
+        out: dict[str, float] = {}
+        for text in texts:
+            if not text.strip():
+                continue
+            s = repetition_stats(text, ngrams, p.skip_code, p.ignore_symbol_lines)
+            vals = {k: s[k] for k in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac")}
+            if s["words"] >= max(p.min_words, top_min):
+                vals |= {f"top_ngram_frac.{n}": s[f"top_{n}_gram_frac"] for n in p.top_ngram_frac}
+            if s["words"] >= p.min_words:
+                vals |= {f"dup_ngram_frac.{n}": s[f"dup_{n}_gram_char_frac"] for n in p.dup_ngram_frac}
+            for k, v in vals.items():
+                out[k] = max(out.get(k, 0.0), v)
+        return out

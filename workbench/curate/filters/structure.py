@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from workbench.curate.steps import Filter, Params, Verdict, register
+from workbench.curate.steps import Filter, Params, Rule, Verdict, register
 from workbench.curate.text import count_words
 from workbench.data.records import Record
 
@@ -82,3 +82,20 @@ class LengthFilter(Filter):
             if hi is not None and value > hi:
                 return Verdict(f"conversation_too_long_{unit}", f"{value} > {hi}")
         return None
+
+    BOUNDS = ("min_turn_chars", "max_turn_chars", "min_turn_words", "max_turn_words", "min_chars", "max_chars",
+              "min_words", "max_words")
+
+    def rules(self) -> list[Rule]:  # the bounds the recipe sets
+        return [Rule(k, k[:3], True) for k in self.BOUNDS if getattr(self.params, k) is not None]
+
+    def rule_values(self, record: Record) -> dict[str, float]:
+        """Per-turn bounds: the shortest or longest user/assistant turn; conversation bounds: its text."""
+        turns = [m["content"] for m in record.messages if m["role"] != "system"]
+        text = record.text()
+        out = {"min_chars": len(text), "max_chars": len(text), "min_words": count_words(text), "max_words": count_words(text)}
+        if turns:
+            chars, words = [len(t) for t in turns], [count_words(t) for t in turns]
+            out |= {"min_turn_chars": min(chars), "max_turn_chars": max(chars), "min_turn_words": min(words),
+                    "max_turn_words": max(words)}
+        return out

@@ -24,6 +24,7 @@ fresh process gave it:
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import pickle
@@ -229,6 +230,9 @@ class WarmWorker:
         theirs.close()
         self._proc, self._conn, self._n = proc, mine, 0
         self._finalizer = weakref.finalize(self, _stop, proc, mine)
+        # at exit: stopped before multiprocessing's own exit hook, which would wait on it for ever
+        # (atexit runs its hooks last registered first; multiprocessing's is registered by now)
+        atexit.register(self._finalizer)
         self._kill = lambda: _stop(proc, mine, graceful=False)
         self.stats.started += 1
 
@@ -268,6 +272,7 @@ class WarmWorker:
         if self._proc is None:
             return
         self._finalizer()
+        atexit.unregister(self._finalizer)
         self._proc = self._conn = None
         if replaced:
             self.stats.replaced += 1

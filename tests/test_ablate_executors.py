@@ -28,3 +28,23 @@ def test_a_build_runs_in_process_and_an_eval_in_a_child_with_the_same_output(tmp
     here = execute(ws.home, task)
     there = run_in_child(ws.home, task)  # cached by the evals area: the same result ids
     assert there == here and here["results"][0]["n_items"] == 2
+
+
+def test_an_ablation_skips_sanity_generations_unless_asked_and_the_run_id_is_the_same(tmp_path, tiny_model_dir):
+    from tests.ablate_helpers import tiny_spec
+    from workbench.ablate import build_task, load_spec, resolved_train_config, train_task
+
+    spec = load_spec(tiny_spec(tmp_path / "spec", tiny_model_dir, max_steps=1, sanity_prompts=2,
+                               sanity_max_new_tokens=4))
+    build = build_task(spec, spec.variants[1])
+    rows = {}
+    for sanity in (False, True):
+        ws = Workspace(tmp_path / f"home-{sanity}")
+        ex = LocalExecutor(sanity=sanity)  # in this process: the switch is set and put back around the step
+        version = ex.run(ws, build).version
+        task = train_task(spec, "math", version, 0, resolved_train_config(spec))
+        run = ex.run(ws, task)
+        rows[sanity] = (task.id, run.run_id, ws.catalog(reader=True).get_run(run.run_id)["sanity"])
+    assert rows[False][:2] == rows[True][:2]  # same task, same run: the setting is in neither id
+    assert rows[False][2] == [] and len(rows[True][2]) == 2
+    assert LocalExecutor()._wire(task)["sanity"] is False  # off by default in ablations

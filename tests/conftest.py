@@ -1,4 +1,11 @@
-"""Shared fixtures: an isolated workspace, and a tiny random model for fast real training/eval."""
+"""Shared fixtures: an isolated workspace, and a tiny random model for fast real training/eval;
+and how the default suite runs in parallel (pytest-xdist, `-n auto` in pyproject.toml's addopts).
+
+Parallel runs: `--dist loadgroup` keeps each test file on one worker (its module fixtures are
+built once) and every test that uses the session's Ray instance on one worker (one Ray, not one
+per worker); files in SLOWEST_FIRST are handed out first so that the two workers end together.
+`python -m pytest -n 0` runs everything in this one process, as before.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,47 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("WORKBENCH_PROGRESS", "0")
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Test files by their serial wall time, slowest first (`python -m pytest -n 0 --durations=0`, see
+# benchmarks/README.md "Test speed"); xdist hands work out in collection order, so the long ones
+# start at once and the short ones fill the gaps at the end. Files not listed follow, in order.
+SLOWEST_FIRST: list[str] = []
+MAX_WORKERS = 4  # -n auto: one worker per core, at most this many (each imports torch: ~1 GB)
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: the cores this process may use, capped (a 2-core machine gets 2 workers)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
+
+
+def pytest_sessionstart(session) -> None:
+    """Convert the bundled model (GGUF -> safetensors, once per cache) before any worker starts, so
+    that two workers never convert it into the same cache folder at once."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from workbench.errors import WorkbenchError
+    from workbench.models import DEFAULT_MODEL, bundled_dir
+    from workbench.workspace import cache_dir
+
+    if not (cache_dir() / "models" / DEFAULT_MODEL / "model.safetensors").exists():
+        try:
+            bundled_dir(DEFAULT_MODEL)
+        except WorkbenchError:
+            pass  # not installed: the tests that need it say so themselves
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the node ids
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests keep their order
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            group = "ray" if "ray_address" in item.fixturenames else item.path.name
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture

@@ -88,3 +88,36 @@ class EvalsMixin:
             [target, target, target],
         )
         return [r["model_key"] for r in rows]
+
+    def results_samples(self, result_ids: list[str], text: bool = True) -> dict[str, list[dict[str, Any]]]:
+        """`result_samples` of many results in one query: result id -> its rows, ordered by item id
+        (prompt and response left out, as None, unless `text`)."""
+        if not result_ids:
+            return {}
+        cols = "result_id, item_id, prompt, response, scores" if text else "result_id, item_id, NULL, NULL, scores"
+        with self.connect(write=False) as con:
+            rows = con.execute(f"SELECT {cols} FROM eval_samples WHERE result_id IN (SELECT unnest(?::VARCHAR[])) "
+                               "ORDER BY result_id, item_id", [list(result_ids)]).fetchall()
+        out: dict[str, list[dict[str, Any]]] = {rid: [] for rid in result_ids}
+        loads = from_json
+        for rid, item, prompt, response, scores in rows:
+            out[rid].append({"item_id": item, "prompt": prompt, "response": response, "scores": loads(scores) or {}})
+        return out
+
+    def get_eval_results(self, result_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """`get_eval_result` of many results in one query: result id -> row (missing ids left out)."""
+        if not result_ids:
+            return {}
+        rows = self.query("SELECT * FROM eval_results WHERE id IN (SELECT unnest(?::VARCHAR[]))", [list(result_ids)])
+        return {r["id"]: self._result_row(r) for r in rows}
+
+    def sample_texts(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+        """(result id, item id) -> (prompt, response) for the given items, in one query ('' where NULL)."""
+        if not keys:
+            return {}
+        rows = self.query(
+            "SELECT s.result_id, s.item_id, s.prompt, s.response FROM eval_samples s "
+            "JOIN (SELECT unnest(?::VARCHAR[]) AS r, unnest(?::VARCHAR[]) AS i) k ON s.result_id = k.r AND s.item_id = k.i",
+            [[r for r, _ in keys], [str(i) for _, i in keys]],
+        )
+        return {(r["result_id"], r["item_id"]): (r["prompt"] or "", r["response"] or "") for r in rows}

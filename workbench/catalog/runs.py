@@ -112,3 +112,18 @@ class RunsMixin:
             [run_id],
         )
         return [{**r, "metrics": from_json(r["metrics"])} for r in rows]
+
+    def runs_steps(self, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """`run_steps` of many runs in one query: run id -> its logged steps."""
+        out: dict[str, list[dict[str, Any]]] = {r: [] for r in run_ids}
+        if not run_ids:
+            return out
+        rows = self.query(
+            "SELECT run_id, step, loss, eval_loss, lr, epoch, grad_norm, metrics FROM run_steps "
+            "WHERE run_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY run_id, step",
+            [list(run_ids)],
+        )
+        for r in rows:
+            run_id = r.pop("run_id")
+            out[run_id].append({**r, "metrics": from_json(r["metrics"])})
+        return out

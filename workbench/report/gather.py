@@ -20,11 +20,21 @@ from workbench.workspace import Workspace
 
 def eval_items(cat, result_id: str) -> dict[str, dict]:
     """Per-item samples of one eval result: item_id -> {prompt, response, scores}."""
+    return _as_items(cat.result_samples(result_id))
+
+
+def _as_items(rows: list[dict]) -> dict[str, dict]:
     out = {}
-    for r in cat.result_samples(result_id):
+    for r in rows:
         out[str(r["item_id"])] = {"prompt": r["prompt"] or "", "response": r["response"] or "",
                                   "scores": {k: float(v) for k, v in r["scores"].items() if _is_number(v)}}
     return out
+
+
+def _all_items(cat, evaluated: list[dict], text: bool = True) -> dict[str, dict[str, dict]]:
+    """`eval_items` of every result of the evaluated targets, read in one query: result id -> items."""
+    rids = list(dict.fromkeys(rid for t in evaluated for rid in t["results"].values()))
+    return {rid: _as_items(rows) for rid, rows in cat.results_samples(rids, text).items()}
 
 
 def _is_number(v) -> bool:
@@ -107,12 +117,15 @@ def result_id(ws: Workspace, name: str, target: str, suite: str) -> str | None:
 
 def item_table(ws: Workspace, name: str) -> dict:
     """variant -> suite -> item_id -> {scores (mean over seeds), prompt, responses per seed}."""
-    cat = ws.catalog(reader=True)
-    abl, evaluated = targets(ws, name)
+    evaluated = targets(ws, name)[1]
+    return _item_table(evaluated, _all_items(ws.catalog(reader=True), evaluated))
+
+
+def _item_table(evaluated: list[dict], by_result: dict[str, dict[str, dict]]) -> dict:
     table: dict[str, dict[str, dict[str, dict]]] = {}
     for t in evaluated:
         for suite, rid in t["results"].items():
-            items = eval_items(cat, rid)
+            items = by_result.get(rid, {})
             dest = table.setdefault(t["variant"], {}).setdefault(suite, {})
             for item_id, it in items.items():
                 d = dest.setdefault(item_id, {"prompt": it["prompt"], "responses": [], "per_seed": []})
@@ -126,13 +139,17 @@ def item_table(ws: Workspace, name: str) -> dict:
     return table
 
 
-def primary_metrics(ws: Workspace, name: str) -> dict[str, str]:
+def _primary(evaluated: list[dict]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for t in targets(ws, name)[1]:
+    for t in evaluated:
         for suite, m in t["primary"].items():
             if m:
                 out.setdefault(suite, m)
     return out
+
+
+def primary_metrics(ws: Workspace, name: str) -> dict[str, str]:
+    return _primary(targets(ws, name)[1])
 
 
 def _variants(spec: dict, tasks: list[dict]) -> list[dict]:
@@ -148,10 +165,12 @@ def _variants(spec: dict, tasks: list[dict]) -> list[dict]:
 
 
 def _runs(cat, tasks: list[dict]) -> list[dict]:
+    done = done_outputs(tasks, "train")
+    steps = cat.runs_steps([o.run_id for _, o in done])  # one query for every run
     return [{"variant": t["variant"], "seed": t["seed"], "run_id": o.run_id, "mode": o.mode, "wall_s": o.train_wall_s,
              "tokens_per_s": o.tokens_per_s, "method": (t["inputs"].get("config") or {}).get("method") or "sft",
-             **_curves(cat.run_steps(o.run_id))}
-            for t, o in done_outputs(tasks, "train")]
+             **_curves(steps[o.run_id])}
+            for t, o in done]
 
 
 def _curves(steps: list[dict]) -> dict:
@@ -168,19 +187,21 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
     spec = abl["spec"]
     tasks = cat.ablation_tasks(name)
     suites, layer = spec["eval"]["suites"], spec["eval"]["layer"]
-    items = item_table(ws, name)
-    primary = primary_metrics(ws, name)
+    evaluated = targets(ws, name)[1]
+    by_result = _all_items(cat, evaluated, text=False)  # every item's scores in one query; texts where shown
+    items = _item_table(evaluated, by_result)
+    primary = _primary(evaluated)
     metrics: dict[str, list[str]] = {}
     for suite in suites:
         head: list[str] = [primary[suite]] if suite in primary else []
         found = {m for v in items.values() for d in v.get(suite, {}).values() for m in d["scores"]} - SKIP_METRICS
         metrics[suite] = head + sorted(found - set(head))  # the primary first, then by name: the same in every process
 
-    direction = stored_directions(cat, targets(ws, name)[1], layer)
+    direction = stored_directions(cat, evaluated, layer)
     order = [BASE] + [v["name"] for v in spec["variants"]]
     baseline = spec.get("baseline") or BASE
     control = spec.get("control")
-    per_seed = seed_items(ws, name)
+    per_seed = _seed_items(evaluated, by_result)
     trained = {v for v in per_seed if v != BASE}
     headlines = {suite: headline_metrics(primary.get(suite), metrics[suite]) for suite in suites}
     family_size = max(1, sum(len(h) for h in headlines.values()) * max(1, len(order) - 1))
@@ -202,6 +223,7 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
             direction, (control["variant"], [str(s) for s in control["seeds"]]) if control else None, family_size)
         if metrics[suite]:
             disagreements += _disagreements(items, order, suite, metrics[suite][0], max_examples)
+    _fill_texts(cat, evaluated, disagreements)
     comparisons = decide(questions)  # one family: every pair x suite headline metric
     # the order the tables show: suite, then metric, then pair
     rank = {(s, m): (i, j) for i, s in enumerate(suites) for j, m in enumerate(metrics[s])}
@@ -221,7 +243,8 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
 
 def stored_directions(cat, evaluated: list[dict], layer: str) -> Directions:
     """Which way is better per (suite, metric): as stored with the ablation's eval results."""
-    rows = [cat.get_eval_result(rid) for t in evaluated for rid in t["results"].values()]
+    found = cat.get_eval_results([rid for t in evaluated for rid in t["results"].values()])
+    rows = [found.get(rid) for t in evaluated for rid in t["results"].values()]
     return Directions([r for r in rows if r is not None], layer)
 
 
@@ -232,14 +255,34 @@ def _orient(a: str, b: str, baseline: str) -> tuple[str, str]:
 
 def seed_items(ws: Workspace, name: str) -> dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]]:
     """variant -> suite -> seed label -> item_id -> {metric: score}; the base model's label is "base"."""
-    cat = ws.catalog(reader=True)
+    evaluated = targets(ws, name)[1]
+    return _seed_items(evaluated, _all_items(ws.catalog(reader=True), evaluated, text=False))
+
+
+def _seed_items(evaluated: list[dict], by_result: dict[str, dict[str, dict]]) -> dict:
     out: dict = {}
-    for t in targets(ws, name)[1]:
+    for t in evaluated:
         label = "base" if t["seed"] is None else str(t["seed"])
         for suite, rid in t["results"].items():
             out.setdefault(t["variant"], {}).setdefault(suite, {})[label] = {
-                k: it["scores"] for k, it in eval_items(cat, rid).items()}
+                k: it["scores"] for k, it in by_result.get(rid, {}).items()}
     return out
+
+
+def _fill_texts(cat, evaluated: list[dict], disagreements: list[dict]) -> None:
+    """The prompt and each variant's response (its first evaluated target's) of the items shown,
+    read for those items only."""
+    first: dict[tuple[str, str], str] = {}
+    for t in evaluated:
+        for suite, rid in t["results"].items():
+            first.setdefault((t["variant"], suite), rid)
+    wanted = {(first[(v, d["suite"])], d["item_id"]) for d in disagreements for v in d["responses"]}
+    texts = cat.sample_texts(sorted(wanted))
+    for d in disagreements:
+        variants = list(d["responses"])
+        d["prompt"] = texts.get((first[(variants[0], d["suite"])], d["item_id"]), ("", ""))[0]
+        for v in variants:
+            d["responses"][v]["text"] = texts.get((first[(v, d["suite"])], d["item_id"]), ("", ""))[1]
 
 
 def _disagreements(items: dict, order: list[str], suite: str, metric: str, limit: int) -> list[dict]:

@@ -1,0 +1,92 @@
+"""The scale workspace (benchmarks/scale.py) at a reduced size: the report's batched reads (every
+result's items in one query, every run's steps in one query, every result row in one query, texts
+only for the items shown) give the same numbers as one query per result, run and row did."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.scale import build, pair
+from tests.conftest import run_cli
+from workbench.evals.engine import Directions
+from workbench.maintenance import verify
+from workbench.report import gather
+from workbench.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def scale_ws(tmp_path_factory):
+    home = tmp_path_factory.mktemp("scale") / "home"
+    made = build(home, variants=4, seeds=5, items=200, n_versions=4, records=300, suites=["gsm_style", "semsim"])
+    assert made["runs"] == 20 and made["samples"] == (20 + 1) * 2 * 200
+    return Workspace(home)
+
+
+def per_result(ws, evaluated):
+    """Each result's items read on its own, as the report read them before."""
+    cat = ws.catalog(reader=True)
+    return {rid: gather.eval_items(cat, rid) for t in evaluated for rid in t["results"].values()}
+
+
+def reference_table(evaluated, items):
+    table = {}
+    for t in evaluated:
+        for suite, rid in t["results"].items():
+            for k, it in items[rid].items():
+                d = table.setdefault(t["variant"], {}).setdefault(suite, {}).setdefault(
+                    k, {"prompt": it["prompt"], "responses": [], "per_seed": []})
+                d["responses"].append(it["response"])
+                d["per_seed"].append(it["scores"])
+    for suites in table.values():
+        for its in suites.values():
+            for d in its.values():
+                metrics = list(dict.fromkeys(m for s in d["per_seed"] for m in s))
+                d["scores"] = {m: sum(s.get(m, 0.0) for s in d["per_seed"]) / len(d["per_seed"]) for m in metrics}
+    return table
+
+
+def test_batched_reads_give_the_numbers_of_one_read_per_result(scale_ws):
+    ws = scale_ws
+    cat = ws.catalog(reader=True)
+    evaluated = gather.targets(ws, "scale")[1]
+    assert len(evaluated) == 21
+    items = per_result(ws, evaluated)
+    assert gather._all_items(cat, evaluated) == items
+    table = reference_table(evaluated, items)
+    assert gather.item_table(ws, "scale") == table
+    seeds = gather.seed_items(ws, "scale")
+    for t in evaluated:
+        label = "base" if t["seed"] is None else str(t["seed"])
+        for suite, rid in t["results"].items():
+            assert seeds[t["variant"]][suite][label] == {k: it["scores"] for k, it in items[rid].items()}
+
+    rows = [cat.get_eval_result(rid) for t in evaluated for rid in t["results"].values()]
+    assert vars(gather.stored_directions(cat, evaluated, "smoke")) == vars(Directions(rows, "smoke"))
+
+    data = gather.report_data(ws, "scale")
+    for r in data.runs:  # every run's loss curve, as its own run_steps read gives it
+        assert r["loss"] == [{"step": s["step"], "loss": s["loss"]} for s in cat.run_steps(r["run_id"])]
+    assert len(data.runs) == 20
+    for s in data.scores:  # each score over the items, averaged over seeds, as before
+        vals = [d["scores"][s["metric"]] for d in table.get(s["variant"], {}).get(s["suite"], {}).values()
+                if s["metric"] in d["scores"]]
+        assert s["n"] == len(vals) and s["mean"] == pytest.approx(sum(vals) / len(vals), abs=1e-12)
+    assert {(s["variant"], s["suite"]) for s in data.scores} == {(v, s) for v in table for s in table[v]}
+    assert data.disagreements
+    for d in data.disagreements:  # the texts shown are the first target's, read for those items only
+        first = next(iter(d["responses"]))
+        assert d["prompt"] == table[first][d["suite"]][d["item_id"]]["prompt"] != ""
+        for v, shown in d["responses"].items():
+            assert shown["text"] == table[v][d["suite"]][d["item_id"]]["responses"][0]
+            assert shown["score"] == table[v][d["suite"]][d["item_id"]]["scores"][d["metric"]]
+    verdicts = {(c.a, c.b, c.suite, c.metric): c.verdict for c in data.against_baseline()}
+    assert len(verdicts) == 4 * 2 * 2  # base and three variants against v00, on two suites, two headline metrics
+
+
+def test_the_generated_workspace_verifies_and_answers_the_commands(scale_ws):
+    assert verify(scale_ws).ok and verify(scale_ws).runs == 20 and verify(scale_ws).versions == 4
+    a, b = pair(scale_ws.home)
+    env = {"WORKBENCH_HOME": str(scale_ws.home)}
+    out = run_cli("compare", a, b, "--json", env=env).stdout
+    assert '"suite": "gsm_style"' in out and '"suite": "semsim"' in out
+    assert "scale-3" in run_cli("data", "list", env=env).stdout

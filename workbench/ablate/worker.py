@@ -18,8 +18,10 @@ fresh process gave it:
 - **Memory**: the worker reports its RSS after each task and is recycled (a fresh one started)
   past `max_rss_mb` (WORKBENCH_WORKER_MAX_RSS_MB, default 1,536 MiB) or after `max_tasks`
   tasks (WORKBENCH_WORKER_MAX_TASKS, default 0: no limit). Before each task the process's peak
-  RSS is reset (/proc/self/clear_refs), so a run's recorded peak is that task's own; the
-  worker's peak over all its tasks is kept in `WorkerStats.peak_mb`.
+  RSS is reset (/proc/self/clear_refs), so a run's recorded peak is that task's own, and each
+  task's log ends with its peak. `/usr/bin/time -v` on the ablation therefore sees a worker's
+  peak since its last task began, not over all its tasks: the largest of the task logs' peaks
+  (or `WorkerStats.peak_mb`) is the ablation's.
 """
 
 from __future__ import annotations
@@ -118,7 +120,11 @@ def _run_one(home: str, task: dict, env: dict, fds: list[int], default_threads: 
             import torch
 
             torch.set_num_threads(default_threads)
-        return execute(home, task)
+        out = execute(home, task)
+        sys.stderr.flush()  # the task's log says what the process held (the ablation's peak is the largest)
+        os.write(2, f"warm worker (pid {os.getpid()}): this task's peak RSS {_status_mb('VmHWM'):,.0f} MiB, "
+                    f"RSS after it {_status_mb('VmRSS'):,.0f} MiB\n".encode())
+        return out
     finally:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()

@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.domains:
         from curation_domains import domain_report
 
-        return domain_report(load(Path(args.data)) + load(DOMAINS), args.recipe, args.set, args.stats, args.show)
+        command = "python benchmarks/curation.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        return domain_report(load(Path(args.data)) + load(DOMAINS), args.recipe, args.set, args.stats, args.show,
+                             command=command)
     records = load(Path(args.data))
     if args.stats:
         return repetition_tables(records, load_recipe(args.recipe))

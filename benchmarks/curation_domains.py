@@ -123,7 +123,8 @@ def stats_table(records) -> None:
             print(f"    {dom:<12} clean " + " / ".join(f"{x:.3f}" for x in q) + f"   bad {b}")
 
 
-def domain_report(records, recipe, overrides=(), show_stats: bool = False, show: str | None = None) -> int:
+def domain_report(records, recipe, overrides=(), show_stats: bool = False, show: str | None = None,
+                  command: str = "python benchmarks/curation.py --domains") -> int:
     records = list(unique_ids(records))
     if show_stats:
         stats_table(records)
@@ -138,6 +139,7 @@ def domain_report(records, recipe, overrides=(), show_stats: bool = False, show:
             if s["step"] == step:
                 s["params"][param] = yaml.safe_load(raw)
     per_domain = measure(records, spec)
+    print(f"$ {command.strip()}")
     print(f"recipe {recipe}{''.join(' --set ' + x for x in overrides)}: {len(records)} rows "
           f"(curation_eval.jsonl + curation_domains.jsonl, PII rows left out)")
     ok = print_table(per_domain)

@@ -18,6 +18,9 @@ measured on datasets/curation_eval.jsonl and datasets/curation_domains.jsonl
 Adding a filter: a module here with a subclass of `Filter` that has a `name`, a `Params` model
 (pydantic, with defaults and bounds) and `check(record) -> Verdict | None`, decorated with
 `@register`, and imported below (importing `workbench.curate` registers every built-in step).
+A filter with thresholds also lists them (`rules() -> [Rule]`) and each record's value of each
+(`rule_values(record)`), which `workbench curate calibrate` fits on known-clean rows
+(curate/calibrate.py; tests/test_curate_calibrate.py checks that the values are what `check` compares).
 """
 
 from workbench.curate.filters.boilerplate import BoilerplateFilter, BoilerplateParams

@@ -308,3 +308,41 @@ def figure(r: MixtureRow):
     a3.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def views(data) -> list[dict]:
+    """The view's Mixture page, per search and headline metric: {title, note, figure (predicted vs observed
+    with the fold error, each source's fitted effect with its interval, the proposal beside the natural
+    mixture), mixtures, fits, effects, proposal rows (column -> value), verdict (the validation's status),
+    validation (the engine's decisions), reading}."""
+    rows = [r for r in (getattr(data, "credit", None) or []) if isinstance(r, MixtureRow)]
+    out = []
+    for r in rows:
+        held = {f["model"]: f["held_out"] for f in r.fits}
+        scored = [o for o in r.observed if o["score"] is not None]
+        mixtures = [{"mixture": o["label"], "variant": o["variant"], **{s: round(o["weights"][s], 3) for s in r.sources},
+                     "observed": o["score"], **{f"{m} (held out)": h[j] for m, h in held.items()}}
+                    for j, o in enumerate(scored)] if r.fits else \
+            [{"mixture": o["label"], "variant": o["variant"], **{s: round(o["weights"][s], 3) for s in r.sources},
+              "observed": o["score"]} for o in r.observed]
+        p = r.proposal
+        side = [{"mixture": "natural", **{s: (r.natural or {}).get("weights", {}).get(s) for s in r.sources},
+                 "score": (r.natural or {}).get("score"), "kind": "observed"}]
+        if p:
+            side.append({"mixture": "proposal", **p["weights"], "score": p["predicted"],
+                         "kind": f"predicted by the {p['model']} [{p['lo']:.4f}, {p['hi']:.4f}]"})
+        if r.best:
+            side.append({"mixture": f"best sampled ({r.best['variant']})", **r.best["weights"], "score": r.best["score"],
+                         "kind": "observed"})
+        checks = [{"against": k.removeprefix("vs_").replace("_", " "), "delta (proposal - other)": v["delta"],
+                   "95% CI": "" if v.get("lo") is None else f"[{v['lo']:+.4f}, {v['hi']:+.4f}]",
+                   "p adj": v.get("p_adjusted"), "verdict": v.get("verdict")}
+                  for k, v in r.validation.items() if k in ("vs_natural", "vs_best") and v]
+        out.append({"title": f"Mixture search: {r.group} ({r.suite} {r.metric})", "note": NOTE,
+                    "figure": figure(r) if r.fits else None, "mixtures": mixtures,
+                    "fits": [{"model": f["model"], "cv RMSE (leave-one-out)": f["cv_rmse"]} for f in r.fits],
+                    "effects": [{"source": e["source"], "effect of log(weight)": e["coef"],
+                                 "95% CI": f"[{e['lo']:+.4f}, {e['hi']:+.4f}]"} for e in r.effects],
+                    "proposal": side, "verdict": r.validation.get("status", "not validated yet"),
+                    "validation": checks, "reading": r.reading})
+    return out

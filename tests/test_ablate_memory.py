@@ -71,7 +71,7 @@ def _built(ws, tiny_model_dir, tmp_path):
     for v in spec.variants:
         task = build_task(spec, v)
         out = execute(ws.home, task.to_dict(), ws)
-        cat.task_started(spec.name, task.id, "build", v.name, None, task.label, task.inputs)
+        cat.task_started(spec.name, task.id, "build", v.name, None, task.label, task.inputs.to_dict())
         cat.task_done(spec.name, task.id, out, 0.1)
         versions[v.name] = out["version"]
     return path, spec, versions
@@ -81,20 +81,22 @@ def test_train_tasks_of_built_data_split_only_over_the_budget(ws, tiny_model_dir
     from workbench.ablate.tasks import resolved_train_config, train_task
 
     _, spec, versions = _built(ws, tiny_model_dir, tmp_path)
-    config = resolved_train_config(spec)
+    config = resolved_train_config(spec).resolved()
     version = versions["all"]
     roomy = fit(ws, spec.base, version, config, budget=1e9)
     assert not roomy.changed and not roomy.bound and roomy.seq_len < config["max_length"]
     monkeypatch.delenv(BUDGET_ENV, raising=False)  # the default: what the machine has available
-    same = train_task(spec, "all", version, 0, config, ws=ws)
-    assert same.inputs["config"] == config and same.id == train_task(spec, "all", version, 0, config).id
+    same = train_task(spec, "all", version, 0, resolved_train_config(spec), ws=ws)
+    assert same.inputs.config.resolved() == config
+    assert same.id == train_task(spec, "all", version, 0, resolved_train_config(spec)).id
 
     peak2, peak4 = (planned_peak(ws, spec.base, version, config, b) for b in (2, 4))
     assert peak2 < peak4 == roomy.peak_mb
     monkeypatch.setenv(BUDGET_ENV, f"{(peak2 + peak4) / 2 / HEADROOM:.0f}MiB")
-    split_task = train_task(spec, "all", version, 0, config, ws=ws)
-    assert {k: split_task.inputs["config"][k] for k in ("batch_size", "grad_accum")} == {"batch_size": 2, "grad_accum": 2}
-    assert {k: v for k, v in split_task.inputs["config"].items() if k not in ("batch_size", "grad_accum")} == \
+    split_task = train_task(spec, "all", version, 0, resolved_train_config(spec), ws=ws)
+    split = split_task.inputs.config.resolved()
+    assert {k: split[k] for k in ("batch_size", "grad_accum")} == {"batch_size": 2, "grad_accum": 2}
+    assert {k: v for k, v in split.items() if k not in ("batch_size", "grad_accum")} == \
         {k: v for k, v in config.items() if k not in ("batch_size", "grad_accum")}
     assert split_task.id != same.id  # the config that trains is the task's (and the run's) config
     assert "micro-batch (batch_size x grad_accum) 4 x 1 -> 2 x 2, the same effective batch of 4" in capsys.readouterr().err

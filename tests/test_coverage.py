@@ -151,7 +151,7 @@ def test_dry_run_shows_coverage_and_the_removed_rows_in_the_window(ws, tiny_mode
     for v in spec.variants:
         task = build_task(spec, v)
         out = execute(ws.home, task.to_dict(), ws)
-        cat.task_started(spec.name, task.id, "build", v.name, None, task.label, task.inputs)
+        cat.task_started(spec.name, task.id, "build", v.name, None, task.label, task.inputs.to_dict())
         cat.task_done(spec.name, task.id, out, 0.1)
         versions[v.name] = [r.id for r in load_records(ws, out["version"])]
     lines = coverage_lines(ws, spec)

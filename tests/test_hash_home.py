@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from workbench import hashing
+from workbench.ablate.inputs import BuildInputs
 from workbench.ablate.spec import load_spec
 from workbench.ablate.strategies import _fit
 from workbench.ablate.tasks import BASE, Task, build_task, eval_task, train_task
@@ -26,6 +27,7 @@ from workbench.data.records import make_record, repeat_id, unique_ids
 from workbench.data.store import version_hash
 from workbench.evals.suites import Suite
 from workbench.synth import think
+from workbench.train.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "workbench"
@@ -133,10 +135,13 @@ def test_ablation_task_ids_are_unchanged(tmp_path):
                                                                       "deduped": "build-b7724145fd336eaa"}
     assert eval_task(spec, BASE, None, spec.base).id == "eval-a02e9f9c4f582098"
     assert eval_task(spec, "plain", 0, "run-x").id == "eval-e05b1e2185e5a447"
-    assert train_task(spec, "v", "0123456789abcdef", 3, {"lr": 0.001, "method": "sft"}).id == "train-11f3e2ddd910ff29"
-    fixed = Task("build", "v", None, "l", {"name": "v", "sources": ["/x/a.jsonl"], "recipe": {"description": "é"}},
-                 {"sources": ["abc"]}, located=("sources",))
-    assert fixed.id == "build-671db23f547461ab" == hashing.task_id("build", {"name": "v", "recipe": {"description": "é"}},
+    # a train task's config is a resolved TrainConfig (its `resolved()` mapping is in the id)
+    config = TrainConfig.load({"lr": 0.001})
+    assert train_task(spec, "v", "0123456789abcdef", 3, config).id == "train-4f4da6717d8b9548" == hashing.task_id(
+        "train", {"version": "0123456789abcdef", "base": spec.base, "config": config.resolved(), "seed": 3}, {})
+    recipe = {"description": "é", "steps": ["exact_dedup"]}
+    fixed = Task("build", "v", None, "l", BuildInputs("v", "b", None, ("/x/a.jsonl",), ("abc",), load_recipe(recipe), recipe))
+    assert fixed.id == "build-8788b244757b254e" == hashing.task_id("build", {"name": "v", "base": "b", "recipe": recipe},
                                                                     {"sources": ["abc"]})
 
 

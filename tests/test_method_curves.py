@@ -61,7 +61,7 @@ def test_dpo_and_grpo_variants_chain_from_sft_per_seed(ablation):
         sft_run = trains[("sft", seed)].output.run_id
         for variant, method in (("sft-dpo", "dpo"), ("sft-grpo", "grpo")):
             task = trains[(variant, seed)].task
-            assert task.inputs["config"]["method"] == method and task.inputs["init_run"] == sft_run
+            assert task.inputs.config.method == method and task.inputs.init_run == sft_run
 
 
 def test_dpo_and_grpo_get_paired_cis_and_verdicts_against_the_sft_baseline(data):

@@ -214,8 +214,8 @@ def test_ablation_with_a_dpo_variant_from_an_sft_variant(ws, tmp_path, tiny_mode
     assert not result.failures, [(o.task.label, o.error) for o in result.failures]
     trains = {o.task.variant: o for o in result.outcomes if o.task.kind == "train"}
     assert [o.task.variant for o in result.outcomes if o.task.kind == "train"] == ["sft", "sft-dpo"]  # from first
-    assert trains["sft-dpo"].task.inputs["init_run"] == trains["sft"].output.run_id
-    assert trains["sft-dpo"].task.inputs["config"]["method"] == "dpo" and "method" not in trains["sft"].task.inputs["config"]
+    assert trains["sft-dpo"].task.inputs.init_run == trains["sft"].output.run_id
+    assert trains["sft-dpo"].task.inputs.config.method == "dpo" and "method" not in trains["sft"].task.inputs.to_dict()["config"]
     report = report_data(ws, "prefs")
     assert any(c.a == "sft" and c.b == "sft-dpo" for c in report.comparisons)  # compared like any variant
     assert {r["variant"] for r in report.runs} == {"sft", "sft-dpo"}

@@ -93,7 +93,7 @@ def test_built_data_reprices_its_trainings_before_they_start(tmp_path):
     for key, prior in seen.items():
         task = next(t for t in cat.ablation_tasks(spec.name) if t["kind"] == "build" and t["variant"] == key[1])
         config = variant_train_config(spec, spec.variant(key[1]), resolved_train_config(spec))
-        inputs = train_task(spec, key[1], task["output"]["version"], key[2], config).inputs
+        inputs = train_task(spec, key[1], task["output"]["version"], key[2], config).inputs.to_dict()
         assert prior == pytest.approx(prior_seconds("train", inputs, cat))
         assert prior != pytest.approx(planned[key])  # the source bytes' guess was replaced
     assert len(seen) == 3

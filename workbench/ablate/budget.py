@@ -14,7 +14,13 @@ import math
 from dataclasses import dataclass, field
 
 from workbench.ablate.estimate import CHARS_PER_TOKEN, _source_rows, train_prior, train_steps
+from workbench.ablate.outputs import parse_output
+from workbench.ablate.tasks import build_task, train_configs
+from workbench.curate.sources import WARN_SHARE, source_report
+from workbench.data.store import load_records
+from workbench.progress import fmt_s
 from workbench.train.coverage import Coverage, budget_steps, coverage, removal_coverage
+from workbench.train.order import holdout_indices
 
 VERDICT = {"none": "this budget cannot measure it", "partial": "the rest cannot move the result",
            "covered": "every one of them is seen"}
@@ -41,7 +47,6 @@ class VariantRows:
         n_eval = max(1, round(len(self.ids) * frac)) if frac else 0
         if not n_eval or n_eval >= len(self.ids):
             return self.ids
-        from workbench.train.order import holdout_indices
 
         held = holdout_indices(self.ids, seed, n_eval)
         return [r for i, r in enumerate(self.ids) if i not in held]
@@ -69,7 +74,6 @@ def _pct(values: list[float]) -> str:
 
 
 def _built_version(cat, spec, v) -> str | None:
-    from workbench.ablate.tasks import build_task
 
     try:
         task = build_task(spec, v)
@@ -84,7 +88,6 @@ def variant_rows(ws, spec, v, config: dict) -> VariantRows | None:
     version = _built_version(ws.catalog(), spec, v)
     if not version:
         return None
-    from workbench.data.store import load_records
 
     recs = load_records(ws, version)
     tokens = {r.id: max(1, min(config["max_length"], math.ceil(r.n_chars / CHARS_PER_TOKEN))) for r in recs}
@@ -101,14 +104,12 @@ def _parent(spec, v) -> str | None:
 
 def coverage_lines(ws, spec) -> list[str]:
     """One line per variant (its coverage), and one per removal or addition against its parent."""
-    from workbench.ablate.tasks import resolved_train_config, variant_train_config
-    from workbench.progress import fmt_s
 
-    base_config = resolved_train_config(spec)
+    configs = train_configs(spec)
     rows: dict[str, VariantRows | None] = {}
     out = []
     for v in spec.variants:
-        config = variant_train_config(spec, v, base_config)
+        config = configs[v.name].resolved()
         if config.get("method", "sft") != "sft":
             continue  # preference pairs and prompts: their own schedules
         rows[v.name] = vr = variant_rows(ws, spec, v, config)
@@ -153,9 +154,6 @@ def coverage_lines(ws, spec) -> list[str]:
 def curation_warnings(ws, ablation: str, warn_share: float | None = None) -> list[dict]:
     """The per-source warnings of every curation an ablation's built variants ran (from the catalog:
     variants not built yet have none). Each warning gains the `variant` whose build it came from."""
-    from workbench.ablate.outputs import parse_output
-    from workbench.curate.sources import WARN_SHARE, source_report
-    from workbench.data.store import load_records
 
     cat = ws.catalog(reader=True)
     out: list[dict] = []

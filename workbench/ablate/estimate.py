@@ -27,7 +27,8 @@ import os
 import statistics
 from dataclasses import dataclass, field
 
-import yaml
+from workbench.ablate.schema import SpecError
+
 
 # Reference rates (2 CPU cores, SmolLM2-135M fp32): DESIGN.md's measurements, with the train and
 # generation rates re-fitted to the quickstart timed from a clean clone on 2026-12-01 (trainings
@@ -261,15 +262,16 @@ class Planned:
     task_id: str | None = None
 
 
-def plan(ws, spec) -> list[Planned]:
+def plan(ws, spec, configs: dict | None = None) -> list[Planned]:
     """Every task of the ablation in run order, with what the catalog already holds and a prior each.
 
     A task the catalog has finished (this ablation: cached; another: reused) costs nothing; the id of a
-    train or eval whose build has not run yet is not known, so it is planned from the spec alone."""
-    from workbench.ablate.tasks import BASE, build_task, eval_task, resolved_train_config, train_task
+    train or eval whose build has not run yet is not known, so it is planned from the spec alone.
+    `configs`: each variant's TrainConfig (workbench.ablate.tasks.train_configs), if resolved already."""
+    from workbench.ablate.tasks import BASE, build_task, eval_task, train_configs, train_task
 
     cat = ws.catalog()
-    config = resolved_train_config(spec)
+    configs = configs if configs is not None else train_configs(spec)
     out: list[Planned] = []
 
     def add(key, kind, label, task, inputs, sources=None) -> dict | None:
@@ -289,12 +291,12 @@ def plan(ws, spec) -> list[Planned]:
     for v in spec.variants:
         try:
             task = build_task(spec, v)
-        except (OSError, yaml.YAMLError) as e:  # the runner reports it and goes on without the variant
+        except (OSError, SpecError) as e:  # the runner reports it and goes on without the variant
             out.append(Planned(("build", v.name, None), f"build {v.name}", f"cannot read its inputs: {e}",
                                Work("build", f"build {v.name}", 0.0)))
             versions[v.name] = False
             continue
-        done = add(("build", v.name, None), "build", task.label, task, task.inputs)
+        done = add(("build", v.name, None), "build", task.label, task, task.inputs.to_dict())
         versions[v.name] = (done or {}).get("version")
     base = eval_task(spec, BASE, None, spec.base)
     add(("eval", BASE, None), "eval", base.label, base, eval_inputs)
@@ -304,8 +306,9 @@ def plan(ws, spec) -> list[Planned]:
         sources = [spec.path(s) for s in v.sources or []]
         for seed in spec.seeds_for(v.name):
             label = f"train {v.name} seed {seed}"
+            config = configs[v.name]
             tt = train_task(spec, v.name, versions[v.name], seed, config, ws=ws) if versions[v.name] else None
-            inputs = tt.inputs if tt else {"version": None, "config": config}
+            inputs = tt.inputs.to_dict() if tt else {"version": None, "config": config.resolved()}
             done = add(("train", v.name, seed), "train", label, tt, inputs, sources)
             et = eval_task(spec, v.name, seed, done["run_id"]) if done else None
             add(("eval", v.name, seed), "eval", f"eval {v.name} seed {seed}", et, eval_inputs)

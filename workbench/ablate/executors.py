@@ -28,7 +28,7 @@ from pathlib import Path
 
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.spec import ResourcesSpec
-from workbench.ablate.steps import STEPS
+from workbench.ablate.steps import run_step
 from workbench.ablate.tasks import AblationError, Task
 from workbench.ablate.worker import TaskProcessError, WarmWorker, error_message, exit_with_parent, raise_error  # noqa: F401
 from workbench.train.sanity import switched as sanity_switched
@@ -55,7 +55,7 @@ def execute(home: str | os.PathLike, task: dict, ws: Workspace | None = None, wh
         set_threads(task["threads"])
     ws = ws or Workspace(Path(home))
     with sanity_switched(task.get("sanity", True)):
-        out = STEPS[task["kind"]](ws, task["inputs"])
+        out = run_step(ws, Task.from_dict(task).inputs)
     return dataclasses.replace(out, where=where or socket.gethostname()).to_dict()
 
 

@@ -186,22 +186,20 @@ def describe(label: str, f: Fit) -> str:
 def train_fits(ws, spec) -> dict[str, Fit]:
     """Each variant's train fit for `ablate --dry-run`: from its built data where the build is in
     the catalog, else from max_length (an upper bound)."""
-    import yaml
-
-    from workbench.ablate.tasks import build_task, resolved_train_config, variant_train_config
+    from workbench.ablate.tasks import build_task, train_configs  # tasks plans with fit_config: imported here
 
     cat = ws.catalog()
-    config = resolved_train_config(spec)
+    configs = train_configs(spec)
     out: dict[str, Fit] = {}
     for v in spec.variants:
         try:
             task = build_task(spec, v)
-        except (OSError, yaml.YAMLError):  # the dry run's table says the build cannot read its inputs
+        except (OSError, SpecError):  # the dry run's table says the build cannot read its inputs
             continue
         mine = cat.get_task(spec.name, task.id)
         row = mine if mine and mine["status"] == "done" else cat.find_done_task(task.id)
         version = (row["output"] or {}).get("version") if row else None
-        cfg = variant_train_config(spec, v, config)
+        cfg = configs[v.name].resolved()
         try:
             _parts(ws, version, spec.base, cfg)
         except Exception:  # noqa: BLE001 - as in fit_config: the train task will say why

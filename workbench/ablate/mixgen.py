@@ -15,7 +15,7 @@ import json
 import os
 
 from workbench.ablate.mixsearch import SearchError, bounds, design
-from workbench.ablate.spec import SpecError, _looks_like_path
+from workbench.ablate.schema import SpecError, _looks_like_path, canonical_steps, slug
 from workbench.ablate.strategy_spec import MixtureSearch, StrategyTag
 from workbench.data.profile import DEFAULT_TOKENIZER
 
@@ -42,8 +42,6 @@ def source_tokens(paths: list[str], prefix: list[dict], tokenizer: str) -> dict[
 
 
 def mixture_variants(gen, body: MixtureSearch, group: str, where: str) -> None:
-    from workbench.ablate.strategies import _canonical, _slug
-
     files = [body.source] if isinstance(body.source, str) else list(body.source)
     paths = []
     for i, f in enumerate(files):
@@ -79,10 +77,10 @@ def mixture_variants(gen, body: MixtureSearch, group: str, where: str) -> None:
     def add(label: str, weights: dict[str, float], role: str) -> None:
         params = {"weights": weights, "balance": "tokens", "budget": body.budget, "seed": body.seed,
                   "tokenizer": tokenizer}
-        mix = _canonical([{"step": "mix_sources", "params": params}], f"{where}")
+        mix = canonical_steps([{"step": "mix_sources", "params": params}], f"{where}")
         t = StrategyTag(strategy="mixture_search", group=group, role=role, value=label, players=names,
                         mix=mix[0]["params"], search=search)
-        gen.add(f"{group}.{_slug(label)}", paths, prefix + mix, t)
+        gen.add(f"{group}.{slug(label)}", paths, prefix + mix, t)
 
     for label, w in points:
         add(label, dict(zip(names, w.tolist())), "mixture")

@@ -21,16 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from workbench.ablate.estimate import Estimator, Planned, Work, plan, prior_seconds
 from workbench.ablate.executors import LocalExecutor
 from workbench.ablate.lease import TaskLease
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.shared import shared_runs
-from workbench.ablate.spec import AblationSpec, load_spec
-from workbench.ablate.tasks import (BASE, Task, build_task, content_hash, eval_task,
-                                    resolved_train_config, train_task, variant_train_config)
+from workbench.ablate.spec import AblationSpec, SpecError, load_spec
+from workbench.ablate.tasks import BASE, Task, build_task, content_hash, eval_task, train_configs, train_task
+from workbench.train.config import TrainConfig
 from workbench.progress import TaskBoard, fmt_s, task_output
 from workbench.workspace import Workspace
 
@@ -65,8 +63,9 @@ class Runner:
 
     def __init__(self, ws: Workspace, spec: AblationSpec, executor=None, log: Callable[[str], None] | None = None,
                  spec_path: str | None = None, quiet: bool = False, board: TaskBoard | None = None,
-                 tail_s: float = 0.0):
+                 tail_s: float = 0.0, configs: dict[str, TrainConfig] | None = None):
         self.ws, self.spec = ws, spec
+        self.configs = configs if configs is not None else train_configs(spec)  # per variant, resolved once
         self.executor = executor or LocalExecutor()
         self.log = log or (lambda msg: None)
         self.spec_path = spec_path
@@ -92,15 +91,14 @@ class Runner:
         rest = [p.work for p in list(self.plan.values())[keys.index(key) + 1:]] if key in self.plan else []
         return self.estimator.left(rest, current, elapsed, fraction)
 
-    def _price_trains(self, v, version: str, config: dict) -> None:
+    def _price_trains(self, v, version: str) -> None:
         """Once a variant's data is built, its trainings are priced from the built rows (their
         tokens), not from the size of the source files the plan had to go by."""
         cat = self.ws.catalog()
         for seed in self.spec.seeds_for(v.name):
             p = self.plan.get(("train", v.name, seed))
             if p is not None and p.state == "waits":
-                inputs = train_task(self.spec, v.name, version, seed, variant_train_config(self.spec, v, config),
-                                    ws=self.ws).inputs
+                inputs = train_task(self.spec, v.name, version, seed, self.configs[v.name], ws=self.ws).inputs.to_dict()
                 self.plan[p.key] = dataclasses.replace(p, work=Work("train", p.label, prior_seconds("train", inputs, cat)))
 
     def drop(self, *keys: tuple) -> None:
@@ -132,7 +130,7 @@ class Runner:
         key = key or (task.kind, task.variant, task.seed)
         planned = self.plan.get(key)
         if planned is None or planned.task_id != task.id:  # its id is known now: the prior from the built data
-            work = Work(task.kind, task.label, prior_seconds(task.kind, task.inputs, cat))
+            work = Work(task.kind, task.label, prior_seconds(task.kind, task.inputs.to_dict(), cat))
             self.plan[key] = Planned(key, task.label, "to run", work, task.id)
         work = self.plan[key].work
         self.n_seen += 1
@@ -148,12 +146,12 @@ class Runner:
         elif not lost and (other := cat.find_done_task(task.id)) is not None and \
                 not _lost_output(self.ws, parse_output(task.kind, other["output"])):
             outcome = Outcome(task, "reused", parse_output(task.kind, other["output"]))
-            cat.task_reused(name, task.id, task.kind, task.variant, task.seed, task.label, task.inputs, other["output"])
+            cat.task_reused(name, task.id, task.kind, task.variant, task.seed, task.label, task.inputs.to_dict(), other["output"])
         else:
             if row and row["status"] in ("interrupted", "failed"):
                 self.say(f"{prefix}: retrying ({row['status']} before)")
             cat.task_started(name, task.id, task.kind, task.variant, task.seed, task.label,
-                             {**task.inputs, **({"hashed": task.hashed} if task.hashed else {})})
+                             {**task.inputs.to_dict(), **({"hashed": h} if (h := task.inputs.hashed()) else {})})
             start = time.monotonic()
             try:
                 output, log_path = self._execute(task, key, work)
@@ -200,29 +198,28 @@ class Runner:
         spec = self.spec
         cat = self.ws.catalog()
         cat.save_ablation(spec.name, spec.model_dump(mode="json"), content_hash(spec.model_dump(mode="json")), self.spec_path)
-        config = resolved_train_config(spec)
-        self.plan = {p.key: p for p in plan(self.ws, spec)}
+        self.plan = {p.key: p for p in plan(self.ws, spec, self.configs)}
         try:
-            return self._run_all(config)
+            return self._run_all()
         finally:
             if self.board is not None:
                 self.board.close()
 
-    def _run_all(self, config: dict) -> AblationRun:
+    def _run_all(self) -> AblationRun:
         spec = self.spec
         built: dict[str, str] = {}
 
         def build(v) -> None:
             try:
                 task = build_task(spec, v)
-            except (OSError, yaml.YAMLError) as e:
+            except (OSError, SpecError) as e:  # a source or recipe file that cannot be read now
                 self.drop(("build", v.name, None))
                 self.say(f"build {v.name}: cannot read its inputs: {e}")
                 return
             o = self.run_task(task)
             if o.status != "failed":
                 built[v.name] = o.output.version
-                self._price_trains(v, o.output.version, config)
+                self._price_trains(v, o.output.version)
             else:  # its trains and evals will not run
                 for seed in spec.seeds_for(v.name):
                     self.drop(("train", v.name, seed), ("eval", v.name, seed))
@@ -249,8 +246,7 @@ class Runner:
                     self.say(f"train {v.name} seed {seed}: skipped, {v.from_} seed {seed} has no finished run to start from")
                     self.drop(("train", v.name, seed), ("eval", v.name, seed))
                     continue
-                o = self.run_task(train_task(spec, v.name, built[v.name], seed, variant_train_config(spec, v, config), init,
-                                              ws=self.ws))
+                o = self.run_task(train_task(spec, v.name, built[v.name], seed, self.configs[v.name], init, ws=self.ws))
                 if o.status == "failed":
                     self.drop(("eval", v.name, seed))
                     continue
@@ -264,9 +260,10 @@ class Runner:
         return self.run_record
 
 
-def prepare(spec_or_path: AblationSpec | str | os.PathLike) -> tuple[AblationSpec, str | None]:
+def prepare(spec_or_path: AblationSpec | str | os.PathLike, spec_path: str | None = None) -> tuple[AblationSpec, str | None]:
+    """The spec (loaded once) and the file it came from."""
     if isinstance(spec_or_path, AblationSpec):
-        return spec_or_path, None
+        return spec_or_path, spec_path
     return load_spec(spec_or_path), str(Path(spec_or_path).resolve())
 
 
@@ -285,17 +282,17 @@ def _lost_output(ws: Workspace, output) -> str | None:
 
 
 def run_ablation(ws: Workspace, spec_or_path, executor=None, log: Callable[[str], None] | None = None,
-                 quiet: bool = False, board: TaskBoard | None = None, tail_s: float = 0.0) -> AblationRun:
+                 quiet: bool = False, board: TaskBoard | None = None, tail_s: float = 0.0,
+                 spec_path: str | None = None) -> AblationRun:
     """Run (or resume) every task of an ablation; failures are recorded, not raised.
 
     `quiet`: every task's output goes to its log file (see Runner); `board`: a live display;
-    `tail_s`: what the caller does after the last task (its summary, the report), for the ETA."""
-    spec, path = prepare(spec_or_path)
-    config = resolved_train_config(spec)  # validate before any work
-    for v in spec.variants:
-        variant_train_config(spec, v, config)
+    `tail_s`: what the caller does after the last task (its summary, the report), for the ETA;
+    `spec_path`: where a spec given as an object was loaded from."""
+    spec, path = prepare(spec_or_path, spec_path)
+    configs = train_configs(spec)  # every variant's train config, resolved once: a bad one fails before any work
     return Runner(ws, spec, executor=executor, log=log, spec_path=path, quiet=quiet, board=board,
-                  tail_s=tail_s).run()
+                  tail_s=tail_s, configs=configs).run()
 
 
 def status(ws: Workspace, name: str) -> dict:

@@ -11,29 +11,31 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from workbench.ablate.inputs import BuildInputs, EvalInputs, TaskInputs, TrainInputs
 from workbench.ablate.outputs import (BuildOutput, BuildStep, CurationStep, EvalOutput, MixComponent, SuiteOutput,
                                       TaskOutput, TrainOutput)
-from workbench.ablate.tasks import train_config
+from workbench.curate.recipe import curate
+from workbench.data.ingest import ingest
+from workbench.data.records import unique_ids
+from workbench.data.store import load_records, save_version
+from workbench.evals.runner import evaluate
+from workbench.synth.mix import build_mixture
+from workbench.synth.think import synthesize
 from workbench.workspace import Workspace
 
 
-def step_build(ws: Workspace, inp: dict) -> BuildOutput:
+def step_build(ws: Workspace, inp: BuildInputs) -> BuildOutput:
     """Sources -> (concatenate) -> curate -> (synth -> mix): the variant's dataset version."""
-    from workbench.data.records import unique_ids
-    from workbench.data.store import load_records, save_version
-
     cat = ws.catalog()
-    name = inp["name"]
-    if inp.get("version"):
-        v = cat.resolve_version(inp["version"])
+    name = inp.name
+    if inp.version:
+        v = cat.resolve_version(inp.version)
         return BuildOutput(v["id"], v["n_rows"], [BuildStep("version", v["id"])])
 
     steps: list[BuildStep] = []
     sources = []
-    for src in inp["sources"]:
+    for src in inp.sources:
         if os.path.exists(src):
-            from workbench.data.ingest import ingest
-
             v = ingest(ws, src, Path(src).stem).version
             sources.append(v.id)
             steps.append(BuildStep("ingest", v.id, n_rows=v.n_rows, input=src))
@@ -46,32 +48,24 @@ def step_build(ws: Workspace, inp: dict) -> BuildOutput:
         current = v.id
         steps.append(BuildStep("concat", v.id, n_rows=v.n_rows))
 
-    if inp.get("recipe") is not None:
-        from workbench.curate.recipe import curate, load_recipe
-
-        result = curate(ws, current, load_recipe(inp["recipe"]), f"{name}-curated", allow_empty=False)
+    if inp.recipe is not None:
+        result = curate(ws, current, inp.recipe, f"{name}-curated", allow_empty=False)
         current = result.version.id
         steps.append(BuildStep("curate", current, curation=[CurationStep.from_summary(s) for s in result.summary]))
 
-    if inp.get("synth") is not None:
-        from workbench.synth.mix import build_mixture
-        from workbench.synth.think import synthesize
-
-        s = inp["synth"]
-        synth_version = synthesize(ws, current, s["mode"], s.get("teacher") or inp["base"], f"{name}-synth",
-                                   s.get("settings") or {}, check_answers=s.get("check_answers", False),
-                                   limit=s.get("limit")).version.id
-        steps.append(BuildStep("synth", synth_version, mode=s["mode"]))
-
-        m = inp["mix"]
+    if inp.synth is not None:
+        s, m = inp.synth, inp.mix
+        synth_version = synthesize(ws, current, s.mode, s.teacher or inp.base, f"{name}-synth", s.settings,
+                                   check_answers=s.check_answers, limit=s.limit).version.id
+        steps.append(BuildStep("synth", synth_version, mode=s.mode))
         mix_spec = {
             "name": f"{name}-mix",
-            "sources": [{"version": current, "weight": m["weights"].get("data", 0.0)},
-                        {"version": synth_version, "weight": m["weights"].get("synth", 0.0)}],
-            "balance": m["balance"],
-            "budget": m.get("budget"),
-            "seed": m["seed"],
-            "allow_upsample": m.get("allow_upsample", False),
+            "sources": [{"version": current, "weight": m.weights.get("data", 0.0)},
+                        {"version": synth_version, "weight": m.weights.get("synth", 0.0)}],
+            "balance": m.balance,
+            "budget": m.budget,
+            "seed": m.seed,
+            "allow_upsample": m.allow_upsample,
         }
         mixed = build_mixture(ws, mix_spec, f"{name}-mix")
         current = mixed.version.id
@@ -80,20 +74,23 @@ def step_build(ws: Workspace, inp: dict) -> BuildOutput:
     return BuildOutput(current, cat.resolve_version(current)["n_rows"], steps)
 
 
-def step_train(ws: Workspace, inp: dict) -> TrainOutput:
-    from workbench.train import train
+def step_train(ws: Workspace, inp: TrainInputs) -> TrainOutput:
+    from workbench.train.sft import train  # loads torch, transformers and peft: only where a run trains
 
-    result = train(ws, inp["version"], inp["base"], train_config(inp["config"]), seed=inp["seed"], quant="auto",
-                   init_run=inp.get("init_run"))
+    result = train(ws, inp.version, inp.base, inp.config, seed=inp.seed, quant="auto", init_run=inp.init_run)
     run = ws.catalog().get_run(result.id)
     return TrainOutput(result.id, str(result.adapter_dir), run.get("mode"), run.get("wall_s"), run.get("tokens_per_s"))
 
 
-def step_eval(ws: Workspace, inp: dict) -> EvalOutput:
-    from workbench.evals.runner import evaluate
-
-    results = evaluate(ws, inp["target"], inp["suites"], inp["layer"], limit=inp.get("limit"))
-    return EvalOutput(inp["target"], [SuiteOutput.from_result(r) for r in results])
+def step_eval(ws: Workspace, inp: EvalInputs) -> EvalOutput:
+    results = evaluate(ws, inp.target, list(inp.suites), inp.layer, limit=inp.limit)
+    return EvalOutput(inp.target, [SuiteOutput.from_result(r) for r in results])
 
 
-STEPS: dict[str, Callable[[Workspace, dict], TaskOutput]] = {"build": step_build, "train": step_train, "eval": step_eval}
+STEPS: dict[type, Callable[[Workspace, TaskInputs], TaskOutput]] = {
+    BuildInputs: step_build, TrainInputs: step_train, EvalInputs: step_eval}
+
+
+def run_step(ws: Workspace, inputs: TaskInputs) -> TaskOutput:
+    """The step for these inputs, by their type."""
+    return STEPS[type(inputs)](ws, inputs)

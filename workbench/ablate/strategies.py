@@ -35,8 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.ablate.spec import AblationSpec, SpecError, VariantSpec, _looks_like_path, load_variant_recipe
+from workbench.ablate.schema import (AblationSpec, SpecError, VariantSpec, _looks_like_path, canonical_steps, load_variant_recipe,
+                                     slug)
 from workbench.ablate.credit import MAX_EXACT, masks, members
+from workbench.ablate.mixgen import mixture_variants
 from workbench.ablate.strategy_spec import (Inject, LeaveOneOut, MixtureSearch, PerStep, Shapley, StrategySpec,
                                             StrategyTag, Sweep)
 from workbench.data.profile import DEFAULT_TOKENIZER
@@ -47,27 +49,11 @@ SHORT = {"per_step": "step", "leave_one_out": "loo", "sweep": "sweep", "inject":
          "mixture_search": "mix"}
 
 
-def _slug(value: Any) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(value)).strip("_.-") or "x"
-
-
 def _fit(name: str) -> str:
     """A variant name of at most 64 characters (a long one keeps its start and a short hash)."""
     if len(name) <= 64:
         return name
     return name[:55].rstrip("._-") + "-" + text_hash(name, 8)
-
-
-def _canonical(steps: list[dict], where: str) -> list[dict]:
-    """Steps validated by the curation module, with every default filled in."""
-    from workbench.curate.recipe import load_recipe
-
-    if not steps:
-        return []
-    try:
-        return load_recipe({"steps": steps}).to_dict()["steps"]
-    except Exception as e:  # RecipeError: keep its key path under ours
-        raise SpecError(f"{where}: {e}") from None
 
 
 @dataclass
@@ -127,7 +113,7 @@ class _Generator:
     def removal(self, name: str, source: str, prefix: list[dict], removes: list[dict], tag: StrategyTag,
                 body, compare_to: str, where: str) -> str:
         """A variant that removes rows (prefix + removes) and its random controls (prefix + random_remove)."""
-        removes = _canonical(removes, where)
+        removes = canonical_steps(removes, where)
         if not removes:  # nothing removed: the data is the source's
             return compare_to
         tag = tag.model_copy(update={"compare_to": compare_to, "removes": removes, "match": body.match})
@@ -137,7 +123,7 @@ class _Generator:
             seeds = body.control_seeds or (list(self.spec.seeds) if len(self.spec.seeds) >= 2
                                            else [self.spec.seeds[0], self.spec.seeds[0] + 1])
             for s in seeds:
-                ctrl = _canonical([{"step": "random_remove",
+                ctrl = canonical_steps([{"step": "random_remove",
                                     "params": {"like": {"steps": removes}, "seed": s, "match": body.match}}], where)
                 ctag = StrategyTag(strategy=tag.strategy, group=tag.group, role="control", step=tag.step,
                                    param=tag.param, value=tag.value, source=tag.source, control_of=vname, seed=s,
@@ -154,7 +140,6 @@ class _Generator:
         if isinstance(body, Shapley):
             return self.shapley(body, group, where)
         if isinstance(body, MixtureSearch):
-            from workbench.ablate.mixgen import mixture_variants
 
             return mixture_variants(self, body, group, where)
         source = self.source(body, where)
@@ -177,14 +162,14 @@ class _Generator:
         elif isinstance(body, LeaveOneOut):
             for name in body.sources or []:
                 t = StrategyTag(strategy=kind, group=group, role="value", source=name, param="source", value=name)
-                self.removal(f"{group}.no-{_slug(name)}", source, prefix,
+                self.removal(f"{group}.no-{slug(name)}", source, prefix,
                              [{"step": "select", "params": {"drop_sources": [name]}}], t, body, src, where)
         elif isinstance(body, Sweep):
             if body.score is not None:
                 for share in body.remove_lowest:
                     t = StrategyTag(strategy=kind, group=group, role="value", step="score_cut", param=body.score,
                                     value=share)
-                    self.removal(f"{group}.{_slug(body.score)}-low{_slug(share)}", source, prefix,
+                    self.removal(f"{group}.{slug(body.score)}-low{slug(share)}", source, prefix,
                                  [{"step": "score_cut", "params": {"score": body.score, "remove_lowest": share}}],
                                  t, body, src, where)
             else:
@@ -192,20 +177,20 @@ class _Generator:
                     t = StrategyTag(strategy=kind, group=group, role="value", step=body.step, param=body.param,
                                     value=value)
                     step = {"step": body.step, "params": {**body.params, body.param: value}}
-                    self.removal(f"{group}.{_slug(body.param)}-{_slug(value)}", source, prefix, [step], t, body,
+                    self.removal(f"{group}.{slug(body.param)}-{slug(value)}", source, prefix, [step], t, body,
                                  src, where)
         elif isinstance(body, Inject):
             catch = {"step": body.catch} if isinstance(body.catch, str) else body.catch
             for rate in body.rates:
-                planted = prefix + _canonical([{"step": "inject", "params": {"defect": body.defect, "rate": rate,
+                planted = prefix + canonical_steps([{"step": "inject", "params": {"defect": body.defect, "rate": rate,
                                                                               "seed": body.seed}}], where)
                 t = StrategyTag(strategy=kind, group=group, role="defect", step="inject", param=body.defect,
                                 value=rate, compare_to=src)
-                vname = self.add(f"{group}.{body.defect}-{_slug(rate)}", source, planted, t)
+                vname = self.add(f"{group}.{body.defect}-{slug(rate)}", source, planted, t)
                 if catch is not None:
                     ct = StrategyTag(strategy=kind, group=group, role="caught", step=catch.get("step"),
                                      param=body.defect, value=rate)
-                    self.removal(f"{vname}.{_slug(catch.get('step'))}", source, planted, [catch], ct, body, vname,
+                    self.removal(f"{vname}.{slug(catch.get('step'))}", source, planted, [catch], ct, body, vname,
                                  f"{where}.catch")
 
     def shapley(self, body: Shapley, group: str, where: str) -> None:
@@ -236,16 +221,16 @@ class _Generator:
             sources, prefix = [self.source(body, where)], self.recipe_steps(body.recipe, f"{where}.recipe")
             params = {"weights": body.mix.weights, "balance": body.mix.balance, "seed": body.mix.seed,
                       "budget": body.mix.budget or "leave_one_out"}
-            mix = _canonical([{"step": "mix_sources", "params": params}], f"{where}.mix")
+            mix = canonical_steps([{"step": "mix_sources", "params": params}], f"{where}.mix")
             full = self.add(f"{group}.mix", sources, prefix + mix,
                             StrategyTag(strategy="leave_one_out", group=group, role="source", mix=mix[0]["params"]))
         for name, w in params["weights"].items():
             if w <= 0:
                 continue
-            mix = _canonical([{"step": "mix_sources", "params": {**params, "leave_out": [name]}}], f"{where}.mix")
+            mix = canonical_steps([{"step": "mix_sources", "params": {**params, "leave_out": [name]}}], f"{where}.mix")
             t = StrategyTag(strategy="leave_one_out", group=group, role="value", source=name, param="source",
                             value=name, compare_to=full, mix=mix[0]["params"])
-            self.add(f"{group}.no-{_slug(name)}", sources, prefix + mix, t)
+            self.add(f"{group}.no-{slug(name)}", sources, prefix + mix, t)
 
     def mixture_of(self, variant: str, where: str) -> tuple[list[str], list[dict], dict]:
         """A written variant's sources, its recipe before its final `mix_sources` step, and that step's params."""

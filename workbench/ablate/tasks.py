@@ -1,23 +1,24 @@
 """An ablation's tasks and their planning: build each variant, train each (variant x seed),
 evaluate every run and the base model.
 
-A task's id is a content hash of its inputs (the variant's spec and the bytes of its source
-files and recipe; the dataset version, base model, resolved train config and seed; the run or
-model and the eval settings), so the same inputs anywhere give the same task.
+A task's inputs are typed (workbench.ablate.inputs) and its id is a content hash of them (the
+variant's spec and the bytes of its source files and recipe; the dataset version, base model,
+resolved train config and seed; the run or model and the eval settings), so the same inputs
+anywhere give the same task. The spec is resolved once: its train section into a `TrainConfig`
+(`resolved_train_config`, then each variant's method on it), each recipe read and validated once
+(workbench.ablate.schema.variant_recipe).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import yaml
-
-from workbench.ablate.spec import AblationSpec, MixSpec, SpecError, VariantSpec
+from dataclasses import dataclass
+from workbench.ablate.inputs import BuildInputs, EvalInputs, TaskInputs, TrainInputs, parse_inputs
+from workbench.ablate.memory import fit_config
+from workbench.ablate.schema import AblationSpec, SpecError, VariantSpec, variant_recipe
 from workbench.errors import WorkbenchError
-from workbench.hashing import content_hash, file_hash, task_id
+from workbench.hashing import content_hash, file_hash, task_id  # noqa: F401 - content_hash, file_hash: re-exported
+from workbench.train.config import TrainConfig, TrainError
 
 BASE = "base"  # the variant name of the untrained base model
 
@@ -28,89 +29,86 @@ class AblationError(WorkbenchError, RuntimeError):
 
 @dataclass(frozen=True)
 class Task:
-    kind: str  # build | train | eval
+    kind: str  # build | train | eval: the kind of its inputs
     variant: str
     seed: int | None
     label: str
-    inputs: dict[str, Any]  # everything the step reads; JSON-serialisable
-    hashed: dict[str, Any] = field(default_factory=dict)  # extra content that defines identity (file bytes)
-    # inputs that locate content rather than define it (source file paths): left out of the id,
-    # their content is in `hashed`, so the same files elsewhere give the same task
-    located: tuple[str, ...] = ()
+    inputs: TaskInputs  # everything the step reads, typed (a wire mapping given here is parsed)
+
+    def __post_init__(self):
+        if isinstance(self.inputs, dict):
+            object.__setattr__(self, "inputs", parse_inputs(self.kind, self.inputs))
+        if self.inputs.kind != self.kind:
+            raise ValueError(f"a {self.kind} task with {type(self.inputs).__name__}")
 
     @property
     def id(self) -> str:
-        identity = {k: v for k, v in self.inputs.items() if k not in self.located}
-        return task_id(self.kind, identity, self.hashed)
+        return task_id(self.kind, self.inputs.identity(), self.inputs.hashed())
 
     def to_dict(self) -> dict:
+        """The task on the wire (a child process, Ray): plain data; `from_dict` gives it back."""
         return {"kind": self.kind, "variant": self.variant, "seed": self.seed, "label": self.label,
-                "inputs": self.inputs, "hashed": self.hashed}
+                "inputs": self.inputs.to_dict(), "hashed": self.inputs.hashed()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Task:
+        inputs = parse_inputs(d["kind"], d["inputs"], d.get("hashed"))
+        return cls(d["kind"], d["variant"], d["seed"], d["label"], inputs)
 
 
-def train_config(config: dict | str):
-    from workbench.train import TrainConfig
-
-    return TrainConfig.load(config)
-
-
-def resolved_train_config(spec: AblationSpec) -> dict:
-    """The train section fully resolved (defaults filled in): a file's content, not its path,
-    feeds the task hash, and a bad key fails here, before anything runs."""
+def resolved_train_config(spec: AblationSpec) -> TrainConfig:
+    """The spec's train section, resolved once (defaults filled in; a file's content, not its
+    path, feeds the task hash), so a bad key fails here, before anything runs."""
     source = spec.path(spec.train) if isinstance(spec.train, str) else dict(spec.train)
     try:
-        return train_config(source).resolved()
-    except ImportError as e:
-        raise AblationError(f"training is not available: {e}") from None
-    except Exception as e:  # TrainError: keep its key path, under the spec's `train` key
+        return TrainConfig.load(source)
+    except TrainError as e:  # keep its key path, under the spec's `train` key
         raise SpecError(f"train: {e}") from None
 
 
-def build_task(spec: AblationSpec, v: VariantSpec) -> Task:
-    inputs: dict[str, Any] = {"name": v.name, "base": spec.base}
-    hashed: dict[str, Any] = {}
-    if v.version:
-        inputs["version"] = v.version
-        return Task("build", v.name, None, f"build {v.name}", inputs)
-    inputs["sources"] = [spec.path(s) if os.path.exists(spec.path(s)) else s for s in v.sources or []]
-    hashed["sources"] = [file_hash(s) if os.path.exists(s) else s for s in inputs["sources"]]
-    if v.recipe is not None:
-        if isinstance(v.recipe, str):
-            inputs["recipe"] = yaml.safe_load(Path(spec.path(v.recipe)).read_text(encoding="utf-8"))
-        else:
-            inputs["recipe"] = v.recipe
-    if v.synth is not None:
-        inputs["synth"] = v.synth.model_dump()
-        inputs["mix"] = (v.mix or MixSpec()).model_dump()
-    return Task("build", v.name, None, f"build {v.name}", inputs, hashed, located=("sources",))
-
-
-def variant_train_config(spec: AblationSpec, v: VariantSpec, config: dict) -> dict:
-    """The resolved train config of a variant: the spec's, under the variant's `method` if it names one."""
-    if v.method is None:
-        return config
-    source = spec.path(spec.train) if isinstance(spec.train, str) else dict(spec.train)
+def variant_train_config(spec: AblationSpec, v: VariantSpec, config: TrainConfig) -> TrainConfig:
+    """The train config of a variant: the spec's, under the variant's `method` if it names one."""
     try:
-        return train_config(source).with_method(v.method).resolved()
-    except Exception as e:  # TrainError: e.g. grpo's batch rule, under the variant's key
+        return config.with_method(v.method)
+    except TrainError as e:  # e.g. grpo's batch rule, under the variant's key
         raise SpecError(f"variants[{spec.variants.index(v)}].method: {e}") from None
 
 
-def train_task(spec: AblationSpec, variant: str, version: str, seed: int, config: dict,
+def train_configs(spec: AblationSpec) -> dict[str, TrainConfig]:
+    """Every variant's train config (the spec's train section resolved once); a bad one fails here."""
+    config = resolved_train_config(spec)
+    return {v.name: variant_train_config(spec, v, config) for v in spec.variants}
+
+
+def build_inputs(spec: AblationSpec, v: VariantSpec) -> BuildInputs:
+    """A variant's build inputs: its source files hashed, its recipe read once (OSError: a file
+    that cannot be read now)."""
+    if v.version:
+        return BuildInputs(v.name, spec.base, version=v.version)
+    sources = tuple(spec.path(s) if os.path.exists(spec.path(s)) else s for s in v.sources or [])
+    hashes = tuple(file_hash(s) if os.path.exists(s) else s for s in sources)
+    r = variant_recipe(spec, v) if v.recipe is not None else None
+    return BuildInputs(v.name, spec.base, None, sources, hashes, r and r.recipe, r and r.source, r and r.file,
+                       v.synth, v.mix)
+
+
+def build_task(spec: AblationSpec, v: VariantSpec) -> Task:
+    return Task("build", v.name, None, f"build {v.name}", build_inputs(spec, v))
+
+
+def train_task(spec: AblationSpec, variant: str, version: str, seed: int, config: TrainConfig,
                init_run: str | None = None, ws=None) -> Task:
     """Train one (variant, seed); `init_run` is the run of the variant it starts `from`. With `ws`,
     a config over the memory budget gets a smaller micro-batch (ablate/memory.py)."""
     if ws is not None:
-        from workbench.ablate.memory import fit_config
-
-        config = fit_config(ws, spec.base, version, config, f"train {variant}")
-    inputs = {"version": version, "base": spec.base, "config": config, "seed": seed}
-    if init_run is not None:
-        inputs["init_run"] = init_run
-    return Task("train", variant, seed, f"train {variant} seed {seed}", inputs)
+        resolved = config.resolved()
+        fitted = fit_config(ws, spec.base, version, resolved, f"train {variant}")
+        if fitted is not resolved:
+            config = config.model_copy(update={"batch_size": fitted["batch_size"], "grad_accum": fitted["grad_accum"]})
+    return Task("train", variant, seed, f"train {variant} seed {seed}", TrainInputs(version, spec.base, config, seed, init_run))
 
 
 def eval_task(spec: AblationSpec, variant: str, seed: int | None, target: str) -> Task:
-    inputs = {"target": target, "suites": list(spec.eval.suites), "layer": spec.eval.layer, "limit": spec.eval.limit}
     label = f"eval {variant}" + (f" seed {seed}" if seed is not None else " (untrained)")
-    return Task("eval", variant, seed, label, inputs)
+    return Task("eval", variant, seed, label, EvalInputs(target, tuple(spec.eval.suites), spec.eval.layer, spec.eval.limit))
+

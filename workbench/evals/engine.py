@@ -259,8 +259,12 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
                     ctrl.append(d)
                     out.append(Question(f"{v} seed {seeds[0]}", f"{v} seed {other}", suite, metric, d, "control",
                                         ("control", family)))
+        scored: dict[str, dict] = {}  # each variant's scores on this metric, taken out once for all its pairs
         for a, b in pairs:
-            sa, sb = metric_scores(per_variant[a], metric), metric_scores(per_variant[b], metric)
+            for v in (a, b):
+                if v not in scored:
+                    scored[v] = metric_scores(per_variant[v], metric)
+            sa, sb = scored[a], scored[b]
             if not sa or not sb:
                 continue
             size = family_size if head else 1

@@ -1,5 +1,6 @@
-"""With isolate=True the local executor runs train and eval tasks in a child process: the
-output comes back as plain data and a child's error is raised in the parent as itself."""
+"""With isolate=True the local executor runs train and eval tasks in another process (a warm
+worker, or a fresh child): the output comes back as plain data and the process's error is
+raised in the parent as itself."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from workbench.workspace import Workspace
 
 def test_a_childs_error_is_raised_in_the_parent_with_its_message_and_traceback(tmp_path):
     ws = Workspace(tmp_path / "home")
-    task = Task("train", "v", 0, "train v seed 0", {"version": "nope", "base": "x", "config": {}, "seed": 0})
+    task = Task.from_dict({"kind": "train", "variant": "v", "seed": 0, "label": "train v seed 0",
+                           "inputs": {"version": "nope", "base": "x", "config": {}, "seed": 0}})
     with pytest.raises(CatalogError, match="no dataset version 'nope'") as info:
         LocalExecutor(isolate=True).run(ws, task)
     assert any("in the task's process" in n and "resolve_version" in n for n in info.value.__notes__)
@@ -23,8 +25,8 @@ def test_a_childs_error_is_raised_in_the_parent_with_its_message_and_traceback(t
 
 def test_a_build_runs_in_process_and_an_eval_in_a_child_with_the_same_output(tmp_path, tiny_model_dir):
     ws = Workspace(tmp_path / "home")
-    task = {"kind": "eval", "inputs": {"target": str(tiny_model_dir), "suites": ["gsm_style"], "layer": "smoke",
-                                       "limit": 2}}
+    task = {"kind": "eval", "variant": "base", "seed": None, "label": "eval base (untrained)",
+            "inputs": {"target": str(tiny_model_dir), "suites": ["gsm_style"], "layer": "smoke", "limit": 2}}
     here = execute(ws.home, task)
     there = run_in_child(ws.home, task)  # cached by the evals area: the same result ids
     assert there == here and here["results"][0]["n_items"] == 2

@@ -30,18 +30,22 @@ from dataclasses import dataclass, field
 from workbench.ablate.schema import SpecError
 
 
-# Reference rates (2 CPU cores, SmolLM2-135M fp32): DESIGN.md's measurements, with the train and
-# generation rates re-fitted to the quickstart timed from a clean clone on 2026-12-01 (trainings
-# took 1m56s-2m25s, evals 2m23s-2m53s where the old rates priced them at 1m46s and 1m37s).
+# Reference rates (2 CPU cores, SmolLM2-135M fp32), re-fitted on 2026-12-06 (`benchmarks/eta_check.py
+# --fit`) to the quickstart timed on an idle machine at 14:22 UTC (merged-adapter evaluation, early
+# stop): training 82.9 priced tokens/s, 0.109 s a decoding step of a batch, 0.141 s a likelihood
+# item. The overheads are a warm worker's (benchmarks/warm_workers.py): the quickstart's fresh
+# processes took 14.5 s a training and 12.7 s an eval beyond their loops, ~10 s of it imports and
+# sanity generations that an ablation no longer pays.
 BUILD_S_PER_ROW = 0.004
 BUILD_OVERHEAD_S = 0.5
-TRAIN_TOKENS_PER_S = 60.0
-TRAIN_OVERHEAD_S = 20.0  # a child process, loading the model, saving the adapter
-BATCH_STEP_S = 0.25  # one decoding step of a 16-prompt batch through lm-eval (padding, stop checks, LoRA)
-EVAL_OVERHEAD_S = 15.0
+TRAIN_TOKENS_PER_S = 83.0
+TRAIN_OVERHEAD_S = 4.0  # in a warm worker: loading the model, building the trainer, saving the adapter
+BATCH_STEP_S = 0.11  # one decoding step of a 16-prompt batch (merged weights, early stop)
+SYNTH_BATCH_STEP_S = 0.25  # a teacher's decoding step when a build synthesizes (not re-fitted)
+EVAL_OVERHEAD_S = 5.0  # in a warm worker: loading and merging the model, lm-eval's set-up
 AFTER_TASKS_S = 4.0  # the console summary after the last task (its statistics)
 REPORT_S = 6.0  # writing report.html and report.md (the quickstart's took 5-6 s)
-LIKELIHOOD_S_PER_ITEM = 0.25
+LIKELIHOOD_S_PER_ITEM = 0.14
 PAD_FACTOR = 1.25  # a batch is as long as its longest example
 CHARS_PER_TOKEN = 4.0  # of a JSONL line (keys included): the estimate before the data is built
 
@@ -80,7 +84,7 @@ def build_prior(inputs: dict, cat=None) -> float:
         n = min(rows, synth["limit"]) if synth.get("limit") else rows
         modes = 2 if synth.get("mode") == "both" else 1
         batches = math.ceil(n / int(settings.get("batch_size", 8))) if n else 0
-        seconds += EVAL_OVERHEAD_S + modes * batches * int(settings.get("max_new_tokens", 512)) * BATCH_STEP_S
+        seconds += EVAL_OVERHEAD_S + modes * batches * int(settings.get("max_new_tokens", 512)) * SYNTH_BATCH_STEP_S
     return seconds
 
 

@@ -26,6 +26,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from workbench.ablate.inputs import parse_inputs
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.spec import ResourcesSpec
 from workbench.ablate.steps import run_step
@@ -55,7 +56,7 @@ def execute(home: str | os.PathLike, task: dict, ws: Workspace | None = None, wh
         set_threads(task["threads"])
     ws = ws or Workspace(Path(home))
     with sanity_switched(task.get("sanity", True)):
-        out = run_step(ws, Task.from_dict(task).inputs)
+        out = run_step(ws, parse_inputs(task["kind"], task["inputs"], task.get("hashed")))
     return dataclasses.replace(out, where=where or socket.gethostname()).to_dict()
 
 

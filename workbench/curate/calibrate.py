@@ -132,7 +132,8 @@ def _order_stat(values: list[float], kind: str, k: int, integer: bool) -> float:
 def calibrate(recipe: Recipe | str | Path | dict, sample: str | Path, max_drop: float = 0.01,
               tighten: bool = False) -> Calibration:
     """Fit the threshold of every rule of the recipe's filters that have rules (`Filter.rules`:
-    length, gopher_repetition, gopher_quality) on the clean sample (see the module doc); the fitted recipe is `Calibration.fitted_recipe`."""
+    length, gopher_repetition, gopher_quality) on the clean sample (see the module doc); the
+    fitted recipe is `Calibration.fitted_recipe`, its YAML `to_yaml(calibration)`."""
     if not 0 <= max_drop < 1:
         raise CalibrationError(f"max_drop must be in [0, 1), got {max_drop}")
     recipe = load_recipe(recipe)
@@ -152,7 +153,7 @@ def calibrate(recipe: Recipe | str | Path | dict, sample: str | Path, max_drop: 
             f"the steps calibration does not fit already drop {sum(other_drops.values())} of the {n} clean rows "
             f"of {sample} ({', '.join(f'{k} {v}' for k, v in other_drops.items())}), more than max_drop "
             f"{max_drop:.2%} allows ({math.floor(max_drop * n + 1e-9)} rows): look at those rows first "
-            f"(`python benchmarks/curation.py`-style: run the recipe on the sample)")
+            f"(ingest the sample and `workbench curate run` it with the recipe)")
     # every rule's statistic over the sample
     cands = []
     for pos in sorted(fitted_steps):
@@ -185,6 +186,9 @@ def calibrate(recipe: Recipe | str | Path | dict, sample: str | Path, max_drop: 
         if integer:
             new = int(new)
         if not _valid(recipe.steps[pos][1], key, new):
+            if d_old > allowance:
+                raise CalibrationError(f"{name}.{key}: the value that drops at most {allowance} of the {len(vals)} "
+                                       f"judged clean rows, {new}, is outside the parameter's range")
             values.append(Fitted(pos, name, key, kind, old, old, len(vals), d_old, d_old, allowance, None,
                                  f"kept: {where}, {len(vals)} judged: the fitted {new} is out of range; drops {d_old}"))
             continue

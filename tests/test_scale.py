@@ -51,7 +51,10 @@ def test_batched_reads_give_the_numbers_of_one_read_per_result(scale_ws):
     evaluated = gather.targets(ws, "scale")[1]
     assert len(evaluated) == 21
     items = per_result(ws, evaluated)
-    assert gather._all_items(cat, evaluated) == items
+    assert gather._all_scores(cat, evaluated) == {rid: {k: it["scores"] for k, it in its.items()}
+                                                  for rid, its in items.items()}
+    assert gather._all_texts(cat, evaluated) == {rid: {k: (it["prompt"], it["response"]) for k, it in its.items()}
+                                                 for rid, its in items.items()}
     table = reference_table(evaluated, items)
     assert gather.item_table(ws, "scale") == table
     seeds = gather.seed_items(ws, "scale")
@@ -78,7 +81,7 @@ def test_batched_reads_give_the_numbers_of_one_read_per_result(scale_ws):
         assert d["prompt"] == table[first][d["suite"]][d["item_id"]]["prompt"] != ""
         for v, shown in d["responses"].items():
             assert shown["text"] == table[v][d["suite"]][d["item_id"]]["responses"][0]
-            assert shown["score"] == table[v][d["suite"]][d["item_id"]]["scores"][d["metric"]]
+            assert shown["score"] == pytest.approx(table[v][d["suite"]][d["item_id"]]["scores"][d["metric"]], abs=1e-12)
     verdicts = {(c.a, c.b, c.suite, c.metric): c.verdict for c in data.against_baseline()}
     assert len(verdicts) == 4 * 2 * 2  # base and three variants against v00, on two suites, two headline metrics
 

@@ -121,3 +121,55 @@ class EvalsMixin:
             [[r for r, _ in keys], [str(i) for _, i in keys]],
         )
         return {(r["result_id"], r["item_id"]): (r["prompt"] or "", r["response"] or "") for r in rows}
+
+    @staticmethod
+    def _score_columns(con, where: str, params: list) -> tuple[list[str], str, list[str]]:
+        """The metric names in the scores of the rows `where` selects, and a SQL column per metric that
+        takes its number out of the JSON (a boolean as 0 or 1; text and null as NULL), with its params."""
+        keys = [r[0] for r in con.execute(f"SELECT DISTINCT unnest(json_keys(scores)) FROM eval_samples e {where} "
+                                          "ORDER BY 1", params).fetchall()]
+        paths = ['$."' + k.replace("\\", "\\\\").replace('"', '\\"') + '"' for k in keys]
+        cols = "".join(
+            ", CASE json_type(e.scores, ?) WHEN 'BOOLEAN' THEN json_extract(e.scores, ?)::BOOLEAN::DOUBLE "
+            "WHEN 'DOUBLE' THEN json_extract(e.scores, ?)::DOUBLE WHEN 'BIGINT' THEN json_extract(e.scores, ?)::DOUBLE "
+            f"WHEN 'UBIGINT' THEN json_extract(e.scores, ?)::DOUBLE END AS c{i}" for i in range(len(keys)))
+        return keys, cols, [p for p in paths for _ in range(5)]
+
+    def results_scores(self, result_ids: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+        """result id -> item id -> {metric: score} of many results, in one query: each metric taken
+        out of the stored JSON by SQL (numbers, a boolean as 0 or 1; text, null and NaN left out)."""
+        out: dict[str, dict[str, dict[str, float]]] = {rid: {} for rid in result_ids}
+        if not result_ids:
+            return out
+        ids = list(out)
+        where = "WHERE e.result_id IN (SELECT unnest(?::VARCHAR[]))"
+        with self.connect(write=False) as con:
+            keys, cols, params = self._score_columns(con, where, [ids])
+            table = con.sql(f"SELECT e.result_id, e.item_id{cols} FROM eval_samples e {where} "
+                            "ORDER BY e.result_id, e.item_id", params=params + [ids]).to_arrow_table()
+        columns = [c.to_pylist() for c in table.columns]
+        rids, items, values = columns[0], columns[1], columns[2:]
+        for j, (rid, item) in enumerate(zip(rids, items)):
+            out[rid][item] = {k: col[j] for k, col in zip(keys, values) if col[j] is not None and col[j] == col[j]}
+        return out
+
+    def item_means(self, groups: list[tuple[str, str, str]]) -> dict[tuple[str, str], dict[str, dict[str, float]]]:
+        """Per (group, suite): item id -> {metric: mean over the group's results}, aggregated by SQL.
+        `groups` are (group, suite, result id) rows (a variant's seeds). A result without a number
+        for the metric adds 0 to the mean (as a seed that did not score it), so the mean is the sum
+        of the numbers over the item's results; a metric no result scored is left out."""
+        out: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
+        if not groups:
+            return out
+        lists = [[g[i] for g in groups] for i in range(3)]
+        sel = "(SELECT unnest(?::VARCHAR[]) AS grp, unnest(?::VARCHAR[]) AS suite, unnest(?::VARCHAR[]) AS rid) m"
+        with self.connect(write=False) as con:
+            keys, cols, params = self._score_columns(con, f"JOIN {sel} ON e.result_id = m.rid", lists)
+            sums = "".join(f", sum(c{i}) FILTER (WHERE NOT isnan(c{i})), count(c{i}) FILTER (WHERE NOT isnan(c{i}))"
+                           for i in range(len(keys)))
+            rows = con.execute(f"SELECT grp, suite, item_id, count(*){sums} FROM (SELECT m.grp, m.suite, e.item_id{cols} "
+                               f"FROM eval_samples e JOIN {sel} ON e.result_id = m.rid) GROUP BY ALL",
+                               params + lists).fetchall()
+        for grp, suite, item, n, *agg in rows:
+            out.setdefault((grp, suite), {})[item] = {k: agg[2 * i] / n for i, k in enumerate(keys) if agg[2 * i + 1]}
+        return out

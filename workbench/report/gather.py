@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from workbench.ablate.outputs import done_outputs, parse_output
+from workbench.ablate.schema import AblationSpec, stored_spec
 from workbench.ablate.shared import shared_runs
 from workbench.ablate.tasks import BASE
 from workbench.evals.engine import SKIP_METRICS, Directions, decide, suite_questions
@@ -31,10 +32,20 @@ def _as_items(rows: list[dict]) -> dict[str, dict]:
     return out
 
 
-def _all_items(cat, evaluated: list[dict], text: bool = True) -> dict[str, dict[str, dict]]:
-    """`eval_items` of every result of the evaluated targets, read in one query: result id -> items."""
-    rids = list(dict.fromkeys(rid for t in evaluated for rid in t["results"].values()))
-    return {rid: _as_items(rows) for rid, rows in cat.results_samples(rids, text).items()}
+def _result_ids(evaluated: list[dict]) -> list[str]:
+    return list(dict.fromkeys(rid for t in evaluated for rid in t["results"].values()))
+
+
+def _all_scores(cat, evaluated: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """result id -> item id -> {metric: score} of every result of the evaluated targets: one query,
+    the scores taken apart by SQL (as `eval_items` reads them: numbers, NaN left out)."""
+    return cat.results_scores(_result_ids(evaluated))
+
+
+def _all_texts(cat, evaluated: list[dict]) -> dict[str, dict[str, tuple[str, str]]]:
+    """result id -> item id -> (prompt, response) of every result of the evaluated targets, in one query."""
+    return {rid: {str(r["item_id"]): (r["prompt"] or "", r["response"] or "") for r in rows}
+            for rid, rows in cat.results_samples(_result_ids(evaluated)).items()}
 
 
 def _is_number(v) -> bool:
@@ -117,25 +128,46 @@ def result_id(ws: Workspace, name: str, target: str, suite: str) -> str | None:
 
 def item_table(ws: Workspace, name: str) -> dict:
     """variant -> suite -> item_id -> {scores (mean over seeds), prompt, responses per seed}."""
+    cat = ws.catalog(reader=True)
     evaluated = targets(ws, name)[1]
-    return _item_table(evaluated, _all_items(ws.catalog(reader=True), evaluated))
+    return _item_table(evaluated, _all_scores(cat, evaluated), _all_texts(cat, evaluated))
 
 
-def _item_table(evaluated: list[dict], by_result: dict[str, dict[str, dict]]) -> dict:
+def _item_table(evaluated: list[dict], scores: dict[str, dict[str, dict[str, float]]],
+                texts: dict[str, dict[str, tuple[str, str]]] | None = None) -> dict:
+    """The item table from every result's scores; prompts and responses '' without `texts`."""
     table: dict[str, dict[str, dict[str, dict]]] = {}
+    none = ("", "")
     for t in evaluated:
         for suite, rid in t["results"].items():
-            items = by_result.get(rid, {})
+            said = (texts or {}).get(rid, {})
             dest = table.setdefault(t["variant"], {}).setdefault(suite, {})
-            for item_id, it in items.items():
-                d = dest.setdefault(item_id, {"prompt": it["prompt"], "responses": [], "per_seed": []})
-                d["responses"].append(it["response"])
-                d["per_seed"].append(it["scores"])
+            for item_id, sc in scores.get(rid, {}).items():
+                prompt, response = said.get(item_id, none)
+                d = dest.get(item_id)
+                if d is None:
+                    d = dest[item_id] = {"prompt": prompt, "responses": [], "per_seed": []}
+                d["responses"].append(response)
+                d["per_seed"].append(sc)
     for suites in table.values():
         for items in suites.values():
             for d in items.values():
-                metrics = list(dict.fromkeys(m for s in d["per_seed"] for m in s))  # stored order, not set order
-                d["scores"] = {m: sum(s.get(m, 0.0) for s in d["per_seed"]) / len(d["per_seed"]) for m in metrics}
+                per_seed = d["per_seed"]
+                if len(per_seed) == 1:
+                    d["scores"] = dict(per_seed[0])
+                    continue
+                metrics = list(dict.fromkeys(m for s in per_seed for m in s))  # stored order, not set order
+                d["scores"] = {m: sum(s.get(m, 0.0) for s in per_seed) / len(per_seed) for m in metrics}
+    return table
+
+
+def _item_means(cat, evaluated: list[dict]) -> dict[str, dict[str, dict[str, dict]]]:
+    """variant -> suite -> item_id -> {"scores": mean over the variant's seeds}, averaged by SQL (the
+    numbers of `_item_table`'s "scores", without its texts)."""
+    groups = [(t["variant"], suite, rid) for t in evaluated for suite, rid in t["results"].items()]
+    table: dict[str, dict[str, dict[str, dict]]] = {}
+    for (variant, suite), its in cat.item_means(groups).items():
+        table.setdefault(variant, {})[suite] = {k: {"scores": its[k]} for k in sorted(its)}
     return table
 
 
@@ -152,13 +184,13 @@ def primary_metrics(ws: Workspace, name: str) -> dict[str, str]:
     return _primary(targets(ws, name)[1])
 
 
-def _variants(spec: dict, tasks: list[dict]) -> list[dict]:
+def _variants(spec: AblationSpec, tasks: list[dict]) -> list[dict]:
     builds = {t["variant"]: t for t in tasks if t["kind"] == "build"}
     out = []
-    for v in spec["variants"]:
-        t = builds.get(v["name"])
+    for v in spec.variants:
+        t = builds.get(v.name)
         o = parse_output("build", t["output"]) if t and t["status"] == "done" else None
-        out.append({"name": v["name"], "status": t["status"] if t else "not started",
+        out.append({"name": v.name, "status": t["status"] if t else "not started",
                     "version": o.version if o else None, "n_rows": o.n_rows if o else None,
                     "steps": o.steps if o else [], "error": (t or {}).get("error")})
     return out
@@ -185,11 +217,12 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
     cat = ws.catalog(reader=True)
     abl = cat.get_ablation(name)
     spec = abl["spec"]
+    parsed = stored_spec(spec, name)  # the stored spec through the spec's own classes
     tasks = cat.ablation_tasks(name)
-    suites, layer = spec["eval"]["suites"], spec["eval"]["layer"]
+    suites, layer = list(parsed.eval.suites), parsed.eval.layer
     evaluated = targets(ws, name)[1]
-    by_result = _all_items(cat, evaluated, text=False)  # every item's scores in one query; texts where shown
-    items = _item_table(evaluated, by_result)
+    by_result = _all_scores(cat, evaluated)  # every item's scores in one query; texts only where shown
+    items = _item_means(cat, evaluated)
     primary = _primary(evaluated)
     metrics: dict[str, list[str]] = {}
     for suite in suites:
@@ -198,9 +231,9 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
         metrics[suite] = head + sorted(found - set(head))  # the primary first, then by name: the same in every process
 
     direction = stored_directions(cat, evaluated, layer)
-    order = [BASE] + [v["name"] for v in spec["variants"]]
-    baseline = spec.get("baseline") or BASE
-    control = spec.get("control")
+    order = [BASE] + [v.name for v in parsed.variants]
+    baseline = parsed.baseline
+    control = parsed.control
     per_seed = _seed_items(evaluated, by_result)
     trained = {v for v in per_seed if v != BASE}
     headlines = {suite: headline_metrics(primary.get(suite), metrics[suite]) for suite in suites}
@@ -220,7 +253,7 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
         pairs = [_orient(a, b, baseline) for i, a in enumerate(present) for b in present[i + 1:]]
         questions += suite_questions(
             suite, metrics[suite], headlines[suite], pairs, {v: per_seed[v][suite] for v in present}, trained,
-            direction, (control["variant"], [str(s) for s in control["seeds"]]) if control else None, family_size)
+            direction, (control.variant, [str(s) for s in control.seeds]) if control else None, family_size)
         if metrics[suite]:
             disagreements += _disagreements(items, order, suite, metrics[suite][0], max_examples)
     _fill_texts(cat, evaluated, disagreements)
@@ -234,7 +267,7 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
     from workbench.report.credit import credit_rows
     from workbench.report.strategies import strategy_rows
 
-    variants = _variants(spec, tasks)
+    variants = _variants(parsed, tasks)
     return ReportData(name, spec, suites, layer, variants, _runs(cat, tasks), metrics, scores,
                       comparisons, disagreements, failures, tasks, baseline=baseline, headlines=headlines,
                       seed_spread=spreads, strategies=strategy_rows(spec, variants, per_seed, headlines, direction),
@@ -256,16 +289,15 @@ def _orient(a: str, b: str, baseline: str) -> tuple[str, str]:
 def seed_items(ws: Workspace, name: str) -> dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]]:
     """variant -> suite -> seed label -> item_id -> {metric: score}; the base model's label is "base"."""
     evaluated = targets(ws, name)[1]
-    return _seed_items(evaluated, _all_items(ws.catalog(reader=True), evaluated, text=False))
+    return _seed_items(evaluated, _all_scores(ws.catalog(reader=True), evaluated))
 
 
-def _seed_items(evaluated: list[dict], by_result: dict[str, dict[str, dict]]) -> dict:
+def _seed_items(evaluated: list[dict], scores: dict[str, dict[str, dict[str, float]]]) -> dict:
     out: dict = {}
     for t in evaluated:
         label = "base" if t["seed"] is None else str(t["seed"])
         for suite, rid in t["results"].items():
-            out.setdefault(t["variant"], {}).setdefault(suite, {})[label] = {
-                k: it["scores"] for k, it in by_result.get(rid, {}).items()}
+            out.setdefault(t["variant"], {}).setdefault(suite, {})[label] = scores.get(rid, {})
     return out
 
 
@@ -302,8 +334,8 @@ def _disagreements(items: dict, order: list[str], suite: str, metric: str, limit
     ranked.sort(key=lambda r: (r[0], r[1]))
     out = []
     for _, k, vals in ranked[:limit]:
-        out.append({"suite": suite, "metric": metric, "item_id": k, "prompt": items[present[0]][suite][k]["prompt"],
-                    "responses": {v: {"score": vals[v], "text": items[v][suite][k]["responses"][0]} for v in present}})
+        out.append({"suite": suite, "metric": metric, "item_id": k, "prompt": "",  # texts: _fill_texts
+                    "responses": {v: {"score": vals[v], "text": ""} for v in present}})
     return out
 
 

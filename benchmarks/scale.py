@@ -110,7 +110,8 @@ def build(home: Path, variants: int = 10, seeds: int = 20, items: int = 1000, n_
                        "train": {"max_steps": STEPS}, "eval": {"suites": suites, "layer": "smoke"},
                        "variants": [{"name": f"v{k:02d}", "version": versions[k]} for k in range(variants)]})
     base = model_identity(BASE)
-    config = resolved_train_config(spec)
+    config = resolved_train_config(spec)  # a TrainConfig (or, from an older workbench, its resolved dict)
+    settings = config.resolved() if hasattr(config, "resolved") else config
     rng = random.Random(0)
     tasks, runs, results, steps = [], [], [], []
     when = now()
@@ -131,7 +132,7 @@ def build(home: Path, variants: int = 10, seeds: int = 20, items: int = 1000, n_
         tasks.append((b, BuildOutput(v.version, records, [BuildStep("version", v.version, n_rows=records)])))
         for seed in spec.seeds_for(v.name):
             t = train_task(spec, v.name, v.version, seed, config)
-            run_id = run_id_for(v.version, base["hash"], config, "lora-fp32", seed)
+            run_id = run_id_for(v.version, base["hash"], settings, "lora-fp32", seed)
             run_dir = ws.runs_dir / run_id
             adapter = run_dir / "adapter"
             adapter.mkdir(parents=True, exist_ok=True)
@@ -140,7 +141,7 @@ def build(home: Path, variants: int = 10, seeds: int = 20, items: int = 1000, n_
             (adapter / "adapter_model.safetensors").write_bytes(rng.randbytes(4096))
             key = f"m-{adapter_identity(base['hash'], adapter)}"
             runs.append([run_id, v.version, BASE, base["path"], base["hash"], str(run_dir), str(adapter), "finished",
-                         "lora-fp32", "cpu", to_json(config), seed, None, None, 1, records, 0, 10_000 * STEPS,
+                         "lora-fp32", "cpu", to_json(settings), seed, None, None, 1, records, 0, 10_000 * STEPS,
                          120.0, 80.0, 2000.0, 1.0, to_json([]), to_json({"method": "sft"}), when, when, when])
             steps += [[run_id, s, 2.0 - s / STEPS + 0.05 * rng.random(), None, 5e-4, s / STEPS, 1.0, None]
                       for s in range(1, STEPS + 1)]
@@ -152,7 +153,7 @@ def build(home: Path, variants: int = 10, seeds: int = 20, items: int = 1000, n_
                     ["scale", to_json(spec.model_dump(mode="json")), content_hash(spec.model_dump(mode="json")),
                      None, when, when])
         con.executemany("INSERT INTO ablation_tasks VALUES (?, ?, ?, ?, ?, ?, ?, 'done', ?, NULL, NULL, 1, ?, ?, 1.0)",
-                        [["scale", t.id, t.kind, t.variant, t.seed, t.label, to_json(t.inputs), to_json(o.to_dict()),
+                        [["scale", t.id, t.kind, t.variant, t.seed, t.label, to_json(t.to_dict()["inputs"]), to_json(o.to_dict()),
                           when, when] for t, o in tasks])
         con.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 27)})", runs)
         con.register("steps_in", pa.table({c: [r[i] for r in steps] for i, c in enumerate(
@@ -245,18 +246,27 @@ def main() -> None:
     ap.add_argument("--versions", type=int, default=10)
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--time-only", action="store_true", help="Time the commands on the workspace already there.")
-    ap.add_argument("--only", default=None, help="Time only the commands whose name contains this text.")
+    ap.add_argument("--only", default=None, help="Time only the commands whose names contain one of these "
+                    "comma-separated texts.")
+    ap.add_argument("--skip", default=None, help="Leave out the commands whose names contain one of these texts.")
+    ap.add_argument("--tree", type=Path, default=None, help="Time another workbench tree (e.g. `git archive REV "
+                    "workbench | tar -x -C DIR`): put first on PYTHONPATH, for before/after on one workspace.")
     args = ap.parse_args()
     home = args.home.resolve()
     if not args.time_only:
         made = build(home, args.variants, args.seeds, args.items, args.versions, args.records)
         print(json.dumps({"generated": made}), flush=True)
     env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_PROGRESS": "0"}
+    if args.tree:
+        env["PYTHONPATH"] = str(args.tree.resolve())
     load = os.getloadavg()[0]
     for name, cmd in commands(home):
-        if args.only and args.only not in name:
+        if args.only and not any(x in name for x in args.only.split(",")):
             continue
-        print(json.dumps({"command": name, **timed(cmd, env), "load": round(load, 2)}), flush=True)
+        if args.skip and any(x in name for x in args.skip.split(",")):
+            continue
+        print(json.dumps({"command": name, "tree": str(args.tree or "this"), **timed(cmd, env),
+                          "load": round(load, 2)}), flush=True)
         load = os.getloadavg()[0]
 
 

@@ -93,3 +93,12 @@ def test_the_generated_workspace_verifies_and_answers_the_commands(scale_ws):
     out = run_cli("compare", a, b, "--json", env=env).stdout
     assert '"suite": "gsm_style"' in out and '"suite": "semsim"' in out
     assert "scale-3" in run_cli("data", "list", env=env).stdout
+
+
+def test_the_report_state_changes_when_a_task_does(scale_ws):
+    before = gather.report_state(scale_ws, "scale")
+    assert gather.report_state(scale_ws, "scale") == before  # nothing changed: the same key
+    cat = scale_ws.catalog()
+    task = next(t for t in cat.ablation_tasks("scale") if t["kind"] == "eval" and t["seed"] == 4)
+    cat.task_failed("scale", task["task_id"], "an error", 1.0)
+    assert gather.report_state(scale_ws, "scale") != before

@@ -110,6 +110,17 @@ class AblationsMixin:
         rows = self.query("SELECT * FROM ablation_tasks WHERE ablation = ? AND task_id = ?", [ablation, task_id])
         return self._task_row(rows[0]) if rows else None
 
+    def ablation_state(self, name: str) -> tuple:
+        """What changes whenever the ablation's report would: its spec's update time and its tasks'
+        count, statuses and last start and finish (one aggregate row; a key for caching its report)."""
+        rows = self.query(
+            "SELECT (SELECT updated FROM ablations WHERE name = ?) AS updated, count(*) AS n, "
+            "count(*) FILTER (WHERE status = 'done') AS done, max(started) AS started, max(finished) AS finished, "
+            "sum(attempts) AS attempts FROM ablation_tasks WHERE ablation = ?",
+            [name, name],
+        )
+        return tuple(rows[0].values())
+
     def tasks_naming(self, ref: str, kind: str) -> list[dict[str, Any]]:
         """Tasks of `kind` whose output names `ref` (a version or run id), each with its ablation's
         `spec_path`: what `verify --repair` marks, and the command it prints."""

@@ -119,6 +119,12 @@ def targets(ws: Workspace, name: str) -> tuple[dict, list[dict]]:
     return abl, out
 
 
+def report_state(ws: Workspace, name: str) -> tuple:
+    """A key that changes whenever `report_data(ws, name)` would (one aggregate query): what a view
+    caches its report data under, instead of reading every item again on a timer."""
+    return ws.catalog(reader=True).ablation_state(name)
+
+
 def result_id(ws: Workspace, name: str, target: str, suite: str) -> str | None:
     for t in targets(ws, name)[1]:
         if t["target"] == target:

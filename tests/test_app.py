@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -21,6 +20,37 @@ APP = str(REPO / "app.py")
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory, tiny_model_dir):
     return filled_workspace(tmp_path_factory, tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def credit_home(tmp_path_factory, tiny_model_dir):
+    """A real tiny ablation 'credit': a two-step shapley (4 subsets) and a two-source mixture_search (K = 4),
+    then its proposal trained as the validation round."""
+    import yaml
+
+    from tests.strategies_helpers import tiny_spec, write_mixed
+    from workbench.ablate import LocalExecutor, run_ablation
+    from workbench.report import report_data
+    from workbench.workspace import Workspace
+
+    folder = tmp_path_factory.mktemp("credit")
+    data = str(write_mixed(folder / "data"))
+    shap = {"shapley": {"source": data, "recipe": {"steps": [
+        {"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}}}
+    mix = {"name": "mix", "source": data, "budget": 150, "k": 4, "min_weight": 0.1}
+    ws, path = Workspace(folder / "home"), folder / "credit.yaml"
+
+    def run():
+        path.write_text(yaml.safe_dump(tiny_spec("credit", tiny_model_dir, strategies=[shap, {"mixture_search": mix}]),
+                                       sort_keys=False))
+        result = run_ablation(ws, path, executor=LocalExecutor(isolate=False))
+        assert not result.failures, [(o.task.label, o.error) for o in result.failures]
+
+    run()
+    row = next(r for r in report_data(ws, "credit").credit if r.kind == "mixture" and r.proposal)
+    mix["validate"] = row.proposal["weights"]
+    run()
+    return ws
 
 
 def open_app(monkeypatch, home, page: str | None = None):
@@ -96,28 +126,33 @@ def test_pages_read_while_another_process_writes(monkeypatch, filled, tmp_path):
     """A writer process commits short transactions in a loop while every page renders."""
     home = tmp_path / "copy"
     shutil.copytree(filled.home, home)
+    stop = tmp_path / "stop"
     writer = subprocess.Popen(
         [sys.executable, "-c", (
-            "import sys, time\n"
+            "import sys\n"
+            "from pathlib import Path\n"
             "from workbench.catalog import Catalog\n"
-            "cat = Catalog(sys.argv[1])\n"
-            "end = time.time() + 20\n"
+            "cat, stop = Catalog(sys.argv[1]), Path(sys.argv[2])\n"
             "i = 0\n"
-            "while time.time() < end:\n"
+            "while i < 6 or not stop.exists():  # writes until told to stop: live while every page renders\n"
             "    cat.task_started('tiny', f'probe-{i % 5}', 'probe', 'probe', None, 'probe', {})\n"
             "    cat.task_done('tiny', f'probe-{i % 5}', {}, 0.0)\n"
             "    i += 1\n"
+            "    if i == 1:\n"
+            "        print('writing', flush=True)\n"
             "print(i)\n"
-        ), str(home / "catalog.duckdb")],
+        ), str(home / "catalog.duckdb"), str(stop)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        time.sleep(1.0)
+        assert writer.stdout.readline().strip() == "writing", "the writer did not start"  # its first commit is in
         for page in ("Leaderboard", "Compare runs", "Training", "Data"):
             at = open_app(monkeypatch, home, page)
             assert not at.exception
+        assert writer.poll() is None, "the writer stopped before the pages were read"
     finally:
-        out, err = writer.communicate(timeout=60)
+        stop.touch()
+        out, err = writer.communicate(timeout=300)
     assert writer.returncode == 0, err
     assert int(out) > 5, "the writer kept committing while the pages read"
 
@@ -137,7 +172,83 @@ def test_app_served_for_real_renders_the_leaderboard_in_chromium(filled, tmp_pat
             shutil.copy(shot, keep)
         # a link opens a page (?page=): Compare opens on all disagreements, every metric side by side
         shot = tmp_path / "compare.png"
-        words = ("Compare two runs, item by item", "all disagreements", "B wins", "run A")
+        words = ("Compare two runs, item by item", "Opens on the top verdict", "all disagreements", "B wins", "run A")
         page = render(browser, url + "?page=Compare+runs&ablation=tiny", words, tmp_path / "chromium", shot)
         assert not page.missing, (page.missing, page.text[-2000:])
         assert shot.exists() and shot.stat().st_size > 10_000
+        if os.environ.get("WORKBENCH_SCREENSHOTS"):
+            shutil.copy(shot, os.path.join(os.environ["WORKBENCH_SCREENSHOTS"], "compare.png"))
+
+
+def test_compare_page_opens_on_the_top_verdict_with_the_items_that_moved_most(monkeypatch, filled):
+    import re
+
+    from workbench import report
+    from workbench.report import credit
+
+    data = report.report_data(filled, "tiny")
+    lead = credit.lead_comparison(data, report.targets(filled, "tiny")[1])
+    top, rows = lead["decision"], data.against_baseline()
+    assert top in rows and top.a == data.baseline
+    assert all(top.called or not d.called for d in rows)  # a called decision leads when there is one
+    same = [d for d in rows if d.called == top.called and d.p_adjusted is not None]
+    assert all(d.p_adjusted >= top.p_adjusted for d in same)  # and the most decisive of those
+    at = open_app(monkeypatch, filled.home, "Compare runs")
+    assert at.selectbox(key="run_a").value == report.target_label(lead["a"])
+    assert at.selectbox(key="run_b").value == report.target_label(lead["b"])
+    assert (at.selectbox(key="suite").value, at.selectbox(key="metric").value) == (top.suite, top.metric)
+    body = texts(at)
+    assert f"Opens on the top verdict: {top.b} vs {top.a} on {top.suite} {top.metric}" in body
+    assert "No items" not in body
+    moved = [abs(float(b) - float(a)) for a, b in re.findall(r"A (-?[\d.]+) → B (-?[\d.]+)", body)]
+    assert moved and all(x >= y - 0.011 for x, y in zip(moved, moved[1:])), moved  # the largest moves first
+
+
+def frames(at) -> list:
+    return [d.value for d in at.dataframe]
+
+
+def test_mixture_page_shows_the_fit_the_proposal_and_the_validation(monkeypatch, credit_home):
+    at = open_app(monkeypatch, credit_home.home, "Mixture")
+    body = texts(at)
+    assert "Mixture search: mix" in body and "validation: **" in body and "not validated yet" not in body
+    tables = frames(at)
+    side = next(f for f in tables if {"mixture", "kind"} <= set(f.columns))
+    assert list(side["mixture"])[:2] == ["natural", "proposal"] and {"chat", "math"} <= set(side.columns)
+    fits = next(f for f in tables if "cv RMSE (leave-one-out)" in f.columns)
+    assert set(fits["model"]) == {"log-linear", "gaussian process"}
+    effects = next(f for f in tables if "effect of log(weight)" in f.columns)
+    assert set(effects["source"]) == {"chat", "math"} and effects["95% CI"].str.startswith("[").all()
+    checks = next(f for f in tables if {"against", "verdict"} <= set(f.columns))
+    assert set(checks["against"]) <= {"natural", "best"} and "natural" in set(checks["against"])
+    mixtures = next(f for f in tables if "observed" in f.columns)
+    assert len(mixtures) == 4 and any(c.endswith("(held out)") for c in mixtures.columns)
+    assert at.get("imgs"), "the figure (predicted vs observed, effects, proposal vs natural) is drawn"
+
+
+def test_shapley_page_shows_values_and_the_interaction_matrix(monkeypatch, credit_home):
+    at = open_app(monkeypatch, credit_home.home, "Shapley")
+    assert "Shapley credit: shapley" in texts(at)
+    tables = frames(at)
+    values = next(f for f in tables if "value [95% CI], p adj" in f.columns)
+    assert set(values["step"]) == {"exact_dedup", "score_cut"}
+    matrix = next(f for f in tables if {"step", "exact_dedup", "score_cut"} <= set(f.columns))
+    cell = matrix[matrix["step"] == "exact_dedup"]["score_cut"].iloc[0]
+    assert cell[0] in "+-" and matrix[matrix["step"] == "exact_dedup"]["exact_dedup"].iloc[0] == ""
+    assert len(at.get("imgs")) >= 2, "the values and the interaction matrix are drawn"
+
+
+def test_credit_pages_in_chromium(credit_home, tmp_path):
+    browser = chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed")
+    keep = os.environ.get("WORKBENCH_SCREENSHOTS")  # a folder to keep the screenshots in
+    with served_app(APP, credit_home.home, tmp_path / "streamlit.log") as url:
+        for page, words in (("Mixture", ("Mixture search: mix", "validation:", "proposal", "natural", "effects")),
+                            ("Shapley", ("Shapley credit: shapley", "exact_dedup", "score_cut", "pairwise interactions"))):
+            shot = tmp_path / f"{page.lower()}.png"
+            seen = render(browser, f"{url}?page={page}&ablation=credit", words, tmp_path / f"chromium-{page}", shot)
+            assert not seen.missing, (seen.missing, seen.text[-2000:])
+            assert shot.exists() and shot.stat().st_size > 10_000
+            if keep:
+                shutil.copy(shot, os.path.join(keep, shot.name))

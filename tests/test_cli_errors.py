@@ -2,7 +2,9 @@
 
 Each command group is tried with an unknown option, a missing argument and an unknown
 command, both in process (the app with standalone mode off, exactly as `run_cli` calls it)
-and through the real console entry (`python -m workbench` in a subprocess).
+and through the console script's entry point (`workbench.cli.main`, via conftest's
+`run_cli_here`: exit code and the text at the file descriptors). The real console entry
+(`python -m workbench` in a subprocess) is checked on representative errors below.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pytest
 import typer
 
 from tests.conftest import run_cli as run_subprocess
+from tests.conftest import run_cli_here
 from workbench.cli import app
 from workbench.cli.common import run_cli
 
@@ -91,8 +94,10 @@ def test_usage_error_in_process(case, monkeypatch, capsys, ws):
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_usage_error_console_entry(case, ws):
+    """The console script's entry point (`workbench.cli.main`: exit code, stderr at fd 2), in this
+    process; the `python -m workbench` process itself is checked by the tests below."""
     _, argv = case
-    proc = run_subprocess(*argv, check=False)
+    proc = run_cli_here(*argv, check=False)
     assert proc.returncode == 2, proc.stderr
     _assert_usage_error(argv, proc.stderr)
     assert "Traceback" not in proc.stdout

@@ -23,20 +23,36 @@ os.environ.setdefault("WORKBENCH_PROGRESS", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+# Under xdist the workers share the cores: each (and what it starts) sizes its thread pools to its
+# share, as `workbench train --processes N` does, instead of every worker taking all cores.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, str(max(1, _cores() // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
 # Test files by their serial wall time, slowest first (`python -m pytest -n 0 --durations=0`, see
 # benchmarks/README.md "Test speed"); xdist hands work out in collection order, so the long ones
 # start at once and the short ones fill the gaps at the end. Files not listed follow, in order.
-SLOWEST_FIRST: list[str] = []
+SLOWEST_FIRST = [
+    "test_ablate_ray.py", "test_catalog.py", "test_badinput.py", "test_crn.py", "test_faults.py", "test_ids.py",
+    "test_ablate_e2e.py", "test_curate_warnings.py", "test_coverage.py", "test_app.py", "test_train.py",
+    "test_backup.py", "test_ux_view.py", "test_report.py", "test_audit.py", "test_ux.py", "test_security.py",
+    "test_launch.py", "test_until_decided.py", "test_maintenance.py", "test_ablate_executors.py",
+    "test_curate_recipe.py",
+]
 MAX_WORKERS = 4  # -n auto: one worker per core, at most this many (each imports torch: ~1 GB)
 
 
 def pytest_xdist_auto_num_workers(config) -> int:
     """`-n auto`: the cores this process may use, capped (a 2-core machine gets 2 workers)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_WORKERS))
+    return max(1, min(_cores(), MAX_WORKERS))
 
 
 def pytest_sessionstart(session) -> None:

@@ -1,7 +1,6 @@
 """Ingest every supported format through the real CLI, inspect, diff and export versions."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest

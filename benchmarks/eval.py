@@ -24,7 +24,7 @@
    `checkpoints=K`) does to the seed variance of bits per byte. The example data is split by
    `workbench eval heldout` (--heldout rows held out as a likelihood-only suite); variant A is
    the rest, variant B the rest less a keyed quarter of its rows; each trains at --seeds with
-   --steps x 6 rows and keeps K adapters; every run is scored on the held-out suite at the
+   --steps x --train-batch rows and keeps K adapters; every run is scored on the held-out suite at the
    final adapter (K=1) and averaged over its last K. Reported: the seed variance of each
    variant's mean bits per byte and of the paired difference B - A, and their ratios.
 
@@ -91,6 +91,8 @@ def main() -> None:
     ap.add_argument("--keep", type=int, default=4, help="--checkpoint-variance: adapters kept and averaged (K)")
     ap.add_argument("--steps", type=int, default=16)
     ap.add_argument("--heldout", type=int, default=60)
+    ap.add_argument("--train-batch", type=int, default=6)
+    ap.add_argument("--max-length", type=int, default=384)
     args = ap.parse_args()
     import torch
 
@@ -293,12 +295,13 @@ def checkpoint_variance(args) -> None:
     a = ws.catalog().resolve_version(f"bench-ckpt-train{args.heldout}")["id"]
     kept = [r for r in load_records(ws, a) if keyed_int("bench-ckpt-b", r.id) % 4]
     b = save_version(ws, kept, f"bench-ckpt-b{args.heldout}", "select", parents=[(a, {"keep": "3/4 keyed"})]).id
-    cfg = {"max_steps": args.steps, "batch_size": 6, "max_length": 384, "sanity_prompts": 0, "keep_adapters": args.keep}
+    cfg = {"max_steps": args.steps, "batch_size": args.train_batch, "max_length": args.max_length, "sanity_prompts": 0,
+           "keep_adapters": args.keep}
     seeds = [int(x) for x in args.seeds.split(",")]
     score: dict[tuple[str, int, int], float] = {}
     t_train = t_eval = 0.0
-    for variant, version in (("A", a), ("B", b)):
-        for seed in seeds:
+    for seed in seeds:  # A and B of one seed before the next seed: a partial run still gives pairs
+        for variant, version in (("A", a), ("B", b)):
             t0 = time.perf_counter()
             run = train(ws, version, args.model, cfg, seed=seed, progress=False)
             t1 = time.perf_counter()
@@ -309,10 +312,12 @@ def checkpoint_variance(args) -> None:
             t_train, t_eval = t_train + t1 - t0, t_eval + time.perf_counter() - t1
             print(f"  {variant} seed {seed}: run {run.id}, bpb K=1 {score[(variant, seed, 1)]:.5f}, "
                   f"K={args.keep} {score[(variant, seed, args.keep)]:.5f}", flush=True)
-    print(f"\nheld-out suite {suite.name} ({len(suite.rows('core'))} items), {args.steps} steps x 6 rows, "
+    print(f"\nheld-out suite {suite.name} ({len(suite.rows('core'))} items), {args.steps} steps x {args.train_batch} rows "
+          f"(max_length {args.max_length}), "
           f"seeds {seeds}, kept adapters at the last {args.keep} steps; train {t_train:.0f} s, eval {t_eval:.0f} s")
     print("| quantity | K=1 (final adapter) | K=%d (averaged) | variance ratio K/1 |" % args.keep)
     print("|---|---:|---:|---:|")
+    seeds = [s for s in seeds if ("B", s, args.keep) in score]
     for label, f in (("A mean bpb", lambda s, k: score[("A", s, k)]), ("B mean bpb", lambda s, k: score[("B", s, k)]),
                      ("B - A (paired by seed)", lambda s, k: score[("B", s, k)] - score[("A", s, k)])):
         v1 = statistics.variance([f(s, 1) for s in seeds])

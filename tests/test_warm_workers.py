@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -36,14 +37,18 @@ def _wait_for(predicate, what: str) -> None:
         time.sleep(0.1)
 
 
-def _tasks(tmp_path, tiny_model_dir, **train):
-    spec = load_spec(tiny_spec(tmp_path / "spec", tiny_model_dir, suites=["gsm_style"], **train))
-    return spec, resolved_train_config(spec), build_task(spec, spec.variants[1])  # "math": no recipe
+def _tasks(tmp_path, tiny_model_dir, suites=("gsm_style_bpb",), **train):
+    """The tiny spec's "math" variant (no recipe); a likelihood-only suite unless `suites` (fast)."""
+    spec = load_spec(tiny_spec(tmp_path / "spec", tiny_model_dir, suites=list(suites), **train))
+    return spec, resolved_train_config(spec), build_task(spec, spec.variants[1])
+
+
+def _train(ex: LocalExecutor, ws: Workspace, spec, config, build, seed: int):
+    return ex.run(ws, train_task(spec, "math", ex.run(ws, build).version, seed, config))
 
 
 def _train_and_eval(ex: LocalExecutor, ws: Workspace, spec, config, build, seed: int):
-    version = ex.run(ws, build).version
-    run = ex.run(ws, train_task(spec, "math", version, seed, config))
+    run = _train(ex, ws, spec, config, build, seed)
     ev = ex.run(ws, eval_task(spec, "math", seed, run.run_id))
     cat = ws.catalog(reader=True)
     row = cat.get_run(run.run_id)
@@ -53,14 +58,14 @@ def _train_and_eval(ex: LocalExecutor, ws: Workspace, spec, config, build, seed:
 
 
 def test_warm_and_cold_give_the_same_runs_and_per_item_outputs(tmp_path, tiny_model_dir):
-    spec, config, build = _tasks(tmp_path, tiny_model_dir)
+    spec, config, build = _tasks(tmp_path, tiny_model_dir, suites=("gsm_style", "gsm_style_bpb"))
     cold = _train_and_eval(LocalExecutor(isolate=True, warm=False), Workspace(tmp_path / "cold"), spec, config, build, 0)
     warm_ex = LocalExecutor(isolate=True)
     ws = Workspace(tmp_path / "warm")
-    _train_and_eval(warm_ex, ws, spec, config, build, 1)  # another run first, in the same worker
+    _train(warm_ex, ws, spec, config, build, 1)  # another run first, in the same worker
     warm = _train_and_eval(warm_ex, ws, spec, config, build, 0)
     stats = warm_ex.worker.stats
-    assert stats.started == 1 and len(stats.tasks) == 4 and len({t["pid"] for t in stats.tasks}) == 1
+    assert stats.started == 1 and len(stats.tasks) == 3 and len({t["pid"] for t in stats.tasks}) == 1
     assert warm == cold
 
 
@@ -80,13 +85,15 @@ def test_a_crash_inside_a_warm_worker_fails_that_task_alone_and_the_next_task_ru
 
     t = threading.Thread(target=run)
     t.start()
-    _wait_for(lambda: any(r["status"] == "running" for r in ws.catalog(reader=True).list_runs()), "the training to start")
+    _wait_for(lambda: failed or any(r["status"] == "running" for r in ws.catalog(reader=True).list_runs()),
+              "the training to start")
+    assert not failed, failed
     os.kill(ex.worker.pid, signal.SIGKILL)  # a crash inside the task (segfault, OOM killer)
     t.join()
     assert len(failed) == 1 and isinstance(failed[0], AblationError) and "exit code -9" in str(failed[0])
     # the next task runs, in a fresh worker
     out = ex.run(ws, eval_task(spec, "base", None, str(tiny_model_dir)))
-    assert out.results[0].n_items == 3
+    assert out.results[0].n_items == 3 and out.results[0].metrics
     # an exception (not a crash) fails its task alone too, and the worker that raised it is replaced
     bad = train_task(spec, "math", "no-such-version", 0, config)
     with pytest.raises(CatalogError, match="no-such-version"):
@@ -136,8 +143,9 @@ sys.stdin.read()  # until killed
 
 
 def test_the_worker_ends_when_its_parent_is_killed(tmp_path):
+    repo = str(Path(__file__).resolve().parents[1])
     parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path / "home")], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+                              stdout=subprocess.PIPE, text=True, cwd=repo, env={**os.environ, "PYTHONPATH": repo})
     pid = int(parent.stdout.readline())
     assert pid_alive(pid)
     parent.kill()  # kill -9: no clean-up runs in the parent

@@ -2,7 +2,8 @@
 (before) against one warm worker without them (after, the ablation's default), side by side.
 
 One small training data set (the quickstart's example data, ingested) and a base model. For seed
-0..N-1 a train task (max_steps steps) and an eval of its run (think_follow smoke, a few items).
+0..N-1 a train task (max_steps steps) and an eval of its run (think_follow smoke, a few items;
+--suite picks another).
 The first --cold seeds run in both arms, interleaved task by task (cold train, warm train, cold
 eval, warm eval), each arm in its own workspace; the warm arm then goes on alone to --seeds seeds
 (2 x seeds tasks in one worker). Per task:
@@ -16,6 +17,7 @@ It also checks that both arms gave the same run ids and the same eval metrics.
 
     python benchmarks/warm_workers.py                                   # SmolLM2-135M, 3 cold, 10 warm seeds
     python benchmarks/warm_workers.py --seeds 10 --cold 3 --max-steps 2
+    python benchmarks/warm_workers.py --model DIR --suite gsm_style_bpb   # a tiny model: RSS over 20 tasks
     /usr/bin/time -v python benchmarks/warm_workers.py                  # + the largest process's peak
 """
 
@@ -34,13 +36,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # measure this checkout, whatever is installed
 
 
-def spec_file(folder: Path, model: str, max_steps: int, limit: int) -> Path:
+def spec_file(folder: Path, model: str, max_steps: int, limit: int, suite: str) -> Path:
     spec = {
         "name": "warm-bench", "base": model, "seeds": [0],
         # the quickstart's settings, fewer steps: batch 2, max_length 384, 2 sanity prompts x 48 tokens
         "train": {"max_steps": max_steps, "batch_size": 2, "grad_accum": 1, "max_length": 384, "save_steps": 50,
                   "sanity_prompts": 2, "sanity_max_new_tokens": 48},
-        "eval": {"suites": ["think_follow"], "layer": "smoke", "limit": limit},
+        "eval": {"suites": [suite], "layer": "smoke", "limit": limit},
         "variants": [{"name": "raw", "sources": [str(REPO / "datasets" / "example_raw.jsonl")]}],
     }
     path = folder / "warm-bench.yaml"
@@ -124,6 +126,7 @@ def main() -> None:
     ap.add_argument("--cold", type=int, default=3, help="seeds both arms run, interleaved")
     ap.add_argument("--max-steps", type=int, default=2)
     ap.add_argument("--limit", type=int, default=4, help="eval items")
+    ap.add_argument("--suite", default="think_follow", help="the eval suite (gsm_style_bpb: likelihood only, fast)")
     ap.add_argument("--folder", type=Path, default=None)
     args = ap.parse_args()
 
@@ -131,7 +134,7 @@ def main() -> None:
 
     folder = args.folder or Path(tempfile.mkdtemp(prefix="warm-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    spec = load_spec(spec_file(folder, args.model, args.max_steps, args.limit))
+    spec = load_spec(spec_file(folder, args.model, args.max_steps, args.limit, args.suite))
     config = resolved_train_config(spec)
     cold = Arm("cold", folder / "home-cold", LocalExecutor(isolate=True, warm=False, sanity=True))
     warm = Arm("warm", folder / "home-warm", LocalExecutor(isolate=True, warm=True, sanity=False))

@@ -169,3 +169,25 @@ def test_tiny_two_step_recipe_end_to_end(tmp_path, tiny_model_dir):
         assert len(mine) == 2 and sum(r.value for r in mine) == pytest.approx(gap.whole, abs=1e-9)
     md = render_markdown(rep)
     assert "## Shapley credit: shapley" in md and "exact_dedup" in md and "score_cut" in md
+
+
+def test_shapley_killed_mid_run_resumes_without_redoing_finished_tasks(tmp_path, tiny_model_dir):
+    """A two-step shapley (4 subsets) on the tiny model, kill -9 after the first training: the resume runs
+    only what was left, and `report --json` carries a `kind: shapley` row per step, pair and gap."""
+    from tests.conftest import run_cli_here
+    from tests.strategies_helpers import tiny_spec, write_mixed
+    from tests.test_mixture_search import kill_mid_run_and_resume
+    from workbench.workspace import Workspace
+
+    data = str(write_mixed(tmp_path / "data"))
+    spec = tiny_spec("shapkill", tiny_model_dir, strategies=[{"shapley": {"source": data, "recipe": {"steps": [
+        {"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}}}])
+    path = tmp_path / "shapkill.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    ws = Workspace(tmp_path / "home")
+    kill_mid_run_and_resume(ws, path, "shapkill", tmp_path)
+    out = run_cli_here("report", "shapkill", "--json", env={"WORKBENCH_HOME": str(ws.home)})
+    rows = [r for r in json.loads(out.stdout) if r.get("kind") == "shapley"]
+    assert {r["term"] for r in rows} == {"value", "interaction", "additivity"}
+    assert {r["step"] for r in rows if r["term"] == "value"} == {"exact_dedup", "score_cut"}
+    assert all(r["value"] is not None and r["reading"] for r in rows)

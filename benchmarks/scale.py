@@ -213,13 +213,15 @@ sys.exit(1 if errors else 0)
 
 
 def timed(cmd: list[str], env: dict) -> dict:
-    """Run `cmd` under /usr/bin/time -v: wall seconds, peak RSS MiB, exit code, the last output line."""
+    """Run `cmd` under /usr/bin/time -v: wall seconds, CPU seconds (user + system: what a loaded machine
+    inflates least), peak RSS MiB, exit code, the last output line."""
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env, cwd=ROOT)
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", proc.stderr)
     h, m, s = (float(x or 0) for x in wall.groups())
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    cpu = sum(float(re.search(rf"{what} time \(seconds\): ([\d.]+)", proc.stderr).group(1)) for what in ("User", "System"))
     tail = (proc.stdout.strip().splitlines() or [""])[-1][:160]
-    return {"wall_s": round(h * 3600 + m * 60 + s, 2), "peak_rss_mib": rss // 1024, "rc": proc.returncode, "tail": tail}
+    return {"wall_s": round(h * 3600 + m * 60 + s, 2), "cpu_s": round(cpu, 2), "peak_rss_mib": rss // 1024, "rc": proc.returncode, "tail": tail}
 
 
 def commands(home: Path) -> list[tuple[str, list[str]]]:

@@ -58,38 +58,43 @@ def _size(path: Path) -> int:
 
 
 def _verify_version(ws: Workspace, v: dict) -> Problem | None:
+    """Re-hash a body column by column (each record id from its content, the version id from the
+    records in order), as `store.table_to_records` reads it, without making a Record of each row."""
+    import json
+
     import pyarrow.parquet as pq
 
-    from workbench.data.store import BODY_SCHEMA, table_to_records, version_hash
-    from workbench.hashing import record_id
+    from workbench.data.store import BODY_SCHEMA
+    from workbench.hashing import record_id, version_id
 
-    body = ws.home / v["path"]
+    path = Path(v["path"])
+    body = path if path.is_absolute() else ws.home / path
     if not body.is_file():
         return Problem("missing_body", v["id"], f"{v['path']} is missing")
     try:
-        records = table_to_records(pq.read_table(body, schema=BODY_SCHEMA))
+        table = pq.read_table(body, schema=BODY_SCHEMA)
+        ids, messages, sources, modes, metas, rejected = (table.column(c).to_pylist() for c in BODY_SCHEMA.names)
+        parsed: dict[str, dict] = {}  # most bodies repeat a few meta texts: parse each once
+        meta = [parsed[m] if m in parsed else parsed.setdefault(m, json.loads(m)) if m else {} for m in metas]
     except Exception as e:  # noqa: BLE001 - any unreadable body is a finding, not a crash
         return Problem("unreadable_body", v["id"], f"{v['path']}: {e}")
-    if len(records) != v["n_rows"]:
-        return Problem("body_mismatch", v["id"], f"{len(records)} rows in the body, {v['n_rows']} in the catalog")
-    bad = next((r.id for r in records if not _id_matches(r, record_id)), None)
-    if bad is not None:
-        return Problem("body_mismatch", v["id"], f"record {bad}: content does not hash to its id")
-    got = version_hash(records)
+    if len(ids) != v["n_rows"]:
+        return Problem("body_mismatch", v["id"], f"{len(ids)} rows in the body, {v['n_rows']} in the catalog")
+    for rid, m, mode, rej, me in zip(ids, messages, modes, rejected, meta):
+        if (h := record_id(m, mode, rej)) != rid and not _id_matches(rid, h, me):
+            return Problem("body_mismatch", v["id"], f"record {rid}: content does not hash to its id")
+    got = version_id(zip(ids, (s or "" for s in sources), meta))
     if got != v["id"]:
         return Problem("body_mismatch", v["id"], f"body hashes to {got}")
     return None
 
 
-def _id_matches(r, record_id) -> bool:
-    """A record's id is its content's hash, or (an exact repeat in its version, `unique_ids`) the
-    hash of `<content hash>#n` with `repeat_of` naming the content hash."""
-    h = record_id(r.messages, r.reasoning_mode, r.rejected)
-    if h == r.id:
-        return True
+def _id_matches(rid: str, content_hash: str, meta: dict) -> bool:
+    """A record's id that is not its content's hash may be an exact repeat in its version
+    (`unique_ids`): the hash of `<content hash>#n`, with `repeat_of` naming the content hash."""
     from workbench.hashing import repeat_id
 
-    return r.meta.get("repeat_of") == h and any(repeat_id(h, n) == r.id for n in range(1, 10_000))
+    return meta.get("repeat_of") == content_hash and any(repeat_id(content_hash, n) == rid for n in range(1, 10_000))
 
 
 def _verify_run(ws: Workspace, run: dict) -> Problem | None:

@@ -23,13 +23,27 @@ REPO = Path(__file__).resolve().parents[1]
 
 PLUGIN = {
     "wbdemo_plugin/__init__.py": "",
-    # a method: the built-in SFT, with its own prepare (a marker in the run's data stats) and fit
-    # (a marker file in the run folder, naming the process that trained)
+    # a method: the built-in SFT, with its own prepare (a marker in the run's data stats), fit (a
+    # marker file in the run folder, naming the process that trained) and config section
+    # (`sft_plugin:` in a train config, validated by its own model; part of the run id)
     "wbdemo_plugin/method.py": '''
         import os
 
+        from pydantic import BaseModel, ConfigDict, Field
+
         from workbench.train.methods import METHODS, Method
         from workbench.train.render import prepare_data
+
+
+        class Settings(BaseModel):
+            model_config = ConfigDict(extra="forbid")
+
+            marker: str = "plain"
+            repeats: int = Field(1, ge=1)
+
+            def check(self, cfg):
+                if self.repeats > cfg.batch_size:
+                    raise ValueError(f"sft_plugin.repeats: {self.repeats} is more than batch_size ({cfg.batch_size})")
 
 
         def prepare(records, tokenizer, cfg, seed):
@@ -39,12 +53,14 @@ PLUGIN = {
 
 
         def fit(args):
-            (args.run_dir / "plugin_fit.txt").write_text(f"{args.cfg.method} {os.getpid()}")
+            own = args.cfg.settings()
+            (args.run_dir / "plugin_fit.txt").write_text(f"{args.cfg.method} {os.getpid()} {own.marker * own.repeats}")
             return METHODS["sft"].fit_fn()(args)
 
 
         SFT_PLUGIN = Method("sft_plugin", kind="sft", prepare="wbdemo_plugin.method:prepare",
-                            fit="wbdemo_plugin.method:fit", summary="SFT from a plug-in")
+                            fit="wbdemo_plugin.method:fit", config="wbdemo_plugin.method:Settings",
+                            summary="SFT from a plug-in")
     ''',
     # a step, registered by the decorator as its module is imported (that fills its entry point)
     "wbdemo_plugin/steps.py": '''
@@ -168,7 +184,19 @@ def test_an_installed_plugin_ingests_curates_and_trains_through_the_cli(plugin, 
 
     # train with the plug-in's method on the tiny model
     config = tmp_path / "train.yaml"
-    config.write_text("max_steps: 1\nbatch_size: 2\nsave_steps: 1\nsanity_prompts: 1\nsanity_max_new_tokens: 4\n")
+    base = "max_steps: 1\nbatch_size: 2\nsave_steps: 1\nsanity_prompts: 1\nsanity_max_new_tokens: 4\n"
+    # the plug-in's own section: a misspelled key and its cross-check fail with the file's line and key path
+    config.write_text(base + "sft_plugin:\n  marker: ok\n  repeat: 2\n")
+    bad = cli("train", "--data", "curated", "--base", str(tiny_model_dir), "--config", str(config),
+              "--method", "sft_plugin", env=env, check=False)
+    said = " ".join((bad.stdout + bad.stderr).split())
+    assert bad.returncode == 2 and f"{config}:8: sft_plugin.repeat: Extra inputs are not permitted" in said, said
+    config.write_text(base + "sft_plugin:\n  marker: ok\n  repeats: 3\n")
+    bad = cli("train", "--data", "curated", "--base", str(tiny_model_dir), "--config", str(config),
+              "--method", "sft_plugin", env=env, check=False)
+    said = " ".join((bad.stdout + bad.stderr).split())
+    assert bad.returncode == 2 and "sft_plugin.repeats: 3 is more than batch_size (2)" in said, said
+    config.write_text(base + "sft_plugin:\n  marker: ok\n  repeats: 2\n")
     trained = cli("train", "--data", "curated", "--base", str(tiny_model_dir), "--config", str(config),
                   "--method", "sft_plugin", env=env).stdout
     m = re.search(r"run (\S+) sft_plugin trained", trained)
@@ -176,9 +204,10 @@ def test_an_installed_plugin_ingests_curates_and_trains_through_the_cli(plugin, 
     run = json.loads(cli("train", "show", m.group(1), "--json", env=env).stdout)
     assert run["status"] == "finished" and run["meta"]["method"] == "sft_plugin"
     assert run["config"]["method"] == "sft_plugin"  # part of the run id, as dpo and grpo are
+    assert run["config"]["sft_plugin"] == {"marker": "ok", "repeats": 2}  # its section too
     assert run["meta"]["data"]["prepared_by"] == "wbdemo_plugin"
     marker = (Path(run["run_dir"]) / "plugin_fit.txt").read_text().split()
-    assert marker[0] == "sft_plugin" and int(marker[1]) != os.getpid()
+    assert marker[0] == "sft_plugin" and int(marker[1]) != os.getpid() and marker[2] == "okok"
     assert (Path(run["adapter_dir"]) / "adapter_config.json").exists()
 
     # `train plan` takes --method too
@@ -194,7 +223,8 @@ def test_an_installed_plugin_ingests_curates_and_trains_through_the_cli(plugin, 
         out = run_in_child({str(tmp_path / "home")!r}, {{"kind": "train", "inputs": {{
             "version": {curated["id"]!r}, "base": {str(tiny_model_dir)!r}, "seed": 0,
             "config": {{"max_steps": 1, "batch_size": 2, "save_steps": 1, "sanity_prompts": 1,
-                        "sanity_max_new_tokens": 4, "method": "sft_plugin"}}}}}})
+                        "sanity_max_new_tokens": 4, "method": "sft_plugin",
+                        "sft_plugin": {{"marker": "ok", "repeats": 2}}}}}}}})
         assert "wbdemo_plugin" not in sys.modules, "the parent process never imported the plug-in"
         print(json.dumps(out))
     """)
@@ -211,7 +241,7 @@ def test_a_plugin_name_taken_twice_is_refused_naming_both(plugin, tmp_path):
     p = cli("train", "methods", env=env, check=False)
     assert p.returncode != 0
     said = " ".join((p.stdout + p.stderr).split())
-    assert ("training method 'sft' is already registered by workbench.train.methods._sft_fit; entry point "
+    assert ("training method 'sft' is already registered by workbench.train.sft:fit_sft; entry point "
             "'sft = wbdemo_plugin.method:SFT_PLUGIN' in group workbench.methods of package wbdemo-clash 0.1") in said, said
     assert "Traceback" not in said
 
@@ -256,7 +286,7 @@ def test_rewards_scores_and_suite_folders_come_from_a_package_too(tmp_path):
         from workbench.train.rewards import REWARDS
 
         cfg = TrainConfig.load({"method": "grpo", "grpo": {"rewards": ["gsm_answer", "wb_len"]}, "batch_size": 4})
-        print("reward", REWARDS["wb_len"].score({"answer": "12"}, "12"), cfg.grpo.rewards)
+        print("reward", REWARDS["wb_len"].score({"answer": "12"}, "12"), cfg.settings().rewards)
         rec = Record("r1", [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "one two three"}])
         print("score", SCORES["wb_words"](rec), ScoreCutParams(score="wb_words", remove_lowest=0.5).score)
         [s] = select(["arith_plugin"], "smoke")

@@ -224,7 +224,7 @@ def test_every_kind_round_trips_through_the_wire_with_its_id_and_types():
     assert back.recipe == inline.recipe and back.synth == inline.synth and back.source_hashes == inline.source_hashes
     train = _wire(tasks[3]).inputs
     assert isinstance(train, TrainInputs) and train.config == configs["rl"] and train.config.method == "grpo"
-    assert train.config.grpo.num_generations == 2 and train.init_run == "run-x"
+    assert train.config.settings().num_generations == 2 and train.init_run == "run-x"
     assert isinstance(_wire(tasks[4]).inputs, EvalInputs) and _wire(tasks[4]).inputs.suites == ("think_follow",)
     # the wire mapping is what the catalog's `inputs` column has always held
     assert set(tasks[0].to_dict()["inputs"]) == {"name", "base", "sources", "recipe", "synth", "mix"}

@@ -14,7 +14,9 @@ import math
 from dataclasses import dataclass, field
 
 from workbench.ablate.estimate import CHARS_PER_TOKEN, _source_rows, train_prior, train_steps
+from workbench.ablate.memory import Fit, _parts as memory_parts, fit as fit_memory
 from workbench.ablate.outputs import parse_output
+from workbench.ablate.schema import SpecError
 from workbench.ablate.tasks import build_task, train_configs
 from workbench.curate.sources import WARN_SHARE, source_report
 from workbench.data.store import load_records
@@ -174,4 +176,27 @@ def curation_warnings(ws, ablation: str, warn_share: float | None = None) -> lis
                 continue
             report = source_report(load_records(ws, parent), cat.removals(step.version), warn_share=WARN_SHARE if warn_share is None else warn_share)
             out += [{**w, "variant": t["variant"]} for w in report["warnings"]]
+    return out
+
+
+def train_fits(ws, spec) -> dict[str, Fit]:
+    """Each variant's train fit for `ablate --dry-run`: from its built data where the build is in
+    the catalog, else from max_length (an upper bound)."""
+    cat = ws.catalog()
+    configs = train_configs(spec)
+    out: dict[str, Fit] = {}
+    for v in spec.variants:
+        try:
+            task = build_task(spec, v)
+        except (OSError, SpecError):  # the dry run's table says the build cannot read its inputs
+            continue
+        mine = cat.get_task(spec.name, task.id)
+        row = mine if mine and mine["status"] == "done" else cat.find_done_task(task.id)
+        version = (row["output"] or {}).get("version") if row else None
+        cfg = configs[v.name].resolved()
+        try:
+            memory_parts(ws, version, spec.base, cfg)
+        except Exception:  # noqa: BLE001 - as in fit_config: the train task will say why
+            continue
+        out[v.name] = fit_memory(ws, spec.base, version, cfg, f"train {v.name}")
     return out

@@ -107,7 +107,7 @@ def _parts(ws, version: str | None, base: str, config: dict) -> tuple:
         path = model_identity(str(base))["path"]
         p = placement("auto")
         if version is None:  # before the build: the longest a sequence can be
-            seq = cfg.max_length + (cfg.grpo.max_completion_length if cfg.method == "grpo" else 0)
+            seq = cfg.max_length + cfg.completion_tokens()
         else:
             seq = peak_seq_len(ws, version, path, cfg)
         lora = lora_param_count(path, resolve_targets(path, cfg.target_modules), cfg.r)
@@ -181,28 +181,3 @@ def describe(label: str, f: Fit) -> str:
             f"memory budget: micro-batch (batch_size x grad_accum) {f.original_batch_size} x {accum} -> "
             f"{f.batch_size} x {f.grad_accum}, the same effective batch of {f.batch_size * f.grad_accum}; "
             f"planned peak {f.peak_mb:,.0f} MiB")
-
-
-def train_fits(ws, spec) -> dict[str, Fit]:
-    """Each variant's train fit for `ablate --dry-run`: from its built data where the build is in
-    the catalog, else from max_length (an upper bound)."""
-    from workbench.ablate.tasks import build_task, train_configs  # tasks plans with fit_config: imported here
-
-    cat = ws.catalog()
-    configs = train_configs(spec)
-    out: dict[str, Fit] = {}
-    for v in spec.variants:
-        try:
-            task = build_task(spec, v)
-        except (OSError, SpecError):  # the dry run's table says the build cannot read its inputs
-            continue
-        mine = cat.get_task(spec.name, task.id)
-        row = mine if mine and mine["status"] == "done" else cat.find_done_task(task.id)
-        version = (row["output"] or {}).get("version") if row else None
-        cfg = configs[v.name].resolved()
-        try:
-            _parts(ws, version, spec.base, cfg)
-        except Exception:  # noqa: BLE001 - as in fit_config: the train task will say why
-            continue
-        out[v.name] = fit(ws, spec.base, version, cfg, f"train {v.name}")
-    return out

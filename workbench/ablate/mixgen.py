@@ -15,9 +15,11 @@ import json
 import os
 
 from workbench.ablate.mixsearch import SearchError, bounds, design
-from workbench.ablate.schema import SpecError, _looks_like_path, canonical_steps, slug
+from workbench.ablate.schema import SpecError, _looks_like_path, canonical_steps, read_source_records, slug
 from workbench.ablate.strategy_spec import MixtureSearch, StrategyTag
-from workbench.data.profile import DEFAULT_TOKENIZER
+from workbench.curate.recipe import load_recipe, run_steps
+from workbench.data.profile import DEFAULT_TOKENIZER, token_counts
+from workbench.data.records import unique_ids
 
 _TOKENS: dict[str, dict[str, float]] = {}  # (files, mtimes, prefix, tokenizer) -> tokens per record source
 
@@ -26,12 +28,7 @@ def source_tokens(paths: list[str], prefix: list[dict], tokenizer: str) -> dict[
     """Tokens per record source of the files, after the prefix recipe (what mix_sources will count)."""
     key = json.dumps([[(p, os.path.getmtime(p)) for p in paths], prefix, tokenizer], sort_keys=True)
     if key not in _TOKENS:
-        from workbench.ablate.strategies import _read
-        from workbench.curate.recipe import load_recipe, run_steps
-        from workbench.data.profile import token_counts
-        from workbench.data.records import unique_ids
-
-        records = list(unique_ids(r for p in paths for r in _read(p)))
+        records = list(unique_ids(r for p in paths for r in read_source_records(p)))
         if prefix:
             records = run_steps(records, load_recipe({"steps": prefix})).kept_records
         out: dict[str, float] = {}

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from workbench.ablate.strategy_spec import Seeds, StrategySpec, StrategyTag
 from workbench.config import ConfigSource, read_config
 from workbench.curate.recipe import Recipe, RecipeError, load_recipe
+from workbench.data.readers import BadRow, read_rows
+from workbench.data.records import convert_row, detect_format
 from workbench.errors import ConfigError
 from workbench.hashing import canonical_json
 from workbench.names import NAME_RE
@@ -285,6 +287,14 @@ def _sub_path(msg: str) -> str:
 
 def _looks_like_path(value: str) -> bool:
     return os.sep in value or "/" in value or Path(value).suffix.lower() in (".jsonl", ".json", ".parquet", ".csv")
+
+
+def read_source_records(path: str) -> list:
+    """A source file's records as ingest would make them (bad rows left out): what a strategy
+    counts and mixes before anything is built."""
+    rows = [row for _, row in read_rows(path) if not isinstance(row, BadRow)]
+    source = Path(path).stem  # what ingest names the source
+    return [convert_row(row, detect_format(row), default_source=source) for row in rows]
 
 
 def slug(value: Any) -> str:

@@ -32,8 +32,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats as sps
 
+from workbench.ablate import estimate
+from workbench.ablate.runner import prepare, run_ablation
 from workbench.ablate.spec import AblationSpec, SpecError
-from workbench.ablate.tasks import BASE
+from workbench.ablate.tasks import BASE, content_hash
+from workbench.evals.verdict import verdict_word
+from workbench.progress import fmt_s
 
 SPENDING = {"pocock": "Pocock-type", "obf": "O'Brien-Fleming-type", "bonferroni": "Bonferroni"}
 RECORD = "until_decided.json"
@@ -157,8 +161,6 @@ class SequentialResult:
                    [Comparison(**c) for c in d["comparisons"]], d["stopped"], d.get("next_round_s"), d["spent_s"])
 
     def summary(self) -> str:
-        from workbench.progress import fmt_s
-
         done = sum(c.state == "decided" for c in self.comparisons)
         why = {"decided": "every headline comparison is decided",
                "budget": f"the budget is spent: the next round needs ~{fmt_s(self.next_round_s or 0)}, "
@@ -208,13 +210,11 @@ def more_seeds(spec: AblationSpec, undecided: set[str], n: int) -> AblationSpec:
 def round_cost(ws, spec: AblationSpec) -> float:
     """Seconds the tasks of `spec` not yet done would take: their priors, scaled by the finished
     tasks' times (0 when every task is done or reusable)."""
-    from workbench.ablate.estimate import Estimator, plan, recorded
-
-    todo = [p.work for p in plan(ws, spec) if p.state in ("to run", "waits")]
+    todo = [p.work for p in estimate.plan(ws, spec) if p.state in ("to run", "waits")]
     if not todo:
         return 0.0
-    est = Estimator()
-    for work, wall in recorded(ws, spec.name):  # none yet: the priors alone
+    est = estimate.Estimator()
+    for work, wall in estimate.recorded(ws, spec.name):  # none yet: the priors alone
         est.observe(work.kind, work.prior_s, wall)
     return est.left(todo)
 
@@ -226,11 +226,6 @@ def until_decided(ws, spec_or_path, plan: SequentialPlan, decisions: Callable[[o
 
     `decisions(ws, name)`: the headline decisions of each variant against the baseline after a
     round (workbench.report.verdicts.headline_decisions: the report sits above the runner)."""
-    from workbench.ablate.runner import prepare, run_ablation
-    from workbench.ablate.tasks import content_hash
-    from workbench.progress import fmt_s
-    from workbench.evals.verdict import verdict_word
-
     say = log or (lambda msg: None)
     spec, path = prepare(spec_or_path)
     levels = look_levels(plan.max_looks, plan.alpha, plan.spending)

@@ -36,12 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from workbench.ablate.schema import (AblationSpec, SpecError, VariantSpec, _looks_like_path, canonical_steps, load_variant_recipe,
-                                     slug)
+                                     read_source_records, slug)
 from workbench.ablate.credit import MAX_EXACT, masks, members
 from workbench.ablate.mixgen import mixture_variants
 from workbench.ablate.strategy_spec import (Inject, LeaveOneOut, MixtureSearch, PerStep, Shapley, StrategySpec,
                                             StrategyTag, Sweep)
-from workbench.data.profile import DEFAULT_TOKENIZER
+from workbench.curate.recipe import load_recipe, run_steps
+from workbench.data.profile import DEFAULT_TOKENIZER, token_counts
+from workbench.data.records import unique_ids
 from workbench.hashing import text_hash
 
 ALSO = ("strategy", "group", "role", "step", "param", "value", "source", "compare_to", "subset", "players")
@@ -78,8 +80,6 @@ class _Generator:
         return src
 
     def recipe_steps(self, recipe, where: str) -> list[dict]:
-        from workbench.curate.recipe import load_recipe
-
         if recipe is None:
             return []
         if isinstance(recipe, str) and not os.path.exists(self.spec.path(recipe)):
@@ -351,20 +351,7 @@ def _search_what(t: StrategyTag) -> str:
     return f"nothing: a {t.value or t.role} mixture ({weights}) at {t.mix.get('budget')} tokens"
 
 
-def _read(path: str):
-    from workbench.data.readers import BadRow, read_rows
-    from workbench.data.records import convert_row, detect_format
-
-    rows = [row for _, row in read_rows(path) if not isinstance(row, BadRow)]
-    source = Path(path).stem  # what ingest names the source
-    return [convert_row(row, detect_format(row), default_source=source) for row in rows]
-
-
 def _count_removed(spec: AblationSpec, only_mix: bool = False) -> dict[str, str]:
-    from workbench.curate.recipe import load_recipe, run_steps
-    from workbench.data.profile import token_counts
-    from workbench.data.records import unique_ids
-
     cache: dict[str, list] = {}
     kept_of: dict[str, tuple[list, int]] = {}
 
@@ -374,7 +361,7 @@ def _count_removed(spec: AblationSpec, only_mix: bool = False) -> dict[str, str]
     def kept(v: VariantSpec) -> tuple[list, int]:
         if v.name not in kept_of:
             paths = [spec.path(p) for p in v.sources or []]
-            records = list(unique_ids(r for p in paths for r in cache.setdefault(p, _read(p))))
+            records = list(unique_ids(r for p in paths for r in cache.setdefault(p, read_source_records(p))))
             recipe = load_variant_recipe(spec, v) if v.recipe else None
             kept_of[v.name] = (run_steps(records, recipe).kept_records if recipe else records, len(records))  # type: ignore
         return kept_of[v.name]

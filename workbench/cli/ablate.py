@@ -119,7 +119,8 @@ def _dry_run(ws, spec_path: Path) -> None:
     from workbench.progress import fmt_s
 
     spec, _ = prepare(spec_path)
-    from workbench.ablate.memory import describe, train_fits
+    from workbench.ablate.budget import train_fits
+    from workbench.ablate.memory import describe
 
     tasks = plan(ws, spec)
     fits = train_fits(ws, spec)

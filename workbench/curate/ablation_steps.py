@@ -34,7 +34,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from workbench.curate.dedup import quality_score
+from workbench.curate.recipe import load_recipe, run_steps
 from workbench.curate.steps import CurationError, Params, Step, StepResult, Verdict, register
+from workbench.data.profile import token_counts
 from workbench.data.records import Record
 from workbench.hashing import draw_seed
 from workbench.registry import Registry, check_callable
@@ -61,8 +64,6 @@ class RandomRemoveParams(Params):
             steps = self.like.get("steps") if isinstance(self.like, dict) else None
             if any((s.get("step") if isinstance(s, dict) else s) == "random_remove" for s in steps or []):
                 raise ValueError("like: a control cannot be matched to another random control")
-            from workbench.curate.recipe import load_recipe
-
             load_recipe(self.like)  # a bad reference recipe fails here, with its key path
         if self.match == "tokens" and self.like is None:
             raise ValueError("match: tokens needs `like` (the removal whose tokens to match)")
@@ -70,8 +71,6 @@ class RandomRemoveParams(Params):
 
 
 def _tokens(records: list[Record], tokenizer: str) -> list[int]:
-    from workbench.data.profile import token_counts
-
     counts = token_counts(records, tokenizer)
     if counts is None:  # pragma: no cover - a tokenizer name is always given
         raise CurationError("random_remove with match: tokens needs a tokenizer")
@@ -92,8 +91,6 @@ class RandomRemove(Step):
             return min(p.n, len(records)), None
         if p.fraction is not None:
             return int(round(p.fraction * len(records))), None
-        from workbench.curate.recipe import load_recipe, run_steps
-
         kept = run_steps(records, load_recipe(p.like)).kept_records  # type: ignore[attr-defined]
         if p.match == "rows":
             return len(records) - len(kept), None
@@ -210,8 +207,6 @@ def score(name: str):
 
 @score("quality")
 def _quality(record: Record) -> float:
-    from workbench.curate.dedup import quality_score
-
     return quality_score(record)
 
 

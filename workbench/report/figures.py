@@ -10,6 +10,7 @@ import textwrap
 
 from workbench.ablate.tasks import BASE
 from workbench.report.gather import ReportData, headline
+from workbench.report.stats import fmt_delta, fmt_score
 
 def _fig_to_svg(fig) -> str:
     buf = io.StringIO()
@@ -44,8 +45,6 @@ def _wrap(label: str, width: int = 18) -> str:
 def grid_cells(data: ReportData) -> tuple[list[str], list[str], dict[tuple[str, str], dict]]:
     """The leaderboard: variants (rows) x suites (columns, "suite (metric)"), each cell the score with
     its CI, the delta vs the baseline with its CI and the verdict (better | worse | noise | "")."""
-    from workbench.report.render import fmt_delta, fmt_score  # render imports this module
-
     rows = headline(data)
     variants = [v for v in data.order() if any(r["variant"] == v for r in rows)]
     columns, cells = [], {}

@@ -7,27 +7,17 @@ import html
 import math
 from pathlib import Path
 
+from workbench.ablate.budget import curation_warnings
 from workbench.ablate.outputs import BuildStep
 from workbench.ablate.tasks import BASE
 from workbench.report.figures import (_fig_to_png_b64, _fig_to_svg, deltas_figure, grid_figure, loss_figure,
                                        scores_figure, validation_figure)
 from workbench.report import audit, strategies, verdicts
 from workbench.report.gather import ReportData, headline, report_data
+from workbench.report.stats import fmt_delta, fmt_score  # noqa: F401 - re-exported
 from workbench.report.training import method_figures
 from workbench.workspace import Workspace
 
-
-def fmt_delta(r: dict) -> str:
-    if r.get("delta") is None:
-        return "(baseline)" if r["baseline"] else "-"
-    if not (math.isfinite(r["d_lo"]) and math.isfinite(r["d_hi"])):
-        return f"{r['delta']:+.3f} (no interval)"
-    mark = " (significant)" if r["significant"] else ""
-    return f"{r['delta']:+.3f} [{r['d_lo']:+.3f}, {r['d_hi']:+.3f}]{mark}"
-
-
-def fmt_score(r: dict) -> str:
-    return f"{r['score']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]"
 
 def _num(x, fmt=".3f") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -182,8 +172,6 @@ def render_markdown(data: ReportData, extra: list | tuple = ()) -> str:
 def curation_section(ws: Workspace, name: str) -> list[tuple[str, str, list[str], list[list]]]:
     """A step of a variant's curation that removed a large share of one record source and little
     elsewhere: the same warning `workbench curate` prints, with its example rows."""
-    from workbench.ablate.budget import curation_warnings
-
     rows = [[w["variant"], w["step"], w["source"], f"{w['removed']}/{w['rows']} ({w['share']:.1%})",
              f"{w['elsewhere_removed']}/{w['elsewhere_rows']} ({w['elsewhere_share']:.1%})",
              " | ".join(f"{e['record_id']}: {e['text']}" for e in w["examples"])]

@@ -31,3 +31,16 @@ def seed_spread(variant: str, suite: str, metric: str, per_seed: SeedItems) -> d
     m = sum(means.values()) / len(means)
     sd = math.sqrt(sum((x - m) ** 2 for x in means.values()) / (len(means) - 1))
     return {"variant": variant, "suite": suite, "metric": metric, "seeds": means, "sd": sd}
+
+
+def fmt_delta(r: dict) -> str:
+    if r.get("delta") is None:
+        return "(baseline)" if r["baseline"] else "-"
+    if not (math.isfinite(r["d_lo"]) and math.isfinite(r["d_hi"])):
+        return f"{r['delta']:+.3f} (no interval)"
+    mark = " (significant)" if r["significant"] else ""
+    return f"{r['delta']:+.3f} [{r['d_lo']:+.3f}, {r['d_hi']:+.3f}]{mark}"
+
+
+def fmt_score(r: dict) -> str:
+    return f"{r['score']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]"

@@ -20,6 +20,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 
+from workbench.ablate.strategies import tags
 from workbench.evals.decide import pooled_seed_variance, removal_vs_control, seed_aware_diff
 from workbench.evals.engine import (ADJUST, ALPHA, Decision, Directions, Question, decide, metric_scores,
                                     seed_variance)
@@ -111,8 +112,6 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
     """Every generated variant x suite headline metric, both comparisons, decided per strategy by the
     engine. `direction`: (suite, metric) -> higher_is_better (`engine.Directions`), or a
     {(suite, metric): higher_is_better} mapping."""
-    from workbench.ablate.strategies import tags
-
     tagged = tags(spec)
     if not tagged:
         return []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from workbench.report.figures import PAGE_WIDTH_IN, _pyplot
 from workbench.report.gather import ReportData
 from workbench.train.methods import METHODS, Panel
 
@@ -88,8 +89,6 @@ def method_figure(data: ReportData, method: str):
     rows = method_curves(data, method)
     if not rows:
         return None
-    from workbench.report.figures import PAGE_WIDTH_IN, _pyplot
-
     plt = _pyplot()
     panels = PANELS[method]
     fig, axes = plt.subplots(1, len(panels), figsize=(PAGE_WIDTH_IN, 3.2), squeeze=False)

@@ -1,4 +1,8 @@
-"""Training settings (TrainConfig) and the error raised for bad training input."""
+"""Training settings (TrainConfig) and the error raised for bad training input.
+
+The shared settings are fields here; each training method owns its own section, named after it
+(`dpo:`, `grpo:`, a plug-in's), validated by the model the method declares
+(workbench.train.methods.Method.config). No method is named in this module."""
 
 from __future__ import annotations
 
@@ -6,51 +10,18 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_serializer,
+                      model_validator)
 
 from workbench.config import ConfigSource, problems, read_config
-from workbench.errors import ConfigError
+from workbench.train.errors import TrainError
+from workbench.train.methods import METHODS
+
+__all__ = ["DEFAULT_METHOD", "REPORT_TARGETS", "TrainConfig", "TrainError"]
 
 
 REPORT_TARGETS = ("none", "tensorboard", "mlflow", "wandb")
-
-
-class TrainError(ConfigError):
-    """Bad training input (config, data, model/template); raised before any step runs."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DPOSettings(_Section):
-    """TRL DPOTrainer settings (used when method is dpo)."""
-
-    beta: float = Field(0.1, gt=0)  # how far the policy may move from the reference
-    loss_type: str = "sigmoid"  # a DPOConfig loss_type: sigmoid, ipo, hinge, ...
-    label_smoothing: float = Field(0.0, ge=0, lt=0.5)
-
-
-class GRPOSettings(_Section):
-    """TRL GRPOTrainer settings (used when method is grpo); rewards name workbench.train.rewards."""
-
-    rewards: list[str] = Field(default_factory=lambda: ["gsm_answer"], min_length=1)
-    reward_weights: list[float] | None = None
-    num_generations: int = Field(4, ge=2)  # completions per prompt (the group)
-    max_completion_length: int = Field(128, gt=0)
-    temperature: float = Field(1.0, gt=0)
-    beta: float = Field(0.0, ge=0)  # KL weight; > 0 scores a reference: the base, or the `from:` run's adapter
-
-    @model_validator(mode="after")
-    def _check(self):
-        from workbench.train.rewards import REWARDS
-
-        unknown = [r for r in self.rewards if r not in REWARDS]
-        if unknown:
-            raise ValueError(f"unknown reward {', '.join(unknown)}; known: {', '.join(REWARDS)}")
-        if self.reward_weights is not None and len(self.reward_weights) != len(self.rewards):
-            raise ValueError(f"reward_weights has {len(self.reward_weights)} values for {len(self.rewards)} rewards")
-        return self
+DEFAULT_METHOD = "sft"  # named in no run id: runs from before other methods existed keep theirs
 
 
 class TrainConfig(BaseModel):
@@ -58,9 +29,10 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    method: str = "sft"  # a workbench.train.methods name: sft | dpo | grpo
-    dpo: DPOSettings = Field(default_factory=DPOSettings)
-    grpo: GRPOSettings = Field(default_factory=GRPOSettings)
+    method: str = DEFAULT_METHOD  # a workbench.train.methods name: sft | dpo | grpo | a plug-in's
+    # each method's own section (its settings model), by method name: the one it trains with is always
+    # there (defaults filled in); the others only where given (kept for `with_method`)
+    _sections: dict[str, BaseModel] = PrivateAttr(default_factory=dict)
     # LoRA
     r: int = Field(16, gt=0)
     alpha: float = Field(32, gt=0)
@@ -104,26 +76,69 @@ class TrainConfig(BaseModel):
     # is put in offline mode unless WANDB_MODE says otherwise; mlflow writes ./mlruns by default)
     report_to: str | list[str] = "none"
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _method_sections(cls, data: Any, handler):
+        """The keys named after a method with settings are its section, validated by its model
+        (errors keep the key path: `dpo.beta`); the rest are the shared settings."""
+        sections: dict[str, BaseModel] = {}
+        if isinstance(data, dict):
+            data = dict(data)
+            for name in [k for k in data if k in METHODS and METHODS[k].config is not None]:
+                raw = data.pop(name)
+                try:
+                    sections[name] = METHODS[name].settings_model().model_validate(raw if raw is not None else {})
+                except ValidationError as e:
+                    raise ValidationError.from_exception_data(cls.__name__, [
+                        {"type": err["type"], "loc": (name, *err["loc"]), "input": err["input"],
+                         **({"ctx": err["ctx"]} if "ctx" in err else {})} for err in e.errors()]) from None
+        self = handler(data)
+        if isinstance(data, dict):
+            model = METHODS[self.method].settings_model()
+            if model is not None and self.method not in sections:
+                sections[self.method] = model()
+            self._sections = sections
+            own = sections.get(self.method)
+            if own is not None and hasattr(own, "check"):
+                try:
+                    own.check(self)
+                except ValueError as e:
+                    raise ValidationError.from_exception_data(cls.__name__, [
+                        {"type": "value_error", "loc": (), "input": data, "ctx": {"error": e}}]) from None
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump_sections(self, handler):
+        out = handler(self)
+        for name, settings in self._sections.items():
+            out[name] = settings.model_dump(mode="json")
+        return out
+
+    def settings(self, method: str | None = None) -> BaseModel | None:
+        """A method's section (default: the one this config trains with); None for a method without settings."""
+        method = method or self.method
+        if method in self._sections:
+            return self._sections[method]
+        model = METHODS[method].settings_model() if method in METHODS else None
+        return model() if model is not None else None
+
+    def completion_tokens(self) -> int:
+        """Tokens a training sequence holds beyond its prompt and answer (a method that generates)."""
+        own = self.settings()
+        return own.completion_tokens() if own is not None and hasattr(own, "completion_tokens") else 0
+
     @model_validator(mode="after")
     def _check(self):
-        from workbench.train.methods import METHODS
-
         if self.target_modules is not None and not self.target_modules:
             raise ValueError("target_modules: give at least one module name, or leave it out to find them")
         if self.max_steps > 0 and self.max_tokens:
             raise ValueError(f"max_tokens: give one budget, max_steps ({self.max_steps}) or max_tokens ({self.max_tokens})")
         if self.method not in METHODS:
             raise ValueError(f"method: unknown training method {self.method!r}; known: {', '.join(METHODS)}")
-        if self.keep_adapters > 1 and self.method != "sft":
+        if self.keep_adapters > 1 and not METHODS[self.method].token_budget:
             raise ValueError(f"keep_adapters: checkpoint averaging keeps sft adapters; give {self.method} 1")
-        if self.max_tokens and self.method != "sft":
+        if self.max_tokens and not METHODS[self.method].token_budget:
             raise ValueError(f"max_tokens: a token budget is counted on sft rows; give {self.method} max_steps or epochs")
-        if self.method == "grpo" and (self.batch_size * self.grad_accum) % self.grpo.num_generations:
-            raise ValueError(f"grpo.num_generations: {self.grpo.num_generations} must divide batch_size x grad_accum "
-                             f"({self.batch_size} x {self.grad_accum}): each batch holds whole groups")
-        if self.method == "grpo" and self.eval_fraction and self.batch_size % self.grpo.num_generations:
-            raise ValueError(f"grpo.num_generations: {self.grpo.num_generations} must divide batch_size "
-                             f"({self.batch_size}) when eval_fraction > 0: an eval batch holds whole groups")
         return self
 
     @classmethod
@@ -155,16 +170,13 @@ class TrainConfig(BaseModel):
     def resolved(self) -> dict[str, Any]:
         """The settings that define a run (its id): a method's section only when it uses it, and no
         `method` key for sft, so SFT run ids are unchanged by the methods that came later."""
-        from workbench.train.methods import METHODS
-
         out = self.model_dump(mode="json", by_alias=False)
-        used = METHODS[self.method].section
-        for section in ("dpo", "grpo"):
-            if section != used:
-                out.pop(section)
-        if self.method == "sft":
+        for name in self._sections:
+            if name != self.method:
+                out.pop(name)
+        if self.method == DEFAULT_METHOD:
             out.pop("method")
-        if self.method == "grpo":  # GRPO's sampler repeats each prompt for its group, in TRL's own order
+        if not METHODS[self.method].keyed_order:  # e.g. GRPO's sampler repeats each prompt for its group, in TRL's order
             del out["data_order"]
         if out["max_tokens"] is None:  # a token budget is named only where one is given
             del out["max_tokens"]

@@ -60,7 +60,7 @@ def fit_dpo(a: FitArgs):
     from trl import DPOConfig, DPOTrainer
 
     model, lora = policy(a)
-    d = a.cfg.dpo
+    d = a.cfg.settings()  # the `dpo:` section (workbench.train.dpo_settings)
     args = DPOConfig(**trainer_settings(a), max_length=a.cfg.max_length, beta=d.beta, loss_type=[d.loss_type],
                      label_smoothing=d.label_smoothing, include_num_input_tokens_seen="non_padding",
                      dataset_num_proc=None)

@@ -27,7 +27,7 @@ NEEDS_HINT = {"answer": "an `answer` (meta.answer)", "mode": "a reasoning mode (
 def prepare_prompts(records: list[Record], tokenizer, cfg: TrainConfig, seed: int) -> Prepared:
     rows = [{"prompt": conversation(rec), **row_fields(rec), "record_id": rec.id} for rec in records]
     scored = {}
-    for name in cfg.grpo.rewards:
+    for name in cfg.settings().rewards:
         needs = REWARDS[name].needs
         scored[name] = sum(all(row[k] for k in needs) for row in rows)
         if not scored[name]:
@@ -41,7 +41,7 @@ def fit_grpo(a: FitArgs):
     from trl import GRPOConfig, GRPOTrainer
 
     model, lora = policy(a)
-    g = a.cfg.grpo
+    g = a.cfg.settings()  # the `grpo:` section (workbench.train.grpo_settings)
     args = GRPOConfig(**trainer_settings(a), num_generations=g.num_generations, max_completion_length=g.max_completion_length,
                       temperature=g.temperature, beta=g.beta, reward_weights=g.reward_weights, log_completions=False)
     train_ds, eval_ds = datasets_of(a.data)

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 
+from workbench.device import detect
 from workbench.train.config import TrainError
 
 LAUNCHERS = ("accelerate",)
@@ -36,8 +37,6 @@ def launched() -> bool:
 
 
 def default_processes() -> int:
-    from workbench.device import detect
-
     acc = detect()
     return acc.count if acc.cuda and acc.count > 1 else 2
 

@@ -6,13 +6,12 @@ import os
 import shutil
 from pathlib import Path
 
+from workbench.models import load_merged
 from workbench.train.config import TrainError
 from workbench.workspace import Workspace
 
 def merge_run(ws: Workspace, run_id: str, out_dir: str | os.PathLike) -> Path:
     """Merge a finished run's adapter into its base model; writes safetensors + tokenizer to out_dir."""
-    from workbench.models import load_merged
-
     run, adapter = _finished(ws, run_id, "nothing to merge yet")
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):

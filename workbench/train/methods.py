@@ -1,9 +1,11 @@
 """Training methods: `sft`, `dpo`, `grpo`, one registry (a taken name is refused).
 
-A method names the record kind it trains on, the TrainConfig section holding its own settings
-(part of the run id only when the method uses it, so SFT run ids are what they always were),
-and two functions, given as "module:function" and imported on use (so reading a config does
-not import trl):
+A method names the record kind it trains on, its own settings (`config`: a pydantic model, the
+TrainConfig section named after the method, part of the run id only when the method uses it, so
+SFT run ids are what they always were; the model may check its section against the shared
+settings with `check(cfg)` and add generated tokens with `completion_tokens()`), its report
+panels, and two functions, given as "module:function" and imported on use (so reading a config
+does not import trl):
 
 - `prepare(records, tokenizer, cfg, seed) -> Prepared`: checks and converts the records
   before anything is written (a bad row fails here);
@@ -12,7 +14,8 @@ not import trl):
 Another method comes from an installed package: a `Method` in its module,
 
     from workbench.train.methods import Method
-    ORPO = Method("orpo", kind="preference", prepare="my_pkg.orpo:prepare", fit="my_pkg.orpo:fit")
+    ORPO = Method("orpo", kind="preference", prepare="my_pkg.orpo:prepare", fit="my_pkg.orpo:fit",
+                  config="my_pkg.orpo:ORPOSettings")   # its `orpo:` section in a train config
 
 named as an entry point in its pyproject.toml (README, "Extending"):
 
@@ -29,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench.registry import Registry, check_named
+from workbench.train.dpo_settings import DPOSettings
+from workbench.train.errors import TrainError
+from workbench.train.grpo_settings import GRPOSettings
 
 
 @dataclass(frozen=True)
@@ -47,9 +53,21 @@ class Method:
     kind: str  # the record kind it trains on: sft | preference | prompt
     prepare: str | Callable
     fit: str | Callable
-    section: str | None = None  # its TrainConfig section (dpo, grpo), if any
+    config: str | type | None = None  # its settings model ("module:Class" or the class): the section named after it
     summary: str = ""
     panels: tuple[Panel, ...] = ()  # its curves beside the loss (what its trainer logs), drawn per run and seed
+    token_budget: bool = False  # max_tokens and keep_adapters apply (both count sft rows and steps)
+    keyed_order: bool = True  # rows in the keyed order (data_order, in the run id); False: the trainer's own sampler
+    sequences_per_example: int = 1  # sequences one example puts in a micro-batch (memory planning: dpo's pair is 2)
+    fused_head: bool = False  # its TRL trainer patches in the fused LM head (memory planning)
+
+    @property
+    def section(self) -> str | None:
+        """Its TrainConfig section: the method's name, where it has settings."""
+        return self.name if self.config is not None else None
+
+    def settings_model(self) -> type | None:
+        return self._resolve(self.config) if isinstance(self.config, str) else self.config
 
     @staticmethod
     def _resolve(ref: str | Callable) -> Callable:
@@ -99,8 +117,6 @@ def method_names() -> list[str]:
 
 def get_method(name: str) -> Method:
     if name not in METHODS:
-        from workbench.train.config import TrainError
-
         raise TrainError(f"unknown training method {name!r}; known: {', '.join(METHODS)}")
     return METHODS[name]
 
@@ -117,8 +133,6 @@ KIND_HINTS = {
 def check_kind(method: Method, kind: str, version: str) -> None:
     """Refuse data of the wrong kind before anything is written, saying what to do instead."""
     if kind != method.kind:
-        from workbench.train.config import TrainError
-
         hint = KIND_HINTS.get(kind, "").format(version=version)
         raise TrainError(f"{method.name} trains on {method.kind} records, but version {version} is not that: {hint}")
 
@@ -127,8 +141,6 @@ def init_adapter(cat, ref: str | None, base_hash: str) -> tuple[str | None, Path
     """(run id, adapter dir) of the finished run a new run starts from (--from), checked."""
     if ref is None:
         return None, None
-    from workbench.train.config import TrainError
-
     run = cat.get_run(ref)
     adapter = Path(run["adapter_dir"])
     if run["status"] != "finished" or not (adapter / "adapter_config.json").exists():
@@ -139,24 +151,17 @@ def init_adapter(cat, ref: str | None, base_hash: str) -> tuple[str | None, Path
     return run["id"], adapter
 
 
-def _sft_fit(a: FitArgs):
-    from workbench.train.config import TrainError
-    from workbench.train.sft import _fit
-
-    if a.init_adapter is not None:
-        raise TrainError("--from continues another run's adapter with dpo or grpo; sft trains a new adapter")
-    return _fit(a.ws, a.run_id, a.run_dir, a.ident, a.cfg, a.data, a.tokenizer, a.targets, a.mode, a.seed, a.progress)
-
-
-register_method(Method("sft", "sft", "workbench.train.render:prepare_data", _sft_fit,
-                       summary="supervised fine-tuning on conversations (loss on assistant turns)"))
+register_method(Method("sft", "sft", "workbench.train.render:prepare_data", "workbench.train.sft:fit_sft",
+                       summary="supervised fine-tuning on conversations (loss on assistant turns)", token_budget=True))
 register_method(Method("dpo", "preference", "workbench.train.dpo:prepare_pairs", "workbench.train.dpo:fit_dpo",
-                       section="dpo", summary="direct preference optimisation on chosen/rejected pairs",
+                       config=DPOSettings, summary="direct preference optimisation on chosen/rejected pairs",
                        panels=(Panel("loss", "DPO loss"),
                                Panel("rewards/margins", "reward margin (chosen - rejected)", zero_line=True),
-                               Panel("rewards/accuracies", "reward accuracy (chosen > rejected)"))))
+                               Panel("rewards/accuracies", "reward accuracy (chosen > rejected)")),
+                       sequences_per_example=2, fused_head=True))
 register_method(Method("grpo", "prompt", "workbench.train.grpo:prepare_prompts", "workbench.train.grpo:fit_grpo",
-                       section="grpo", summary="group-relative policy optimisation with the suites' scorers as rewards",
+                       config=GRPOSettings, summary="group-relative policy optimisation with the suites' scorers as rewards",
                        panels=(Panel("reward", "mean reward (all functions)"),
                                Panel("rewards/*/mean", "mean reward per function"),
-                               Panel("kl", "KL to the reference", "not logged: grpo.beta is 0 (no reference scored)"))))
+                               Panel("kl", "KL to the reference", "not logged: grpo.beta is 0 (no reference scored)")),
+                       keyed_order=False, fused_head=True))

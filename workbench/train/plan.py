@@ -26,7 +26,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from workbench.data.store import load_records, version_kind
+from workbench.device import detect, placement
+from workbench.hashing import model_identity
+from workbench.models import DEFAULT_MODEL
 from workbench.train.config import TrainConfig, TrainError
+from workbench.train.methods import check_kind, get_method
+from workbench.train.render import prepare_tokenizer, resolve_targets
 
 MIB = 2**20
 ACT_PER_HI = 7.8  # saved values per token per layer per (hidden + intermediate), LoRA everywhere
@@ -34,8 +40,6 @@ CKPT_PER_H = 2.0  # with gradient checkpointing: kept per token per layer per hi
 LOGIT_COPIES = 7.5  # full-vocabulary fp32 copies: logits, log-softmax, their gradients and temporaries
 FUSED_TOKENS, FUSED_VOCAB = 4096, 32768  # trl.kernels.chunked_logprob: TOKEN_CHUNK_SIZE, the chunk of the vocabulary
 FUSED_TILE_COPIES = 3.0  # the tile, its exp and the gradient computed in place (an assumption from the kernel's code)
-SEQUENCES_PER_EXAMPLE = {"dpo": 2}  # chosen and rejected, concatenated into one micro-batch
-FUSED_HEAD = {"dpo", "grpo"}  # methods whose TRL trainer patches in the fused LM head
 CUDA_RUNTIME_MB = 600.0  # CUDA context + allocator slack (an assumption: not measured, no GPU here)
 HEADROOM = 0.85  # a suggestion fills at most this share of the memory available
 
@@ -151,8 +155,6 @@ def runtime_mb(device: str) -> float:
 
 
 def available_mb(device: str) -> float:
-    from workbench.device import detect
-
     if device == "cuda":
         return detect().vram_mb or 0.0
     import psutil
@@ -164,10 +166,11 @@ def estimate(shape: ModelShape, mode: str, device: str, cfg: TrainConfig, seq_le
              runtime: float, available: float) -> MemoryPlan:
     value_bytes = 4 if mode == "lora-fp32" or device == "cpu" else 2
     lora = lora_params * 4 * 4 / MIB  # fp32 parameters, gradients and two AdamW moments
-    per_example = SEQUENCES_PER_EXAMPLE.get(cfg.method, 1)
+    method = get_method(cfg.method)  # what one example puts in a micro-batch, and whether the LM head is fused
+    per_example = method.sequences_per_example
 
     def at(batch: int, ckpt: bool) -> float:
-        return activation_bytes(shape, batch * per_example * seq_len, ckpt, value_bytes, cfg.method in FUSED_HEAD) / MIB
+        return activation_bytes(shape, batch * per_example * seq_len, ckpt, value_bytes, method.fused_head) / MIB
 
     fixed = runtime + weights_bytes(shape, mode) / MIB + lora
     effective = cfg.batch_size * cfg.grad_accum
@@ -190,41 +193,32 @@ def _chat_tokens(tokenizer, messages: list[dict], generation_prompt: bool = Fals
                                              return_dict=True)["input_ids"])
 
 
-def row_tokens(method: str, row: dict, tokenizer, cfg: TrainConfig) -> int:
+def row_tokens(row: dict, tokenizer, cfg: TrainConfig) -> int:
     """Tokens of one prepared training row as the method's trainer feeds it to the model."""
-    if method == "dpo":  # the longer of prompt + chosen and prompt + rejected, truncated at max_length
+    if "chosen" in row:  # a pair: the longer of prompt + chosen and prompt + rejected, truncated at max_length
         longest = max(_chat_tokens(tokenizer, row["prompt"] + row[k]) for k in ("chosen", "rejected"))
         return min(longest, cfg.max_length)
-    if method == "grpo":  # the prompt, then up to max_completion_length generated tokens
-        return _chat_tokens(tokenizer, row["prompt"], generation_prompt=True) + cfg.grpo.max_completion_length
+    if "input_ids" not in row:  # a prompt: then up to the tokens the method generates (grpo.max_completion_length)
+        return _chat_tokens(tokenizer, row["prompt"], generation_prompt=True) + cfg.completion_tokens()
     return min(len(row["input_ids"]), cfg.max_length)
 
 
 def peak_seq_len(ws, data_ref: str, model_path: str, cfg: TrainConfig) -> int:
     """The longest training sequence of the method's prepared rows (sft: max_length when packing)."""
-    if cfg.packing and cfg.method == "sft":
+    method = get_method(cfg.method)
+    if cfg.packing and method.kind == "sft":
         return cfg.max_length
-    from workbench.data.store import load_records, version_kind
-    from workbench.train.methods import check_kind, get_method
-    from workbench.train.render import prepare_tokenizer
-
     version = ws.catalog().resolve_version(data_ref)
     records = load_records(ws, version["id"])
-    method = get_method(cfg.method)
     check_kind(method, version_kind(records, version["name"]), version["name"])
     tokenizer = prepare_tokenizer(model_path, cfg.chat_template)
     data = method.prepare_fn()(records, tokenizer, cfg, 0)
-    return max(row_tokens(cfg.method, r, tokenizer, cfg) for r in data.train)
+    return max(row_tokens(r, tokenizer, cfg) for r in data.train)
 
 
 def plan(ws, data_ref: str, base: str | None = None, config=None, quant: str = "auto",
          memory_mb: float | None = None) -> MemoryPlan:
     """The memory plan of training `data_ref` on `base` with `config`; `memory_mb` overrides what is available."""
-    from workbench.device import placement
-    from workbench.hashing import model_identity
-    from workbench.models import DEFAULT_MODEL
-    from workbench.train.render import resolve_targets
-
     if memory_mb is not None and memory_mb <= 0:
         raise TrainError(f"--memory must be a positive number of MiB, got {memory_mb}")
     cfg = TrainConfig.load(config)

@@ -267,6 +267,13 @@ def make_trainer(ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mo
     return trainer, plan
 
 
+def fit_sft(a: FitArgs) -> RunResult:
+    """The sft method's fit (workbench.train.methods): a new adapter, trained by SFTTrainer."""
+    if a.init_adapter is not None:
+        raise TrainError("--from continues another run's adapter with dpo or grpo; sft trains a new adapter")
+    return _fit(a.ws, a.run_id, a.run_dir, a.ident, a.cfg, a.data, a.tokenizer, a.targets, a.mode, a.seed, a.progress)
+
+
 def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mode, seed, progress) -> RunResult:
     cat = ws.catalog()
     recorder = _Recorder(cat if is_main() else None, run_id, progress)

@@ -23,6 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from workbench.ablate.spec import SpecError
+from workbench.device import placement
+from workbench.hashing import model_identity
+from workbench.progress import console
+from workbench.train.config import TrainConfig
+from workbench.train.plan import HEADROOM, estimate, lora_param_count, model_shape, peak_seq_len, runtime_mb
+from workbench.train.render import resolve_targets
 
 BUDGET_ENV = "WORKBENCH_MEMORY_BUDGET"
 _UNITS = {"": 2**20, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
@@ -72,8 +78,6 @@ def split(batch_size: int, grad_accum: int, peak: Callable[[int], float], budget
     """(batch_size, grad_accum, planned peak): the config's own if its peak is within HEADROOM of the
     budget, else the largest micro-batch dividing the effective batch that is (and `valid`), with
     the grad_accum that keeps batch_size x grad_accum. Raises SpecError naming `key` if none is."""
-    from workbench.train.plan import HEADROOM
-
     limit = HEADROOM * budget
     own = peak(batch_size)
     if own <= limit:
@@ -97,12 +101,6 @@ def _parts(ws, version: str | None, base: str, config: dict) -> tuple:
     runtime), once per (data, base, config) in this process."""
     key = (str(ws.home) if version else None, version, base, json.dumps(config, sort_keys=True, default=str))
     if key not in _parts_cache:
-        from workbench.device import placement
-        from workbench.hashing import model_identity
-        from workbench.train import TrainConfig
-        from workbench.train.plan import lora_param_count, model_shape, peak_seq_len, runtime_mb
-        from workbench.train.render import resolve_targets
-
         cfg = TrainConfig.load(config)
         path = model_identity(str(base))["path"]
         p = placement("auto")
@@ -117,9 +115,6 @@ def _parts(ws, version: str | None, base: str, config: dict) -> tuple:
 
 def planned_peak(ws, base: str, version: str | None, config: dict, batch_size: int) -> float:
     """The planned peak (MiB) of `config` at micro-batch `batch_size`."""
-    from workbench.train import TrainConfig
-    from workbench.train.plan import estimate
-
     shape, mode, device, seq, lora, runtime = _parts(ws, version, base, config)
     cfg = TrainConfig.load(config).model_copy(update={"batch_size": batch_size})
     return estimate(shape, mode, device, cfg, seq, lora, runtime, 0.0).total_mb
@@ -129,9 +124,6 @@ def fit(ws, base: str, version: str | None, config: dict, label: str = "train",
         budget: float | None = None) -> Fit:
     """The micro-batch of a train task within the budget (see `split`); `version` None plans from
     max_length (the data is not built yet)."""
-    from workbench.train import TrainConfig
-    from workbench.train.plan import estimate
-
     budget = budget_mb() if budget is None else budget
     shape, mode, device, seq, lora, runtime = _parts(ws, version, base, config)
     cfg = TrainConfig.load(config)
@@ -166,16 +158,12 @@ def fit_config(ws, base: str, version: str, config: dict, label: str = "train") 
     key = (label, version, f.batch_size, f.grad_accum)
     if key not in _said:
         _said.add(key)
-        from workbench.progress import console
-
         console.print(describe(label, f), highlight=False, markup=False, soft_wrap=True)
     return {**config, "batch_size": f.batch_size, "grad_accum": f.grad_accum}
 
 
 def describe(label: str, f: Fit) -> str:
     """The console's line for a split: what the config planned, what trains instead."""
-    from workbench.train.plan import HEADROOM
-
     accum = f.batch_size * f.grad_accum // f.original_batch_size  # the config's own grad_accum
     return (f"{label}: planned peak {f.original_peak_mb:,.0f} MiB is over {HEADROOM:.0%} of the {f.budget_mb:,.0f} MiB "
             f"memory budget: micro-batch (batch_size x grad_accum) {f.original_batch_size} x {accum} -> "

@@ -25,6 +25,7 @@ from workbench.evals.decide import pooled_seed_variance, removal_vs_control, see
 from workbench.evals.engine import (ADJUST, ALPHA, Decision, Directions, Question, decide, metric_scores,
                                     seed_variance)
 from workbench.evals.verdict import ADJUST_METHODS
+from workbench.report import credit  # shapley credit and mixture search
 
 RULE = (f"Verdict: helps / hurts when the variant-vs-control difference has a {ADJUST_METHODS[ADJUST]}-adjusted "
         f"p below {ALPHA} (adjusted within the strategy over variant x suite headline metric; injected defects and "
@@ -251,8 +252,6 @@ def sections(data) -> list[tuple[str, str, list[str], list[list]]]:
     for group in dict.fromkeys(r.group for r in rows):
         mine = [r for r in rows if r.group == group]
         out.append((f"Strategy {group} ({mine[0].strategy})", RULE, COLUMNS, table_rows(mine)))
-    from workbench.report import credit  # shapley credit and mixture search
-
     return out + credit.sections(data)
 
 
@@ -265,8 +264,6 @@ def dose_figures(data) -> list[tuple[str, object]]:
     out = []
     for group in dict.fromkeys(r.group for r in rows):
         out.append((f"Dose-response: {group}", dose_figure([r for r in rows if r.group == group])))
-    from workbench.report import credit  # shapley credit and mixture search
-
     out += credit.figures(data)
     return [(t, f) for t, f in out if f is not None]
 

@@ -227,7 +227,7 @@ def until_decided(ws, spec_or_path, plan: SequentialPlan, decisions: Callable[[o
     `decisions(ws, name)`: the headline decisions of each variant against the baseline after a
     round (workbench.report.verdicts.headline_decisions: the report sits above the runner)."""
     say = log or (lambda msg: None)
-    spec, path = prepare(spec_or_path)
+    spec, path = prepare(spec_or_path, run_kwargs.get("spec_path"))
     levels = look_levels(plan.max_looks, plan.alpha, plan.spending)
     out = SequentialResult(spec.name, plan, method_text(plan))
     say(f"until decided: {out.method}; budget {fmt_s(plan.budget_s)}")

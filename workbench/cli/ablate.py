@@ -68,17 +68,19 @@ def run(
     if dry_run:
         _dry_run(ws, spec)
         return
-    resources = load_spec(spec).resources.override(num_cpus, num_gpus)
+    loaded, spec_path = load_spec(spec), str(Path(spec).resolve())  # parsed once, for the resources and the run
+    resources = loaded.resources.override(num_cpus, num_gpus)
     chosen = make_executor(executor, address=address, resources=resources, isolate=not in_process,
                            warm=not fresh_processes, sanity=sanity)
     tail_s = AFTER_TASKS_S + (0.0 if no_report else REPORT_S)  # the summary and report below, for the ETA
     if until_decided or budget:  # rounds of the runner, seeds added where undecided: one line per task
-        result = _until_decided(ws, spec, until_decided, budget, max_looks, spending, executor=chosen,
-                                quiet=not verbose, tail_s=tail_s)
+        result = _until_decided(ws, loaded, until_decided, budget, max_looks, spending, executor=chosen,
+                                quiet=not verbose, tail_s=tail_s, spec_path=spec_path)
     elif executor == "local":
-        result = run_ablation(ws, spec, executor=chosen, quiet=not verbose, board=TaskBoard(), tail_s=tail_s)
+        result = run_ablation(ws, loaded, executor=chosen, quiet=not verbose, board=TaskBoard(), tail_s=tail_s,
+                              spec_path=spec_path)
     else:  # tasks run concurrently in Ray workers, whose output Ray forwards: one line per finished task here
-        result = run_ablation(ws, spec, executor=chosen, tail_s=tail_s,
+        result = run_ablation(ws, loaded, executor=chosen, tail_s=tail_s, spec_path=spec_path,
                               log=lambda msg: progress_console.print(msg, highlight=False, markup=False, soft_wrap=True))
     console.print(f"ablation [bold]{result.name}[/]: {result.n_new} steps run now, "
                   f"{len(result.outcomes) - result.n_new - len(result.failures)} cached, {len(result.failures)} failed")
@@ -95,7 +97,7 @@ def run(
         raise typer.Exit(1)
 
 
-def _until_decided(ws, spec: Path, flag: bool, budget: Optional[str], max_looks: int, spending: str, **run_kw):
+def _until_decided(ws, spec, flag: bool, budget: Optional[str], max_looks: int, spending: str, **run_kw):
     from workbench.ablate.runner import AblationRun
     from workbench.ablate.sequential import SequentialPlan, parse_budget, until_decided
     from workbench.report.verdicts import headline_decisions

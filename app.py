@@ -9,11 +9,11 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench import report
-from workbench.report import figures
+from workbench.report import credit, figures, mixture
 from workbench.report.views import decision_view
 from workbench.workspace import Workspace
 
-PAGES = ["Leaderboard", "Compare runs", "Training", "Data", "Strategies"]
+PAGES = ["Leaderboard", "Compare runs", "Training", "Data", "Strategies", "Mixture", "Shapley"]
 
 st.set_page_config(page_title="workbench", layout="wide")
 
@@ -82,14 +82,23 @@ def compare(ws: Workspace, data: report.ReportData) -> None:
         st.info("Fewer than two evaluated runs so far.")
         return
     labels = [report.target_label(t) for t in evaluated]
+    lead = credit.lead_comparison(data, evaluated)  # the top verdict's comparison, on its metric
+    at = {"a": 0, "b": min(1, len(labels) - 1), "suite": 0, "metric": 0}
+    if lead is not None:
+        at = {"a": labels.index(report.target_label(lead["a"])), "b": labels.index(report.target_label(lead["b"])),
+              "suite": data.suites.index(lead["suite"]),
+              "metric": (data.metrics.get(lead["suite"]) or []).index(lead["metric"])}
+        d = lead["decision"]
+        st.caption(f"Opens on the top verdict: {d.b} vs {d.a} on {d.suite} {d.metric}, {d.delta:+.4f} "
+                   f"[{d.lo:+.4f}, {d.hi:+.4f}] ({d.direction}): **{d.verdict or 'noise'}**. Items that moved most first.")
     c1, c2, c3, c4 = st.columns(4)
-    a = c1.selectbox("run A", labels, index=0, key="run_a")
-    b = c2.selectbox("run B", labels, index=min(1, len(labels) - 1), key="run_b")
-    suite = c3.selectbox("suite", data.suites, key="suite")
+    a = c1.selectbox("run A", labels, index=at["a"], key="run_a")
+    b = c2.selectbox("run B", labels, index=at["b"], key="run_b")
+    suite = c3.selectbox("suite", data.suites, index=at["suite"], key="suite")
     metrics = data.metrics.get(suite) or []
-    metric = c4.selectbox("metric", metrics, key="metric") if metrics else None
+    metric = c4.selectbox("metric", metrics, index=min(at["metric"], len(metrics) - 1), key="metric") if metrics else None
     ta, tb = evaluated[labels.index(a)]["target"], evaluated[labels.index(b)]["target"]
-    rows = report.item_diff(ws, data.name, ta, tb, suite, metric)
+    rows = sorted(report.item_diff(ws, data.name, ta, tb, suite, metric), key=lambda r: -abs(r["diff"]))
     if not rows:
         st.info("No common items with this metric.")
         return
@@ -182,6 +191,42 @@ def strategies(ws: Workspace, data: report.ReportData) -> None:
         st.caption(view["note"])
 
 
+def mixture_page(ws: Workspace, data: report.ReportData) -> None:
+    st.subheader("Mixture search")
+    views = mixture.views(data)
+    if not views:
+        st.info("This ablation has no `mixture_search` strategy, or none of its mixtures is evaluated yet.")
+    for view in views:
+        st.markdown(f"**{view['title']}** · validation: **{view['verdict']}**")
+        st.markdown(view["reading"])
+        if view["figure"] is not None:  # predicted vs observed, source effects, proposal vs natural
+            st.pyplot(view["figure"])
+        for label in ("proposal", "validation", "fits", "effects", "mixtures"):
+            if view[label]:
+                st.markdown(f"*{label}*")
+                st.dataframe(view[label], hide_index=True, width="stretch")
+        st.caption(view["note"])
+
+
+def shapley_page(ws: Workspace, data: report.ReportData) -> None:
+    st.subheader("Shapley credit of the recipe's steps")
+    views = credit.shapley_views(data)
+    if not views:
+        st.info("This ablation has no `shapley` strategy, or not every subset of its steps is evaluated yet.")
+    for view in views:
+        st.markdown(f"**{view['title']}**")
+        for line in view["readings"]:
+            st.markdown(f"- {line}")
+        if view["figure"] is not None:  # each step's value with its 95% CI, its effect alone beside it
+            st.pyplot(view["figure"])
+        st.dataframe(view["values"], hide_index=True, width="stretch")
+        if view["interactions"] is not None:
+            st.markdown("*pairwise interactions* (what a pair does beyond its separate effects; * significant)")
+            st.pyplot(view["interactions"])
+            st.dataframe(view["matrix"], hide_index=True, width="stretch")
+        st.caption(view["note"])
+
+
 def main() -> None:
     st.sidebar.title("workbench")
     ws = workspace()
@@ -203,7 +248,7 @@ def main() -> None:
         load.clear()
     data = load(str(ws.home), name)
     {"Leaderboard": leaderboard, "Compare runs": compare, "Training": training, "Data": data_page,
-     "Strategies": strategies}[page](ws, data)
+     "Strategies": strategies, "Mixture": mixture_page, "Shapley": shapley_page}[page](ws, data)
 
 
 main()

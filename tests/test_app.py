@@ -223,7 +223,7 @@ def test_mixture_page_shows_the_fit_the_proposal_and_the_validation(monkeypatch,
     assert set(checks["against"]) <= {"natural", "best"} and "natural" in set(checks["against"])
     mixtures = next(f for f in tables if "observed" in f.columns)
     assert len(mixtures) == 4 and any(c.endswith("(held out)") for c in mixtures.columns)
-    assert at.get("imgs"), "the figure (predicted vs observed, effects, proposal vs natural) is drawn"
+    assert at.get("image"), "the figure (predicted vs observed, effects, proposal vs natural) is drawn"
 
 
 def test_shapley_page_shows_values_and_the_interaction_matrix(monkeypatch, credit_home):
@@ -235,7 +235,7 @@ def test_shapley_page_shows_values_and_the_interaction_matrix(monkeypatch, credi
     matrix = next(f for f in tables if {"step", "exact_dedup", "score_cut"} <= set(f.columns))
     cell = matrix[matrix["step"] == "exact_dedup"]["score_cut"].iloc[0]
     assert cell[0] in "+-" and matrix[matrix["step"] == "exact_dedup"]["exact_dedup"].iloc[0] == ""
-    assert len(at.get("imgs")) >= 2, "the values and the interaction matrix are drawn"
+    assert len(at.get("image")) >= 2, "the values and the interaction matrix are drawn"
 
 
 def test_credit_pages_in_chromium(credit_home, tmp_path):

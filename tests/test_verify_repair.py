@@ -139,3 +139,32 @@ def test_repair_marks_a_run_with_a_lost_adapter_and_its_printed_command_retrains
     assert r2.id == r.id and (r.adapter_dir / "adapter_config.json").is_file()
     after = verify(ws)
     assert after.ok and after.lost == [] and after.runs == 1
+
+
+def test_repair_marks_an_ablation_task_whose_adapter_is_lost_and_the_next_ablate_retrains_it(ws, tmp_path,
+                                                                                          tiny_model_dir):
+    import shutil
+
+    from tests.ablate_helpers import mini_spec
+    from workbench.ablate import run_ablation
+
+    spec = mini_spec(tmp_path, tiny_model_dir, "mini")
+    first = run_ablation(ws, spec)
+    assert not first.failures
+    [train] = [t for t in ws.catalog().ablation_tasks("mini") if t["kind"] == "train"]
+    run = ws.catalog().get_run(train["output"]["run_id"])
+    shutil.rmtree(run["adapter_dir"])
+
+    report = repair(ws)
+    assert {d.kind for d in report.done} == {"run_marked_lost", "task_marked_lost"}
+    [need] = report.needs
+    assert need.command == f"workbench ablate {spec.resolve()}"
+    task = ws.catalog().get_task("mini", train["task_id"])
+    assert task["status"] == "failed" and task["error"].startswith("lost: ")
+    assert verify(ws).ok and [p.ref for p in verify(ws).lost] == [run["id"]]
+
+    again = run_ablation(ws, spec)  # the printed command: the lost run is trained again
+    assert not again.failures
+    assert ws.catalog().get_run(run["id"])["status"] == "finished"
+    after = verify(ws)
+    assert after.ok and after.lost == [] and after.runs == 1

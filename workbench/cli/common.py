@@ -77,7 +77,13 @@ def table(title: str | None, columns: list[str], rows: list[list], **kw) -> Tabl
 
 
 def print_json(obj) -> None:
-    console.print_json(json.dumps(obj, default=str))
+    """Indented JSON; highlighted on a terminal, plain text (no highlighting pass) into a pipe or file."""
+    text = json.dumps(obj, default=str, indent=2, ensure_ascii=False)
+    if console.is_terminal:
+        console.print_json(text)
+    else:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
 
 
 class DefaultGroup(TyperGroup):

@@ -41,6 +41,7 @@ there). Variants not on common seeds keep the unpaired path.
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
@@ -239,13 +240,21 @@ def min_detectable(se: float, df: float, alpha: float = 0.05, power: float = 0.8
 
 
 def _matrix(scores: Scores, items: list[str]) -> np.ndarray:
-    return np.array([[float(scores[s][i]) for i in items] for s in sorted(scores, key=str)], dtype=float)
+    """Seeds (sorted) x items; `itemgetter` takes a seed's row out in C, not item by item."""
+    if not items:
+        return np.empty((len(scores), 0), dtype=float)
+    take = itemgetter(*items) if len(items) > 1 else (lambda per: (per[items[0]],))
+    return np.array([take(scores[s]) for s in sorted(scores, key=str)], dtype=float)
 
 
 def _common_items(*variants: Scores) -> tuple[list[str], int]:
-    sets = [set(per) for v in variants for per in v.values()]
-    if not sets:
+    pers = [per for v in variants for per in v.values()]
+    if not pers:
         return [], 0
+    first = pers[0].keys()
+    if all(per.keys() == first for per in pers[1:]):  # the usual case: every seed scored every item
+        return sorted(first), 0
+    sets = [set(per) for per in pers]
     common, union = set.intersection(*sets), set.union(*sets)
     return sorted(common), len(union) - len(common)
 

@@ -244,3 +244,21 @@ def test_the_forest_plot_draws_every_headline_decision_in_its_verdict_colour(fix
     colours = [to_hex(c) for c in points.get_facecolors()]
     assert colours == [POINT_COLOURS[c.verdict] for c in shown[::-1]]
     assert [t.get_text() for t in ax.get_yticklabels()][0].startswith(shown[-1].b)
+
+
+def test_the_compare_page_items_win_in_the_metric_direction(fixture):
+    """The view's item-by-item table calls the lower bits per byte the winner, as the engine does."""
+    from workbench.report.views import item_diff
+
+    ws, *_ = fixture
+    suite = next(iter(SUITES))
+    rows = item_diff(ws, "fx", _target("plain", 0), _target("broken", 0), suite)
+    assert {r["metric"] for r in rows} >= {"bits_per_byte", SUITES[suite]}
+    for r in rows:
+        if r["score_a"] == r["score_b"]:
+            assert r["outcome"] == "tie"
+            continue
+        b_better = r["score_b"] < r["score_a"] if r["metric"] == "bits_per_byte" else r["score_b"] > r["score_a"]
+        assert r["outcome"] == ("B wins" if b_better else "A wins"), r
+    bpb = [r for r in rows if r["metric"] == "bits_per_byte"]
+    assert sum(r["outcome"] == "A wins" for r in bpb) > len(bpb) / 2  # broken's bits per byte are worse

@@ -6,6 +6,7 @@ engine's (`workbench.evals.engine.Decision`), formatted, never re-decided."""
 from __future__ import annotations
 
 from workbench.ablate.outputs import BuildStep
+from workbench.evals.engine import Directions
 from workbench.report.gather import ReportData, eval_items, result_id
 from workbench.report.verdicts import fmt_row
 from workbench.workspace import Workspace
@@ -16,12 +17,16 @@ def target_label(t: dict) -> str:
 
 
 def item_diff(ws: Workspace, name: str, target_a: str, target_b: str, suite: str, metric: str | None = None) -> list[dict]:
-    """Per-item comparison of two evaluated targets on one suite: prompt, both responses, scores."""
+    """Per-item comparison of two evaluated targets on one suite: prompt, both responses, scores.
+    `outcome` follows each metric's direction as stored with the results (a lower bits per byte
+    wins), the engine's `Directions`."""
     cat = ws.catalog(reader=True)
     ra, rb = result_id(ws, name, target_a, suite), result_id(ws, name, target_b, suite)
     if ra is None or rb is None:
         return []
     a, b = eval_items(cat, ra), eval_items(cat, rb)
+    found = cat.get_eval_results([ra, rb])
+    better = Directions([r for r in (found.get(ra), found.get(rb)) if r is not None])
     rows = []
     for k in sorted(set(a) & set(b)):
         metrics = [metric] if metric else sorted(set(a[k]["scores"]) | set(b[k]["scores"]))
@@ -29,8 +34,9 @@ def item_diff(ws: Workspace, name: str, target_a: str, target_b: str, suite: str
             sa, sb = a[k]["scores"].get(m), b[k]["scores"].get(m)
             if sa is None or sb is None:
                 continue
+            gain = (sb - sa) if better(suite, m) else (sa - sb)
             rows.append({"item_id": k, "metric": m, "score_a": sa, "score_b": sb, "diff": sb - sa,
-                         "outcome": "B wins" if sb > sa else ("A wins" if sa > sb else "tie"),
+                         "outcome": "B wins" if gain > 0 else ("A wins" if gain < 0 else "tie"),
                          "prompt": a[k]["prompt"], "response_a": a[k]["response"], "response_b": b[k]["response"]})
     return rows
 

@@ -11,7 +11,7 @@ import streamlit as st
 from workbench import report
 from workbench.report import credit, figures, mixture
 from workbench.report.views import decision_view
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 PAGES = ["Leaderboard", "Compare runs", "Training", "Data", "Strategies", "Mixture", "Shapley"]
 

@@ -32,7 +32,7 @@ def tiny_model(dest: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from workbench.models import resolve_model
+    from workbench.core.models import resolve_model
 
     tok = AutoTokenizer.from_pretrained(resolve_model("smollm2-135m-instruct"))
     torch.manual_seed(0)
@@ -48,7 +48,7 @@ def tiny_model(dest: Path) -> Path:
 def run_one(mode: str, home: str, spec: str) -> None:
     """The measured process: one ablation, all of it."""
     from workbench.ablate import LocalExecutor, run_ablation
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     t0 = time.monotonic()
     result = run_ablation(Workspace(Path(home)), spec, executor=LocalExecutor(isolate=(mode == "child")))

@@ -112,7 +112,7 @@ def stored_scores(home: str, ablation: str) -> tuple[dict, dict, list[dict]]:
     """suite -> metric -> variant -> seed -> {item_id: score}, the untrained variants, the tasks."""
     from workbench.report import targets
     from workbench.evals.engine import headline_metrics
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(Path(home))
     _, evaluated = targets(ws, ablation)
@@ -168,7 +168,7 @@ def part_b(home: str, ablation: str, draws: int, seed: int) -> int:
                 rate = float(np.mean(r["p"] < 0.05))
                 print(f"| {suite} | {metric} | {v} | permuted A/A draws | {draws} | {rate:.1%} |")
     # a task reused from another ablation has no wall time here: take the run that did the work
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     cat = Workspace(Path(home)).catalog(reader=True)
     walls = []

@@ -27,8 +27,8 @@ import statistics
 
 from workbench.ablate import estimate
 from workbench.ablate.estimate import AFTER_TASKS_S, REPORT_S, recorded, replay
-from workbench.progress import fmt_s
-from workbench.workspace import Workspace
+from workbench.core.progress import fmt_s
+from workbench.core.workspace import Workspace
 
 
 def main() -> None:

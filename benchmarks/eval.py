@@ -52,7 +52,7 @@ os.environ.setdefault("WORKBENCH_PROGRESS", "0")
 from workbench.evals.runner import evaluate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-from workbench.workspace import Workspace  # noqa: E402
+from workbench.core.workspace import Workspace  # noqa: E402
 
 
 def fresh_ws() -> Workspace:
@@ -280,7 +280,7 @@ def checkpoint_variance(args) -> None:
     from workbench.data.store import load_records, save_version
     from workbench.evals.heldout import make_heldout
     from workbench.evals.suites import discover
-    from workbench.hashing import keyed_int
+    from workbench.core.hashing import keyed_int
     from workbench.train import train
 
     home = Path(args.home)
@@ -340,7 +340,7 @@ def decode_options(args) -> None:
 
     from workbench.evals import runner
     from workbench.evals.suites import select
-    from workbench.models import resolve_model
+    from workbench.core.models import resolve_model
 
     runner._prepare_offline()
     path = resolve_model(args.model)

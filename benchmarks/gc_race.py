@@ -2,7 +2,7 @@
 
     python benchmarks/gc_race.py --ingests 30 --curates 20 --trains 4 --ablate
 
-One process runs `workbench.maintenance.gc(ws, apply=True)` every 10 ms (a user's second terminal
+One process runs `workbench.ops.maintenance.gc(ws, apply=True)` every 10 ms (a user's second terminal
 or a cron job) while writer processes ingest fresh files, curate them, train tiny real LoRA runs
 and (with --ablate) run a small real ablation, all on one workspace. At the end every version
 row must have its body, every run row its directory, and `verify` must be clean. Prints a JSON
@@ -36,8 +36,8 @@ def _rows(k: int, n: int) -> list[dict]:
 
 
 def _gc_loop(home: str, stop, out) -> None:
-    from workbench.maintenance import gc
-    from workbench.workspace import Workspace
+    from workbench.ops.maintenance import gc
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(Path(home))
     passes = removed = skipped = 0
@@ -53,7 +53,7 @@ def _gc_loop(home: str, stop, out) -> None:
 def _ingest_curate(home: str, first: int, n_ingest: int, n_curate: int, rows: int, out) -> None:
     from workbench.curate.recipe import curate
     from workbench.data.ingest import ingest
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(Path(home))
     src = Path(home).parent / f"src-{os.getpid()}"
@@ -74,7 +74,7 @@ def _train(home: str, model_dir: str, n: int, out) -> None:
     from workbench.data.records import make_record
     from workbench.data.store import save_version
     from workbench.train import train
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(Path(home))
     ops = 0
@@ -89,7 +89,7 @@ def _train(home: str, model_dir: str, n: int, out) -> None:
 
 def _ablate(home: str, spec: str, out) -> None:
     from workbench.ablate import run_ablation
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     run_ablation(Workspace(Path(home)), spec)
     out.put({"ops": 1})
@@ -97,8 +97,8 @@ def _ablate(home: str, spec: str, out) -> None:
 
 def lost(home: Path) -> dict:
     """Rows whose files are gone: the one thing this harness must never see."""
-    from workbench.maintenance import verify
-    from workbench.workspace import Workspace
+    from workbench.ops.maintenance import verify
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(home)
     try:  # an older verify miscounts exact repeats: the loss this harness looks for is the missing files
@@ -151,7 +151,7 @@ def _tiny_model(out: Path) -> str:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from workbench.models import resolve_model
+    from workbench.core.models import resolve_model
 
     tok = AutoTokenizer.from_pretrained(resolve_model("smollm2-135m-instruct"))
     torch.manual_seed(0)

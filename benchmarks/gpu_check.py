@@ -55,7 +55,7 @@ def measure_train(model: str, quant: str, steps: int) -> dict:
     from workbench.data.records import make_record
     from workbench.data.store import save_version
     from workbench.train import train
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     rows = [json.loads(x) for x in (REPO / "datasets" / "example_clean.jsonl").read_text().splitlines() if x.strip()]
     ws = Workspace(Path(tempfile.mkdtemp(prefix="wb-gpu-")))
@@ -68,7 +68,7 @@ def measure_train(model: str, quant: str, steps: int) -> dict:
 
 def measure_eval(model: str, backend: str, items: int, max_gen_toks: int) -> dict:
     from workbench.evals.runner import evaluate
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(Path(tempfile.mkdtemp(prefix="wb-gpu-")))
     t0 = time.perf_counter()
@@ -131,8 +131,8 @@ def main() -> None:
         return child(a.child, a)
     import torch
 
-    from workbench.device import detect, vllm_installed
-    from workbench.hashing import library_versions
+    from workbench.core.device import detect, vllm_installed
+    from workbench.core.hashing import library_versions
 
     acc = detect()
     if not acc.cuda and not a.allow_cpu:

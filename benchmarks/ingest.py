@@ -40,7 +40,7 @@ CHILD = {
     "workbench": """
 import os, sys
 from workbench.data.ingest import ingest
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 r = ingest(Workspace(__import__('pathlib').Path(sys.argv[2])), sys.argv[1], name="bench")
 assert r.version.n_rows == int(sys.argv[3])
 """,
@@ -49,7 +49,7 @@ import sys, workbench.data.store as store, workbench.data.profile as profile
 orig = profile.profile
 profile.profile = lambda records, tokenizer_name=None: orig(records, None)
 from workbench.data.ingest import ingest
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 r = ingest(Workspace(__import__('pathlib').Path(sys.argv[2])), sys.argv[1], name="bench")
 assert r.version.n_rows == int(sys.argv[3])
 """,

@@ -55,7 +55,7 @@ def _micro(b: int, length: int, checkpointing: bool) -> float:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from workbench.models import resolve_model
+    from workbench.core.models import resolve_model
 
     m = AutoModelForCausalLM.from_pretrained(resolve_model("smollm2-135m-instruct"), dtype=torch.float32)
     m = get_peft_model(m, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM", target_modules=[
@@ -76,7 +76,7 @@ def calibrate() -> None:
     """Two micro-measurements, each in its own process (2x160 tokens plain, 4x160 with gradient
     checkpointing), solved for ACT_PER_HI and LOGIT_COPIES with CKPT_PER_H = 2."""
     from workbench.train.plan import CKPT_PER_H, model_shape
-    from workbench.models import resolve_model
+    from workbench.core.models import resolve_model
 
     per_token = {}
     for b, ckpt in ((2, False), (4, True)):
@@ -96,7 +96,7 @@ def known(specs: list[str], steps: int) -> None:
     """Estimates (one process, one plan per config) against KNOWN_PEAK_MIB."""
     from workbench.data.ingest import ingest
     from workbench.train.plan import plan
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(Path(tempfile.mkdtemp(prefix="wb-plan-known-")))
     vid = ingest(ws, REPO / "datasets" / "example_clean.jsonl", name="curated").version.id

@@ -71,7 +71,7 @@ def run_arm(arm: str, home: str, spec: str, out: str) -> None:
     from workbench.ablate import LocalExecutor, run_ablation
     from workbench.ablate.ray_executor import RayExecutor
     from workbench.ablate.spec import ResourcesSpec
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     cpus = os.cpu_count() or 1
     start_s = 0.0
@@ -131,7 +131,7 @@ def load_arm(folder: Path, arm: str) -> dict:
 
 # --- the comparison ---------------------------------------------------------------------
 def state(home: Path) -> tuple:
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     cat = Workspace(home).catalog(reader=True)
     tasks = sorted((t["task_id"], t["status"]) for t in cat.ablation_tasks("raybench"))
@@ -201,7 +201,7 @@ def report(res: dict) -> None:
               f"({r['start_s']:.1f}s of it Ray's start-up); per task, where the time went (s):")
         breakdown(r["timings"])
     if "ray" in res:
-        from workbench.workspace import Workspace
+        from workbench.core.workspace import Workspace
 
         print("\nplacement (ray):")
         for t in Workspace(res["ray"]["home"]).catalog(reader=True).ablation_tasks("raybench"):

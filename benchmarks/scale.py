@@ -6,7 +6,7 @@
 The workspace holds one ablation `scale`: 10 variants (each a dataset version of 1M records) x 20
 seeds = 200 finished runs (adapter folders on disk, 50 logged steps each), the untrained base, and
 every target evaluated on 5 suites of 1,000 items (1,005,000 per-item rows with two metrics each).
-It is generated in bulk (record ids and version ids through workbench.hashing, bodies through
+It is generated in bulk (record ids and version ids through workbench.core.hashing, bodies through
 pyarrow, catalog rows through DuckDB `INSERT ... SELECT`), not through the per-record product path:
 what is measured is what reads it. Each command then runs as its own process under
 `/usr/bin/time -v`: `report scale`, `report scale --json`, `compare A B` and `--json`, `compare
@@ -34,11 +34,11 @@ STEPS = 50
 
 
 def _pool(n: int):
-    """n distinct conversations as a pyarrow body table, and their record ids (workbench.hashing)."""
+    """n distinct conversations as a pyarrow body table, and their record ids (workbench.core.hashing)."""
     import pyarrow as pa
 
     from workbench.data.store import BODY_SCHEMA
-    from workbench.hashing import record_id
+    from workbench.core.hashing import record_id
 
     users = [f"Scale item {i}: what is {i % 997} times {i % 13 + 2}?" for i in range(n)]
     answers = [f"{i % 997} times {i % 13 + 2} is {(i % 997) * (i % 13 + 2)}." for i in range(n)]
@@ -59,8 +59,8 @@ def _versions(ws, n_versions: int, n_records: int, con) -> list[str]:
     """n_versions bodies of n_records each: the same pool, each rotated (another order, another id)."""
     import pyarrow.parquet as pq
 
-    from workbench.catalog.base import now, to_json
-    from workbench.hashing import version_id
+    from workbench.core.catalog.base import now, to_json
+    from workbench.core.hashing import version_id
 
     table, ids, chars = _pool(n_records)
     out = []
@@ -89,10 +89,10 @@ def build(home: Path, variants: int = 10, seeds: int = 20, items: int = 1000, n_
     from workbench.ablate.outputs import BuildOutput, BuildStep, EvalOutput, SuiteOutput, TrainOutput
     from workbench.ablate.spec import parse_spec
     from workbench.ablate.tasks import build_task, eval_task, resolved_train_config, train_task
-    from workbench.catalog.base import now, to_json
-    from workbench.hashing import adapter_identity, content_hash, model_identity
+    from workbench.core.catalog.base import now, to_json
+    from workbench.core.hashing import adapter_identity, content_hash, model_identity
     from workbench.train.sft import run_id_for
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     suites = suites or SUITES[:5]
     if variants > n_versions:
@@ -189,7 +189,7 @@ def build(home: Path, variants: int = 10, seeds: int = 20, items: int = 1000, n_
 
 def pair(home: Path) -> tuple[str, str]:
     """Two runs of the scale ablation (variant v01 seed 0 vs v00 seed 0): what `compare A B` takes."""
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     rows = Workspace(home).catalog(reader=True).query(
         "SELECT variant, json_extract_string(output, '$.run_id') AS run FROM ablation_tasks "

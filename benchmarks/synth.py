@@ -54,7 +54,7 @@ def through_workbench(qs: list[str], max_new_tokens: int, batch_size: int) -> tu
     """A user's call on a fresh workspace: teacher load, distilabel step, catalog cache, checks, save."""
     from workbench.data.ingest import ingest
     from workbench.synth.think import synthesize
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     with tempfile.TemporaryDirectory() as home:
         os.environ["WORKBENCH_HOME"] = home
@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="alternate the two paths this many times; best of each")
     args = ap.parse_args()
 
-    from workbench.models import resolve_model
+    from workbench.core.models import resolve_model
     from workbench.synth.think import teacher_conversation
     from workbench.data.records import make_record
 

@@ -34,7 +34,7 @@ def run_workbench(steps, n, packing):
     from workbench.data.records import make_record
     from workbench.data.store import save_version
     from workbench.train import train
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(Path(tempfile.mkdtemp()))
     recs = [make_record(r["messages"]) for r in records(n)]
@@ -58,7 +58,7 @@ def run_bare(steps, n, trl_defaults=False):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from workbench.models import resolve_model
+    from workbench.core.models import resolve_model
     from workbench.train import batch_fill
 
     path = resolve_model(None)

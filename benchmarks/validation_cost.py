@@ -30,7 +30,7 @@ def main() -> None:
     a = ap.parse_args()
     from workbench.data.ingest import ingest
     from workbench.train import train
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     walls: dict[str, list[float]] = {"off": [], "on": []}
     evals: list[float] = []

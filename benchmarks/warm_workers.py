@@ -58,7 +58,7 @@ def work_s(kind: str, out) -> float:
 
 class Arm:
     def __init__(self, name: str, home: Path, executor):
-        from workbench.workspace import Workspace
+        from workbench.core.workspace import Workspace
 
         self.name, self.ws, self.ex = name, Workspace(home), executor
         self.rows: list[dict] = []

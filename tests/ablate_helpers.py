@@ -76,7 +76,7 @@ def default_suites() -> list[str]:
 def filled_workspace(tmp_path_factory, model_dir: Path):
     """A workspace holding one finished tiny ablation named 'tiny' (made once per session)."""
     from workbench.ablate import run_ablation
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     if "home" not in _FILLED:
         folder = tmp_path_factory.mktemp("filled")

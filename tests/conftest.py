@@ -60,9 +60,9 @@ def pytest_sessionstart(session) -> None:
     that two workers never convert it into the same cache folder at once."""
     if hasattr(session.config, "workerinput"):
         return
-    from workbench.errors import WorkbenchError
-    from workbench.models import DEFAULT_MODEL, bundled_dir
-    from workbench.workspace import cache_dir
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.models import DEFAULT_MODEL, bundled_dir
+    from workbench.core.workspace import cache_dir
 
     if not (cache_dir() / "models" / DEFAULT_MODEL / "model.safetensors").exists():
         try:
@@ -84,7 +84,7 @@ def pytest_collection_modifyitems(config, items) -> None:
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
     """A fresh workspace (WORKBENCH_HOME) for one test; subprocesses inherit it."""
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     home = tmp_path / "home"
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
@@ -100,7 +100,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from workbench.models import resolve_model
+    from workbench.core.models import resolve_model
 
     tok = AutoTokenizer.from_pretrained(resolve_model("smollm2-135m-instruct"))
     torch.manual_seed(0)

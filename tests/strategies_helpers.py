@@ -56,7 +56,7 @@ def shared_ablation(tmp_path_factory, model_dir):
     if "shared" not in _DONE:
         from workbench.ablate import LocalExecutor, load_spec, run_ablation
         from workbench.report import report_data
-        from workbench.workspace import Workspace
+        from workbench.core.workspace import Workspace
 
         folder = tmp_path_factory.mktemp("shared")
         ws = Workspace(folder / "home")

@@ -8,8 +8,8 @@ import pytest
 
 from workbench.ablate import LocalExecutor, Task, execute
 from workbench.ablate.executors import run_in_child
-from workbench.catalog import CatalogError
-from workbench.workspace import Workspace
+from workbench.core.catalog import CatalogError
+from workbench.core.workspace import Workspace
 
 
 def test_a_childs_error_is_raised_in_the_parent_with_its_message_and_traceback(tmp_path):

@@ -7,7 +7,7 @@ import shutil
 
 from tests.ablate_helpers import mini_spec
 from workbench.ablate import run_ablation
-from workbench.maintenance import verify
+from workbench.ops.maintenance import verify
 
 
 def test_a_deleted_adapter_and_body_are_made_again_by_the_next_ablation_call(ws, tmp_path, tiny_model_dir):

@@ -17,7 +17,7 @@ import yaml
 
 from tests.ablate_helpers import filled_workspace, tiny_spec
 from workbench.ablate import run_ablation
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 pytest.importorskip("ray", reason="the ray extra is not installed (bash setup.sh installs it)")
 

@@ -31,7 +31,7 @@ def credit_home(tmp_path_factory, tiny_model_dir):
     from tests.strategies_helpers import tiny_spec, write_mixed
     from workbench.ablate import LocalExecutor, run_ablation
     from workbench.report import report_data
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     folder = tmp_path_factory.mktemp("credit")
     data = str(write_mixed(folder / "data"))
@@ -131,7 +131,7 @@ def test_pages_read_while_another_process_writes(monkeypatch, filled, tmp_path):
         [sys.executable, "-c", (
             "import sys\n"
             "from pathlib import Path\n"
-            "from workbench.catalog import Catalog\n"
+            "from workbench.core.catalog import Catalog\n"
             "cat, stop = Catalog(sys.argv[1]), Path(sys.argv[2])\n"
             "i = 0\n"
             "while i < 6 or not stop.exists():  # writes until told to stop: live while every page renders\n"

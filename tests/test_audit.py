@@ -16,7 +16,7 @@ from workbench.ablate.outputs import EvalOutput, SuiteOutput, TrainOutput
 from workbench.report import report_data
 from workbench.report.audit import audit, verdict_lines
 from workbench.report.gather import seed_items
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 N_ITEMS = 30
 SUITES = {"think_follow": "pass", "semsim": "similarity"}

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, run_cli_here
-from workbench.maintenance import verify
-from workbench.workspace import Workspace
+from workbench.ops.maintenance import verify
+from workbench.core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,7 @@ WRITER = """
 import sys
 from pathlib import Path
 from workbench.data.ingest import ingest
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 ws, src, signal_file, stop = Workspace(Path(sys.argv[1])), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
 i = 0
 while i < 2 or not stop.exists():  # writes until told to stop: it is live during every backup
@@ -67,7 +67,7 @@ print(i)
 READER = """
 import sys
 from pathlib import Path
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 cat, stop = Workspace(Path(sys.argv[1])).catalog(reader=True), Path(sys.argv[2])
 n = 0
 while not stop.exists():
@@ -158,7 +158,7 @@ def test_with_data_moves_runs_and_restore_keeps_the_replaced_catalog(ws, tmp_pat
     assert [v["name"] for v in ws.catalog().list_versions()] == ["a"]
     kept = list(ws.home.glob("catalog.duckdb.before-restore-*"))
     assert len(kept) == 1 and verify(ws).ok
-    from workbench.catalog import Catalog
+    from workbench.core.catalog import Catalog
 
     assert len(Catalog(kept[0], reader=True).list_versions()) == 2
 
@@ -174,8 +174,8 @@ def test_with_data_moves_runs_and_restore_keeps_the_replaced_catalog(ws, tmp_pat
 MIGRATE_AND_PAUSE = """
 import sys, time
 from pathlib import Path
-import workbench.catalog.base as base
-from workbench.catalog.migrations import MIGRATIONS
+import workbench.core.catalog.base as base
+from workbench.core.catalog.migrations import MIGRATIONS
 
 target, moment, signal_file = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 
@@ -204,9 +204,9 @@ main()
 
 @pytest.mark.parametrize("moment", ["after_sql", "after_row"])
 def test_kill_9_inside_a_migration_then_the_next_command_migrates_cleanly(tmp_path, monkeypatch, moment):
-    import workbench.catalog.base as base
-    from workbench.catalog import Catalog
-    from workbench.catalog.migrations import MIGRATIONS
+    import workbench.core.catalog.base as base
+    from workbench.core.catalog import Catalog
+    from workbench.core.catalog.migrations import MIGRATIONS
 
     home = tmp_path / "home"
     old = {n: sql for n, sql in MIGRATIONS.items() if n <= 6}  # a catalog written by an older workbench

@@ -143,7 +143,7 @@ def test_bad_names_are_refused(area, name, good_ws, monkeypatch, capsys):
 
 def test_bad_name_refused_by_the_library_too(ws):
     from workbench.data.ingest import ingest
-    from workbench.names import InvalidNameError
+    from workbench.core.names import InvalidNameError
 
     with pytest.raises(InvalidNameError, match=r"5000 characters"):
         ingest(ws, CORPUS / "good.jsonl", name="x" * 5000)

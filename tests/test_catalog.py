@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 
-from workbench.catalog import Catalog
-from workbench.catalog.migrations import MIGRATIONS
+from workbench.core.catalog import Catalog
+from workbench.core.catalog.migrations import MIGRATIONS
 
 
 def test_migrations_are_recorded_and_applied_once(tmp_path):
@@ -29,7 +29,7 @@ def _write_jsonl(path, n, tag):
 WRITER = """
 import sys
 from workbench.data.ingest import ingest
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 ws = Workspace.default()
 for i, path in enumerate(sys.argv[1:]):
     ingest(ws, path, name=f"v{i}")
@@ -38,7 +38,7 @@ print("writer done", flush=True)
 
 READER = """
 import time, sys
-from workbench.catalog import Catalog
+from workbench.core.catalog import Catalog
 cat = Catalog(sys.argv[1], reader=True)
 seen, reads, end = 0, 0, time.monotonic() + float(sys.argv[2])
 while time.monotonic() < end:
@@ -75,7 +75,7 @@ def test_reader_process_queries_while_writer_process_writes(ws, tmp_path):
 INGEST_ONE = """
 import sys
 from workbench.data.ingest import ingest
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 ingest(Workspace.default(), sys.argv[1], name="big")
 """
 
@@ -116,8 +116,8 @@ def test_a_reader_brings_an_older_catalog_up_to_date(tmp_path):
     on an up-to-date file a reader writes nothing."""
     import duckdb
 
-    from workbench.catalog import Catalog
-    from workbench.catalog.migrations import MIGRATIONS
+    from workbench.core.catalog import Catalog
+    from workbench.core.catalog.migrations import MIGRATIONS
 
     old = tmp_path / "old.duckdb"
     con = duckdb.connect(str(old))  # the schema as the previous release left it

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from tests.ablate_helpers import tiny_spec
 from workbench.ablate import build_task, execute, execute_detached, load_spec
-from workbench.catalog.journal import apply, snapshot
-from workbench.workspace import Workspace
+from workbench.core.catalog.journal import apply, snapshot
+from workbench.core.workspace import Workspace
 
 TABLES = ("versions", "lineage", "removals", "curation_steps", "dedup_clusters")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 
-from workbench.catalog import Catalog
+from workbench.core.catalog import Catalog
 
 
 def _mixins() -> list[type]:

@@ -126,12 +126,12 @@ def test_help_exits_0(ws):
 def test_every_user_error_class_is_a_workbench_error():
     import importlib
 
-    from workbench.errors import WorkbenchError
+    from workbench.core.errors import WorkbenchError
 
     classes = {
-        "workbench.catalog": "CatalogError", "workbench.data.ingest": "IngestError",
+        "workbench.core.catalog": "CatalogError", "workbench.data.ingest": "IngestError",
         "workbench.data.readers": "InputError", "workbench.data.records": "RecordError",
-        "workbench.models": "ModelError", "workbench.curate.recipe": ("RecipeError", "CurationError"),
+        "workbench.core.models": "ModelError", "workbench.curate.recipe": ("RecipeError", "CurationError"),
         "workbench.train": "TrainError", "workbench.evals.suites": "SuiteError",
         "workbench.evals.runner": "EvalError", "workbench.synth.think": "SynthError",
         "workbench.synth.mix": "MixError", "workbench.ablate": "AblationError",

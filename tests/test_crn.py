@@ -8,7 +8,7 @@ import random
 import pytest
 
 from workbench.data.records import make_record
-from workbench.hashing import data_order_key, derived_seed, holdout_key
+from workbench.core.hashing import data_order_key, derived_seed, holdout_key
 from workbench.train import TrainConfig, prepare_data, prepare_tokenizer
 from workbench.train.order import KeyedOrderSampler, holdout_indices, keyed_order, ordered_ids
 
@@ -71,7 +71,7 @@ CFG = {"batch_size": 2, "grad_accum": 1, "epochs": 2, "max_length": 128, "lr": 5
 
 
 def _trainer(tiny_model_dir, tmp_path, recs, seed, **over):
-    from workbench.hashing import model_identity
+    from workbench.core.hashing import model_identity
     from workbench.train.render import resolve_targets
     from workbench.train.sft import make_trainer
 

@@ -45,7 +45,7 @@ def raw_ws(tmp_path_factory):
     """One workspace with the raw example ingested and curated once (ingest profiles tokens: slow)."""
     import os
 
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     home = tmp_path_factory.mktemp("curate") / "home"
     old = os.environ.get("WORKBENCH_HOME")

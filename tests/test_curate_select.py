@@ -18,7 +18,7 @@ def _recipe(params: dict):
 def test_select_drops_a_source_with_a_reason_per_record(tmp_path):
     from workbench.data.ingest import ingest
     from workbench.data.store import load_records
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(tmp_path / "home")
     v = ingest(ws, str(RAW), "raw").version

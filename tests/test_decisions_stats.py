@@ -264,7 +264,7 @@ def test_benchmark_reads_stored_scores_and_makes_aa_draws(tmp_path, capsys):
     import importlib.util
     from pathlib import Path
 
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "decisions.py"
     spec = importlib.util.spec_from_file_location("bench_decisions", path)

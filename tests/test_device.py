@@ -9,9 +9,9 @@ import json
 import pytest
 import torch
 
-from workbench.device import (Accelerator, bnb_config, generation_backend, load_kwargs, mode_placement, placement,
+from workbench.core.device import (Accelerator, bnb_config, generation_backend, load_kwargs, mode_placement, placement,
                               vllm_lm_args)
-from workbench.models import ModelError
+from workbench.core.models import ModelError
 
 H100 = Accelerator(True, "NVIDIA H100", bf16=True, vram_mb=80_000, count=1)
 T4 = Accelerator(True, "Tesla T4", bf16=False, vram_mb=15_000, count=1)
@@ -102,7 +102,7 @@ def test_eval_falls_back_to_hf_without_vllm(ws, tiny_model_dir, monkeypatch):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_nf4_model_loads_on_cuda(tiny_model_dir):
-    from workbench.models import load_base_model
+    from workbench.core.models import load_base_model
 
     model = load_base_model(str(tiny_model_dir), mode_placement("qlora-nf4").mode)
     assert any(type(m).__name__ == "Linear4bit" for m in model.modules())

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, run_cli_here
-from workbench.errors import DiskFullError, WorkbenchError
-from workbench.maintenance import verify
+from workbench.core.errors import DiskFullError, WorkbenchError
+from workbench.ops.maintenance import verify
 
 
 def catalog_dump(ws) -> dict[str, list]:
@@ -99,7 +99,7 @@ class _FullDiskOnCommit:
 
 
 def test_catalog_commit_on_a_full_disk_rolls_back_and_names_the_catalog(ws, tmp_path, monkeypatch):
-    from workbench.catalog.base import CatalogBase
+    from workbench.core.catalog.base import CatalogBase
     from workbench.data.ingest import ingest
 
     ingest(ws, write_rows(tmp_path / "first.jsonl", 5, seed=1), name="first")
@@ -151,7 +151,7 @@ def test_adapter_save_enospc_names_the_run_and_rerun_finishes(ws, tiny_model_dir
 
 
 def test_only_a_full_disk_is_translated():
-    from workbench.diskfull import disk_full, is_disk_full
+    from workbench.core.diskfull import disk_full, is_disk_full
 
     with pytest.raises(PermissionError):
         with disk_full("/x", "a test"):
@@ -198,7 +198,7 @@ def test_real_full_tmpfs_ingest_then_rerun(small_mount, tmp_path):
     home = small_mount / "home"
     env = {"WORKBENCH_HOME": str(home)}
     run_cli("data", "ingest", str(write_rows(tmp_path / "first.jsonl", 5, seed=1)), "--name", "first", env=env)
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(home)
     before = catalog_dump(ws)
@@ -218,8 +218,8 @@ def test_real_full_tmpfs_catalog_torch_and_safetensors(small_mount):
     import torch
     from safetensors.torch import save_file
 
-    from workbench.catalog import Catalog
-    from workbench.diskfull import disk_full
+    from workbench.core.catalog import Catalog
+    from workbench.core.diskfull import disk_full
 
     cat = Catalog(small_mount / "catalog.duckdb")
     cat.add_version("v1", "one", 1, "data/v1.parquet", "ingest", {})

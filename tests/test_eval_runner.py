@@ -137,7 +137,7 @@ socket.getaddrinfo = _blocked
 
 OFFLINE_SCRIPT = """
 import json, sys
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 from workbench.evals.runner import evaluate
 from workbench.evals import scoring
 rs = evaluate(Workspace.default(), sys.argv[1], suites="ifeval_style,gsm_style", limit=2, max_gen_toks=8,

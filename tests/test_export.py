@@ -25,7 +25,7 @@ def _greedy(model, tok, prompt: str, n: int = 16) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, tiny_model_dir):
     """One finished run exported at both precisions, plus its merged model (shared by the tests)."""
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     root = tmp_path_factory.mktemp("export")
     ws = Workspace(root / "home")

@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli_here
-from workbench.maintenance import verify
-from workbench.workspace import Workspace
+from workbench.ops.maintenance import verify
+from workbench.core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = "name: faults\nsteps:\n  - step: structure\n  - step: length\n    params: {min_words: 2}\n  - step: exact_dedup\n"

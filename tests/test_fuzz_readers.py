@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 # --- rows ---------------------------------------------------------------------------------------
 
@@ -277,7 +277,7 @@ def located(message: str, path: Path) -> bool:
 def check_one(ws, sample, counter=[0]) -> str:  # noqa: B006 - the counter names each input file
     from workbench.data.ingest import ingest
     from workbench.data.store import load_records, version_hash
-    from workbench.hashing import record_id
+    from workbench.core.hashing import record_id
 
     fmt, corruption, rows, choices = sample
     counter[0] += 1
@@ -323,7 +323,7 @@ _WS: dict = {}
 
 def _workspace():
     """One workspace per test run (a fresh catalog per example would be most of the time spent)."""
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     if "ws" not in _WS:
         _WS["dir"] = tempfile.mkdtemp(prefix="fuzz-")

@@ -1,6 +1,6 @@
-"""One home for hashing: every id comes from workbench/hashing.py, and no id moved when it did.
+"""One home for hashing: every id comes from workbench/core/hashing.py, and no id moved when it did.
 
-The literal ids below were computed before the hashing moved into workbench/hashing.py (by the
+The literal ids below were computed before the hashing moved into workbench/core/hashing.py (by the
 code that made them then: records.content_hash, store.version_hash, Recipe.hash, dedup's
 cluster_id, the synth cache keys, draw_seed, the ablation task ids). The same content must keep
 giving the same id. The one id that changed on purpose is a built-in lm-eval suite's hash, which
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench import hashing
+from workbench.core import hashing
 from workbench.ablate.inputs import BuildInputs
 from workbench.ablate.spec import load_spec
 from workbench.ablate.strategies import _fit
@@ -164,7 +164,7 @@ def _hashlib_imports(path: Path) -> list[int]:
 def test_hashlib_is_imported_only_by_the_hashing_module(tmp_path):
     found = {p.relative_to(REPO).as_posix(): lines for p in sorted(PACKAGE.rglob("*.py"))
              if (lines := _hashlib_imports(p))}
-    assert set(found) == {"workbench/hashing.py"}, f"hashlib imported outside workbench/hashing.py: {found}"
+    assert set(found) == {"workbench/core/hashing.py"}, f"hashlib imported outside workbench/core/hashing.py: {found}"
     # the check sees each way of importing it
     probe = tmp_path / "probe.py"
     probe.write_text("import os, hashlib as h\nfrom hashlib import sha256\n"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import hashing
-from workbench.hashing import model_identity
+from workbench.core import hashing
+from workbench.core.hashing import model_identity
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def test_adapter_identity_ignores_the_base_models_directory_and_set_order(tmp_pa
 PIPELINE = textwrap.dedent(
     """
     import json, sys
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
     from workbench.data.ingest import ingest
     from workbench.curate.recipe import curate
     from workbench.train import train
@@ -121,7 +121,7 @@ def test_two_workspaces_in_different_places_get_the_same_ids(tiny_model_dir, tmp
     """Same content, different WORKBENCH_HOME, WORKBENCH_CACHE, working directory and model
     directory (with another transformers_version written in it): every id is the same."""
     pytest.importorskip("lm_eval")
-    from workbench.models import DEFAULT_MODEL, resolve_model
+    from workbench.core.models import DEFAULT_MODEL, resolve_model
 
     # Ingest counts tokens with the bundled tokenizer, which a fresh cache would first convert from
     # its GGUF (a 135M model dequantized and written out: about a minute per cache on 2 shared

@@ -70,19 +70,19 @@ def all_imports() -> list[tuple[str, str, int, bool]]:
 
 
 # The layers of the package, lowest first: a module imports only from its own layer or a lower
-# one. The root modules are the foundation (each line below the next: errors, the small shared
+# one. workbench/core is the foundation (each line below the next: errors, the small shared
 # pieces, the catalog, the workspace, the device, the models, the hashes of content and models);
 # then the data flow (evals sits below train: GRPO's rewards are the suites' own scorers);
 # then the operations over all of it (gc, repair, backup, doctor) and the commands.
 LAYERS: list[tuple[str, ...]] = [
-    ("workbench.errors",),
-    ("workbench.names", "workbench.config", "workbench.registry", "workbench.reasoning", "workbench.processes",
-     "workbench.diskfull", "workbench.progress"),
-    ("workbench.intents", "workbench.catalog"),
-    ("workbench.workspace",),
-    ("workbench.device",),
-    ("workbench.models",),
-    ("workbench.hashing",),
+    ("workbench.core.errors",),
+    ("workbench.core.names", "workbench.core.config", "workbench.core.registry", "workbench.core.reasoning", "workbench.core.processes",
+     "workbench.core.diskfull", "workbench.core.progress"),
+    ("workbench.core.intents", "workbench.core.catalog"),
+    ("workbench.core.workspace",),
+    ("workbench.core.device",),
+    ("workbench.core.models",),
+    ("workbench.core.hashing",),
     ("workbench.data",),
     ("workbench.curate",),
     ("workbench.synth",),
@@ -90,12 +90,18 @@ LAYERS: list[tuple[str, ...]] = [
     ("workbench.train",),
     ("workbench.ablate",),
     ("workbench.report",),
-    ("workbench.maintenance", "workbench.backup", "workbench.doctor", "workbench.repair"),
+    ("workbench.ops.maintenance", "workbench.ops.backup", "workbench.ops.doctor", "workbench.ops.repair"),
     ("workbench.cli", "workbench.__main__"),
 ]
 
 
+# The foundation's and the operations' package modules (their __init__, which imports nothing of
+# the package) sit with their lowest member; layer() matches them exactly, not as prefixes.
+PACKAGES = {"workbench.core": "workbench.core.errors", "workbench.ops": "workbench.ops.maintenance"}
+
+
 def layer(module: str) -> int:
+    module = PACKAGES.get(module, module)
     for i, names in enumerate(LAYERS):
         if any(module == n or module.startswith(n + ".") for n in names):
             return i

@@ -13,12 +13,12 @@ import time
 from datetime import timedelta
 
 from workbench.ablate.lease import Holder, TaskLease
-from workbench.catalog import now
+from workbench.core.catalog import now
 
 HOLD = """
 import sys, time
 from workbench.ablate.lease import TaskLease
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 from pathlib import Path
 lease = TaskLease(Workspace(Path(sys.argv[1])).catalog(), "train-x", "abl", "train x", heartbeat_s=600).acquire()
 print("held", flush=True)

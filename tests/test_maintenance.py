@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import run_cli
 from workbench.data.records import make_record
 from workbench.data.store import save_version
-from workbench.maintenance import find_garbage, gc, verify
+from workbench.ops.maintenance import find_garbage, gc, verify
 
 FAST = {"max_steps": 2, "batch_size": 4, "save_steps": 1, "sanity_prompts": 1, "sanity_max_new_tokens": 4}
 
@@ -82,12 +82,12 @@ def test_verify_and_gc_with_a_real_run(ws, tiny_model_dir):
     assert [p.kind for p in verify(ws).problems] == ["missing_adapter"]
 
 
-# --- gc beside writers (workbench.intents) ---------------------------------------------------
+# --- gc beside writers (workbench.core.intents) ---------------------------------------------------
 
 def test_gc_skips_what_a_live_writer_intends_and_anything_newer(ws):
     import time
 
-    from workbench.intents import intent, read_intents
+    from workbench.core.intents import intent, read_intents
 
     old = ws.data_dir / "00000000000000aa.parquet"
     old.write_bytes(b"an orphan from before any writer")
@@ -113,7 +113,7 @@ def test_gc_skips_what_a_live_writer_intends_and_anything_newer(ws):
 def test_a_killed_writers_intent_protects_nothing(ws):
     import json
 
-    from workbench.intents import read_intents
+    from workbench.core.intents import read_intents
 
     orphan = ws.data_dir / "00000000000000dd.parquet"
     orphan.write_bytes(b"left by a writer that was killed")

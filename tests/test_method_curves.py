@@ -22,7 +22,7 @@ SEEDS = [0]  # one seed keeps it a default test (two trebled its time); the inte
 @pytest.fixture(scope="module")
 def ablation(tmp_path_factory, tiny_model_dir):
     from workbench.ablate import run_ablation
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     tmp = tmp_path_factory.mktemp("methods")
     ws = Workspace(tmp / "home")

@@ -207,7 +207,7 @@ def test_mixture_search_killed_mid_run_resumes_reports_json_rows_and_validates(t
     from tests.conftest import run_cli_here
     from tests.strategies_helpers import tiny_spec, write_mixed
     from workbench.report import report_data
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     data = str(write_mixed(tmp_path / "data"))
     body = {"name": "mix", "source": data, "budget": 150, "k": 4, "min_weight": 0.1}

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from tests.conftest import run_cli
-from workbench.hashing import model_identity
-from workbench.models import ModelError, choose_mode, find_lora_targets, model_info, resolve_model
+from workbench.core.hashing import model_identity
+from workbench.core.models import ModelError, choose_mode, find_lora_targets, model_info, resolve_model
 
 
 def meta_model(config):

@@ -22,7 +22,7 @@ from workbench.ablate.outputs import EvalOutput, SuiteOutput
 from workbench.evals import engine
 from workbench.report import report_data
 from workbench.report.views import decision_view
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 N_ITEMS = 30
 SUITES = {"think_follow": "pass", "semsim": "similarity"}

@@ -172,7 +172,7 @@ def test_an_installed_plugin_ingests_curates_and_trains_through_the_cli(plugin, 
 
     # the records came through the plug-in's format, and its step removed exactly the two banana rows
     from workbench.data.store import load_records
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(tmp_path / "home")
     cat = ws.catalog()

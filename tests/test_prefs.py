@@ -222,7 +222,7 @@ def test_ablation_with_a_dpo_variant_from_an_sft_variant(ws, tmp_path, tiny_mode
 
 
 def test_methods_and_rewards_refuse_a_taken_name():
-    from workbench.registry import RegistryError
+    from workbench.core.registry import RegistryError
     from workbench.train.methods import METHODS, Method, get_method, register_method
     from workbench.train.rewards import REWARDS, Reward, register_reward
 

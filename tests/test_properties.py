@@ -75,7 +75,7 @@ def test_valid_row_converts_and_round_trips(row):
 def test_ingest_export_ingest_gives_the_same_version_id(rows, tmp_path_factory):
     from workbench.data.ingest import ingest
     from workbench.data.store import export_version
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     tmp = tmp_path_factory.mktemp("prop")
     ws = Workspace(tmp / "home")

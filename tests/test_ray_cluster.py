@@ -36,7 +36,7 @@ import yaml
 
 from tests.ablate_helpers import filled_workspace, free_port, tiny_spec
 from workbench.ablate.tasks import Task, build_task, resolved_train_config
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 pytest.importorskip("ray", reason="the ray extra is not installed (bash setup.sh installs it)")
 # the session's local Ray instance (conftest's `ray_address`, started after collection) runs its

@@ -10,7 +10,7 @@ from workbench.data.records import (
     make_record,
     unique_ids,
 )
-from workbench.hashing import record_id
+from workbench.core.hashing import record_id
 
 
 def test_alpaca_with_input_joins_prompt():
@@ -102,7 +102,7 @@ def test_derived_counts():
 
 
 def test_token_counts_use_a_named_tokenizer():
-    from workbench.models import load_tokenizer
+    from workbench.core.models import load_tokenizer
 
     rec = make_record([{"role": "user", "content": "Hello world"}, {"role": "assistant", "content": "Hi there friend"}])
     tok = load_tokenizer("smollm2-135m-instruct")

@@ -13,9 +13,9 @@ import pytest
 from workbench.curate.steps import STEPS, Filter, register
 from workbench.data.readers import READERS, reader
 from workbench.data.records import ADAPTERS, adapter
-from workbench.errors import WorkbenchError
-from workbench import registry
-from workbench.registry import Registry, RegistryError, check_callable
+from workbench.core.errors import WorkbenchError
+from workbench.core import registry
+from workbench.core.registry import Registry, RegistryError, check_callable
 
 REPO = Path(__file__).resolve().parents[1]
 

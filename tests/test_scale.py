@@ -9,9 +9,9 @@ import pytest
 from benchmarks.scale import build, pair
 from tests.conftest import run_cli
 from workbench.evals.engine import Directions
-from workbench.maintenance import verify
+from workbench.ops.maintenance import verify
 from workbench.report import gather
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

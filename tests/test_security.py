@@ -3,7 +3,7 @@
 - `workbench app` binds 127.0.0.1 unless --host is given, and then warns (a real server);
 - trust_remote_code is never switched on in the source;
 - no torch.load without weights_only=True;
-- every SQL statement in workbench/catalog/ is parameterized: string-built SQL may only
+- every SQL statement in workbench/core/catalog/ is parameterized: string-built SQL may only
   interpolate reviewed structural pieces (table/column names, placeholders), never a value.
 """
 

@@ -147,7 +147,7 @@ def test_tiny_two_step_recipe_end_to_end(tmp_path, tiny_model_dir):
     from tests.strategies_helpers import tiny_spec, write_mixed
     from workbench.ablate import LocalExecutor, run_ablation
     from workbench.report import render_markdown, report_data
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     data = str(write_mixed(tmp_path / "data"))
     spec = tiny_spec("shap", tiny_model_dir, strategies=[{"shapley": {"source": data, "recipe": {"steps": [
@@ -177,7 +177,7 @@ def test_shapley_killed_mid_run_resumes_without_redoing_finished_tasks(tmp_path,
     from tests.conftest import run_cli_here
     from tests.strategies_helpers import tiny_spec, write_mixed
     from tests.test_mixture_search import kill_mid_run_and_resume
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     data = str(write_mixed(tmp_path / "data"))
     spec = tiny_spec("shapkill", tiny_model_dir, strategies=[{"shapley": {"source": data, "recipe": {"steps": [

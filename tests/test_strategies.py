@@ -112,7 +112,7 @@ def test_random_remove_matches_rows_and_tokens_and_is_content_addressed(tiny_mod
 @pytest.mark.parametrize("defect", ["duplicate", "truncate", "unclosed_think", "swapped_response", "empty_response"])
 def test_inject_plants_each_defect_at_its_rate(defect):
     from workbench.curate.recipe import load_recipe, run_steps
-    from workbench.reasoning import think_state
+    from workbench.core.reasoning import think_state
 
     recs = _records()
     out = run_steps(recs, load_recipe({"steps": [{"step": "inject", "params": {"defect": defect, "rate": 0.2}}]}))

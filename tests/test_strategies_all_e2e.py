@@ -42,7 +42,7 @@ def _spec(folder, model_dir):
 def every(tmp_path_factory, tiny_model_dir):
     from workbench.ablate import LocalExecutor, load_spec, run_ablation
     from workbench.report import report_data
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     folder = tmp_path_factory.mktemp("every")
     ws = Workspace(folder / "home")

@@ -59,7 +59,7 @@ def _spec(folder, model_dir, only_inject: bool = False):
 def _run(tmp_path_factory, model_dir, only_inject: bool):
     from workbench.ablate import LocalExecutor, load_spec, run_ablation
     from workbench.report import report_data
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     folder = tmp_path_factory.mktemp("strat")
     ws = Workspace(folder / "home")

@@ -128,7 +128,7 @@ def test_until_decided_adds_seeds_then_stops_for_the_budget(tmp_path, tiny_model
     from workbench.ablate.sequential import until_decided
     from workbench.report import write_report
     from workbench.report.verdicts import headline_decisions
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(tmp_path / "home")
     lines: list[str] = []

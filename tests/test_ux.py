@@ -24,7 +24,7 @@ QUICKSTART_RECORDED = {
 def quickstart_plan(tmp_path):
     from workbench.ablate.estimate import plan
     from workbench.ablate.spec import load_spec
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     return plan(Workspace(tmp_path / "home"), load_spec(REPO / "examples" / "quickstart.yaml"))
 
@@ -71,7 +71,7 @@ def test_built_data_reprices_its_trainings_before_they_start(tmp_path):
     from workbench.ablate.executors import LocalExecutor
     from workbench.ablate.runner import Runner
     from workbench.ablate.spec import load_spec
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws, spec = Workspace(tmp_path / "home"), load_spec(REPO / "examples" / "quickstart.yaml")
     planned = {p.key: p.work.prior_s for p in plan(ws, spec)}
@@ -191,8 +191,8 @@ def test_train_config_passes_report_to_and_keeps_run_ids(tmp_path):
 
 
 def test_doctor_reports_each_check_and_a_fix(tmp_path, ws):
-    from workbench.catalog import Catalog
-    from workbench.doctor import check_workspace, run_checks
+    from workbench.core.catalog import Catalog
+    from workbench.ops.doctor import check_workspace, run_checks
 
     names = [c.name for c in run_checks(ws.home)]
     for expected in ("torch", "model smollm2-135m-instruct", "NLTK punkt_tab", "chromium", "disk", "memory", "workspace"):
@@ -210,7 +210,7 @@ def test_doctor_reports_each_check_and_a_fix(tmp_path, ws):
 
 
 def test_task_board_prints_one_line_per_task_off_a_terminal(tmp_path):
-    from workbench.progress import TaskBoard, read_report, report, task_output
+    from workbench.core.progress import TaskBoard, read_report, report, task_output
 
     seen: list[str] = []
     board = TaskBoard(interactive=False, print_line=seen.append)
@@ -234,7 +234,7 @@ def test_data_export_writes_a_card_that_datasets_reads(tmp_path_factory, tiny_mo
     import datasets
 
     home = filled_workspace(tmp_path_factory, tiny_model_dir).home
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     cat = Workspace(home).catalog(reader=True)
     build = next(t for t in cat.ablation_tasks("tiny") if t["kind"] == "build" and t["variant"] == "all")

@@ -24,7 +24,7 @@ def test_smoothing_is_an_ema():
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_model_dir):
-    from workbench.workspace import Workspace
+    from workbench.core.workspace import Workspace
 
     ws = Workspace(tmp_path_factory.mktemp("val") / "home")
     vid = save_version(ws, arithmetic_records(24), "toy", "ingest").id

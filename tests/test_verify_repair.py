@@ -13,8 +13,8 @@ from workbench.curate.recipe import curate
 from workbench.data.ingest import ingest
 from workbench.data.records import make_record
 from workbench.data.store import save_version
-from workbench.maintenance import verify
-from workbench.repair import repair
+from workbench.ops.maintenance import verify
+from workbench.ops.repair import repair
 
 FAST = {"max_steps": 2, "batch_size": 4, "save_steps": 1, "sanity_prompts": 1, "sanity_max_new_tokens": 4}
 
@@ -53,7 +53,7 @@ def files(ws) -> dict:
 
 
 def test_repair_rebuilds_bodies_from_source_lineage_and_backup_and_moves_the_rest_aside(ws, tmp_path):
-    from workbench.backup import backup
+    from workbench.ops.backup import backup
 
     backed = save_version(ws, [make_record([{"role": "user", "content": f"hi {i}"},
                                             {"role": "assistant", "content": f"hello {i}"}]) for i in range(8)],

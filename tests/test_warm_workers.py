@@ -19,10 +19,10 @@ import pytest
 from workbench.ablate import AblationError, LocalExecutor, build_task, eval_task, load_spec, train_task
 from workbench.ablate.tasks import resolved_train_config
 from workbench.ablate.worker import WarmWorker
-from workbench.catalog import CatalogError
-from workbench.processes import pid_alive
-from workbench.progress import task_output
-from workbench.workspace import Workspace
+from workbench.core.catalog import CatalogError
+from workbench.core.processes import pid_alive
+from workbench.core.progress import task_output
+from workbench.core.workspace import Workspace
 
 from tests.ablate_helpers import tiny_spec
 

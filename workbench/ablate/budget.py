@@ -20,7 +20,7 @@ from workbench.ablate.schema import SpecError
 from workbench.ablate.tasks import build_task, train_configs
 from workbench.curate.sources import WARN_SHARE, source_report
 from workbench.data.store import load_records
-from workbench.progress import fmt_s
+from workbench.core.progress import fmt_s
 from workbench.train.coverage import Coverage, budget_steps, coverage, removal_coverage
 from workbench.train.order import holdout_indices
 

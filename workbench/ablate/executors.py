@@ -33,7 +33,7 @@ from workbench.ablate.steps import run_step
 from workbench.ablate.tasks import AblationError, Task
 from workbench.ablate.worker import TaskProcessError, WarmWorker, error_message, exit_with_parent, raise_error  # noqa: F401
 from workbench.train.sanity import switched as sanity_switched
-from workbench.workspace import DetachedWorkspace, Workspace
+from workbench.core.workspace import DetachedWorkspace, Workspace
 
 ISOLATED_KINDS = frozenset({"train", "eval"})  # the tasks that load a model
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -64,7 +64,7 @@ def execute_detached(home: str | os.PathLike, task: dict, catalog: bytes, where:
     """`execute` against a private copy of the catalog (`catalog`: the driver's snapshot); returns
     (output, delta): the rows the step wrote, for the driver to apply. The workspace's own catalog
     is never opened here; its artefact folders (data, runs) are written as usual."""
-    from workbench.catalog.journal import diff
+    from workbench.core.catalog.journal import diff
 
     with tempfile.TemporaryDirectory(prefix="workbench-task-") as tmp:
         before, after = Path(tmp) / "before.duckdb", Path(tmp) / "after.duckdb"
@@ -163,7 +163,7 @@ def make_executor(name: str, address: str | None = None, resources: ResourcesSpe
         return LocalExecutor(isolate=isolate, resources=resources, warm=warm, sanity=sanity)
     if name == "ray":
         from workbench.ablate.ray_executor import RayExecutor
-        from workbench.device import ray_module
+        from workbench.core.device import ray_module
 
         ray_module()  # fail now, not at the first task, if Ray is not installed
         return RayExecutor(address=address, resources=resources, isolate=isolate, warm=warm, sanity=sanity)

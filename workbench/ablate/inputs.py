@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from workbench.ablate.outputs import OutputError
 from workbench.ablate.schema import MixSpec, SynthSpec
-from workbench.config import ConfigSource
+from workbench.core.config import ConfigSource
 from workbench.curate.recipe import Recipe, load_recipe
 from workbench.train.config import TrainConfig
 

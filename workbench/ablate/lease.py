@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from workbench.intents import Holder  # who holds a lease, and whether it still lives: one home
+from workbench.core.intents import Holder  # who holds a lease, and whether it still lives: one home
 
 HEARTBEAT_S = 5.0  # how often the holder renews its lease
 # a heartbeat older than this is a dead holder on another host; longer than a renewal can be

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from workbench.ablate.spec import SpecError
-from workbench.device import placement
-from workbench.hashing import model_identity
-from workbench.progress import console
+from workbench.core.device import placement
+from workbench.core.hashing import model_identity
+from workbench.core.progress import console
 from workbench.train.config import TrainConfig
 from workbench.train.plan import HEADROOM, estimate, lora_param_count, model_shape, peak_seq_len, runtime_mb
 from workbench.train.render import resolve_targets

@@ -49,8 +49,8 @@ from workbench.ablate.worker import MAX_TASKS_ENV, limit, reset_peak
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.spec import ResourcesSpec
 from workbench.ablate.tasks import AblationError, Task
-from workbench.device import ray_module
-from workbench.workspace import Workspace
+from workbench.core.device import ray_module
+from workbench.core.workspace import Workspace
 
 POLL_S = 0.5
 # Ray runs its workers at niceness 15 by default: on a machine with other work they then get a
@@ -164,7 +164,7 @@ class RayExecutor:
 
     # --- the executor interface ----------------------------------------------------------
     def run(self, ws: Workspace, task: Task) -> TaskOutput:
-        from workbench.catalog.journal import apply, snapshot
+        from workbench.core.catalog.journal import apply, snapshot
 
         ray = self._start()
         cat = ws.catalog()

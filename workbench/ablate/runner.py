@@ -29,8 +29,8 @@ from workbench.ablate.shared import shared_runs
 from workbench.ablate.spec import AblationSpec, SpecError, load_spec
 from workbench.ablate.tasks import BASE, Task, build_task, content_hash, eval_task, train_configs, train_task
 from workbench.train.config import TrainConfig
-from workbench.progress import TaskBoard, fmt_s, task_output
-from workbench.workspace import Workspace
+from workbench.core.progress import TaskBoard, fmt_s, task_output
+from workbench.core.workspace import Workspace
 
 
 @dataclass

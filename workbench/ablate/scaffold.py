@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.ablate.spec import SpecError, load_spec
-from workbench.names import NAME_RE
+from workbench.core.names import NAME_RE
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.ablate.strategy_spec import Seeds, StrategySpec, StrategyTag
-from workbench.config import ConfigSource, read_config
+from workbench.core.config import ConfigSource, read_config
 from workbench.curate.recipe import Recipe, RecipeError, load_recipe
 from workbench.data.readers import BadRow, read_rows
 from workbench.data.records import convert_row, detect_format
-from workbench.errors import ConfigError
-from workbench.hashing import canonical_json
-from workbench.names import NAME_RE
+from workbench.core.errors import ConfigError
+from workbench.core.hashing import canonical_json
+from workbench.core.names import NAME_RE
 from workbench.train.methods import METHODS
 
 

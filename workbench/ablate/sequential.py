@@ -37,7 +37,7 @@ from workbench.ablate.runner import prepare, run_ablation
 from workbench.ablate.spec import AblationSpec, SpecError
 from workbench.ablate.tasks import BASE, content_hash
 from workbench.evals.verdict import verdict_word
-from workbench.progress import fmt_s
+from workbench.core.progress import fmt_s
 
 SPENDING = {"pocock": "Pocock-type", "obf": "O'Brien-Fleming-type", "bonferroni": "Bonferroni"}
 RECORD = "until_decided.json"

@@ -42,7 +42,7 @@ from workbench.ablate.schema import (AblationSpec, ControlSpec, EvalSpec, MixSpe
                                      SynthSpec, TaskResources, VariantRecipe, VariantSpec, _looks_like_path, _sub_path,
                                      load_variant_recipe, variant_recipe)
 from workbench.ablate.strategies import expand_strategies
-from workbench.config import ConfigSource, problems, read_config
+from workbench.core.config import ConfigSource, problems, read_config
 
 
 def _branch(part) -> bool:

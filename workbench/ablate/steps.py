@@ -21,7 +21,7 @@ from workbench.data.store import load_records, save_version
 from workbench.evals.runner import evaluate
 from workbench.synth.mix import build_mixture
 from workbench.synth.think import synthesize
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 
 def step_build(ws: Workspace, inp: BuildInputs) -> BuildOutput:

@@ -44,7 +44,7 @@ from workbench.ablate.strategy_spec import (Inject, LeaveOneOut, MixtureSearch, 
 from workbench.curate.recipe import load_recipe, run_steps
 from workbench.data.profile import DEFAULT_TOKENIZER, token_counts
 from workbench.data.records import unique_ids
-from workbench.hashing import text_hash
+from workbench.core.hashing import text_hash
 
 ALSO = ("strategy", "group", "role", "step", "param", "value", "source", "compare_to", "subset", "players")
 SHORT = {"per_step": "step", "leave_one_out": "loo", "sweep": "sweep", "inject": "inject", "shapley": "shapley",

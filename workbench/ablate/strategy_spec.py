@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from workbench.names import NAME_RE
+from workbench.core.names import NAME_RE
 
 STRATEGIES = ("per_step", "leave_one_out", "sweep", "inject", "shapley", "mixture_search")
 ROLES = ("source", "alone", "left_out", "full", "value", "defect", "caught", "control", "subset", "mixture",

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from workbench.ablate.inputs import BuildInputs, EvalInputs, TaskInputs, TrainInputs, parse_inputs
 from workbench.ablate.memory import fit_config
 from workbench.ablate.schema import AblationSpec, SpecError, VariantSpec, variant_recipe
-from workbench.errors import WorkbenchError
-from workbench.hashing import content_hash, file_hash, task_id  # noqa: F401 - content_hash, file_hash: re-exported
+from workbench.core.errors import WorkbenchError
+from workbench.core.hashing import content_hash, file_hash, task_id  # noqa: F401 - content_hash, file_hash: re-exported
 from workbench.train.config import TrainConfig, TrainError
 
 BASE = "base"  # the variant name of the untrained base model

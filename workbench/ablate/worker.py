@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from multiprocessing import reduction
 
 from workbench.ablate.tasks import AblationError
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 MAX_RSS_ENV = "WORKBENCH_WORKER_MAX_RSS_MB"
 MAX_TASKS_ENV = "WORKBENCH_WORKER_MAX_TASKS"

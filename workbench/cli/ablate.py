@@ -51,8 +51,8 @@ def run(
     """Build each variant's data, train each (variant x seed), evaluate every run and the base model."""
     from workbench.ablate import load_spec, make_executor, run_ablation
     from workbench.ablate.estimate import AFTER_TASKS_S, REPORT_S
-    from workbench.progress import TaskBoard
-    from workbench.progress import console as progress_console
+    from workbench.core.progress import TaskBoard
+    from workbench.core.progress import console as progress_console
 
     ws = workspace()
     if memory_budget is not None:  # read where train tasks are planned (workbench/ablate/memory.py)
@@ -101,7 +101,7 @@ def _until_decided(ws, spec, flag: bool, budget: Optional[str], max_looks: int, 
     from workbench.ablate.runner import AblationRun
     from workbench.ablate.sequential import SequentialPlan, parse_budget, until_decided
     from workbench.report.verdicts import headline_decisions
-    from workbench.progress import console as progress_console
+    from workbench.core.progress import console as progress_console
 
     if not (flag and budget):
         raise typer.BadParameter("--until-decided and --budget (e.g. 90m) go together", param_hint="--budget")
@@ -118,7 +118,7 @@ def _until_decided(ws, spec, flag: bool, budget: Optional[str], max_looks: int, 
 def _dry_run(ws, spec_path: Path) -> None:
     from workbench.ablate import prepare
     from workbench.ablate.estimate import AFTER_TASKS_S, REPORT_S, Estimator, plan
-    from workbench.progress import fmt_s
+    from workbench.core.progress import fmt_s
 
     spec, _ = prepare(spec_path)
     from workbench.ablate.budget import train_fits

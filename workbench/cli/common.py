@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from workbench.errors import WorkbenchError
-from workbench.workspace import Workspace
+from workbench.core.errors import WorkbenchError
+from workbench.core.workspace import Workspace
 
 # Piped output (logs, CI, tests) gets a wide fixed width so tables are not folded.
 console = Console(width=None if sys.stdout.isatty() else 160)

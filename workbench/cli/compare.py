@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from workbench.cli.common import DefaultGroup, console, print_json, table, workspace
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 app = typer.Typer(cls=DefaultGroup, help="Is B better than A on the same items, or is it noise?", no_args_is_help=True)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from workbench.cli.common import DefaultGroup, console, table, workspace
-from workbench.names import name_option
+from workbench.core.names import name_option
 
 app = typer.Typer(cls=DefaultGroup, help="Curate a dataset version with a recipe; see what each step removed.")
 

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from workbench.cli.common import console, table, workspace
-from workbench.names import name_option
+from workbench.core.names import name_option
 
 app = typer.Typer(help="Ingest and inspect versioned datasets.", no_args_is_help=True)
 

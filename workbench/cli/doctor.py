@@ -9,7 +9,7 @@ from workbench.cli.common import console, table
 
 def doctor():
     """Check torch and its device, the bundled models, NLTK punkt_tab, chromium, disk, memory and the workspace."""
-    from workbench.doctor import run_checks
+    from workbench.ops.doctor import run_checks
 
     checks = run_checks()
     colour = {"ok": "green", "warn": "yellow", "FAIL": "red"}

@@ -39,7 +39,7 @@ def run(
 ):
     """Evaluate MODEL (or a training RUN) on suites; results already in the catalog are reused."""
     from workbench.evals.runner import evaluate
-    from workbench.progress import command_output
+    from workbench.core.progress import command_output
 
     with command_output(workspace(), "eval", verbose):
         results = evaluate(workspace(), model, suites=suites, layer=layer, batch_size=batch_size, limit=limit,

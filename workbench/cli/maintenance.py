@@ -15,7 +15,7 @@ def _mb(n: int) -> str:
 
 def gc(apply: bool = typer.Option(False, "--apply", help="Remove what is listed (default: only list it).")):
     """List dataset bodies, adapters and checkpoints that no catalog row references; --apply removes them."""
-    from workbench.maintenance import gc as do_gc
+    from workbench.ops.maintenance import gc as do_gc
 
     ws = workspace()
     result = do_gc(ws, apply=apply)
@@ -42,13 +42,13 @@ def verify(
     as_json: bool = typer.Option(False, "--json", help="Print the findings (and repairs) as JSON."),
 ):
     """Re-hash every dataset body and adapter against the catalog; exit 1 on any mismatch or missing file."""
-    from workbench.maintenance import verify as do_verify
+    from workbench.ops.maintenance import verify as do_verify
 
     ws = workspace()
     if sources and not repair:
         raise typer.BadParameter("--from is for --repair", param_hint="--from")
     if repair:
-        from workbench.repair import repair as do_repair
+        from workbench.ops.repair import repair as do_repair
 
         result = do_repair(ws, sources)
         report = result.after
@@ -59,7 +59,7 @@ def verify(
     else:
         report = do_verify(ws)
         if as_json:
-            from workbench.repair import RepairReport
+            from workbench.ops.repair import RepairReport
 
             print_json(RepairReport(after=report).to_dict()["verify"])
     if not as_json:
@@ -97,7 +97,7 @@ def backup(
                                    "(default: the backup refers to the workspace's files)."),
 ):
     """Copy the catalog, consistently, while other commands read and write it; --with-data copies what it points at."""
-    from workbench.backup import backup as do_backup
+    from workbench.ops.backup import backup as do_backup
 
     result = do_backup(workspace(), folder, with_data=with_data)
     rows = sum(n for t, n in result.tables.items() if t != "schema_migrations")
@@ -114,8 +114,8 @@ def restore(
     force: bool = typer.Option(False, "--force", help="Replace a catalog that has rows (it is kept beside it)."),
 ):
     """Make a backup this workspace's catalog (and copy its data, if it has any), then verify it."""
-    from workbench.backup import restore as do_restore
-    from workbench.maintenance import verify as do_verify
+    from workbench.ops.backup import restore as do_restore
+    from workbench.ops.maintenance import verify as do_verify
 
     ws = workspace()
     result = do_restore(ws, folder, force=force)

@@ -12,7 +12,7 @@ app = typer.Typer(help="Base models: bundled, cached and local.", no_args_is_hel
 @app.command("list")
 def list_models():
     """Bundled models (installed? converted?) and model directories in the shared cache."""
-    from workbench.models import list_models as models
+    from workbench.core.models import list_models as models
 
     console.print(table("base models", ["name", "kind", "installed", "converted", "description"],
                         [[m["name"], m["kind"], m["installed"], m["converted"], m["description"]] for m in models()]))
@@ -22,7 +22,7 @@ def list_models():
 def show(name: str = typer.Argument(..., help="Bundled name, local directory or hub id."),
          as_json: bool = typer.Option(False, "--json", help="Print as JSON.")):
     """Parameters, architecture, chat template present, and the LoRA target modules found."""
-    from workbench.models import model_info
+    from workbench.core.models import model_info
 
     info = model_info(name)
     if as_json:

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from workbench.cli.common import DefaultGroup, console, table, workspace
-from workbench.names import name_option
+from workbench.core.names import name_option
 
 app = typer.Typer(cls=DefaultGroup, help="Generate /think and /no_think responses with distilabel and a local teacher.")
 
@@ -38,7 +38,7 @@ def run(
     settings = dict(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, num_generations=num_generations,
                     batch_size=batch_size, empty_think_block=empty_think_block,
                     repair_think=repair_think)
-    from workbench.progress import command_output
+    from workbench.core.progress import command_output
 
     with command_output(workspace(), "synth", verbose):
         r = synthesize(workspace(), version, mode=mode, teacher=teacher, name=name, settings=settings,

@@ -34,7 +34,7 @@ def run(
 ):
     """Train (or find, or resume) the run for DATA on BASE with CONFIG and SEED."""
     from workbench.train import train
-    from workbench.progress import command_output
+    from workbench.core.progress import command_output
     from workbench.train.launch import default_processes, is_main, launch, launched
 
     if launcher and not launched():

@@ -39,8 +39,8 @@ from workbench.curate.recipe import load_recipe, run_steps
 from workbench.curate.steps import CurationError, Params, Step, StepResult, Verdict, register
 from workbench.data.profile import token_counts
 from workbench.data.records import Record
-from workbench.hashing import draw_seed
-from workbench.registry import Registry, check_callable
+from workbench.core.hashing import draw_seed
+from workbench.core.registry import Registry, check_callable
 
 DEFECTS = ("duplicate", "truncate", "unclosed_think", "swapped_response", "empty_response")
 

@@ -31,8 +31,8 @@ from pydantic import Field, model_validator
 from workbench.curate import minhash
 from workbench.curate.steps import Params, Step, StepResult, Verdict, register
 from workbench.curate.text import normalize_exact, short, words
-from workbench.hashing import cluster_id
-from workbench.progress import progress_bar
+from workbench.core.hashing import cluster_id
+from workbench.core.progress import progress_bar
 from workbench.data.records import Record
 
 KeepRule = Literal["first", "longest", "quality"]

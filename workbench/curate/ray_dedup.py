@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.curate import banding, minhash
-from workbench.device import ray_module
+from workbench.core.device import ray_module
 
 
 def cluster_labels(texts: Sequence[str], threshold: float, bands: int, rows: int, n: int = 5, seed: int = 1,

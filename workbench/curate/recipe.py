@@ -27,12 +27,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.config import ConfigSource, problems, read_config
+from workbench.core.config import ConfigSource, problems, read_config
 from workbench.curate.steps import STEPS, CurationError, Params, RecipeError, Step, StepResult
 from workbench.data.records import Record
 from workbench.data.store import SavedVersion, load_records, save_version
-from workbench.hashing import recipe_id
-from workbench.workspace import Workspace
+from workbench.core.hashing import recipe_id
+from workbench.core.workspace import Workspace
 
 __all__ = ["DEFAULT_RECIPE", "CurationError", "CurationResult", "Recipe", "RecipeError", "curate", "load_recipe"]
 

@@ -9,7 +9,7 @@ Every step class registers itself under its name, which is what a recipe's `step
 
 from __future__ import annotations
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from workbench.data.records import Record
-from workbench.errors import ConfigError
-from workbench.registry import Registry
+from workbench.core.errors import ConfigError
+from workbench.core.registry import Registry
 
 
 class RecipeError(ConfigError):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from workbench.errors import WorkbenchError
-from workbench.workspace import Workspace
+from workbench.core.errors import WorkbenchError
+from workbench.core.workspace import Workspace
 
 MARK = "<!-- written by workbench data export; rewritten on the next export -->"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench.data.store import load_table
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 
 @dataclass(frozen=True)

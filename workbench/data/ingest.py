@@ -7,19 +7,19 @@ become the version.
 
 from __future__ import annotations
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.names import check_name
-from workbench.progress import track
+from workbench.core.names import check_name
+from workbench.core.progress import track
 from workbench.data.readers import BadRow, InputError, read_rows
 from workbench.data.records import ADAPTERS, RecordError, convert_row, detect_format, unique_ids
 from workbench.data.store import SavedVersion, save_version
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 
 class IngestError(WorkbenchError, ValueError):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.data.records import RecordError, _meta_object, adapter
-from workbench.reasoning import messages_mode
+from workbench.core.reasoning import messages_mode
 
 PAIR_KEYS = ("prompt", "chosen", "rejected", "messages", "source", "id", "reasoning_mode", "meta", "system")
 

@@ -17,7 +17,7 @@ def token_counts(records: list[Record], tokenizer_name: str | None = DEFAULT_TOK
     """Tokens per record (all message contents), or None when no tokenizer is available."""
     if tokenizer_name is None:
         return None
-    from workbench.models import load_tokenizer
+    from workbench.core.models import load_tokenizer
 
     tok = load_tokenizer(tokenizer_name)
     texts, owners = [], []

@@ -6,7 +6,7 @@ Each reader yields `(where, row)` where `where` is a human-readable location suc
 
 from __future__ import annotations
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 import csv
 import json
@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from workbench.registry import Registry, check_callable
+from workbench.core.registry import Registry, check_callable
 
 
 class InputError(WorkbenchError, ValueError):

@@ -16,16 +16,16 @@ and None otherwise, and decorate it with `@adapter("my_format", keys={...})`.
 
 from __future__ import annotations
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace as _replace
 from typing import Any
 
-from workbench.hashing import record_id, repeat_id
-from workbench.reasoning import MODES, messages_mode, mode_from_enable_thinking
-from workbench.registry import Registry, check_named
+from workbench.core.hashing import record_id, repeat_id
+from workbench.core.reasoning import MODES, messages_mode, mode_from_enable_thinking
+from workbench.core.registry import Registry, check_named
 
 ROLES = ("system", "user", "assistant")
 REASONING_MODES = MODES
@@ -243,7 +243,7 @@ def adapter(name: str, keys: set[str], precedence: int = 0):
     return deco
 
 
-# The /think format lives in workbench.reasoning; these names are the adapters' callers.
+# The /think format lives in workbench.core.reasoning; these names are the adapters' callers.
 _mode_from_flag = mode_from_enable_thinking
 _messages_mode = messages_mode
 

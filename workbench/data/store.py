@@ -16,10 +16,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from workbench.hashing import version_id
-from workbench.intents import dead_temps, intent
+from workbench.core.hashing import version_id
+from workbench.core.intents import dead_temps, intent
 from workbench.data.records import Record
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 BODY_SCHEMA = pa.schema(
     [
@@ -90,7 +90,7 @@ def version_kind(records: list[Record], name: str = "") -> str:
 
 def write_body(path: Path, records: list[Record]) -> None:
     """Write the body atomically; a full disk raises DiskFullError naming `path` and leaves no temp file."""
-    from workbench.diskfull import disk_full
+    from workbench.core.diskfull import disk_full
 
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     try:

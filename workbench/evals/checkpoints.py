@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench import hashing
-from workbench.errors import WorkbenchError
+from workbench.core import hashing
+from workbench.core.errors import WorkbenchError
 
 
 class CheckpointError(WorkbenchError, ValueError):

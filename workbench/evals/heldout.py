@@ -24,11 +24,11 @@ from pathlib import Path
 
 import yaml
 
-from workbench import hashing, reasoning
+from workbench.core import hashing, reasoning
 from workbench.data.records import Record
 from workbench.evals.suites import (LAYERS, SMOKE_SIZE, Suite, SuiteError, _Dumper, _Function, builtin_task, discover,
                                     load_suite, mark_smoke, workspace_suites_dir, write_jsonl)
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 HELDOUT_STEP = "heldout"
 

@@ -17,15 +17,15 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from workbench import hashing
-from workbench.errors import WorkbenchError
+from workbench.core import hashing
+from workbench.core.errors import WorkbenchError
 from workbench.evals.checkpoints import (average_samples, checkpoint_settings, likelihood_metrics, mean_metrics,
                                          run_checkpoints)
 from workbench.evals.heldout import check_not_trained_on
 from workbench.evals.likelihood import BPB, LIKELIHOOD_TYPES, likelihood_sample, reference_bpb
 from workbench.evals.scoring import directions
 from workbench.evals.suites import LAYERS, SMOKE_SIZE, Suite, SuiteError, select
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "HF_EVALUATE_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -90,7 +90,7 @@ class Target:
     model_key: str
 
 
-# Content hashing and model identity live in workbench.hashing (one memo file, one rule for
+# Content hashing and model identity live in workbench.core.hashing (one memo file, one rule for
 # what is content); dir_hash is re-exported here for callers of the runner.
 dir_hash = hashing.dir_hash
 
@@ -107,7 +107,7 @@ def _find_run(ws: Workspace, ref: str) -> dict | None:
 
 def resolve_target(ws: Workspace, model: str) -> Target:
     """A bundled name, local model dir or hub id, or a training run id -> what to load and its key."""
-    from workbench.models import ModelError, resolve_model
+    from workbench.core.models import ModelError, resolve_model
 
     model = str(model)
     run = None if os.path.isdir(model) else _find_run(ws, model)
@@ -186,7 +186,7 @@ def _prepare_offline() -> None:
 
 def lm_args(target: Target, batch_size: int, backend: str = "hf") -> dict:
     """lm-eval model arguments for a target on a backend (vllm: the run's adapter as a LoRA)."""
-    from workbench.device import detect, vllm_lm_args
+    from workbench.core.device import detect, vllm_lm_args
 
     if backend == "vllm":
         return vllm_lm_args(target.pretrained, target.adapter_dir, batch_size)
@@ -215,7 +215,7 @@ def _load_lm(target: Target, batch_size: int, backend: str = "hf", merge: bool =
 
         cls = EarlyStopHFLM if early_stop else HFLM
         if merge and target.adapter_dir:
-            from workbench.models import load_merged
+            from workbench.core.models import load_merged
 
             model = load_merged(target.pretrained, target.adapter_dir, kwargs["dtype"], kwargs["device"])
             kwargs = {"pretrained": model, "tokenizer": target.pretrained, "batch_size": batch_size}
@@ -370,14 +370,14 @@ def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, l
     """Evaluate a base model spec or a training run id on suites; cached per (model, suite, settings).
 
     `limit` takes the first N items of each suite's layer; `max_gen_toks` caps generation;
-    `backend` (auto, hf, vllm; see workbench.device.generation_backend) picks the generator
+    `backend` (auto, hf, vllm; see workbench.core.device.generation_backend) picks the generator
     (all three are part of the cache key). Progress bars show unless progress=False. A run's
     adapter is merged into the base weights for the hf backend unless merge=False (not keyed).
     `checkpoints` K averages likelihood metrics over a run's last K kept adapters (default: all
     the run kept, none unless it was trained with keep_adapters; workbench.evals.checkpoints).
     A held-out suite (`workbench eval heldout`) refuses a run trained on any of its rows.
     """
-    from workbench.device import generation_backend
+    from workbench.core.device import generation_backend
 
     if layer not in LAYERS:
         raise SuiteError(f"unknown layer {layer!r}: use one of {', '.join(LAYERS)}")
@@ -402,10 +402,10 @@ def evaluate(ws: Workspace, model: str, suites: list[str] | str | None = None, l
     rows: dict[str, tuple[dict, bool]] = {}
     pending: list[tuple[Suite, dict, SuiteRun]] = []
     lm = None
-    from workbench.progress import progress_bar
+    from workbench.core.progress import progress_bar
 
     bar = progress_bar(f"eval {target.spec} [{layer}]", total=len(chosen)) if progress else nullcontext(lambda n=1: None)
-    from workbench.diskfull import disk_full
+    from workbench.core.diskfull import disk_full
 
     with bar as advance, disk_full(ws.home, f"eval outputs of {target.spec}"):  # DiskFullError names the path
         for suite in chosen:

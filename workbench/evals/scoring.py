@@ -8,7 +8,7 @@ failure (score 0), never an exception.
 
 from __future__ import annotations
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 import functools
 import json
@@ -17,7 +17,7 @@ import os
 import random
 from pathlib import Path
 
-from workbench import reasoning
+from workbench.core import reasoning
 
 # ---------------------------------------------------------------------------------------
 # Metric direction: the one place that says whether a metric is better high or low

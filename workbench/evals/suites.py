@@ -18,10 +18,10 @@ from pathlib import Path
 
 import yaml
 
-from workbench.config import read_config
-from workbench.errors import ConfigError
-from workbench.hashing import suite_config_id, suite_files_id
-from workbench.registry import Registry
+from workbench.core.config import read_config
+from workbench.core.errors import ConfigError
+from workbench.core.hashing import suite_config_id, suite_files_id
+from workbench.core.registry import Registry
 
 LAYERS = ("smoke", "core")
 SMOKE_SIZE = 30

@@ -16,7 +16,7 @@ from workbench.ablate.shared import shared_runs
 from workbench.ablate.tasks import BASE
 from workbench.evals.engine import SKIP_METRICS, Directions, decide, suite_questions
 from workbench.report.stats import ComparisonRow, headline_metrics, score_row, seed_spread
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 
 def eval_items(cat, result_id: str) -> dict[str, dict]:

@@ -16,7 +16,7 @@ from workbench.report import audit, strategies, verdicts
 from workbench.report.gather import ReportData, headline, report_data
 from workbench.report.stats import fmt_delta, fmt_score  # noqa: F401 - re-exported
 from workbench.report.training import method_figures
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 
 def _num(x, fmt=".3f") -> str:

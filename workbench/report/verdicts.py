@@ -10,7 +10,7 @@ import math
 from workbench.evals.decide import METHOD_NOTE, TRAINING_NOISE_MISSING
 from workbench.evals.verdict import rule_text
 from workbench.data.card import ablations_using
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 from workbench.report.gather import ReportData, report_data
 from workbench.report.stats import ADJUST, ALPHA, ComparisonRow
 

@@ -9,7 +9,7 @@ from workbench.ablate.outputs import BuildStep
 from workbench.evals.engine import Directions
 from workbench.report.gather import ReportData, eval_items, result_id
 from workbench.report.verdicts import fmt_row
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 
 def target_label(t: dict) -> str:

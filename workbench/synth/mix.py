@@ -16,12 +16,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from workbench.config import key_path, problems, read_config
+from workbench.core.config import key_path, problems, read_config
 from workbench.data.profile import DEFAULT_TOKENIZER, token_counts
 from workbench.data.records import Record, unique_ids
 from workbench.data.store import SavedVersion, load_records, save_version
-from workbench.errors import ConfigError
-from workbench.workspace import Workspace
+from workbench.core.errors import ConfigError
+from workbench.core.workspace import Workspace
 
 
 class MixError(ConfigError):

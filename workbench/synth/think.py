@@ -19,7 +19,7 @@ with `repair_think` a step-by-step output becomes trace + last-paragraph answer,
 
 from __future__ import annotations
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 import os
 import re
@@ -29,13 +29,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workbench.hashing import synth_key, synth_settings_id
-from workbench.models import DEFAULT_MODEL, ModelError, resolve_model
-from workbench.progress import progress_bar
-from workbench.reasoning import MODES, THINK_BLOCK, Shaped, set_flag, shape
+from workbench.core.hashing import synth_key, synth_settings_id
+from workbench.core.models import DEFAULT_MODEL, ModelError, resolve_model
+from workbench.core.progress import progress_bar
+from workbench.core.reasoning import MODES, THINK_BLOCK, Shaped, set_flag, shape
 from workbench.data.records import Record, make_record, unique_ids
 from workbench.data.store import SavedVersion, load_records, save_version
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 
 THINK_INSTRUCTION = (
@@ -120,7 +120,7 @@ def teacher_conversation(record: Record, mode: str) -> list[dict[str, str]]:
     return with_mode_flag([{"role": "system", "content": instruction}, *user], mode)
 
 
-# The format, and shaping a raw generation into it, live in workbench.reasoning.
+# The format, and shaping a raw generation into it, live in workbench.core.reasoning.
 Checked = Shaped
 shape_output = shape
 
@@ -223,7 +223,7 @@ class Teacher:
         except ModelError as e:
             raise SynthError(f"teacher {spec!r} cannot be loaded: {e}") from None
         self.path = path
-        from workbench.device import generation_backend
+        from workbench.core.device import generation_backend
 
         self.backend = generation_backend()  # hf or vllm: recorded with the version, keyed for vllm
         self._task = None
@@ -287,7 +287,7 @@ def _device() -> str:
 
 
 def _vllm_class(backend: str):
-    """distilabel's vLLM where workbench.device picked vllm (a GPU and vllm installed); None for HF."""
+    """distilabel's vLLM where workbench.core.device picked vllm (a GPU and vllm installed); None for HF."""
     if backend != "vllm":
         return None
     from distilabel.models.llms import vLLM

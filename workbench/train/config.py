@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_serializer,
                       model_validator)
 
-from workbench.config import ConfigSource, problems, read_config
+from workbench.core.config import ConfigSource, problems, read_config
 from workbench.train.errors import TrainError
 from workbench.train.methods import METHODS
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.errors import ConfigError
+from workbench.core.errors import ConfigError
 
 
 class TrainError(ConfigError):

@@ -10,7 +10,7 @@ import shutil
 import time
 
 from workbench.data.records import Record
-from workbench.models import load_base_model
+from workbench.core.models import load_base_model
 from workbench.train.config import TrainConfig, TrainError
 from workbench.train.methods import FitArgs
 from workbench.train.order import holdout_indices

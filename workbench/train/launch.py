@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from workbench.device import detect
+from workbench.core.device import detect
 from workbench.train.config import TrainError
 
 LAUNCHERS = ("accelerate",)

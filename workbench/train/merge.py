@@ -6,9 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
-from workbench.models import load_merged
+from workbench.core.models import load_merged
 from workbench.train.config import TrainError
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 def merge_run(ws: Workspace, run_id: str, out_dir: str | os.PathLike) -> Path:
     """Merge a finished run's adapter into its base model; writes safetensors + tokenizer to out_dir."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.registry import Registry, check_named
+from workbench.core.registry import Registry, check_named
 from workbench.train.dpo_settings import DPOSettings
 from workbench.train.errors import TrainError
 from workbench.train.grpo_settings import GRPOSettings

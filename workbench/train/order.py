@@ -2,7 +2,7 @@
 of a run depend on its seed and on record content, never on where a row sits in its variant.
 
 - Order: in epoch e of a run with seed s, rows are seen in ascending `data_order_key(s, id, e)`
-  (workbench.hashing). Two variants trained at the same seed see the rows they share in the same
+  (workbench.core.hashing). Two variants trained at the same seed see the rows they share in the same
   relative order; a variant that removed rows sees the rows that follow instead. The Trainer's
   RandomSampler (a permutation of positions, so a dataset of another size gets an unrelated order)
   is replaced by `KeyedOrderSampler`, installed by `keyed_trainer` (an override of the Trainer's
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from workbench.hashing import data_order_key, derived_seed, holdout_key
+from workbench.core.hashing import data_order_key, derived_seed, holdout_key
 
 
 def keyed_order(record_ids: Sequence[str], seed: int, epoch: int = 0) -> list[int]:

@@ -27,9 +27,9 @@ import math
 from dataclasses import asdict, dataclass
 
 from workbench.data.store import load_records, version_kind
-from workbench.device import detect, placement
-from workbench.hashing import model_identity
-from workbench.models import DEFAULT_MODEL
+from workbench.core.device import detect, placement
+from workbench.core.hashing import model_identity
+from workbench.core.models import DEFAULT_MODEL
 from workbench.train.config import TrainConfig, TrainError
 from workbench.train.methods import check_kind, get_method
 from workbench.train.render import prepare_tokenizer, resolve_targets

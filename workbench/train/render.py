@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench import reasoning
+from workbench.core import reasoning
 from workbench.data.records import Record
-from workbench.models import ModelError, find_lora_targets, linear_layer_names
+from workbench.core.models import ModelError, find_lora_targets, linear_layer_names
 from workbench.train.config import TrainConfig, TrainError
 from workbench.train.order import holdout_indices
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.registry import Registry, check_named
+from workbench.core.registry import Registry, check_named
 
 
 @dataclass(frozen=True)

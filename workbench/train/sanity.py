@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from workbench import reasoning
+from workbench.core import reasoning
 from workbench.train.render import Prepared, conversation
 
 # Held-out prompts for the post-training sanity check when the data has no eval split:

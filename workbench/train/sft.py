@@ -11,18 +11,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.hashing import content_hash, library_versions, model_identity
-from workbench.device import placement as train_placement
-from workbench.models import DEFAULT_MODEL, load_base_model
-from workbench.intents import intent
-from workbench.processes import pid_alive
+from workbench.core.hashing import content_hash, library_versions, model_identity
+from workbench.core.device import placement as train_placement
+from workbench.core.models import DEFAULT_MODEL, load_base_model
+from workbench.core.intents import intent
+from workbench.core.processes import pid_alive
 from workbench.train.config import TrainConfig, TrainError
 from workbench.train.launch import is_main, world_size
 from workbench.train.methods import FitArgs
 from workbench.train.order import keyed_order, keyed_trainer, seed_lora_init, step_seed_callback
 from workbench.train.render import Prepared, check_mask_batch, prepare_tokenizer, resolve_targets
 from workbench.train.sanity import sanity_generations, sanity_prompts
-from workbench.workspace import Workspace
+from workbench.core.workspace import Workspace
 
 @dataclass
 class RunResult:
@@ -94,7 +94,7 @@ def peak_memory_mb() -> float:
 
 def _say(progress: bool, msg: str) -> None:
     if progress:
-        from workbench.progress import console
+        from workbench.core.progress import console
 
         console.print(msg, highlight=False)
 
@@ -114,7 +114,7 @@ def train(
 
     `method` overrides the config's (sft, dpo, grpo: workbench.train.methods); `init_run` starts
     from that finished run's adapter (SFT -> DPO chains), recorded as the run's lineage."""
-    from workbench.diskfull import disk_full
+    from workbench.core.diskfull import disk_full
     from workbench.train.methods import check_kind, get_method, init_adapter
 
     cfg = TrainConfig.load(config).with_method(method)
@@ -153,7 +153,7 @@ def train(
     targets = resolve_targets(ident["path"], cfg.target_modules)
     _say(progress, f"run {run_id}: {mode} ({mode_reason})")
 
-    # gc steps around the run directory until its catalog row exists (workbench.intents)
+    # gc steps around the run directory until its catalog row exists (workbench.core.intents)
     with intent(ws.home, f"training run {run_id}", run_dir), disk_full(run_dir, f"training run {run_id}"):
         run_dir.mkdir(parents=True, exist_ok=True)
         if not is_main():  # a data-parallel worker: trains its share; rank 0 writes the catalog and the files
@@ -369,12 +369,12 @@ class _Recorder(_callback_base()):
 
     def on_train_begin(self, args, state, control, **kw):
         self.tokens_at_start = int(state.num_input_tokens_seen or 0)
-        from workbench.progress import enabled
+        from workbench.core.progress import enabled
 
         if self.progress and enabled():
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            from workbench.progress import console
+            from workbench.core.progress import console
 
             self._bar = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
                                  TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console)
@@ -382,7 +382,7 @@ class _Recorder(_callback_base()):
             self._bar.start()
 
     def on_step_end(self, args, state, control, **kw):
-        from workbench.progress import report
+        from workbench.core.progress import report
 
         report(state.global_step, state.max_steps, "steps")  # to the ablation's display (a no-op elsewhere)
         if self._bar:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from workbench import reasoning
+from workbench.core import reasoning
 from workbench.curate.steps import Filter, Params, Verdict, register
 from workbench.data.records import Record
 

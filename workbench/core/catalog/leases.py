@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from workbench.catalog.base import now
+from workbench.core.catalog.base import now
 
 
 class LeasesMixin:

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.processes import pid_alive, start_token
+from workbench.core.processes import pid_alive, start_token
 
 # an intent from another host cannot be checked by pid; after this long it no longer protects
 FOREIGN_STALE_S = 24 * 3600.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 NAME_RULE = "use letters, digits, '_', '-', '.' (at most 64 characters, starting with a letter or digit)"

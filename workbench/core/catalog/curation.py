@@ -6,7 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from workbench.catalog.base import from_json, to_json
+from workbench.core.catalog.base import from_json, to_json
 
 
 class CurationMixin:

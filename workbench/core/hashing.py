@@ -33,8 +33,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from workbench.models import DEFAULT_MODEL, resolve_model
-from workbench.workspace import cache_dir
+from workbench.core.models import DEFAULT_MODEL, resolve_model
+from workbench.core.workspace import cache_dir
 
 # Keys in a model's or adapter's JSON files that describe where and with what it was saved,
 # not what it is. Removed at any depth before hashing.

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 T = TypeVar("T")
 _LOCK = threading.RLock()

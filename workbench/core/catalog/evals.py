@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.catalog.base import from_json, now, to_json
+from workbench.core.catalog.base import from_json, now, to_json
 
 RESULT_COLUMNS = ("id", "model_key", "target", "run_id", "suite", "layer", "suite_hash", "settings", "n_items",
                   "metrics", "primary_metric", "gen_tokens", "wall_s", "created", "higher_is_better", "likelihood_s")

@@ -8,7 +8,7 @@ waits and retries. The browser view can then read while an ablation writes.
 
 from __future__ import annotations
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 import json
 import random
@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from workbench.catalog.migrations import MIGRATIONS
+from workbench.core.catalog.migrations import MIGRATIONS
 
 LOCK_TIMEOUT_S = 120.0
 
@@ -61,7 +61,7 @@ def _full_disk_is_clear(path: Path):
     try:
         yield
     except duckdb.Error as e:
-        from workbench.diskfull import disk_full_error, is_disk_full
+        from workbench.core.diskfull import disk_full_error, is_disk_full
 
         if is_disk_full(e):
             raise disk_full_error(e, path, "the catalog") from e

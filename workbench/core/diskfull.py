@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from workbench.errors import DiskFullError
+from workbench.core.errors import DiskFullError
 
 _FULL_TEXT = ("no space left on device", "os error 28", "errno 28", "storagefull", "disk quota exceeded")
 # torch's zip writer does not say why a write failed; it counts as a full disk when little is left

@@ -14,9 +14,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.device import ModelError, load_kwargs, mode_placement  # noqa: F401 - ModelError: one home, re-exported
-from workbench.device import choose_mode as _choose_mode
-from workbench.workspace import cache_dir
+from workbench.core.device import ModelError, load_kwargs, mode_placement  # noqa: F401 - ModelError: one home, re-exported
+from workbench.core.device import choose_mode as _choose_mode
+from workbench.core.workspace import cache_dir
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
@@ -155,7 +155,7 @@ def is_local(spec: str) -> bool:
 
 
 def choose_mode(quant: str = "auto") -> tuple[str, str]:
-    """(mode, reason): QLoRA nf4 on CUDA, LoRA fp32 on CPU unless nf4 is forced (workbench.device decides)."""
+    """(mode, reason): QLoRA nf4 on CUDA, LoRA fp32 on CPU unless nf4 is forced (workbench.core.device decides)."""
     return _choose_mode(quant)
 
 

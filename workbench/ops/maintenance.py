@@ -6,7 +6,7 @@ what it no longer points at.
   there, and where the run was evaluated its adapter hash must still give the stored model key.
 - gc: dataset bodies, run directories (adapters) and checkpoints that no catalog row references,
   and temp files of killed writers. Dry run by default; `apply` removes them. It is safe beside
-  running writers (workbench.intents): it holds the writer lock while it looks and deletes, and
+  running writers (workbench.core.intents): it holds the writer lock while it looks and deletes, and
   skips what a live writer's intent covers and anything younger than the oldest live writer.
 """
 
@@ -16,10 +16,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.intents import Holder, Intent, clear_dead, dead_temp, read_intents, writer_lock
-from workbench.workspace import Workspace
+from workbench.core.intents import Holder, Intent, clear_dead, dead_temp, read_intents, writer_lock
+from workbench.core.workspace import Workspace
 
-# the error of a run whose adapter was found missing by `verify --repair` (workbench.repair):
+# the error of a run whose adapter was found missing by `verify --repair` (workbench.ops.repair):
 # the run is marked failed with it, so `ablate` and `train` train it again, and verify says how
 LOST = "lost: "
 
@@ -65,7 +65,7 @@ def _verify_version(ws: Workspace, v: dict) -> Problem | None:
     import pyarrow.parquet as pq
 
     from workbench.data.store import BODY_SCHEMA
-    from workbench.hashing import record_id, version_id
+    from workbench.core.hashing import record_id, version_id
 
     path = Path(v["path"])
     body = path if path.is_absolute() else ws.home / path
@@ -92,7 +92,7 @@ def _verify_version(ws: Workspace, v: dict) -> Problem | None:
 def _id_matches(rid: str, content_hash: str, meta: dict) -> bool:
     """A record's id that is not its content's hash may be an exact repeat in its version
     (`unique_ids`): the hash of `<content hash>#n`, with `repeat_of` naming the content hash."""
-    from workbench.hashing import repeat_id
+    from workbench.core.hashing import repeat_id
 
     return meta.get("repeat_of") == content_hash and any(repeat_id(content_hash, n) == rid for n in range(1, 10_000))
 
@@ -100,7 +100,7 @@ def _id_matches(rid: str, content_hash: str, meta: dict) -> bool:
 def _verify_run(ws: Workspace, run: dict) -> Problem | None:
     adapter = Path(run["adapter_dir"])
     if not (adapter / "adapter_config.json").is_file():
-        from workbench.repair import retrain_command
+        from workbench.ops.repair import retrain_command
 
         return Problem("missing_adapter", run["id"], f"{adapter} is missing or incomplete; fix: `workbench verify "
                        "--repair` copies it back from a backup given with --from, or marks the run so that "

@@ -3,7 +3,7 @@
 A backup folder holds:
 
 - `catalog.duckdb`: a consistent copy of the live catalog, taken while readers and writers run
-  (workbench.catalog.backup.snapshot: one committed state, never half a transaction);
+  (workbench.core.catalog.backup.snapshot: one committed state, never half a transaction);
 - with `--with-data`, `data/<version>.parquet` for every dataset body, `runs/<run>/` for every
   finished run (adapter, config, sanity; not checkpoints) and `rejects/`; bodies are
   content-addressed, so a second backup into the same folder copies only what is new;
@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.catalog.backup import BackupError, inspect, retarget, snapshot, swap_in
-from workbench.workspace import Workspace
+from workbench.core.catalog.backup import BackupError, inspect, retarget, snapshot, swap_in
+from workbench.core.workspace import Workspace
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -88,7 +88,7 @@ def _copy_data(cat, home: Path, dest: Path) -> tuple[int, int]:
 
 def backup(ws: Workspace, folder: str | os.PathLike, with_data: bool = False) -> BackupResult:
     """Back up the catalog (and with `with_data` the files it references) into `folder`."""
-    from workbench.catalog import Catalog
+    from workbench.core.catalog import Catalog
 
     folder = Path(folder).resolve()
     if folder == ws.home or ws.home in folder.parents:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from workbench.catalog.base import CatalogBase, CatalogError, _full_disk_is_clear
+from workbench.core.catalog.base import CatalogBase, CatalogError, _full_disk_is_clear
 
 
 class BackupError(CatalogError):

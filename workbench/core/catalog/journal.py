@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from workbench.catalog.base import CatalogBase, CatalogError
+from workbench.core.catalog.base import CatalogBase, CatalogError
 
 
 @dataclass

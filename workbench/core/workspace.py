@@ -47,7 +47,7 @@ class Workspace:
         return self.subdir("runs")
 
     def catalog(self, reader: bool = False):
-        from workbench.catalog import Catalog
+        from workbench.core.catalog import Catalog
 
         return Catalog(self.catalog_path, reader=reader)
 

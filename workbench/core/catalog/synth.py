@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from workbench.catalog.base import now
+from workbench.core.catalog.base import now
 
 
 class SynthMixin:

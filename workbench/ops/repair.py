@@ -30,9 +30,9 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from workbench.intents import dead_temps, intent
-from workbench.maintenance import LOST, Problem, VerifyReport, verify
-from workbench.workspace import Workspace
+from workbench.core.intents import dead_temps, intent
+from workbench.ops.maintenance import LOST, Problem, VerifyReport, verify
+from workbench.core.workspace import Workspace
 
 BODY_KINDS = ("missing_body", "body_mismatch", "unreadable_body")
 
@@ -216,7 +216,7 @@ def _write_train_config(run: dict) -> None:
 
 
 def _restore_adapter(ws: Workspace, run: dict, sources: list[Path]) -> Path | None:
-    from workbench.maintenance import _verify_run
+    from workbench.ops.maintenance import _verify_run
 
     adapter = Path(run["adapter_dir"])
     for src in sources:

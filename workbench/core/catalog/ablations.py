@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from workbench.catalog.base import CatalogError, from_json, now, to_json
-from workbench.processes import pid_alive
+from workbench.core.catalog.base import CatalogError, from_json, now, to_json
+from workbench.core.processes import pid_alive
 
 
 class AblationsMixin:

@@ -15,7 +15,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 MODES = ("qlora-nf4", "lora-bf16", "lora-fp32")
 QUANTS = ("auto", "nf4", "none")
@@ -45,7 +45,7 @@ def detect() -> Accelerator:
 
 class ModelError(WorkbenchError, RuntimeError):
     """A base model that cannot be found, loaded or placed; the message says what to do
-    (re-exported by workbench.models)."""
+    (re-exported by workbench.core.models)."""
 
 
 def _error(msg: str) -> ModelError:

@@ -52,7 +52,7 @@ def check_torch() -> Check:
 
 
 def check_models() -> list[Check]:
-    from workbench.models import BUNDLED
+    from workbench.core.models import BUNDLED
 
     out = []
     for name, spec in BUNDLED.items():
@@ -114,14 +114,14 @@ def check_ram() -> Check:
 
 
 def check_workspace(home: Path) -> Check:
-    from workbench.catalog.migrations import MIGRATIONS
+    from workbench.core.catalog.migrations import MIGRATIONS
 
     latest = max(MIGRATIONS)
     catalog = home / "catalog.duckdb"
     if not catalog.exists():
         return Check("workspace", True, f"{home} (no catalog yet: the first command creates it, schema {latest})")
     try:
-        from workbench.catalog import Catalog
+        from workbench.core.catalog import Catalog
 
         version = Catalog(catalog, reader=True).schema_version()
     except Exception as e:  # noqa: BLE001 - a locked or broken file is reported, not raised

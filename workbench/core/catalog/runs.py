@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.catalog.base import CatalogError, from_json, now, to_json
+from workbench.core.catalog.base import CatalogError, from_json, now, to_json
 
 JSON_COLUMNS = ("config", "sanity", "meta")
 

@@ -20,7 +20,7 @@ class DiskFullError(WorkbenchError, OSError):
     """No space left on the device while writing a workspace file; the message names the path.
 
     Raised before the catalog row that would point at the file is written, so the catalog is
-    unchanged; once space is freed, the same command resumes (see workbench/diskfull.py)."""
+    unchanged; once space is freed, the same command resumes (see workbench/core/diskfull.py)."""
 
     def __str__(self) -> str:  # the message alone: it names the path itself
         return self.strerror or super().__str__()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from workbench.catalog.base import CatalogError, from_json, now, to_json
+from workbench.core.catalog.base import CatalogError, from_json, now, to_json
 
 REMOVAL_COLUMNS = ("record_id", "step", "reason", "detail")
 

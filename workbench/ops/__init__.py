@@ -1,0 +1,1 @@
+"""Workspace operations over every layer: gc, verify and repair, backup and restore, doctor."""

@@ -44,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from workbench.ablate.executors import ISOLATED_KINDS, execute_detached
+from workbench.ablate.execute import ISOLATED_KINDS, execute_detached
 from workbench.ablate.worker import MAX_TASKS_ENV, limit, reset_peak
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.spec import ResourcesSpec

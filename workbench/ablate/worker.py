@@ -103,7 +103,7 @@ def reset_peak() -> None:
 
 def _run_one(home: str, task: dict, env: dict, fds: list[int], default_threads: int) -> dict:
     """One task with the parent's fd 1/2 and environment; both restored afterwards."""
-    from workbench.ablate.executors import execute
+    from workbench.ablate.execute import execute
 
     for stream in (sys.stdout, sys.stderr):
         stream.flush()

@@ -35,7 +35,6 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from workbench.curate.dedup import quality_score
-from workbench.curate.recipe import load_recipe, run_steps
 from workbench.curate.steps import CurationError, Params, Step, StepResult, Verdict, register
 from workbench.data.profile import token_counts
 from workbench.data.records import Record
@@ -64,6 +63,9 @@ class RandomRemoveParams(Params):
             steps = self.like.get("steps") if isinstance(self.like, dict) else None
             if any((s.get("step") if isinstance(s, dict) else s) == "random_remove" for s in steps or []):
                 raise ValueError("like: a control cannot be matched to another random control")
+            from workbench.curate.recipe import load_recipe  # not at import: `import workbench.curate` registers
+            # every step without recipe.py (tests/test_registries.py)
+
             load_recipe(self.like)  # a bad reference recipe fails here, with its key path
         if self.match == "tokens" and self.like is None:
             raise ValueError("match: tokens needs `like` (the removal whose tokens to match)")
@@ -91,6 +93,8 @@ class RandomRemove(Step):
             return min(p.n, len(records)), None
         if p.fraction is not None:
             return int(round(p.fraction * len(records))), None
+        from workbench.curate.recipe import load_recipe, run_steps  # see above
+
         kept = run_steps(records, load_recipe(p.like)).kept_records  # type: ignore[attr-defined]
         if p.match == "rows":
             return len(records) - len(kept), None

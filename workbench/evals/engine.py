@@ -284,7 +284,8 @@ def compare_targets(ws, a: str, b: str, suites: Sequence[str] | str | None = Non
     both were scored on (or `suites`): every metric, the headline ones adjusted together across
     suites. A side with a run id stored on its result is trained; with one seed a side its
     training noise cannot be estimated, and each row says so."""
-    from workbench.evals.runner import EvalError, lookup_key
+    from workbench.evals.runner import lookup_key
+    from workbench.evals.suites import EvalError
 
     cat = ws.catalog(reader=True)
     key_a, key_b = lookup_key(ws, a), lookup_key(ws, b)

@@ -26,7 +26,7 @@ import yaml
 
 from workbench.core import hashing, reasoning
 from workbench.data.records import Record
-from workbench.evals.suites import (LAYERS, SMOKE_SIZE, Suite, SuiteError, _Dumper, _Function, builtin_task, discover,
+from workbench.evals.suites import (LAYERS, EvalError, SMOKE_SIZE, Suite, SuiteError, _Dumper, _Function, builtin_task, discover,
                                     load_suite, mark_smoke, workspace_suites_dir, write_jsonl)
 from workbench.core.workspace import Workspace
 
@@ -163,7 +163,6 @@ def make_heldout(ws: Workspace, version_ref: str, rows: int, name: str, dest: st
 def check_not_trained_on(ws: Workspace, suite: Suite, run: dict, items: list[str] | None = None) -> None:
     """Refuse a run whose training version holds any of a held-out suite's record ids (EvalError)."""
     from workbench.data.store import load_table
-    from workbench.evals.runner import EvalError
 
     if not suite.heldout_of or not run.get("version_id"):
         return

@@ -18,23 +18,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from workbench.core import hashing
-from workbench.core.errors import WorkbenchError
 from workbench.evals.checkpoints import (average_samples, checkpoint_settings, likelihood_metrics, mean_metrics,
                                          run_checkpoints)
 from workbench.evals.heldout import check_not_trained_on
 from workbench.evals.likelihood import BPB, LIKELIHOOD_TYPES, likelihood_sample, reference_bpb
 from workbench.evals.scoring import directions
-from workbench.evals.suites import LAYERS, SMOKE_SIZE, Suite, SuiteError, select
+from workbench.evals.suites import LAYERS, SMOKE_SIZE, EvalError, Suite, SuiteError, select  # noqa: F401 (EvalError)
 from workbench.core.workspace import Workspace
 
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "HF_EVALUATE_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 # Part of every cache key; bump when the way results are produced changes.
 RUNNER_VERSION = 2  # 2: bits per byte of the reference beside the generation metrics
-
-
-class EvalError(WorkbenchError, ValueError):
-    """Bad eval input (unknown model or run, nothing to compare); the message says what to do."""
 
 
 @dataclass

@@ -19,12 +19,17 @@ from pathlib import Path
 import yaml
 
 from workbench.core.config import read_config
-from workbench.core.errors import ConfigError
+from workbench.core.errors import ConfigError, WorkbenchError
 from workbench.core.hashing import suite_config_id, suite_files_id
 from workbench.core.registry import Registry
 
 LAYERS = ("smoke", "core")
 SMOKE_SIZE = 30
+
+
+class EvalError(WorkbenchError, ValueError):
+    """Bad eval input (unknown model or run, nothing to compare, a run trained on held-out rows);
+    the message says what to do."""
 
 
 class SuiteError(ConfigError):

@@ -97,11 +97,19 @@ def _id_matches(rid: str, content_hash: str, meta: dict) -> bool:
     return meta.get("repeat_of") == content_hash and any(repeat_id(content_hash, n) == rid for n in range(1, 10_000))
 
 
+def retrain_command(ws: Workspace, run: dict) -> str:
+    """The command that trains `run` again: its ablation, or `workbench train` with its settings."""
+    spec = next((t["spec_path"] for t in ws.catalog().tasks_naming(run["id"], "train") if t.get("spec_path")), None)
+    if spec:
+        return f"workbench ablate {spec}"
+    init = (run.get("meta") or {}).get("init_run")
+    return (f"workbench train --data {run['version_id']} --base {run['base_model']} --seed {run['seed']}"
+            f" --config {Path(run['run_dir']) / 'train.json'}" + (f" --from {init}" if init else ""))
+
+
 def _verify_run(ws: Workspace, run: dict) -> Problem | None:
     adapter = Path(run["adapter_dir"])
     if not (adapter / "adapter_config.json").is_file():
-        from workbench.ops.repair import retrain_command
-
         return Problem("missing_adapter", run["id"], f"{adapter} is missing or incomplete; fix: `workbench verify "
                        "--repair` copies it back from a backup given with --from, or marks the run so that "
                        f"`{retrain_command(ws, run)}` trains it again (the same inputs give the same run id)")

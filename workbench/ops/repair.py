@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from workbench.core.intents import dead_temps, intent
-from workbench.ops.maintenance import LOST, Problem, VerifyReport, verify
+from workbench.ops.maintenance import LOST, Problem, VerifyReport, _verify_run, retrain_command, verify  # noqa: F401
 from workbench.core.workspace import Workspace
 
 BODY_KINDS = ("missing_body", "body_mismatch", "unreadable_body")
@@ -198,16 +198,6 @@ def _repair_body(ws: Workspace, v: dict, problem: Problem, sources: list[Path], 
 # --- runs ----------------------------------------------------------------------------------------------
 
 
-def retrain_command(ws: Workspace, run: dict) -> str:
-    """The command that trains `run` again: its ablation, or `workbench train` with its settings."""
-    spec = next((t["spec_path"] for t in ws.catalog().tasks_naming(run["id"], "train") if t.get("spec_path")), None)
-    if spec:
-        return f"workbench ablate {spec}"
-    init = (run.get("meta") or {}).get("init_run")
-    return (f"workbench train --data {run['version_id']} --base {run['base_model']} --seed {run['seed']}"
-            f" --config {Path(run['run_dir']) / 'train.json'}" + (f" --from {init}" if init else ""))
-
-
 def _write_train_config(run: dict) -> None:
     """The run's resolved settings, where `retrain_command` points `--config` (the same run id again)."""
     path = Path(run["run_dir"]) / "train.json"
@@ -216,8 +206,6 @@ def _write_train_config(run: dict) -> None:
 
 
 def _restore_adapter(ws: Workspace, run: dict, sources: list[Path]) -> Path | None:
-    from workbench.ops.maintenance import _verify_run
-
     adapter = Path(run["adapter_dir"])
     for src in sources:
         cand = src / "runs" / run["id"] / "adapter"

@@ -211,3 +211,28 @@ def ray_address():
                    _system_config={"worker_niceness": 0})  # Ray's default 15 starves its workers on a busy machine
     yield ctx.address_info["gcs_address"]
     ray.shutdown()
+
+
+def manual_bpb(model_dir, context: str, reference: str, adapter_dir=None) -> float:
+    """Bits per byte of `reference` after `context` from one plain transformers forward pass (with
+    `adapter_dir` merged in by peft): the by-hand figure the likelihood tests check the runner against."""
+    import math
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    model.eval()
+    ctx = context.rstrip()
+    cont = context[len(ctx):] + reference
+    whole = tok(ctx + cont, add_special_tokens=False)["input_ids"]
+    n_ctx = len(tok(ctx, add_special_tokens=False)["input_ids"])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([whole])).logits[0].double(), -1)
+    lp = sum(float(logp[i - 1, whole[i]]) for i in range(n_ctx, len(whole)))
+    return -lp / math.log(2) / len(cont.encode("utf-8"))

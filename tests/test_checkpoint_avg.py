@@ -3,10 +3,9 @@ averages likelihood metrics over them per item (real training and eval on a tiny
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
+from tests.conftest import manual_bpb
 from workbench.data.records import make_record
 from workbench.data.store import save_version
 from workbench.evals.checkpoints import CheckpointError
@@ -23,24 +22,6 @@ def _version(ws):
     recs = [make_record([{"role": "user", "content": f"Add {i} and {i}."},
                          {"role": "assistant", "content": f"{i} and {i} make {2 * i}."}]) for i in range(16)]
     return save_version(ws, recs, "toy", "ingest").id
-
-
-def _bpb(base_dir, adapter_dir, context: str, reference: str) -> float:
-    """bits per byte of `reference` after `context` under base + adapter, by plain transformers/peft."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(base_dir)
-    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
-    ctx = context.rstrip()
-    cont = context[len(ctx):] + reference
-    whole = tok(ctx + cont, add_special_tokens=False)["input_ids"]
-    n_ctx = len(tok(ctx, add_special_tokens=False)["input_ids"])
-    with torch.no_grad():
-        logp = torch.log_softmax(model(torch.tensor([whole])).logits[0].double(), -1)
-    return -sum(float(logp[i - 1, whole[i]]) for i in range(n_ctx, len(whole))) / math.log(2) / len(cont.encode())
 
 
 def test_run_ids_unchanged_when_off_and_kept_steps():
@@ -86,7 +67,7 @@ def test_eval_averages_likelihood_metrics_over_kept_adapters(ws, tiny_model_dir)
     ref = {r["id"]: r["answer"] for r in suite.rows("smoke")}
     item = cat.result_samples(avg["gsm_style_bpb"].result_id)[0]
     dirs = [run.run_dir / "adapters" / "step-4", run.run_dir / "adapters" / "step-5", run.adapter_dir]
-    want = sum(_bpb(tiny_model_dir, d, item["prompt"], ref[item["item_id"]]) for d in dirs) / 3
+    want = sum(manual_bpb(tiny_model_dir, item["prompt"], ref[item["item_id"]], adapter_dir=d) for d in dirs) / 3
     assert item["scores"][BPB] == pytest.approx(want, rel=2e-3)
 
     again = evaluate(ws, run.id, suites, **EVAL)

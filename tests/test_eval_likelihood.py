@@ -3,35 +3,18 @@ direction, lm-eval's likelihood output types as suites, built-in tasks, per-suit
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import manual_bpb
 from workbench.evals.likelihood import BPB
 from workbench.evals.runner import EvalError, evaluate
 from workbench.evals.scoring import higher_is_better
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = {"limit": 3, "max_gen_toks": 8, "batch_size": 4, "progress": False}
-
-
-def _manual_bpb(model_dir: Path, context: str, reference: str) -> float:
-    """bits per byte of `reference` after `context` from one plain transformers forward pass."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    ctx = context.rstrip()
-    cont = context[len(ctx):] + reference
-    whole = tok(ctx + cont, add_special_tokens=False)["input_ids"]
-    n_ctx = len(tok(ctx, add_special_tokens=False)["input_ids"])
-    with torch.no_grad():
-        logp = torch.log_softmax(model(torch.tensor([whole])).logits[0].double(), -1)
-    lp = sum(float(logp[i - 1, whole[i]]) for i in range(n_ctx, len(whole)))
-    return -lp / math.log(2) / len(cont.encode("utf-8"))
 
 
 def test_reference_bits_per_byte_per_item_and_its_direction(ws, tiny_model_dir):
@@ -55,7 +38,7 @@ def test_reference_bits_per_byte_per_item_and_its_direction(ws, tiny_model_dir):
     (suite,) = select("think_follow", "smoke")
     rows = {r["id"]: r for r in suite.rows("smoke")}
     item = cat.result_samples(by["think_follow"].result_id)[0]
-    want = _manual_bpb(tiny_model_dir, item["prompt"], rows[item["item_id"]]["reference"])
+    want = manual_bpb(tiny_model_dir, item["prompt"], rows[item["item_id"]]["reference"])
     assert item["scores"][BPB] == pytest.approx(want, rel=1e-3)
 
 

@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 
-from tests.conftest import run_cli_here
+from tests.conftest import manual_bpb, run_cli_here
 from workbench.data.records import make_record
 from workbench.data.store import load_records, save_version
 from workbench.evals.heldout import make_heldout
@@ -28,21 +27,6 @@ def _records(n: int = 24, multiturn: int = 4):
                           {"role": "user", "content": "Again."}, {"role": "assistant", "content": f"{i} again."}])
              for i in range(multiturn)]
     return single + multi
-
-
-def _manual_bpb(model_dir, context: str, reference: str) -> float:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    ctx = context.rstrip()
-    cont = context[len(ctx):] + reference
-    whole = tok(ctx + cont, add_special_tokens=False)["input_ids"]
-    n_ctx = len(tok(ctx, add_special_tokens=False)["input_ids"])
-    with torch.no_grad():
-        logp = torch.log_softmax(model(torch.tensor([whole])).logits[0].double(), -1)
-    return -sum(float(logp[i - 1, whole[i]]) for i in range(n_ctx, len(whole))) / math.log(2) / len(cont.encode())
 
 
 def test_bundled_likelihood_variant_scores_references_without_generating(ws, tiny_model_dir):
@@ -86,7 +70,7 @@ def test_heldout_suite_and_train_version_with_lineage(ws, tiny_model_dir):
     assert set(res.metrics) == {BPB} and res.n_items == 10 and res.gen_tokens == 0
     item = ws.catalog().result_samples(res.result_id)[0]
     assert item["prompt"].endswith("<|im_start|>assistant\n") and rows[item["item_id"]]["prompt"] in item["prompt"]
-    want = _manual_bpb(tiny_model_dir, item["prompt"], rows[item["item_id"]]["reference"])
+    want = manual_bpb(tiny_model_dir, item["prompt"], rows[item["item_id"]]["reference"])
     assert item["scores"][BPB] == pytest.approx(want, rel=1e-3)
 
     with pytest.raises(SuiteError, match="exists already"):

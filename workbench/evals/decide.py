@@ -46,10 +46,10 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import optimize
 from scipy import stats as sps
 
 from workbench.evals import behrens
+from workbench.evals.behrens import min_detectable  # noqa: F401  (its home was here: callers import it from here)
 
 Scores = Mapping[Hashable, Mapping[str, float]]  # {seed: {item_id: score}}
 
@@ -217,23 +217,6 @@ def diff_arrays(a: np.ndarray, b: np.ndarray, between, between_df, within, withi
     return delta, se, df, p, q1, v - q1
 
 
-def min_detectable(se: float, df: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Smallest true |delta| a two-sided t test (df) with this standard error detects with `power`
-    (solved on the noncentral t, so few degrees of freedom cost what they should)."""
-    if not (se > 0 and df > 0 and math.isfinite(se)):
-        return float("nan")
-    tc = float(sps.t.ppf(1 - alpha / 2, df))
-
-    def gap(ncp: float) -> float:
-        lower = float(sps.nct.cdf(-tc, df, ncp))  # negligible; scipy gives NaN far in the tail
-        return float(sps.nct.sf(tc, df, ncp)) + (lower if math.isfinite(lower) else 0.0) - power
-
-    hi = tc + 10.0
-    while gap(hi) < 0 and hi < 1e4:
-        hi *= 2
-    return float(optimize.brentq(gap, 0.0, hi, xtol=1e-8)) * se
-
-
 # ---------------------------------------------------------------------------------------
 # Dict API
 # ---------------------------------------------------------------------------------------
@@ -274,7 +257,11 @@ def pooled_seed_variance(variants: Mapping[str, Scores] | Iterable[Scores]) -> S
     2+ seeds (an A/A control is one of them). Pass only trained variants: the untrained base has
     no training noise. Variants with one seed add nothing; with none, the result is not `known`."""
     vs = list(variants.values()) if isinstance(variants, Mapping) else list(variants)
-    parts = [p for p in (_variant_part(v) for v in vs) if p is not None]
+    return pooled_parts([p for p in (_variant_part(v) for v in vs) if p is not None])
+
+
+def pooled_parts(parts: list[tuple[float, float, int, int]]) -> SeedVariance:
+    """`pooled_seed_variance` from each variant's (between, within, k, n) (`seed_components`)."""
     if not parts:
         return NO_SEED_VARIANCE
     var, df, between, bdf, within, wdf, n_mean = pool_components(parts)
@@ -413,15 +400,23 @@ def paired_seed_diff(a: Scores, b: Scores, seeds: Iterable | None = None, *, hig
         return seed_aware_diff(a, b, higher_is_better=higher_is_better, alpha=alpha, power=power)
     ma, mb = _matrix(a, items), _matrix(b, items)
     r = {key: float(v) for key, v in paired_arrays(ma, mb, alpha).items()}
+    mdd = float("nan")
+    if r["se"] > 0:
+        m_alpha = alpha / max(family_size, 1)
+        half_m = float(behrens.critical(r["var_item"], r["item_df"], r["var_seed"], r["seed_df"], m_alpha))
+        mdd = min_detectable(r["se"], float(behrens.equivalent_df(half_m, r["se"], m_alpha)), m_alpha, power)
+    return paired_result(r, n, k, unpaired, bool(np.all(ma == mb)), mdd, higher_is_better, alpha)
+
+
+def paired_result(r: Mapping[str, float], n: int, k: int, unpaired: int, all_equal: bool, mdd: float,
+                  higher_is_better: bool, alpha: float) -> SeedAwareDiff:
+    """The SeedAwareDiff of one paired-seed difference from its `paired_arrays` numbers `r` and its MDE
+    (shared by `paired_seed_diff` and the engine's batch over every pair of a suite and metric)."""
     delta, se, df, p = r["delta"], r["se"], r["df"], r["p"]
-    all_equal = bool(np.all(ma == mb))
-    lo = hi = mdd = float("nan")
+    lo = hi = float("nan")
     reason = ""
     if se > 0:
         lo, hi = delta - r["half"], delta + r["half"]
-        m_alpha = alpha / max(family_size, 1)
-        half_m = float(behrens.critical(r["var_item"], r["item_df"], r["var_seed"], r["seed_df"], m_alpha))
-        mdd = min_detectable(se, float(behrens.equivalent_df(half_m, se, m_alpha)), m_alpha, power)
         if all_equal:
             reason = f"no item differs ({n} items); the interval is training noise alone"
     elif all_equal:

@@ -24,8 +24,12 @@ import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
-from workbench.evals.decide import (SeedAwareDiff, SeedVariance, common_seeds, paired_seed_diff, pooled_seed_variance,
-                                    seed_aware_diff)
+import numpy as np
+
+from workbench.evals import behrens
+from workbench.evals.decide import (SeedAwareDiff, SeedVariance, _common_items, _matrix, _variant_part, common_seeds,
+                                    paired_arrays, paired_result, paired_seed_diff, pooled_parts, pooled_seed_variance,
+                                    seed_aware_diff, seed_components)
 from workbench.evals.scoring import higher_is_better as metric_default_direction
 from workbench.evals.verdict import WORDS, adjust_pvalues, verdict_word
 
@@ -242,39 +246,113 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
     pair's own seed differences, Behrens-Fisher fiducial p, calibrated with one variant's seed
     noise 10x another's, benchmarks/decisions.py part d); the others, and every pair with
     `paired=False`, keep the unpaired path (seed variance pooled over the trained variants, the
-    A/A control's seeds included)."""
-    out: list[Question] = []
+    A/A control's seeds included).
+
+    At scale (issue 26) each variant's seed x item matrix is built once per metric and every
+    paired pair takes its rows from it; the pairs of a metric are then decided together
+    (`paired_batch`: the same numbers as `paired_seed_diff` one pair at a time)."""
+    out: list = []
     for metric in metrics:
         hib = direction(suite, metric)
         head = metric in headline
-        var = seed_variance({v: per_variant[v] for v in trained if v in per_variant}, metric)
+        scored = {v: metric_scores(s, metric) for v, s in per_variant.items()}  # each variant's scores, taken out once
+        tables = {v: _table(s) for v, s in scored.items()}
+        pooled: list[SeedVariance] = []
+
+        def var() -> SeedVariance:  # the unpaired path's pooled seed variance, computed when first needed
+            if not pooled:
+                pooled.append(pooled_parts([p for p in (_part(scored[v], tables[v]) for v in trained if v in scored)
+                                            if p is not None]))
+            return pooled[0]
+
         ctrl: list[SeedAwareDiff] = []
         if control is not None and head and control[0] in per_variant:
             v, seeds = control
-            scores = metric_scores(per_variant[v], metric)
+            scores = scored[v]
             for other in seeds[1:]:
                 if seeds[0] in scores and other in scores:
                     d = seed_aware_diff({seeds[0]: scores[seeds[0]]}, {other: scores[other]}, higher_is_better=hib,
-                                        seed_var=var, alpha=ALPHA)
+                                        seed_var=var(), alpha=ALPHA)
                     ctrl.append(d)
                     out.append(Question(f"{v} seed {seeds[0]}", f"{v} seed {other}", suite, metric, d, "control",
                                         ("control", family)))
-        scored: dict[str, dict] = {}  # each variant's scores on this metric, taken out once for all its pairs
+        size = family_size if head else 1
+        jobs: list[tuple] = []  # (index in out, A rows, B rows, unpaired items): decided together below
         for a, b in pairs:
-            for v in (a, b):
-                if v not in scored:
-                    scored[v] = metric_scores(per_variant[v], metric)
             sa, sb = scored[a], scored[b]
             if not sa or not sb:
                 continue
-            size = family_size if head else 1
             common = common_seeds(sa, sb) if paired and a in trained and b in trained and a != b else []
+            q = Question(a, b, suite, metric, None, "variant", family if head else None, tuple(ctrl))
             if len(common) >= max(paired_min_seeds, 2):
+                rows = _paired_rows(sa, sb, tables[a], tables[b], common)
+                if rows is not None:
+                    jobs.append((len(out), *rows))
+                    out.append(q)
+                    continue
                 d = paired_seed_diff(sa, sb, common, higher_is_better=hib, alpha=ALPHA, family_size=size)
             else:
-                d = seed_aware_diff(sa, sb, higher_is_better=hib, seed_var=var, a_trained=a in trained,
+                d = seed_aware_diff(sa, sb, higher_is_better=hib, seed_var=var(), a_trained=a in trained,
                                     b_trained=b in trained, alpha=ALPHA, family_size=size)
-            out.append(Question(a, b, suite, metric, d, "variant", family if head else None, tuple(ctrl)))
+            out.append(replace(q, diff=d))
+        for (i, *_), d in zip(jobs, paired_batch([j[1:] for j in jobs], higher_is_better=hib, alpha=ALPHA,
+                                                 family_size=size)):
+            out[i] = replace(out[i], diff=d)
+    return out
+
+
+def _table(scores: Mapping) -> tuple[dict, list[str], np.ndarray] | None:
+    """One variant's ({seed: row}, items, seeds x items matrix) when every seed scored the same items."""
+    if not scores:
+        return None
+    seeds = sorted(scores, key=str)
+    first = scores[seeds[0]].keys()
+    if any(scores[s].keys() != first for s in seeds[1:]):
+        return None
+    items = sorted(first)
+    return {s: i for i, s in enumerate(seeds)}, items, _matrix(scores, items)
+
+
+def _part(scores: Mapping, table) -> tuple[float, float, int, int] | None:
+    """`decide._variant_part` from the variant's matrix when it has one."""
+    if table is None or len(scores) < 2 or len(table[1]) < 2:
+        return _variant_part(scores) if table is None else None
+    between, within = seed_components(table[2])
+    return float(between), float(within), len(scores), len(table[1])
+
+
+def _paired_rows(sa: Mapping, sb: Mapping, ta, tb, seeds: list) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(A, B, unpaired) on `seeds` and the items both scored on every one of them, as `paired_seed_diff`
+    builds them; None under 2 such items (that path falls back to the unpaired one)."""
+    if ta is not None and tb is not None and (ta[1] is tb[1] or ta[1] == tb[1]):
+        return (ta[2][[ta[0][s] for s in seeds]], tb[2][[tb[0][s] for s in seeds]], 0) if len(ta[1]) >= 2 else None
+    a, b = {s: sa[s] for s in seeds}, {s: sb[s] for s in seeds}
+    items, unpaired = _common_items(a, b)
+    return (_matrix(a, items), _matrix(b, items), unpaired) if len(items) >= 2 else None
+
+
+def paired_batch(pairs: Sequence[tuple[np.ndarray, np.ndarray, int]], *, higher_is_better: bool = True,
+                 alpha: float = ALPHA, power: float = 0.8, family_size: int = 1) -> list[SeedAwareDiff]:
+    """`decide.paired_seed_diff` of many pairs at once from their (A, B, unpaired) paired seeds x items
+    matrices: the pairs of one shape stacked, their statistics, Behrens-Fisher critical values and
+    minimum detectable differences computed over the stack (no root-finding per pair). The numbers are
+    `paired_seed_diff`'s (tests/test_engine_batch.py), the MDE within brentq's tolerance (1e-8 x se)."""
+    out: list = [None] * len(pairs)
+    groups: dict[tuple, list[int]] = {}
+    for j, (a, _, _) in enumerate(pairs):
+        groups.setdefault(a.shape, []).append(j)
+    m_alpha = alpha / max(family_size, 1)
+    for (k, n), idx in groups.items():
+        a, b = np.stack([pairs[j][0] for j in idx]), np.stack([pairs[j][1] for j in idx])
+        r = paired_arrays(a, b, alpha)
+        with np.errstate(invalid="ignore"):
+            half_m = behrens.critical(r["var_item"], r["item_df"], r["var_seed"], r["seed_df"], m_alpha)
+            mdd = behrens.detectable(r["se"], behrens.equivalent_df(half_m, r["se"], m_alpha), m_alpha, power)
+        equal = (a == b).all(axis=(-2, -1))
+        for t, j in enumerate(idx):
+            rt = {key: float(v[t]) for key, v in r.items()}
+            out[j] = paired_result(rt, n, k, pairs[j][2], bool(equal[t]), float(mdd[t]) if rt["se"] > 0 else math.nan,
+                                   higher_is_better, alpha)
     return out
 
 

@@ -6,10 +6,12 @@ read-only queries, so the page works while an ablation is writing to the same ca
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from workbench import report
-from workbench.report import credit, figures, mixture
+from workbench.report import credit, figures, gather, mixture
 from workbench.report.views import decision_view
 from workbench.core.workspace import Workspace
 
@@ -23,9 +25,16 @@ def workspace() -> Workspace | None:
     return ws if ws.catalog_path.exists() else None
 
 
-@st.cache_data(ttl=5, show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=16)
+def _report(home: str, name: str, state: tuple) -> report.ReportData:
+    """The report data of `name` as it is at `state` (`state` is only the cache key)."""
+    return report.report_data(Workspace(Path(home)), name)
+
+
 def load(home: str, name: str) -> report.ReportData:
-    return report.report_data(Workspace(__import__("pathlib").Path(home)), name)
+    """The report data, read again only when `gather.report_state` (one aggregate query) changes: a page
+    after the first, or a rerun, costs its own work only."""
+    return _report(home, name, gather.report_state(Workspace(Path(home)), name))
 
 
 def leaderboard(ws: Workspace, data: report.ReportData) -> None:
@@ -245,7 +254,7 @@ def main() -> None:
                             index=PAGES.index(asked["page"]) if asked.get("page") in PAGES else 0)
     st.sidebar.caption(f"catalog: {ws.catalog_path}")
     if st.sidebar.button("refresh"):
-        load.clear()
+        _report.clear()
     data = load(str(ws.home), name)
     {"Leaderboard": leaderboard, "Compare runs": compare, "Training": training, "Data": data_page,
      "Strategies": strategies, "Mixture": mixture_page, "Shapley": shapley_page}[page](ws, data)

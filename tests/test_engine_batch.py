@@ -146,3 +146,20 @@ def test_detectable_matches_min_detectable():
         assert np.all(np.abs(got - want) <= 1e-8 * se)
     edge = behrens.detectable([0.0, np.nan, 1.0, np.inf], [3.0, 3.0, 0.0, 3.0])
     assert np.isnan(edge).all()
+
+
+def test_tail_is_the_two_sided_sum_bit_for_bit():
+    """`behrens._tail` evaluates the t distribution function once per grid point (the grid is
+    symmetric); the sum is the one of both tails evaluated apart, to the last bit."""
+    from scipy import special
+
+    rng = np.random.default_rng(11)
+    a2 = rng.uniform(0, 1, 400) * rng.choice([0.0, 1e-6, 1.0, 100.0], 400)
+    b2 = rng.uniform(0, 1, 400) * rng.choice([0.0, 1e-4, 1.0, 100.0], 400)
+    dfa, dfb = rng.uniform(0.5, 2000, 400), rng.choice([1.0, 2.0, 5.5, 19.0, 300.0], 400)
+    x = rng.normal(0, 3, 400) * np.sqrt(a2 + b2)
+    tg, so, odf, ok = prepared = behrens._prepare(a2, dfa, b2, dfb)
+    ax = np.abs(x)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        both = ((special.stdtr(odf, (tg - ax) / so) + special.stdtr(odf, (-ax - tg) / so)) * behrens._W).sum(axis=-1)
+    assert np.array_equal(behrens._tail(x, prepared), np.where(ok, np.minimum(both, 1.0), np.nan), equal_nan=True)

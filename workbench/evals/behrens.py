@@ -33,6 +33,7 @@ _Z = np.linspace(-8.5, 8.5, 129)
 _W = np.exp(-_Z**2 / 2) / np.exp(-_Z**2 / 2).sum()
 _U = special.ndtr(-np.abs(_Z))  # lower tail only: 1 - ndtr(8.5) rounds to 0
 _SIGN = np.sign(_Z)
+assert np.array_equal(np.abs(_Z), np.abs(_Z[::-1])), "the grid must be symmetric (see _tail)"
 
 
 def round_df(df) -> np.ndarray:
@@ -53,10 +54,14 @@ def _prepare(a2, dfa, b2, dfb):
 
 
 def _tail(x, prepared):
+    """P(T >= |x|) + P(T <= -|x|) summed over the grid. The grid is symmetric (tg[j] = -tg[-1 - j]
+    exactly), so the lower tail at grid point j is the upper tail's term at -1 - j: one t distribution
+    function per grid point, bit for bit the sum of the two."""
     tg, so, odf, ok = prepared
     ax = np.abs(np.asarray(x, dtype=float))[..., None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = ((special.stdtr(odf, (tg - ax) / so) + special.stdtr(odf, (-ax - tg) / so)) * _W).sum(axis=-1)
+        upper = special.stdtr(odf, (tg - ax) / so)
+        p = ((upper + upper[..., ::-1]) * _W).sum(axis=-1)
     return np.where(ok, np.minimum(p, 1.0), np.nan)
 
 

@@ -53,6 +53,8 @@ SET_VALUED_KEYS = frozenset({"target_modules", "modules_to_save", "exclude_modul
 # Files of a model or adapter directory that decide its behaviour.
 HASHED_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt", ".jinja", ".py")
 MEMO_NAME = "hashes.json"
+# This process's digests by (path, size, mtime): the same rule as the memo file, without re-reading it.
+_SEEN: dict[str, str] = {}
 _CHUNK = 1 << 22
 
 
@@ -174,18 +176,20 @@ def file_digest(path: str | os.PathLike) -> str:
     path = Path(path)
     st = path.stat()
     key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    if key in _SEEN:
+        return _SEEN[key]
     memo = _memo_file()
     try:
         known = json.loads(memo.read_text())
     except (OSError, ValueError):
         known = {}
-    if key in known:
-        return known[key]
-    known[key] = _sha256_file(path)
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    tmp = memo.with_name(f"{MEMO_NAME}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(known))
-    os.replace(tmp, memo)
+    if key not in known:
+        known[key] = _sha256_file(path)
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_name(f"{MEMO_NAME}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, memo)
+    _SEEN[key] = known[key]
     return known[key]
 
 
@@ -201,13 +205,17 @@ def without_volatile(obj: Any) -> Any:
 
 
 def _model_file_digest(path: Path) -> str:
-    if path.suffix == ".json":
+    if path.suffix != ".json":
+        return file_digest(path)
+    st = path.stat()
+    key = f"json|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    if key not in _SEEN:  # a tokenizer.json is megabytes of JSON: parsed once per process, not per task
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return file_digest(path)  # not JSON after all: its bytes are its content
-        return hashlib.sha256(canonical_json(without_volatile(data)).encode("utf-8")).hexdigest()
-    return file_digest(path)
+        _SEEN[key] = hashlib.sha256(canonical_json(without_volatile(data)).encode("utf-8")).hexdigest()
+    return _SEEN[key]
 
 
 def dir_hash(path: str | os.PathLike) -> str:

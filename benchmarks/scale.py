@@ -11,7 +11,8 @@ pyarrow, catalog rows through DuckDB `INSERT ... SELECT`), not through the per-r
 what is measured is what reads it. Each command then runs as its own process under
 `/usr/bin/time -v`: `report scale`, `report scale --json`, `compare A B` and `--json`, `compare
 --ablation`, `data list`, `verify`, and each page of the Streamlit view (AppTest on app.py in a
-child process). Prints one JSON line per command: wall seconds, peak RSS MiB, exit code.
+child process; the last one opens a second page in the same session, as a reader would). Prints
+one JSON line per command: wall seconds, CPU seconds, peak RSS MiB, exit code.
 """
 
 from __future__ import annotations
@@ -210,12 +211,18 @@ errors = [e.value for e in at.exception]
 print("page-wall", round(time.time() - t0, 2), "errors", len(errors), errors[:1])
 sys.exit(1 if errors else 0)
 """
+# the next page in the same session: what a reader pays after the first page (the report data cached)
+NEXT_PAGE = APPTEST.replace("sys.exit(1 if errors else 0)", """t1 = time.time()
+at.radio(key="page").set_value({then!r}).run()
+errors += [e.value for e in at.exception]
+print("page-wall", round(t1 - t0, 2), "then", {then!r}, round(time.time() - t1, 2), "errors", len(errors), errors[:1])
+sys.exit(1 if errors else 0)""")
 
 
-def timed(cmd: list[str], env: dict) -> dict:
+def timed(cmd: list[str], env: dict, cwd: Path = ROOT) -> dict:
     """Run `cmd` under /usr/bin/time -v: wall seconds, CPU seconds (user + system: what a loaded machine
     inflates least), peak RSS MiB, exit code, the last output line."""
-    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env, cwd=cwd)
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", proc.stderr)
     h, m, s = (float(x or 0) for x in wall.groups())
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
@@ -224,8 +231,11 @@ def timed(cmd: list[str], env: dict) -> dict:
     return {"wall_s": round(h * 3600 + m * 60 + s, 2), "cpu_s": round(cpu, 2), "peak_rss_mib": rss // 1024, "rc": proc.returncode, "tail": tail}
 
 
-def commands(home: Path) -> list[tuple[str, list[str]]]:
+def commands(home: Path, tree: Path | None = None) -> list[tuple[str, list[str]]]:
+    """The commands timed; with `tree`, the view is the tree's app.py where it has one (Streamlit puts the
+    script's folder first on sys.path, so this tree's app.py would import this tree's workbench)."""
     a, b = pair(home)
+    app = str(tree / "app.py" if tree is not None and (tree / "app.py").exists() else ROOT / "app.py")
     wb = [sys.executable, "-m", "workbench"]
     out = [("report scale", wb + ["report", "scale", "--out", str(home.parent / "scale-report")]),
            ("report scale --json", wb + ["report", "scale", "--json"]),
@@ -235,7 +245,9 @@ def commands(home: Path) -> list[tuple[str, list[str]]]:
            ("data list", wb + ["data", "list"]),
            ("verify", wb + ["verify"])]
     for page in PAGES:
-        out.append((f"view: {page}", [sys.executable, "-c", APPTEST.format(app=str(ROOT / "app.py"), page=page)]))
+        out.append((f"view: {page}", [sys.executable, "-c", APPTEST.format(app=app, page=page)]))
+    out.append(("view: Leaderboard, then Data", [sys.executable, "-c", NEXT_PAGE.format(
+        app=app, page="Leaderboard", then="Data")]))
     return out
 
 
@@ -252,22 +264,25 @@ def main() -> None:
                     "comma-separated texts.")
     ap.add_argument("--skip", default=None, help="Leave out the commands whose names contain one of these texts.")
     ap.add_argument("--tree", type=Path, default=None, help="Time another workbench tree (e.g. `git archive REV "
-                    "workbench | tar -x -C DIR`): put first on PYTHONPATH, for before/after on one workspace.")
+                    "workbench evalsuites app.py | tar -x -C DIR`): the commands run in it, for before/after on "
+                    "one workspace.")
     args = ap.parse_args()
     home = args.home.resolve()
     if not args.time_only:
         made = build(home, args.variants, args.seeds, args.items, args.versions, args.records)
         print(json.dumps({"generated": made}), flush=True)
     env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_PROGRESS": "0"}
-    if args.tree:
-        env["PYTHONPATH"] = str(args.tree.resolve())
+    cwd = ROOT
+    if args.tree:  # `python -m` and `-c` put the working folder first on sys.path: run in the tree, not here
+        cwd = args.tree.resolve()
+        env["PYTHONPATH"] = str(cwd)
     load = os.getloadavg()[0]
-    for name, cmd in commands(home):
+    for name, cmd in commands(home, args.tree.resolve() if args.tree else None):
         if args.only and not any(x in name for x in args.only.split(",")):
             continue
         if args.skip and any(x in name for x in args.skip.split(",")):
             continue
-        print(json.dumps({"command": name, "tree": str(args.tree or "this"), **timed(cmd, env),
+        print(json.dumps({"command": name, "tree": str(args.tree or "this"), **timed(cmd, env, cwd),
                           "load": round(load, 2)}), flush=True)
         load = os.getloadavg()[0]
 

@@ -8,7 +8,8 @@ import pytest
 
 from benchmarks.scale import build, pair
 from tests.conftest import run_cli
-from workbench.evals.engine import Directions
+from workbench.evals.decide import paired_seed_diff
+from workbench.evals.engine import ALPHA, Directions, metric_scores
 from workbench.ops.maintenance import verify
 from workbench.report import gather
 from workbench.core.workspace import Workspace
@@ -84,6 +85,23 @@ def test_batched_reads_give_the_numbers_of_one_read_per_result(scale_ws):
             assert shown["score"] == pytest.approx(table[v][d["suite"]][d["item_id"]]["scores"][d["metric"]], abs=1e-12)
     verdicts = {(c.a, c.b, c.suite, c.metric): c.verdict for c in data.against_baseline()}
     assert len(verdicts) == 4 * 2 * 2  # base and three variants against v00, on two suites, two headline metrics
+
+
+def test_the_batched_engine_decides_as_one_pair_at_a_time(scale_ws):
+    """The report's paired decisions (each variant's matrix built once per suite and metric, the pairs of a
+    metric decided together) are `paired_seed_diff`'s, pair by pair; the MDE within brentq's 1e-8 x se."""
+    data = gather.report_data(scale_ws, "scale")
+    per_seed = gather.seed_items(scale_ws, "scale")
+    family = sum(len(h) for h in data.headlines.values()) * (len(data.order()) - 1)
+    paired = [c for c in data.comparisons if c.kind == "variant" and c.paired_seeds]
+    assert len(paired) == 6 * 2 * 2  # 6 pairs of the 4 trained variants x 2 suites x 2 metrics
+    for c in paired:
+        want = paired_seed_diff(metric_scores(per_seed[c.a][c.suite], c.metric),
+                                metric_scores(per_seed[c.b][c.suite], c.metric), higher_is_better=c.higher_is_better,
+                                alpha=ALPHA, family_size=family if c.headline else 1)
+        assert (c.delta, c.lo, c.hi, c.p, c.se, c.df, c.note) == (want.delta, want.lo, want.hi, want.p, want.se,
+                                                                    want.df, want.reason)
+        assert abs(c.mdd - want.mdd) <= 1e-8 * want.se
 
 
 def test_the_generated_workspace_verifies_and_answers_the_commands(scale_ws):

@@ -17,7 +17,7 @@ import torch
 from tests.conftest import run_cli_here
 from workbench.data.records import make_record
 from workbench.data.store import save_version
-from workbench.train import TrainConfig, TrainError, check_mask_batch, conversation, prepare_tokenizer, render, train
+from workbench.train import TrainConfig, TrainError, check_mask_batch, conversation, last_checkpoint, prepare_tokenizer, render, train
 
 FAST = {"max_steps": 4, "batch_size": 4, "save_steps": 2, "sanity_prompts": 2, "sanity_max_new_tokens": 6}
 
@@ -177,9 +177,9 @@ def test_resume_after_kill_9(ws, version, tiny_model_dir, tmp_path):
     deadline = time.monotonic() + 400  # the shared CPU can be very slow
     checkpoint = None
     while time.monotonic() < deadline and proc.poll() is None:
-        found = list(ws.runs_dir.glob("*/checkpoints/checkpoint-*/trainer_state.json"))
+        found = [c for c in ws.runs_dir.glob("*/checkpoints") if last_checkpoint(c)]  # whole: its state file parses
         if found:
-            checkpoint = found[0].parent
+            checkpoint = last_checkpoint(found[0])
             break
         time.sleep(0.05)
     assert checkpoint is not None, f"no checkpoint appeared; trainer exited {proc.poll()}: {proc.stderr.read().decode()[-2000:]}"
@@ -201,6 +201,19 @@ def test_resume_after_kill_9(ws, version, tiny_model_dir, tmp_path):
     # asking again returns the finished run
     out = run_cli_here("train", "--data", version, "--base", str(tiny_model_dir), "--config", str(config))
     assert "reused" in out.stdout and len(cat.list_runs()) == 1
+
+
+def test_a_checkpoint_cut_short_while_saving_is_not_resumed_from(tmp_path):
+    """kill -9 while the Trainer writes trainer_state.json (its last file) leaves it missing, empty or
+    cut short: the resume takes the newest whole checkpoint instead of crashing on that one."""
+    root = tmp_path / "checkpoints"
+    for step, state in ((3, '{"global_step": 3}'), (6, ""), (9, '{"global_st'), (12, None)):
+        (root / f"checkpoint-{step}").mkdir(parents=True)
+        if state is not None:
+            (root / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    assert last_checkpoint(root) == root / "checkpoint-3"
+    (root / "checkpoint-9" / "trainer_state.json").write_text('{"global_step": 9}')
+    assert last_checkpoint(root) == root / "checkpoint-9"
 
 
 def test_merge_matches_adapter_outputs(ws, version, tiny_model_dir, tmp_path):

@@ -49,12 +49,20 @@ def run_id_for(version_id: str, base_hash: str, config: dict, mode: str, seed: i
 
 
 def last_checkpoint(checkpoints: Path) -> Path | None:
-    """The newest complete Trainer checkpoint (a kill during saving leaves an incomplete one)."""
+    """The newest complete Trainer checkpoint. The Trainer writes trainer_state.json last, so a
+    kill during saving leaves a checkpoint without it, or with the file cut short: both are
+    skipped (a resume from the one before redoes those steps)."""
     if not checkpoints.exists():
         return None
-    done = [p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").exists()
-            and p.name.split("-")[-1].isdigit()]
+    done = [p for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and _state_is_whole(p)]
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def _state_is_whole(checkpoint: Path) -> bool:
+    try:
+        return isinstance(json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        return False
 
 
 KEPT_ADAPTERS = "adapters"  # runs/ID/adapters/step-N: adapters kept for checkpoint averaging

@@ -57,11 +57,9 @@ TRAINING_NOISE_MISSING = "training noise is not in this interval"
 FEW_SEED_DF = 3
 FEW_SEED_DF_NOTE = ("under 3 seed degrees of freedom: the false-positive rate can exceed alpha when training "
                     "noise dominates; pool the seed variance over more variants or add an A/A control")
-METHOD_NOTE = (
-    "paired t on per-item differences of seed-averaged scores; variance = item component "
-    "(var of differences / n) + seed component (training-noise variance of a per-seed mean, "
-    "pooled across variants, times 1/k_A + 1/k_B); Welch-Satterthwaite degrees of freedom"
-)
+METHOD_NOTE = ("paired t on per-item differences of seed-averaged scores; variance = item component "
+               "(var of differences / n) + seed component (training-noise variance of a per-seed mean, "
+               "pooled across variants, times 1/k_A + 1/k_B); Welch-Satterthwaite degrees of freedom")
 
 
 @dataclass(frozen=True)
@@ -243,9 +241,7 @@ def _common_items(*variants: Scores) -> tuple[list[str], int]:
 
 
 def _variant_part(scores: Scores) -> tuple[float, float, int, int] | None:
-    if len(scores) < 2:
-        return None
-    items, _ = _common_items(scores)
+    items = _common_items(scores)[0] if len(scores) >= 2 else []
     if len(items) < 2:
         return None
     between, within = seed_components(_matrix(scores, items))
@@ -292,16 +288,22 @@ def seed_aware_diff(a: Scores, b: Scores, *, higher_is_better: bool = True, seed
                              ka, kb, float("nan"), float("nan"), float("inf"), "too few paired items", noise_in, False,
                              False, higher_is_better, unpaired, f"only {n} item(s) scored by every seed of both")
     ma, mb = _matrix(a, items), _matrix(b, items)
-    delta, se, df, p, var_item, var_seed = (float(x) for x in diff_arrays(
-        ma, mb, seed_var.between, seed_var.between_df, seed_var.within, seed_var.within_df, seed_var.n_items, weight))
-    d = mb.mean(axis=0) - ma.mean(axis=0)
-    all_equal = bool(np.all(d == 0))
-    constant = var_item == 0
-    lo = hi = mdd = float("nan")
-    reason = ""
+    stats = [float(x) for x in diff_arrays(ma, mb, seed_var.between, seed_var.between_df, seed_var.within,
+                                           seed_var.within_df, seed_var.n_items, weight)]
+    mdd = min_detectable(stats[1], stats[2], alpha / max(family_size, 1), power) if stats[1] > 0 else float("nan")
+    return unpaired_result(stats, mdd, bool(np.all(mb.mean(axis=0) - ma.mean(axis=0) == 0)), n, ka, kb, unpaired,
+                           seed_var, weight, higher_is_better, alpha)
+
+
+def unpaired_result(stats, mdd: float, all_equal: bool, n: int, ka: int, kb: int, unpaired: int, seed_var: SeedVariance,
+                    weight: float, higher_is_better: bool, alpha: float) -> SeedAwareDiff:
+    """`seed_aware_diff`'s result from its `diff_arrays` numbers and MDE (also the engine's batch)."""
+    delta, se, df, p, var_item, var_seed = stats
+    constant, noise_in = var_item == 0, weight == 0 or seed_var.known
+    lo, hi, reason = float("nan"), float("nan"), ""
     if se > 0:
         half = float(sps.t.ppf(1 - alpha / 2, df)) * se
-        lo, hi, mdd = delta - half, delta + half, min_detectable(se, df, alpha / max(family_size, 1), power)
+        lo, hi = delta - half, delta + half
         if all_equal:
             reason = f"no item differs ({n} items); the interval is training noise alone"
         elif constant:
@@ -413,8 +415,7 @@ def paired_result(r: Mapping[str, float], n: int, k: int, unpaired: int, all_equ
     """The SeedAwareDiff of one paired-seed difference from its `paired_arrays` numbers `r` and its MDE
     (shared by `paired_seed_diff` and the engine's batch over every pair of a suite and metric)."""
     delta, se, df, p = r["delta"], r["se"], r["df"], r["p"]
-    lo = hi = float("nan")
-    reason = ""
+    lo, hi, reason = float("nan"), float("nan"), ""
     if se > 0:
         lo, hi = delta - r["half"], delta + r["half"]
         if all_equal:

@@ -28,8 +28,8 @@ import numpy as np
 
 from workbench.evals import behrens
 from workbench.evals.decide import (SeedAwareDiff, SeedVariance, _common_items, _matrix, _variant_part, common_seeds,
-                                    paired_arrays, paired_result, paired_seed_diff, pooled_parts, pooled_seed_variance,
-                                    seed_aware_diff, seed_components)
+                                    diff_arrays, paired_arrays, paired_result, paired_seed_diff, pooled_parts,
+                                    pooled_seed_variance, seed_aware_diff, seed_components, unpaired_result)
 from workbench.evals.scoring import higher_is_better as metric_default_direction
 from workbench.evals.verdict import WORDS, adjust_pvalues, verdict_word
 
@@ -278,6 +278,7 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
                                         ("control", family)))
         size = family_size if head else 1
         jobs: list[tuple] = []  # (index in out, A rows, B rows, unpaired items): decided together below
+        unpaired: list[tuple] = []  # (index in out, A, B, A trained, B trained): likewise
         for a, b in pairs:
             sa, sb = scored[a], scored[b]
             if not sa or not sb:
@@ -292,11 +293,19 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
                     continue
                 d = paired_seed_diff(sa, sb, common, higher_is_better=hib, alpha=ALPHA, family_size=size)
             else:
+                ta, tb = tables[a], tables[b]
+                if ta is not None and tb is not None and ta[1] == tb[1] and len(ta[1]) >= 2:
+                    unpaired.append((len(out), ta[2], tb[2], a in trained, b in trained))
+                    out.append(q)
+                    continue
                 d = seed_aware_diff(sa, sb, higher_is_better=hib, seed_var=var(), a_trained=a in trained,
                                     b_trained=b in trained, alpha=ALPHA, family_size=size)
             out.append(replace(q, diff=d))
-        for (i, *_), d in zip(jobs, paired_batch([j[1:] for j in jobs], higher_is_better=hib, alpha=ALPHA,
-                                                 family_size=size)):
+        done = paired_batch([j[1:] for j in jobs], higher_is_better=hib, alpha=ALPHA, family_size=size)
+        if unpaired:
+            done += unpaired_batch([j[1:] for j in unpaired], var(), higher_is_better=hib, alpha=ALPHA,
+                                   family_size=size)
+        for (i, *_), d in zip(jobs + unpaired, done):
             out[i] = replace(out[i], diff=d)
     return out
 
@@ -353,6 +362,29 @@ def paired_batch(pairs: Sequence[tuple[np.ndarray, np.ndarray, int]], *, higher_
             rt = {key: float(v[t]) for key, v in r.items()}
             out[j] = paired_result(rt, n, k, pairs[j][2], bool(equal[t]), float(mdd[t]) if rt["se"] > 0 else math.nan,
                                    higher_is_better, alpha)
+    return out
+
+
+def unpaired_batch(pairs: Sequence[tuple[np.ndarray, np.ndarray, bool, bool]], seed_var: SeedVariance, *,
+                   higher_is_better: bool = True, alpha: float = ALPHA, power: float = 0.8,
+                   family_size: int = 1) -> list[SeedAwareDiff]:
+    """`decide.seed_aware_diff` of many pairs at once from their (A, B, A trained, B trained) seeds x items
+    matrices on the same items: the pairs of one shape stacked, the MDE over the stack (`behrens.detectable`,
+    within 1e-8 x se of brentq); every other number `seed_aware_diff`'s."""
+    out: list = [None] * len(pairs)
+    groups: dict[tuple, list[int]] = {}
+    for j, (a, b, a_trained, b_trained) in enumerate(pairs):
+        groups.setdefault((a.shape, b.shape, a_trained, b_trained), []).append(j)
+    for ((ka, n), (kb, _), a_trained, b_trained), idx in groups.items():
+        weight = (1 / ka if a_trained else 0.0) + (1 / kb if b_trained else 0.0)
+        a, b = np.stack([pairs[j][0] for j in idx]), np.stack([pairs[j][1] for j in idx])
+        stats = diff_arrays(a, b, seed_var.between, seed_var.between_df, seed_var.within, seed_var.within_df,
+                            seed_var.n_items, weight)
+        mdd = behrens.detectable(stats[1], stats[2], alpha / max(family_size, 1), power)
+        equal = (b.mean(axis=-2) - a.mean(axis=-2) == 0).all(axis=-1)
+        for t, j in enumerate(idx):
+            out[j] = unpaired_result([float(x[t]) for x in stats], float(mdd[t]), bool(equal[t]), n, ka, kb, 0,
+                                     seed_var, weight, higher_is_better, alpha)
     return out
 
 

@@ -93,12 +93,22 @@ class CatalogBase:
 
         A full disk (the WAL or the file cannot grow) raises DiskFullError naming the catalog;
         the transaction is rolled back, so the catalog is as it was."""
-        if not self._migrated:
-            self.migrate()
         read_only = self.reader and not write
+        if not self._migrated:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if read_only and not self.path.exists():
+                self.migrate()  # a reader of a catalog not made yet: a writer makes it first
         with _full_disk_is_clear(self.path):
             con = self._open(read_only)
             try:
+                if not self._migrated:  # checked (and applied) on this connection: one open, not two
+                    if not read_only:
+                        self._apply_on(con)
+                    elif self._version_on(con) < max(MIGRATIONS):
+                        con.close()
+                        self.migrate()  # an older catalog: brought up to date by a writer, as before
+                        con = self._open(read_only)
+                    self._migrated = True
                 if write and not read_only:
                     con.execute("BEGIN TRANSACTION")
                     try:
@@ -137,9 +147,7 @@ class CatalogBase:
             # brought up to date first (migrations only add), as any writer would on its first use
             con = self._open(read_only=True)
             try:
-                have = con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
-            except duckdb.Error:
-                have = 0
+                have = self._version_on(con)
             finally:
                 con.close()
             if have >= max(MIGRATIONS):
@@ -153,25 +161,37 @@ class CatalogBase:
     def _apply_pending(self) -> list[int]:
         """Each pending migration in its own transaction: a process killed in one (kill -9) leaves
         it unapplied and unrecorded, and the next connection applies it again from the start."""
-        applied_now = []
         con = self._open(read_only=False)
         try:
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TIMESTAMP)"
-            )
-            done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
-            for number in sorted(MIGRATIONS):
-                if number in done:
-                    continue
-                con.execute("BEGIN TRANSACTION")
-                try:
-                    con.execute(MIGRATIONS[number])
-                    con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [number, now()])
-                    con.execute("COMMIT")
-                except BaseException:
-                    _rollback(con)
-                    raise
-                applied_now.append(number)
+            return self._apply_on(con)
         finally:
             con.close()
+
+    @staticmethod
+    def _version_on(con) -> int:
+        try:
+            return con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0
+        except duckdb.Error:
+            return 0
+
+    @staticmethod
+    def _apply_on(con) -> list[int]:
+        """The pending migrations, on an open writable connection (left open)."""
+        applied_now = []
+        if CatalogBase._version_on(con) >= max(MIGRATIONS):
+            return applied_now  # up to date: one read, nothing written
+        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied TIMESTAMP)")
+        done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        for number in sorted(MIGRATIONS):
+            if number in done:
+                continue
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(MIGRATIONS[number])
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [number, now()])
+                con.execute("COMMIT")
+            except BaseException:
+                _rollback(con)
+                raise
+            applied_now.append(number)
         return applied_now

@@ -141,22 +141,43 @@ def test_report_rows_cover_a_planted_truth(tmp_path):
         next(x for x in rows if x.term == "additivity").whole, abs=1e-9)
 
 
-def test_tiny_two_step_recipe_end_to_end(tmp_path, tiny_model_dir):
-    """4 subsets x 1 seed on the tiny model (1 training step, 2 likelihood items): the report has a
-    Shapley value with an interval (or the reason it has none) for both steps, and a JSON-able row each."""
+TWO_STEPS = {"steps": [{"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory, tiny_model_dir):
+    """A two-step shapley (4 subsets) on the tiny model as `workbench ablate`, killed with -9 after its
+    first training and resumed: (workspace, its folder, the data file)."""
     from tests.strategies_helpers import tiny_spec, write_mixed
-    from workbench.ablate import LocalExecutor, run_ablation
-    from workbench.report import render_markdown, report_data
+    from tests.test_mixture_search import kill_mid_run_and_resume
     from workbench.core.workspace import Workspace
 
-    data = str(write_mixed(tmp_path / "data"))
-    spec = tiny_spec("shap", tiny_model_dir, strategies=[{"shapley": {"source": data, "recipe": {"steps": [
-        {"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}}}])
-    path = tmp_path / "shap.yaml"
+    folder = tmp_path_factory.mktemp("shapkill")
+    data = str(write_mixed(folder / "data"))
+    path = folder / "shapkill.yaml"
+    path.write_text(yaml.safe_dump(tiny_spec("shapkill", tiny_model_dir, strategies=[
+        {"shapley": {"source": data, "recipe": TWO_STEPS}}]), sort_keys=False))
+    ws = Workspace(folder / "home")
+    kill_mid_run_and_resume(ws, path, "shapkill", folder)
+    return ws, folder, data
+
+
+def test_tiny_two_step_recipe_end_to_end(killed, tiny_model_dir):
+    """4 subsets x 1 seed on the tiny model (1 training step, 2 likelihood items): the report has a
+    Shapley value with an interval (or the reason it has none) for both steps, and a JSON-able row each.
+    The same strategy under another ablation name in the killed-and-resumed workspace: every task is
+    the same content, so it is found done, none run twice."""
+    from tests.strategies_helpers import tiny_spec
+    from workbench.ablate import LocalExecutor, run_ablation
+    from workbench.report import render_markdown, report_data
+
+    ws, folder, data = killed
+    spec = tiny_spec("shap", tiny_model_dir, strategies=[{"shapley": {"source": data, "recipe": TWO_STEPS}}])
+    path = folder / "shap.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    ws = Workspace(tmp_path / "home")
     result = run_ablation(ws, path, executor=LocalExecutor(isolate=False))
     assert not result.failures, [(o.task.label, o.error) for o in result.failures]
+    assert result.n_new == 0 and {o.status for o in result.outcomes} <= {"cached", "reused"}
     rep = report_data(ws, "shap")
     values = [r for r in rep.credit if r.term == "value"]
     assert {r.step for r in values} == {"exact_dedup", "score_cut"}
@@ -171,21 +192,13 @@ def test_tiny_two_step_recipe_end_to_end(tmp_path, tiny_model_dir):
     assert "## Shapley credit: shapley" in md and "exact_dedup" in md and "score_cut" in md
 
 
-def test_shapley_killed_mid_run_resumes_without_redoing_finished_tasks(tmp_path, tiny_model_dir):
+def test_shapley_killed_mid_run_resumes_without_redoing_finished_tasks(killed):
     """A two-step shapley (4 subsets) on the tiny model, kill -9 after the first training: the resume runs
-    only what was left, and `report --json` carries a `kind: shapley` row per step, pair and gap."""
+    only what was left (the fixture asserts it), and `report --json` carries a `kind: shapley` row per
+    step, pair and gap."""
     from tests.conftest import run_cli_here
-    from tests.strategies_helpers import tiny_spec, write_mixed
-    from tests.test_mixture_search import kill_mid_run_and_resume
-    from workbench.core.workspace import Workspace
 
-    data = str(write_mixed(tmp_path / "data"))
-    spec = tiny_spec("shapkill", tiny_model_dir, strategies=[{"shapley": {"source": data, "recipe": {"steps": [
-        {"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}}}])
-    path = tmp_path / "shapkill.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    ws = Workspace(tmp_path / "home")
-    kill_mid_run_and_resume(ws, path, "shapkill", tmp_path)
+    ws = killed[0]
     out = run_cli_here("report", "shapkill", "--json", env={"WORKBENCH_HOME": str(ws.home)})
     rows = [r for r in json.loads(out.stdout) if r.get("kind") == "shapley"]
     assert {r["term"] for r in rows} == {"value", "interaction", "additivity"}

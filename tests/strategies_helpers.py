@@ -65,3 +65,87 @@ def shared_ablation(tmp_path_factory, model_dir):
         assert not result.failures, [(o.task.label, o.error) for o in result.failures]
         _DONE["shared"] = {"ws": ws, "spec": load_spec(path), "data": report_data(ws, "shared"), "result": result}
     return _DONE["shared"]
+
+
+def _tasks(ws, name):
+    try:
+        return ws.catalog(reader=True).ablation_tasks(name)
+    except Exception:  # noqa: BLE001 - the catalog or the ablation row may not exist yet
+        return []
+
+
+def kill_mid_run_and_resume(ws, spec_path, name: str, cwd) -> tuple[dict, list[dict]]:
+    """`workbench ablate SPEC` in its own process group, SIGKILLed (the group) once a training task is done;
+    then resumed in this process. Returns ({task_id: (attempts, finished)} of the tasks done at the kill,
+    the tasks after the resume). Asserts the resume had work left and redid none of the finished tasks."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO, run_cli_here
+
+    log = open(cwd / f"{name}.log", "w")  # a pipe nobody reads can fill and stall the run
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "ablate", str(spec_path)], cwd=cwd,
+                            env={**os.environ, "WORKBENCH_HOME": str(ws.home),  # this checkout, however installed
+                                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))},
+                            stdout=log, stderr=log,
+                            start_new_session=True)
+    try:
+        while not any(t["kind"] == "train" and t["status"] == "done" for t in _tasks(ws, name)):
+            assert proc.poll() is None, (cwd / f"{name}.log").read_text()[-3000:]
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        log.close()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before the kill"
+    done = {t["task_id"]: (t["attempts"], t["finished"]) for t in _tasks(ws, name) if t["status"] == "done"}
+    rerun = run_cli_here("ablate", str(spec_path), "--in-process", cwd=cwd, env={"WORKBENCH_HOME": str(ws.home)})
+    after = _tasks(ws, name)
+    assert all(t["status"] == "done" for t in after), [(t["label"], t["status"]) for t in after]
+    assert len(after) > len(done), "the kill left nothing to resume"
+    again = {t["task_id"]: (t["attempts"], t["finished"]) for t in after}
+    assert all(again[k] == v for k, v in done.items()), "a task finished before the kill ran again"
+    assert "steps run now" in rerun.stdout
+    return done, after
+
+
+TWO_STEPS = {"steps": [{"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}
+MIX = {"name": "mix", "budget": 150, "k": 4, "min_weight": 0.1}
+
+
+def credit_spec(folder, model_dir, data: str, validate: dict | None = None):
+    """The ablation 'credit': a two-step shapley (4 subsets) and a two-source mixture_search (K = 4) on
+    the tiny model; with `validate`, the mixture search's proposal as its validation round."""
+    mix = {**MIX, "source": data, **({"validate": validate} if validate else {})}
+    path = folder / "credit.yaml"
+    path.write_text(yaml.safe_dump(tiny_spec("credit", model_dir, strategies=[
+        {"shapley": {"source": data, "recipe": TWO_STEPS}}, {"mixture_search": mix}]), sort_keys=False))
+    return path
+
+
+def credit_ablation(tmp_path_factory, model_dir) -> dict:
+    """The ablation 'credit' as a user runs it, once a session (the credit tests share an xdist group):
+    `workbench ablate` killed with -9 after its first training and resumed (`kill_mid_run_and_resume`
+    asserts the resume redid nothing finished); `report --json` then; then the proposal trained as the
+    validation round. {ws, folder, data, killed: (done, after), first_rows, second_stdout}."""
+    if "credit" not in _DONE:
+        from tests.conftest import run_cli_here
+        from workbench.core.workspace import Workspace
+
+        folder = tmp_path_factory.mktemp("credit")
+        data = str(write_mixed(folder / "data"))
+        ws = Workspace(folder / "home")
+        path = credit_spec(folder, model_dir, data)
+        killed = kill_mid_run_and_resume(ws, path, "credit", folder)
+        env = {"WORKBENCH_HOME": str(ws.home)}
+        first = json.loads(run_cli_here("report", "credit", "--json", env=env).stdout)
+        proposal = next(r for r in first if r.get("kind") == "mixture" and r["proposal"])["proposal"]["weights"]
+        credit_spec(folder, model_dir, data, validate=proposal)
+        second = run_cli_here("ablate", str(path), "--in-process", cwd=folder, env=env)
+        _DONE["credit"] = {"ws": ws, "folder": folder, "data": data, "killed": killed, "first_rows": first,
+                           "second_stdout": second.stdout}
+    return _DONE["credit"]

@@ -25,40 +25,22 @@ def filled(tmp_path_factory, tiny_model_dir):
 @pytest.fixture(scope="module")
 def credit_home(tmp_path_factory, tiny_model_dir):
     """A real tiny ablation 'credit': a two-step shapley (4 subsets) and a two-source mixture_search (K = 4),
-    then its proposal trained as the validation round."""
-    import yaml
+    killed and resumed, then its proposal trained as the validation round (strategies_helpers.credit_ablation,
+    made once a session for the tests of the xdist group "credit")."""
+    from tests.strategies_helpers import credit_ablation
 
-    from tests.strategies_helpers import tiny_spec, write_mixed
-    from workbench.ablate import LocalExecutor, run_ablation
-    from workbench.report import report_data
-    from workbench.core.workspace import Workspace
-
-    folder = tmp_path_factory.mktemp("credit")
-    data = str(write_mixed(folder / "data"))
-    shap = {"shapley": {"source": data, "recipe": {"steps": [
-        {"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}}}
-    mix = {"name": "mix", "source": data, "budget": 150, "k": 4, "min_weight": 0.1}
-    ws, path = Workspace(folder / "home"), folder / "credit.yaml"
-
-    def run():
-        path.write_text(yaml.safe_dump(tiny_spec("credit", tiny_model_dir, strategies=[shap, {"mixture_search": mix}]),
-                                       sort_keys=False))
-        result = run_ablation(ws, path, executor=LocalExecutor(isolate=False))
-        assert not result.failures, [(o.task.label, o.error) for o in result.failures]
-
-    run()
-    row = next(r for r in report_data(ws, "credit").credit if r.kind == "mixture" and r.proposal)
-    mix["validate"] = row.proposal["weights"]
-    run()
-    return ws
+    return credit_ablation(tmp_path_factory, tiny_model_dir)["ws"]
 
 
-def open_app(monkeypatch, home, page: str | None = None):
+def open_app(monkeypatch, home, page: str | None = None, ablation: str | None = None):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception, at.exception
+    if ablation:
+        at.sidebar.selectbox(key="ablation").set_value(ablation).run()
+        assert not at.exception, at.exception
     if page:
         at.sidebar.radio(key="page").set_value(page).run()
         assert not at.exception, at.exception
@@ -208,8 +190,9 @@ def frames(at) -> list:
     return [d.value for d in at.dataframe]
 
 
+@pytest.mark.xdist_group("credit")
 def test_mixture_page_shows_the_fit_the_proposal_and_the_validation(monkeypatch, credit_home):
-    at = open_app(monkeypatch, credit_home.home, "Mixture")
+    at = open_app(monkeypatch, credit_home.home, "Mixture", ablation="credit")
     body = texts(at)
     assert "Mixture search: mix" in body and "validation: **" in body and "not validated yet" not in body
     tables = frames(at)
@@ -226,8 +209,9 @@ def test_mixture_page_shows_the_fit_the_proposal_and_the_validation(monkeypatch,
     assert at.get("image"), "the figure (predicted vs observed, effects, proposal vs natural) is drawn"
 
 
+@pytest.mark.xdist_group("credit")
 def test_shapley_page_shows_values_and_the_interaction_matrix(monkeypatch, credit_home):
-    at = open_app(monkeypatch, credit_home.home, "Shapley")
+    at = open_app(monkeypatch, credit_home.home, "Shapley", ablation="credit")
     assert "Shapley credit: shapley" in texts(at)
     tables = frames(at)
     values = next(f for f in tables if "value [95% CI], p adj" in f.columns)
@@ -238,6 +222,7 @@ def test_shapley_page_shows_values_and_the_interaction_matrix(monkeypatch, credi
     assert len(at.get("image")) >= 2, "the values and the interaction matrix are drawn"
 
 
+@pytest.mark.xdist_group("credit")
 def test_credit_pages_in_chromium(credit_home, tmp_path):
     browser = chromium()
     if browser is None:

@@ -154,71 +154,20 @@ def test_fixed_gp_is_scikit_learns_posterior_mean_with_the_fitted_hyper_paramete
 # --- a real run: kill -9 mid-way, resume, the JSON rows, the validation round ----------------------
 
 
-def _tasks(ws, name):
-    try:
-        return ws.catalog(reader=True).ablation_tasks(name)
-    except Exception:  # noqa: BLE001 - the catalog or the ablation row may not exist yet
-        return []
-
-
-def kill_mid_run_and_resume(ws, spec_path, name: str, cwd) -> tuple[dict, list[dict]]:
-    """`workbench ablate SPEC` in its own process group, SIGKILLed (the group) once a training task is done;
-    then resumed in this process. Returns ({task_id: (attempts, finished)} of the tasks done at the kill,
-    the tasks after the resume). Asserts the resume had work left and redid none of the finished tasks."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from tests.conftest import REPO, run_cli_here
-
-    log = open(cwd / f"{name}.log", "w")  # a pipe nobody reads can fill and stall the run
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "ablate", str(spec_path)], cwd=cwd,
-                            env={**os.environ, "WORKBENCH_HOME": str(ws.home),  # this checkout, however installed
-                                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))},
-                            stdout=log, stderr=log,
-                            start_new_session=True)
-    try:
-        while not any(t["kind"] == "train" and t["status"] == "done" for t in _tasks(ws, name)):
-            assert proc.poll() is None, (cwd / f"{name}.log").read_text()[-3000:]
-            time.sleep(0.1)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        log.close()
-    assert proc.returncode == -signal.SIGKILL, "the run ended before the kill"
-    done = {t["task_id"]: (t["attempts"], t["finished"]) for t in _tasks(ws, name) if t["status"] == "done"}
-    rerun = run_cli_here("ablate", str(spec_path), "--in-process", cwd=cwd, env={"WORKBENCH_HOME": str(ws.home)})
-    after = _tasks(ws, name)
-    assert all(t["status"] == "done" for t in after), [(t["label"], t["status"]) for t in after]
-    assert len(after) > len(done), "the kill left nothing to resume"
-    again = {t["task_id"]: (t["attempts"], t["finished"]) for t in after}
-    assert all(again[k] == v for k, v in done.items()), "a task finished before the kill ran again"
-    assert "steps run now" in rerun.stdout
-    return done, after
-
-
-def test_mixture_search_killed_mid_run_resumes_reports_json_rows_and_validates(tmp_path, tiny_model_dir):
-    """Two record sources, K = 4 mixtures on the tiny model (1 step, 2 likelihood items): kill -9 after the
-    first training, resume without redoing it; `report --json` carries the `kind: mixture` rows with a
+@pytest.mark.xdist_group("credit")
+def test_mixture_search_killed_mid_run_resumes_reports_json_rows_and_validates(tmp_path_factory, tiny_model_dir):
+    """Two record sources, K = 4 mixtures on the tiny model (1 step, 2 likelihood items), beside a two-step
+    shapley in one ablation: kill -9 after the first training, resume without redoing it
+    (strategies_helpers.credit_ablation); `report --json` carries the `kind: mixture` rows with a
     proposal; then the proposal as `validate:` trains only it, and the rows say how it did."""
-    from tests.conftest import run_cli_here
-    from tests.strategies_helpers import tiny_spec, write_mixed
+    from tests.strategies_helpers import credit_ablation
     from workbench.report import report_data
-    from workbench.core.workspace import Workspace
 
-    data = str(write_mixed(tmp_path / "data"))
-    body = {"name": "mix", "source": data, "budget": 150, "k": 4, "min_weight": 0.1}
-    spec = tiny_spec("mixkill", tiny_model_dir, strategies=[{"mixture_search": body}])
-    path = tmp_path / "mixkill.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    ws = Workspace(tmp_path / "home")
-    kill_mid_run_and_resume(ws, path, "mixkill", tmp_path)
-
-    out = run_cli_here("report", "mixkill", "--json", env={"WORKBENCH_HOME": str(ws.home)})
-    rows = [r for r in json.loads(out.stdout) if r.get("kind") == "mixture"]
+    made = credit_ablation(tmp_path_factory, tiny_model_dir)
+    ws = made["ws"]
+    done, after = made["killed"]
+    assert any(t["kind"] == "train" and t["variant"].startswith("mix.") for t in after)
+    rows = [r for r in made["first_rows"] if r.get("kind") == "mixture"]
     assert rows and {r["group"] for r in rows} == {"mix"}
     fitted = [r for r in rows if r["proposal"]]
     assert fitted, rows
@@ -226,12 +175,9 @@ def test_mixture_search_killed_mid_run_resumes_reports_json_rows_and_validates(t
     assert len(r["observed"]) == 4 and {f["model"] for f in r["fits"]} == {"log-linear", "gaussian process"}
     assert r["validation"]["status"] == "not validated yet"
 
-    body["validate"] = r["proposal"]["weights"]
-    path.write_text(yaml.safe_dump(tiny_spec("mixkill", tiny_model_dir, strategies=[{"mixture_search": body}]),
-                                   sort_keys=False))
-    second = run_cli_here("ablate", str(path), "--in-process", cwd=tmp_path, env={"WORKBENCH_HOME": str(ws.home)})
-    assert "3 steps run now" in second.stdout, second.stdout  # the proposal's build, training and eval only
-    rep = report_data(ws, "mixkill")
+    second = made["second_stdout"]
+    assert "3 steps run now" in second, second  # the proposal's build, training and eval only
+    rep = report_data(ws, "credit")
     (v,) = [x for x in rep.credit if x.kind == "mixture" and (x.suite, x.metric) == (r["suite"], r["metric"])]
     assert v.validation["variant"] == "mix.proposal" and v.validation.get("vs_natural")
     assert v.validation["status"] in ("beat", "lost", "equal within noise",

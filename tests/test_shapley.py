@@ -141,33 +141,24 @@ def test_report_rows_cover_a_planted_truth(tmp_path):
         next(x for x in rows if x.term == "additivity").whole, abs=1e-9)
 
 
-TWO_STEPS = {"steps": [{"step": "exact_dedup"}, {"step": "score_cut", "params": {"score": "length", "remove_lowest": 0.25}}]}
-
-
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory, tiny_model_dir):
-    """A two-step shapley (4 subsets) on the tiny model as `workbench ablate`, killed with -9 after its
-    first training and resumed: (workspace, its folder, the data file)."""
-    from tests.strategies_helpers import tiny_spec, write_mixed
-    from tests.test_mixture_search import kill_mid_run_and_resume
-    from workbench.core.workspace import Workspace
+    """The ablation 'credit' (a two-step shapley of 4 subsets beside a mixture search) as `workbench
+    ablate`, killed with -9 after its first training and resumed (strategies_helpers.credit_ablation,
+    which asserts the resume redid nothing finished): (workspace, its folder, the data file)."""
+    from tests.strategies_helpers import credit_ablation
 
-    folder = tmp_path_factory.mktemp("shapkill")
-    data = str(write_mixed(folder / "data"))
-    path = folder / "shapkill.yaml"
-    path.write_text(yaml.safe_dump(tiny_spec("shapkill", tiny_model_dir, strategies=[
-        {"shapley": {"source": data, "recipe": TWO_STEPS}}]), sort_keys=False))
-    ws = Workspace(folder / "home")
-    kill_mid_run_and_resume(ws, path, "shapkill", folder)
-    return ws, folder, data
+    made = credit_ablation(tmp_path_factory, tiny_model_dir)
+    return made["ws"], made["folder"], made["data"]
 
 
+@pytest.mark.xdist_group("credit")
 def test_tiny_two_step_recipe_end_to_end(killed, tiny_model_dir):
     """4 subsets x 1 seed on the tiny model (1 training step, 2 likelihood items): the report has a
     Shapley value with an interval (or the reason it has none) for both steps, and a JSON-able row each.
     The same strategy under another ablation name in the killed-and-resumed workspace: every task is
     the same content, so it is found done, none run twice."""
-    from tests.strategies_helpers import tiny_spec
+    from tests.strategies_helpers import TWO_STEPS, tiny_spec
     from workbench.ablate import LocalExecutor, run_ablation
     from workbench.report import render_markdown, report_data
 
@@ -192,6 +183,7 @@ def test_tiny_two_step_recipe_end_to_end(killed, tiny_model_dir):
     assert "## Shapley credit: shapley" in md and "exact_dedup" in md and "score_cut" in md
 
 
+@pytest.mark.xdist_group("credit")
 def test_shapley_killed_mid_run_resumes_without_redoing_finished_tasks(killed):
     """A two-step shapley (4 subsets) on the tiny model, kill -9 after the first training: the resume runs
     only what was left (the fixture asserts it), and `report --json` carries a `kind: shapley` row per
@@ -199,7 +191,7 @@ def test_shapley_killed_mid_run_resumes_without_redoing_finished_tasks(killed):
     from tests.conftest import run_cli_here
 
     ws = killed[0]
-    out = run_cli_here("report", "shapkill", "--json", env={"WORKBENCH_HOME": str(ws.home)})
+    out = run_cli_here("report", "credit", "--json", env={"WORKBENCH_HOME": str(ws.home)})
     rows = [r for r in json.loads(out.stdout) if r.get("kind") == "shapley"]
     assert {r["term"] for r in rows} == {"value", "interaction", "additivity"}
     assert {r["step"] for r in rows if r["term"] == "value"} == {"exact_dedup", "score_cut"}

@@ -37,22 +37,28 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(_var, str(max(1, _cores() // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
-# Test files by their serial wall time, slowest first (`python -m pytest -n 0 --durations=0`, see
+# Test files by their wall time, slowest first (`python -m pytest --durations=0`, 2026-12-06; see
 # benchmarks/README.md "Test speed"); xdist hands work out in collection order, so the long ones
 # start at once and the short ones fill the gaps at the end. Files not listed follow, in order.
+# The xdist group "credit" (tests of test_mixture_search, test_shapley and test_app sharing one
+# ablation) takes the rank of its first file.
 SLOWEST_FIRST = [
-    "test_ablate_ray.py", "test_catalog.py", "test_badinput.py", "test_crn.py", "test_faults.py", "test_ids.py",
-    "test_ablate_e2e.py", "test_curate_warnings.py", "test_coverage.py", "test_app.py", "test_train.py",
-    "test_backup.py", "test_ux_view.py", "test_report.py", "test_audit.py", "test_ux.py", "test_security.py",
-    "test_launch.py", "test_until_decided.py", "test_maintenance.py", "test_ablate_executors.py",
-    "test_curate_recipe.py",
+    "test_mixture_search.py", "test_shapley.py", "test_warm_workers.py", "test_plugins.py", "test_ablate_ray.py",
+    "test_faults.py", "test_eval_runner.py", "test_app.py", "test_badinput.py", "test_ablate_e2e.py",
+    "test_strategies_e2e.py", "test_two_writers.py", "test_prefs.py", "test_method_curves.py", "test_maintenance.py",
+    "test_curate_warnings.py", "test_train.py", "test_eval_likelihood.py", "test_verify_repair.py", "test_synth.py",
+    "test_ux.py", "test_export.py", "test_until_decided.py", "test_diskfull.py", "test_suites.py",
+    "test_ablate_executors.py", "test_checkpoint_avg.py", "test_heldout.py", "test_launch.py", "test_one_engine.py",
+    "test_models.py", "test_eval_decode.py", "test_scale.py", "test_ids.py", "test_backup.py", "test_catalog.py",
 ]
-MAX_WORKERS = 4  # -n auto: one worker per core, at most this many (each imports torch: ~1 GB)
+MAX_WORKERS = 4  # -n auto: at most this many workers (each imports torch: ~1.4 GB)
 
 
 def pytest_xdist_auto_num_workers(config) -> int:
-    """`-n auto`: the cores this process may use, capped (a 2-core machine gets 2 workers)."""
-    return max(1, min(_cores(), MAX_WORKERS))
+    """`-n auto`: one worker more than the cores this process may use, capped (a 2-core machine gets
+    3). Many tests wait on a process they started (a CLI, a killed ablation, a browser); with one
+    worker per core the cores sat idle a sixth of the time (168% of 200% measured)."""
+    return max(1, min(_cores() + 1, MAX_WORKERS))
 
 
 def pytest_sessionstart(session) -> None:

@@ -138,9 +138,67 @@ def cli(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProces
     return p
 
 
+# Runs commands read from stdin (one JSON argv a line) through the console script's entry point
+# (`workbench.cli.main`, as tests.conftest.run_cli_here does) in this one fresh interpreter, which
+# finds the plug-in through its entry points as the console script does; one JSON result a line.
+SESSION = """
+import json, os, sys
+from tests.conftest import run_cli_here
+results = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)  # anything written outside a command goes to stderr, not into the results
+for line in sys.stdin:
+    p = run_cli_here(*json.loads(line), check=False)
+    results.write(json.dumps([p.returncode, p.stdout, p.stderr]) + "\\n")
+    results.flush()
+"""
+
+
+class CliSession:
+    """`workbench ARGS...` in one long-lived interpreter with the plug-in on its path (and never in
+    this one): the commands of one story pay the start-up (importing torch, transformers, the
+    plug-in) once instead of once per command. `cli` keeps the console script itself in a new
+    process where that is what is checked."""
+
+    def __init__(self, env: dict):
+        self.env = env
+        self.proc = subprocess.Popen([sys.executable, "-c", SESSION], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=env)
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        self.proc.stdin.write(json.dumps(args) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, f"the command session ended (exit code {self.proc.wait()}) during workbench {' '.join(args)}"
+        code, out, err = json.loads(line)
+        p = subprocess.CompletedProcess(["workbench", *args], code, out, err)
+        if check and code != 0:
+            raise AssertionError(f"workbench {' '.join(args)} exited {code}:\n{out}\n{err}")
+        return p
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        assert self.proc.wait(timeout=300) == 0
+
+
 def plugin_env(home: Path, *paths: Path) -> dict:
     return {**os.environ, "WORKBENCH_HOME": str(home), "COLUMNS": "400",
             "PYTHONPATH": os.pathsep.join([*map(str, paths), str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.fixture
+def cli_session():
+    """Starts CliSessions; any still running at the end (a failed assertion) is killed."""
+    made: list[CliSession] = []
+
+    def start(env: dict) -> CliSession:
+        made.append(CliSession(env))
+        return made[-1]
+
+    yield start
+    for s in made:
+        if s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait()
 
 
 @pytest.fixture
@@ -148,7 +206,7 @@ def plugin(tmp_path) -> Path:
     return install(tmp_path / "site", "wbdemo-plugin", ENTRY_POINTS, PLUGIN)
 
 
-def test_an_installed_plugin_ingests_curates_and_trains_through_the_cli(plugin, tmp_path, tiny_model_dir):
+def test_an_installed_plugin_ingests_curates_and_trains_through_the_cli(plugin, tmp_path, tiny_model_dir, cli_session):
     env = plugin_env(tmp_path / "home", plugin)
 
     listed = {m["name"]: m for m in json.loads(cli("train", "methods", "--json", env=env).stdout)}
@@ -156,17 +214,19 @@ def test_an_installed_plugin_ingests_curates_and_trains_through_the_cli(plugin, 
     assert listed["sft_plugin"]["source"] == ("entry point 'sft_plugin = wbdemo_plugin.method:SFT_PLUGIN' in group "
                                               "workbench.methods of package wbdemo-plugin 0.1")
 
+    session = cli_session(env)  # the same entry point, one interpreter for the commands below
+
     # a .qa file (the plug-in's reader) in the plug-in's format
     rows = [f"Q: what is {i} plus {i}? | A: {i} plus {i} is {2 * i}." for i in range(10)]
     rows[3] = "Q: name a fruit | A: a banana is a fruit."
     rows[7] = "Q: and a yellow one? | A: banana, again."
     (tmp_path / "rows.qa").write_text("\n".join(rows) + "\n")
-    cli("data", "ingest", str(tmp_path / "rows.qa"), "--name", "raw", "--format", "plugin_fmt", env=env)
+    session("data", "ingest", str(tmp_path / "rows.qa"), "--name", "raw", "--format", "plugin_fmt")
 
     # a recipe that uses the plug-in's step beside a built-in one
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("name: plugin\nsteps:\n  - step: structure\n  - step: drop_word\n    params: {word: banana}\n")
-    out = json.loads(cli("curate", "run", "raw", "--recipe", str(recipe), "--name", "curated", "--json", env=env).stdout)
+    out = json.loads(session("curate", "run", "raw", "--recipe", str(recipe), "--name", "curated", "--json").stdout)
     text = json.dumps(out)
     assert "drop_word" in text and "has_word" in text, text
 
@@ -187,21 +247,21 @@ def test_an_installed_plugin_ingests_curates_and_trains_through_the_cli(plugin, 
     base = "max_steps: 1\nbatch_size: 2\nsave_steps: 1\nsanity_prompts: 1\nsanity_max_new_tokens: 4\n"
     # the plug-in's own section: a misspelled key and its cross-check fail with the file's line and key path
     config.write_text(base + "sft_plugin:\n  marker: ok\n  repeat: 2\n")
-    bad = cli("train", "--data", "curated", "--base", str(tiny_model_dir), "--config", str(config),
-              "--method", "sft_plugin", env=env, check=False)
+    bad = session("train", "--data", "curated", "--base", str(tiny_model_dir), "--config", str(config),
+                  "--method", "sft_plugin", check=False)
     said = " ".join((bad.stdout + bad.stderr).split())
     assert bad.returncode == 2 and f"{config}:8: sft_plugin.repeat: Extra inputs are not permitted" in said, said
     config.write_text(base + "sft_plugin:\n  marker: ok\n  repeats: 3\n")
-    bad = cli("train", "--data", "curated", "--base", str(tiny_model_dir), "--config", str(config),
-              "--method", "sft_plugin", env=env, check=False)
+    bad = session("train", "--data", "curated", "--base", str(tiny_model_dir), "--config", str(config),
+                  "--method", "sft_plugin", check=False)
     said = " ".join((bad.stdout + bad.stderr).split())
     assert bad.returncode == 2 and "sft_plugin.repeats: 3 is more than batch_size (2)" in said, said
     config.write_text(base + "sft_plugin:\n  marker: ok\n  repeats: 2\n")
-    trained = cli("train", "--data", "curated", "--base", str(tiny_model_dir), "--config", str(config),
-                  "--method", "sft_plugin", env=env).stdout
+    trained = session("train", "--data", "curated", "--base", str(tiny_model_dir), "--config", str(config),
+                      "--method", "sft_plugin").stdout
     m = re.search(r"run (\S+) sft_plugin trained", trained)
     assert m, trained
-    run = json.loads(cli("train", "show", m.group(1), "--json", env=env).stdout)
+    run = json.loads(session("train", "show", m.group(1), "--json").stdout)
     assert run["status"] == "finished" and run["meta"]["method"] == "sft_plugin"
     assert run["config"]["method"] == "sft_plugin"  # part of the run id, as dpo and grpo are
     assert run["config"]["sft_plugin"] == {"marker": "ok", "repeats": 2}  # its section too
@@ -211,8 +271,8 @@ def test_an_installed_plugin_ingests_curates_and_trains_through_the_cli(plugin, 
     assert (Path(run["adapter_dir"]) / "adapter_config.json").exists()
 
     # `train plan` takes --method too
-    plan = json.loads(cli("train", "plan", "--data", "curated", "--base", str(tiny_model_dir), "--config", str(config),
-                          "--method", "sft_plugin", "--json", env=env).stdout)
+    plan = json.loads(session("train", "plan", "--data", "curated", "--base", str(tiny_model_dir),
+                              "--config", str(config), "--method", "sft_plugin", "--json").stdout)
     assert plan["method"] == "sft_plugin"
 
     # an ablation's train task runs in a spawned child process (ablate/executors.py), which finds
@@ -231,6 +291,7 @@ def test_an_installed_plugin_ingests_curates_and_trains_through_the_cli(plugin, 
     child = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=900)
     assert child.returncode == 0, child.stderr
     assert json.loads(child.stdout.strip().splitlines()[-1])["run_id"] == m.group(1)
+    session.close()
 
 
 def test_a_plugin_name_taken_twice_is_refused_naming_both(plugin, tmp_path):

@@ -163,3 +163,39 @@ def test_tail_is_the_two_sided_sum_bit_for_bit():
     with np.errstate(divide="ignore", invalid="ignore"):
         both = ((special.stdtr(odf, (tg - ax) / so) + special.stdtr(odf, (-ax - tg) / so)) * behrens._W).sum(axis=-1)
     assert np.array_equal(behrens._tail(x, prepared), np.where(ok, np.minimum(both, 1.0), np.nan), equal_nan=True)
+
+
+def as_arrays(per: dict) -> dict:
+    """The same world held as the report reads it (issue 26): each seed's items a metrics x items array
+    (NaN where a metric is missing) in a `matrices.SeedScores`; seeds with the same items share a tuple."""
+    from workbench.evals.matrices import SeedScores, score_tables
+
+    shared: dict[tuple, tuple] = {}
+    out = {}
+    for v, seeds in per.items():
+        arrays = {}
+        for s, its in seeds.items():
+            items = shared.setdefault(tuple(sorted(its)), tuple(sorted(its)))
+            arrays[s] = (items, np.array([[its[i].get(m, np.nan) for i in items] for m in METRICS], dtype=float))
+        out[v] = SeedScores(score_tables(METRICS, arrays))
+    return out
+
+
+@pytest.mark.parametrize("n_variants,n_seeds,n_items,holes", [(5, 4, 7, True), (6, 5, 40, False), (4, 2, 30, True)])
+def test_the_array_path_decides_as_the_dict_path(n_variants, n_seeds, n_items, holes):
+    """`suite_questions` on `SeedScores` (matrices stacked from arrays) gives the dict path's decisions to the
+    last bit, holes included; the arrays read back as the dicts they hold."""
+    rng = np.random.default_rng(n_variants * 100 + n_seeds * 10 + n_items + holes)
+    per = world(rng, n_variants, n_seeds, n_items, holes)
+    arrays = as_arrays(per)
+    assert arrays == per
+    for v in per:
+        for m in METRICS:
+            assert metric_scores(arrays[v], m) == metric_scores(per[v], m)
+    order = list(per)
+    pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]]
+    trained = set(order) - {"base"}
+    control = ("v0", ["0", "1", "2"][:n_seeds])
+    got = suite_questions("s", METRICS, ["acc"], pairs, arrays, trained, direction, control, family_size=len(pairs))
+    want = suite_questions("s", METRICS, ["acc"], pairs, per, trained, direction, control, family_size=len(pairs))
+    assert [repr(q) for q in got] == [repr(q) for q in want]

@@ -9,7 +9,8 @@ import pytest
 from benchmarks.scale import build, pair
 from tests.conftest import run_cli
 from workbench.evals.decide import paired_seed_diff
-from workbench.evals.engine import ALPHA, Directions, metric_scores
+from workbench.evals.engine import ALPHA, Directions, metric_scores, suite_questions
+from workbench.evals.matrices import ItemScores, SeedScores
 from workbench.ops.maintenance import verify
 from workbench.report import gather
 from workbench.core.workspace import Workspace
@@ -102,6 +103,37 @@ def test_the_batched_engine_decides_as_one_pair_at_a_time(scale_ws):
         assert (c.delta, c.lo, c.hi, c.p, c.se, c.df, c.note) == (want.delta, want.lo, want.hi, want.p, want.se,
                                                                     want.df, want.reason)
         assert abs(c.mdd - want.mdd) <= 1e-8 * want.se
+
+
+def test_the_array_path_gives_the_numbers_of_the_dict_path(scale_ws):
+    """The report reads every item's scores as arrays (`Catalog.results_score_arrays`, issue 26): they read
+    back as `results_scores`' dicts, the item means are the SQL `item_means`', and the engine decides on
+    the stacked matrices exactly as on the nested dicts."""
+    cat = scale_ws.catalog(reader=True)
+    evaluated = gather.targets(scale_ws, "scale")[1]
+    arrays = gather._all_scores(cat, evaluated)
+    dicts = cat.results_scores(gather._result_ids(evaluated))
+    assert all(isinstance(v, ItemScores) for v in arrays.values()) and arrays == dicts
+
+    sql = cat.item_means([(t["variant"], s, rid) for t in evaluated for s, rid in t["results"].items()])
+    means = gather._item_means(evaluated, arrays)
+    assert {(v, s) for v in means for s in means[v]} == set(sql)
+    for (v, s), its in sql.items():
+        assert list(means[v][s]) == sorted(its)
+        for k, sc in its.items():
+            assert means[v][s][k]["scores"] == pytest.approx(sc, abs=1e-12)
+
+    per_arrays, per_dicts = gather._seed_items(evaluated, arrays), gather._seed_items(evaluated, dicts)
+    assert isinstance(per_arrays["v00"]["semsim"], SeedScores) and per_arrays == per_dicts
+    trained = set(per_arrays) - {"base"}
+    direction = gather.stored_directions(cat, evaluated, "smoke")
+    for suite in ("gsm_style", "semsim"):
+        order = sorted(per_arrays)
+        pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]]
+        got, want = (suite_questions(suite, ["bits_per_byte", "exact_match"], ["exact_match"], pairs,
+                                     {v: per[v][suite] for v in order}, trained, direction, ("v01", ["0", "1", "2"]), 8)
+                     for per in (per_arrays, per_dicts))
+        assert len(got) > len(pairs) and [repr(q) for q in got] == [repr(q) for q in want]
 
 
 def test_the_generated_workspace_verifies_and_answers_the_commands(scale_ws):

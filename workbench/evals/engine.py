@@ -27,9 +27,10 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from workbench.evals import behrens
-from workbench.evals.decide import (SeedAwareDiff, SeedVariance, _common_items, _matrix, _variant_part, common_seeds,
-                                    diff_arrays, paired_arrays, paired_result, paired_seed_diff, pooled_parts,
-                                    pooled_seed_variance, seed_aware_diff, seed_components, unpaired_result)
+from workbench.evals.decide import (SeedAwareDiff, SeedVariance, common_seeds, diff_arrays, paired_arrays, paired_result,
+                                    paired_seed_diff, pooled_parts, pooled_seed_variance, seed_aware_diff,
+                                    unpaired_result)
+from workbench.evals.matrices import SeedScores, _paired_rows, _part, table_of
 from workbench.evals.scoring import higher_is_better as metric_default_direction
 from workbench.evals.verdict import WORDS, adjust_pvalues, verdict_word
 
@@ -224,7 +225,9 @@ def headline_metrics(primary: str | None, metrics: Iterable[str]) -> list[str]:
 
 
 def metric_scores(per_seed: SeedItems, metric: str) -> dict[str, dict[str, float]]:
-    """{seed: {item: score}} of one metric (items without it left out)."""
+    """{seed: {item: score}} of one metric (items without it left out); from the arrays of a `SeedScores`."""
+    if isinstance(per_seed, SeedScores):
+        return per_seed.metric_scores(metric)
     out = {s: {i: sc[metric] for i, sc in items.items() if metric in sc} for s, items in per_seed.items()}
     return {s: items for s, items in out.items() if items}
 
@@ -248,7 +251,8 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
     `paired=False`, keep the unpaired path (seed variance pooled over the trained variants, the
     A/A control's seeds included).
 
-    At scale (issue 26) each variant's seed x item matrix is built once per metric and every
+    At scale (issue 26) each variant's seed x item matrix is built once per metric (stacked from its
+    arrays when `per_variant` holds `matrices.SeedScores`, as the report reads them) and every
     paired pair takes its rows from it; the pairs of a metric are then decided together
     (`paired_batch`: the same numbers as `paired_seed_diff` one pair at a time)."""
     out: list = []
@@ -256,7 +260,7 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
         hib = direction(suite, metric)
         head = metric in headline
         scored = {v: metric_scores(s, metric) for v, s in per_variant.items()}  # each variant's scores, taken out once
-        tables = {v: _table(s) for v, s in scored.items()}
+        tables = {v: table_of(per_variant[v], s, metric) for v, s in scored.items()}
         pooled: list[SeedVariance] = []
 
         def var() -> SeedVariance:  # the unpaired path's pooled seed variance, computed when first needed
@@ -308,36 +312,6 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
         for (i, *_), d in zip(jobs + unpaired, done):
             out[i] = replace(out[i], diff=d)
     return out
-
-
-def _table(scores: Mapping) -> tuple[dict, list[str], np.ndarray] | None:
-    """One variant's ({seed: row}, items, seeds x items matrix) when every seed scored the same items."""
-    if not scores:
-        return None
-    seeds = sorted(scores, key=str)
-    first = scores[seeds[0]].keys()
-    if any(scores[s].keys() != first for s in seeds[1:]):
-        return None
-    items = sorted(first)
-    return {s: i for i, s in enumerate(seeds)}, items, _matrix(scores, items)
-
-
-def _part(scores: Mapping, table) -> tuple[float, float, int, int] | None:
-    """`decide._variant_part` from the variant's matrix when it has one."""
-    if table is None or len(scores) < 2 or len(table[1]) < 2:
-        return _variant_part(scores) if table is None else None
-    between, within = seed_components(table[2])
-    return float(between), float(within), len(scores), len(table[1])
-
-
-def _paired_rows(sa: Mapping, sb: Mapping, ta, tb, seeds: list) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """(A, B, unpaired) on `seeds` and the items both scored on every one of them, as `paired_seed_diff`
-    builds them; None under 2 such items (that path falls back to the unpaired one)."""
-    if ta is not None and tb is not None and (ta[1] is tb[1] or ta[1] == tb[1]):
-        return (ta[2][[ta[0][s] for s in seeds]], tb[2][[tb[0][s] for s in seeds]], 0) if len(ta[1]) >= 2 else None
-    a, b = {s: sa[s] for s in seeds}, {s: sb[s] for s in seeds}
-    items, unpaired = _common_items(a, b)
-    return (_matrix(a, items), _matrix(b, items), unpaired) if len(items) >= 2 else None
 
 
 def paired_batch(pairs: Sequence[tuple[np.ndarray, np.ndarray, int]], *, higher_is_better: bool = True,

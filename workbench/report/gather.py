@@ -10,11 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from workbench.ablate.outputs import done_outputs, parse_output
 from workbench.ablate.schema import AblationSpec, stored_spec
 from workbench.ablate.shared import shared_runs
 from workbench.ablate.tasks import BASE
 from workbench.evals.engine import SKIP_METRICS, Directions, decide, suite_questions
+from workbench.evals.matrices import ItemScores, SeedScores, score_tables
 from workbench.report.stats import ComparisonRow, headline_metrics, score_row, seed_spread
 from workbench.core.workspace import Workspace
 
@@ -36,10 +39,11 @@ def _result_ids(evaluated: list[dict]) -> list[str]:
     return list(dict.fromkeys(rid for t in evaluated for rid in t["results"].values()))
 
 
-def _all_scores(cat, evaluated: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+def _all_scores(cat, evaluated: list[dict]) -> dict[str, ItemScores]:
     """result id -> item id -> {metric: score} of every result of the evaluated targets: one query,
-    the scores taken apart by SQL (as `eval_items` reads them: numbers, NaN left out)."""
-    return cat.results_scores(_result_ids(evaluated))
+    the scores taken apart by SQL (as `eval_items` reads them: numbers, NaN left out) and held as
+    arrays (`matrices.ItemScores`, a Mapping equal to `cat.results_scores`'s dicts)."""
+    return score_tables(*cat.results_score_arrays(_result_ids(evaluated)))
 
 
 def _all_texts(cat, evaluated: list[dict]) -> dict[str, dict[str, tuple[str, str]]]:
@@ -167,14 +171,42 @@ def _item_table(evaluated: list[dict], scores: dict[str, dict[str, dict[str, flo
     return table
 
 
-def _item_means(cat, evaluated: list[dict]) -> dict[str, dict[str, dict[str, dict]]]:
-    """variant -> suite -> item_id -> {"scores": mean over the variant's seeds}, averaged by SQL (the
-    numbers of `_item_table`'s "scores", without its texts)."""
-    groups = [(t["variant"], suite, rid) for t in evaluated for suite, rid in t["results"].items()]
+def _item_means(evaluated: list[dict], scores: dict[str, ItemScores]) -> dict[str, dict[str, dict[str, dict]]]:
+    """variant -> suite -> item_id -> {"scores": mean over the variant's seeds} from the results' arrays
+    (`Catalog.item_means`'s numbers, summed in seed order: a result without a number for a metric adds
+    0, an item's mean is over the results that have the item, a metric no result scored is left out)."""
+    groups: dict[tuple[str, str], list[ItemScores]] = {}
+    for t in evaluated:
+        for suite, rid in t["results"].items():
+            if rid in scores:
+                groups.setdefault((t["variant"], suite), []).append(scores[rid])
     table: dict[str, dict[str, dict[str, dict]]] = {}
-    for (variant, suite), its in cat.item_means(groups).items():
-        table.setdefault(variant, {})[suite] = {k: {"scores": its[k]} for k in sorted(its)}
+    for (variant, suite), rs in groups.items():
+        its = _means(rs)
+        if its:
+            table.setdefault(variant, {})[suite] = its
     return table
+
+
+def _means(rs: list[ItemScores]) -> dict[str, dict]:
+    first = rs[0]
+    if all(r._items is first._items and r.metrics == first.metrics for r in rs):  # the usual case: one array sum
+        total, seen = np.zeros(first.values.shape), np.zeros(first.values.shape, dtype=bool)
+        for r in rs:
+            have = ~np.isnan(r.values)
+            total += np.where(have, r.values, 0.0)
+            seen |= have
+        rows, seen_rows = (total / len(rs)).T.tolist(), seen.T.tolist()
+        return {k: {"scores": {m: x for m, x, on in zip(first.metrics, row, on_row) if on}}
+                for k, row, on_row in zip(first, rows, seen_rows)}
+    acc: dict[str, list] = {}
+    for r in rs:
+        for k, sc in r.items():
+            n_sums = acc.setdefault(k, [0, {}])
+            n_sums[0] += 1
+            for m, x in sc.items():
+                n_sums[1][m] = n_sums[1].get(m, 0.0) + x
+    return {k: {"scores": {m: v / acc[k][0] for m, v in acc[k][1].items()}} for k in sorted(acc)}
 
 
 def _primary(evaluated: list[dict]) -> dict[str, str]:
@@ -228,7 +260,7 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
     suites, layer = list(parsed.eval.suites), parsed.eval.layer
     evaluated = targets(ws, name)[1]
     by_result = _all_scores(cat, evaluated)  # every item's scores in one query; texts only where shown
-    items = _item_means(cat, evaluated)
+    items = _item_means(evaluated, by_result)
     primary = _primary(evaluated)
     metrics: dict[str, list[str]] = {}
     for suite in suites:
@@ -251,9 +283,9 @@ def report_data(ws: Workspace, name: str, max_examples: int = 5) -> ReportData:
                 vals = [d["scores"][metric] for d in items.get(v, {}).get(suite, {}).values() if metric in d["scores"]]
                 if vals:
                     scores.append(score_row(v, suite, metric, vals))
-            for v in order:
+            for v in order if metric in headlines[suite] else ():
                 spread = seed_spread(v, suite, metric, per_seed.get(v, {}).get(suite, {}))
-                if spread is not None and metric in headlines[suite]:
+                if spread is not None:
                     spreads.append(spread)
         present = [v for v in order if per_seed.get(v, {}).get(suite)]
         pairs = [_orient(a, b, baseline) for i, a in enumerate(present) for b in present[i + 1:]]
@@ -298,13 +330,16 @@ def seed_items(ws: Workspace, name: str) -> dict[str, dict[str, dict[str, dict[s
     return _seed_items(evaluated, _all_scores(ws.catalog(reader=True), evaluated))
 
 
-def _seed_items(evaluated: list[dict], scores: dict[str, dict[str, dict[str, float]]]) -> dict:
+def _seed_items(evaluated: list[dict], scores: dict[str, ItemScores]) -> dict:
+    """variant -> suite -> `matrices.SeedScores` (seed label -> the result's items): the engine takes
+    each metric's seeds x items matrix from its arrays."""
     out: dict = {}
     for t in evaluated:
         label = "base" if t["seed"] is None else str(t["seed"])
         for suite, rid in t["results"].items():
             out.setdefault(t["variant"], {}).setdefault(suite, {})[label] = scores.get(rid, {})
-    return out
+    return {v: {suite: SeedScores(per) if all(isinstance(x, ItemScores) for x in per.values()) else per
+                for suite, per in suites.items()} for v, suites in out.items()}
 
 
 def _fill_texts(cat, evaluated: list[dict], disagreements: list[dict]) -> None:

@@ -153,6 +153,52 @@ class EvalsMixin:
             out[rid][item] = {k: col[j] for k, col in zip(keys, values) if col[j] is not None and col[j] == col[j]}
         return out
 
+    def results_score_arrays(self, result_ids: list[str]) -> tuple[list[str], dict[str, tuple[tuple[str, ...], Any]]]:
+        """`results_scores` as columns: (metric names, result id -> (its item ids in Python's sorted order,
+        a float64 metrics x items array, NaN where the item has no number for the metric: text, null,
+        NaN)). One query read through Arrow, each row's JSON parsed once, the rows ordered by numpy
+        (no Python object per row); results with the same items share one tuple."""
+        import numpy as np
+
+        ids = list(dict.fromkeys(result_ids))
+        if not ids:
+            return [], {}
+        where = "WHERE e.result_id IN (SELECT unnest(?::VARCHAR[]))"
+        with self.connect(write=False) as con:
+            keys, _, params = self._score_columns(con, where, [ids])
+            one = "CASE json_type({0}) WHEN 'BOOLEAN' THEN {0}::BOOLEAN::DOUBLE WHEN 'DOUBLE' THEN {0}::DOUBLE " \
+                  "WHEN 'BIGINT' THEN {0}::DOUBLE WHEN 'UBIGINT' THEN {0}::DOUBLE END"
+            cols = "".join(f", {one.format(f'l[{i + 1}]')}" for i in range(len(keys)))
+            table = con.sql(f"SELECT result_id, item_id{cols} FROM (SELECT e.result_id, e.item_id, "
+                            f"json_extract(e.scores, ?::VARCHAR[]) AS l FROM eval_samples e {where})",
+                            params=[params[::5] or [""], ids]).to_arrow_table()
+
+        def ranks(column) -> tuple[Any, list[str]]:  # each row's rank in Python's order of the column's values
+            enc = column.combine_chunks().dictionary_encode()
+            names = enc.dictionary.to_pylist()
+            order = sorted(range(len(names)), key=names.__getitem__)
+            rank = np.empty(len(names), dtype=np.int64)
+            rank[order] = np.arange(len(names))
+            return rank[enc.indices.to_numpy(zero_copy_only=False)], [names[j] for j in order]
+
+        rrank, rnames = ranks(table.column(0))
+        irank, inames = ranks(table.column(1))
+        order = np.lexsort((irank, rrank))
+        rrank, irank = rrank[order], irank[order]
+        values = (np.vstack([c.to_numpy().astype(float)[order] for c in table.columns[2:]]) if keys
+                  else np.empty((0, len(order)), dtype=float))
+        out: dict[str, tuple[tuple[str, ...], Any]] = {rid: ((), values[:, :0]) for rid in ids}
+        shared: dict[bytes, tuple[str, ...]] = {}
+        cuts = [0, *(np.flatnonzero(np.diff(rrank)) + 1).tolist(), len(order)]
+        for start, end in zip(cuts, cuts[1:]):
+            if end > start:
+                part = irank[start:end]
+                its = shared.get(part.tobytes())
+                if its is None:
+                    its = shared[part.tobytes()] = tuple(inames[j] for j in part.tolist())
+                out[rnames[int(rrank[start])]] = (its, values[:, start:end])
+        return keys, out
+
     def item_means(self, groups: list[tuple[str, str, str]]) -> dict[tuple[str, str], dict[str, dict[str, float]]]:
         """Per (group, suite): item id -> {metric: mean over the group's results}, aggregated by SQL.
         `groups` are (group, suite, result id) rows (a variant's seeds). A result without a number

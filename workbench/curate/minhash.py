@@ -22,10 +22,17 @@ from itertools import islice
 import numpy as np
 import polars as pl
 import xxhash
-from datasketch import LeanMinHash, MinHash
 
 from workbench.curate import banding
 from workbench.curate.text import normalize, normalize_exact
+
+
+def _datasketch():
+    """datasketch when first used: it loads scipy.integrate (about a second) that report and compare never need."""
+    import datasketch
+
+    return datasketch
+
 
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "empty" value for affine32
 _FMIX = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
@@ -44,7 +51,7 @@ def shingles(text: str, n: int = 5, zero_digits: bool = False) -> list[str]:
 
 def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's affine32 permutation parameters for this seed."""
-    perm = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    perm = _datasketch().MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
     return perm[0].astype(np.uint32), perm[1].astype(np.uint32)
 
 
@@ -297,7 +304,7 @@ def signatures(
 def datasketch_signature(text: str, num_perm: int = 128, n: int = 5, seed: int = 1,
                          zero_digits: bool = False) -> np.ndarray:
     """datasketch's own MinHash fed this text's shingle hashes, one by one (the reference)."""
-    m = MinHash(num_perm=num_perm, seed=seed, hashfunc=int, scheme="affine32")
+    m = _datasketch().MinHash(num_perm=num_perm, seed=seed, hashfunc=int, scheme="affine32")
     hashes, _ = text_shingle_hashes([text], n, zero_digits)
     for h in hashes:
         m.update(int(h))
@@ -309,13 +316,13 @@ def datasketch_loop_signature(text: str, num_perm: int = 128, n: int = 5, seed: 
     """How a datasketch user writes it: one `MinHash` per record over the shingle strings, with
     datasketch's defaults unless `minhash_kwargs` (e.g. `hashfunc`, `scheme`) say otherwise
     (the benchmark's baselines; same shingles, another hash function)."""
-    m = MinHash(num_perm=num_perm, seed=seed, **minhash_kwargs)
+    m = _datasketch().MinHash(num_perm=num_perm, seed=seed, **minhash_kwargs)
     m.update_batch([s.encode("utf-8") for s in shingles(text, n)])
     return m.hashvalues
 
 
-def lean(sig: np.ndarray, seed: int = 1) -> LeanMinHash:
-    return LeanMinHash(seed=seed, hashvalues=sig, scheme="affine32")
+def lean(sig: np.ndarray, seed: int = 1):  # a datasketch LeanMinHash
+    return _datasketch().LeanMinHash(seed=seed, hashvalues=sig, scheme="affine32")
 
 
 def jaccard(sig: np.ndarray, others: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 from workbench.data.records import make_record
 from workbench.data.store import save_version
 from workbench.ops.maintenance import find_garbage, gc, verify
@@ -39,24 +39,24 @@ def test_gc_lists_then_removes_only_unreferenced_files(ws):
     (stray_run / "adapter").mkdir(parents=True)
     (stray_run / "adapter" / "adapter_model.safetensors").write_bytes(b"0" * 1000)
 
-    proc = run_cli("gc")
+    proc = run_cli_here("gc")
     for p in ("0123456789abcdef.parquet", "tmp-", "feedfacefeedface", "dry run"):
         assert p in proc.stdout, proc.stdout
     assert orphan.exists() and temp.exists() and stray_run.exists()  # dry run by default
     assert {g.kind for g in find_garbage(ws)} == {"body", "temp", "run_dir"}
 
-    proc = run_cli("gc", "--apply")
+    proc = run_cli_here("gc", "--apply")
     assert "removed" in proc.stdout
     assert not orphan.exists() and not temp.exists() and not stray_run.exists()
     assert keep.exists() and find_garbage(ws) == []
     assert verify(ws).ok
-    assert "nothing to collect" in run_cli("gc").stdout
+    assert "nothing to collect" in run_cli_here("gc").stdout
 
 
 def test_verify_finds_a_changed_and_a_missing_body(ws):
     a = save_version(ws, records(), "a", "ingest")
     b = save_version(ws, records(offset=100), "b", "ingest")
-    proc = run_cli("verify")
+    proc = run_cli_here("verify")
     assert proc.returncode == 0 and "2 dataset versions" in proc.stdout
     body = ws.home / f"data/{a.id}.parquet"
     table = pq.read_table(body)
@@ -64,7 +64,7 @@ def test_verify_finds_a_changed_and_a_missing_body(ws):
     (ws.home / f"data/{b.id}.parquet").unlink()
     report = verify(ws)
     assert {(p.kind, p.ref) for p in report.problems} == {("body_mismatch", a.id), ("missing_body", b.id)}
-    proc = run_cli("verify", check=False)
+    proc = run_cli_here("verify", check=False)
     assert proc.returncode == 1 and "body_mismatch" in proc.stderr and "missing_body" in proc.stderr
 
 
@@ -104,7 +104,7 @@ def test_gc_skips_what_a_live_writer_intends_and_anything_newer(ws):
         assert "being written by dataset version 'x'" in skipped[body]
         assert "newer than the oldest live writer" in skipped[stray]
         assert body.exists() and stray.exists() and result.writers
-        proc = run_cli("gc")
+        proc = run_cli_here("gc")
         assert "skipped" in proc.stdout and "live writers" in proc.stdout, proc.stdout
     assert read_intents(ws.home) == []  # the writer's intent is gone with its block
     assert {g.path for g in gc(ws, apply=True).found} == {body, stray}  # no row references them: garbage now
@@ -142,12 +142,12 @@ def test_reingesting_the_same_file_restores_a_deleted_body(ws, tmp_path):
 
     src = tmp_path / "a.jsonl"
     src.write_text("".join(json.dumps({"messages": m}) + "\n" for m in (r.messages for r in records())))
-    run_cli("data", "ingest", str(src), "--name", "a")
+    run_cli_here("data", "ingest", str(src), "--name", "a")
     [body] = ws.data_dir.glob("*.parquet")
     body.unlink()
-    assert run_cli("verify", check=False).returncode == 1
-    run_cli("data", "ingest", str(src), "--name", "a")
-    assert body.is_file() and run_cli("verify").returncode == 0
+    assert run_cli_here("verify", check=False).returncode == 1
+    run_cli_here("data", "ingest", str(src), "--name", "a")
+    assert body.is_file() and run_cli_here("verify").returncode == 0
 
 
 def test_verify_accepts_exact_repeats_and_preference_pairs(ws):

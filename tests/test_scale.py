@@ -152,3 +152,23 @@ def test_the_report_state_changes_when_a_task_does(scale_ws):
     task = next(t for t in cat.ablation_tasks("scale") if t["kind"] == "eval" and t["seed"] == 4)
     cat.task_failed("scale", task["task_id"], "an error", 1.0)
     assert gather.report_state(scale_ws, "scale") != before
+
+
+def test_score_arrays_hold_what_the_dicts_hold_with_holes(tmp_path):
+    """Text, null, NaN, booleans, integers and missing metrics: `results_score_arrays` (read from Arrow's
+    buffers, NaN where there is no number) gives back `results_scores`' dicts."""
+    from workbench.evals.matrices import score_tables
+
+    cat = Workspace(tmp_path / "home").catalog()
+    scores = [{"acc": 1.0, "f1": 0.5}, {"acc": True, "note": "text"}, {"acc": None, "f1": 2},
+              {"acc": float("nan"), "f1": 0.25}, {}, {"f1": False}]
+    for r, rows in (("r1", scores), ("r2", scores[::-1][:4])):
+        cat.save_eval_result({"id": r, "model_key": "m", "target": "t", "run_id": None, "suite": "s", "layer": "smoke",
+                              "suite_hash": "h", "settings": {}, "n_items": len(rows), "metrics": {},
+                              "primary_metric": "acc"},
+                             [{"item_id": f"i{j if r != 'r2' else 9 - j}", "scores": sc} for j, sc in enumerate(rows)])
+    reader = Workspace(tmp_path / "home").catalog(reader=True)
+    want = reader.results_scores(["r1", "r2", "r3", "missing"])
+    got = score_tables(*reader.results_score_arrays(["r1", "r2", "r3", "missing"]))
+    assert got == want and want["r1"]["i1"] == {"acc": 1.0} and want["r3"] == got["r3"] == {}
+    assert [list(got[r]) for r in want] == [list(want[r]) for r in want]

@@ -156,8 +156,9 @@ class EvalsMixin:
     def results_score_arrays(self, result_ids: list[str]) -> tuple[list[str], dict[str, tuple[tuple[str, ...], Any]]]:
         """`results_scores` as columns: (metric names, result id -> (its item ids in Python's sorted order,
         a float64 metrics x items array, NaN where the item has no number for the metric: text, null,
-        NaN)). One query read through Arrow, each row's JSON parsed once, the rows ordered by numpy
-        (no Python object per row); results with the same items share one tuple."""
+        NaN)). One query read through Arrow, each row's JSON parsed once, each row's result and item as
+        a number (their place in the ids given and in the sorted item ids), the rows ordered by numpy:
+        no Python object per row. Results with the same items share one tuple."""
         import numpy as np
 
         ids = list(dict.fromkeys(result_ids))
@@ -166,37 +167,31 @@ class EvalsMixin:
         where = "WHERE e.result_id IN (SELECT unnest(?::VARCHAR[]))"
         with self.connect(write=False) as con:
             keys, _, params = self._score_columns(con, where, [ids])
+            names = sorted(r[0] for r in con.execute(f"SELECT DISTINCT e.item_id FROM eval_samples e {where}",
+                                                     [ids]).fetchall())
             one = "CASE json_type({0}) WHEN 'BOOLEAN' THEN {0}::BOOLEAN::DOUBLE WHEN 'DOUBLE' THEN {0}::DOUBLE " \
                   "WHEN 'BIGINT' THEN {0}::DOUBLE WHEN 'UBIGINT' THEN {0}::DOUBLE END"
-            cols = "".join(f", {one.format(f'l[{i + 1}]')}" for i in range(len(keys)))
-            table = con.sql(f"SELECT result_id, item_id{cols} FROM (SELECT e.result_id, e.item_id, "
-                            f"json_extract(e.scores, ?::VARCHAR[]) AS l FROM eval_samples e {where})",
-                            params=[params[::5] or [""], ids]).to_arrow_table()
-
-        def ranks(column) -> tuple[Any, list[str]]:  # each row's rank in Python's order of the column's values
-            enc = column.combine_chunks().dictionary_encode()
-            names = enc.dictionary.to_pylist()
-            order = sorted(range(len(names)), key=names.__getitem__)
-            rank = np.empty(len(names), dtype=np.int64)
-            rank[order] = np.arange(len(names))
-            return rank[_numbers(enc.indices, np.int32)], [names[j] for j in order]
-
-        rrank, rnames = ranks(table.column(0))
-        irank, inames = ranks(table.column(1))
-        order = np.lexsort((irank, rrank))
-        rrank, irank = rrank[order], irank[order]
+            cols = "".join(f", {one.format(f'x.l[{i + 1}]')}" for i in range(len(keys)))
+            codes = "(SELECT unnest(?::VARCHAR[]) AS k, generate_subscripts(?::VARCHAR[], 1) AS code)"
+            table = con.sql(f"SELECT r.code, i.code{cols} FROM (SELECT e.result_id, e.item_id, "
+                            f"{'json_extract(e.scores, ?::VARCHAR[])' if keys else 'NULL'} AS l FROM eval_samples e "
+                            f"{where}) x JOIN {codes} r ON x.result_id = r.k JOIN {codes} i ON x.item_id = i.k",
+                            params=[params[::5]] * bool(keys) + [ids, ids, ids, names, names]).to_arrow_table()
+        rcode, icode = (_numbers(table.column(j).combine_chunks(), np.int64) for j in (0, 1))
+        order = np.lexsort((icode, rcode))
+        rcode, icode = rcode[order], icode[order] - 1
         values = (np.vstack([_numbers(c.combine_chunks(), np.float64)[order] for c in table.columns[2:]]) if keys
                   else np.empty((0, len(order)), dtype=float))
         out: dict[str, tuple[tuple[str, ...], Any]] = {rid: ((), values[:, :0]) for rid in ids}
         shared: dict[bytes, tuple[str, ...]] = {}
-        cuts = [0, *(np.flatnonzero(np.diff(rrank)) + 1).tolist(), len(order)]
+        cuts = [0, *(np.flatnonzero(np.diff(rcode)) + 1).tolist(), len(order)]
         for start, end in zip(cuts, cuts[1:]):
             if end > start:
-                part = irank[start:end]
+                part = icode[start:end]
                 its = shared.get(part.tobytes())
                 if its is None:
-                    its = shared[part.tobytes()] = tuple(inames[j] for j in part.tolist())
-                out[rnames[int(rrank[start])]] = (its, values[:, start:end])
+                    its = shared[part.tobytes()] = tuple(names[j] for j in part.tolist())
+                out[ids[int(rcode[start]) - 1]] = (its, values[:, start:end])
         return keys, out
 
     def item_means(self, groups: list[tuple[str, str, str]]) -> dict[tuple[str, str], dict[str, dict[str, float]]]:

@@ -8,7 +8,7 @@ import os
 
 import pyarrow.parquet as pq
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 from workbench.curate.recipe import curate
 from workbench.data.ingest import ingest
 from workbench.data.records import make_record
@@ -83,7 +83,7 @@ def test_repair_rebuilds_bodies_from_source_lineage_and_backup_and_moves_the_res
     assert found == {("body_mismatch", raw.id), ("missing_body", redacted.id), ("unreadable_body", short.id),
                      ("missing_body", backed.id), ("unreadable_body", lone.id)}
 
-    proc = run_cli("verify", "--repair", "--from", str(tmp_path / "backup"), "--json", check=False)
+    proc = run_cli_here("verify", "--repair", "--from", str(tmp_path / "backup"), "--json", check=False)
     assert proc.returncode == 1, proc.stderr  # one body could not be rebuilt
     out = json.loads(proc.stdout)
     rebuilt = {d["ref"]: d["detail"] for d in out["done"] if d["kind"] == "body_rebuilt"}
@@ -103,7 +103,7 @@ def test_repair_rebuilds_bodies_from_source_lineage_and_backup_and_moves_the_res
     again = repair(ws, [tmp_path / "backup"])  # a second repair is a no-op
     assert again.done == [] and [n.ref for n in again.needs] == [lone.id]
     assert files(ws) == files_after and catalog_rows(ws) == before
-    proc = run_cli("verify", check=False)
+    proc = run_cli_here("verify", check=False)
     assert proc.returncode == 1 and lone.id in proc.stderr and "--repair" in proc.stderr
 
 
@@ -120,7 +120,7 @@ def test_repair_marks_a_run_with_a_lost_adapter_and_its_printed_command_retrains
     shutil.rmtree(r.adapter_dir)
     [p] = verify(ws).problems
     assert p.kind == "missing_adapter" and "--repair" in p.detail
-    proc = run_cli("verify", "--repair")
+    proc = run_cli_here("verify", "--repair")
     assert "run_marked_lost" in proc.stdout and "workbench train --data" in proc.stdout, proc.stdout
     report = verify(ws)
     assert report.ok and [x.ref for x in report.lost] == [r.id]
@@ -128,7 +128,7 @@ def test_repair_marks_a_run_with_a_lost_adapter_and_its_printed_command_retrains
     assert row["status"] == "failed" and row["error"].startswith("lost: ")
     again = repair(ws)
     assert again.done == [] and [n.kind for n in again.needs] == ["lost_adapter"]
-    shown = run_cli("verify").stdout
+    shown = run_cli_here("verify").stdout
     assert r.id in shown and "workbench train" in shown
 
     # the printed command, as the user would run it: the same run id, trained again

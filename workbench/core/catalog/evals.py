@@ -172,11 +172,11 @@ class EvalsMixin:
             one = "CASE json_type({0}) WHEN 'BOOLEAN' THEN {0}::BOOLEAN::DOUBLE WHEN 'DOUBLE' THEN {0}::DOUBLE " \
                   "WHEN 'BIGINT' THEN {0}::DOUBLE WHEN 'UBIGINT' THEN {0}::DOUBLE END"
             cols = "".join(f", {one.format(f'x.l[{i + 1}]')}" for i in range(len(keys)))
-            codes = "(SELECT unnest(?::VARCHAR[]) AS k, generate_subscripts(?::VARCHAR[], 1) AS code)"
-            table = con.sql(f"SELECT r.code, i.code{cols} FROM (SELECT e.result_id, e.item_id, "
-                            f"{'json_extract(e.scores, ?::VARCHAR[])' if keys else 'NULL'} AS l FROM eval_samples e "
-                            f"{where}) x JOIN {codes} r ON x.result_id = r.k JOIN {codes} i ON x.item_id = i.k",
-                            params=[params[::5]] * bool(keys) + [ids, ids, ids, names, names]).to_arrow_table()
+            sel = "(SELECT unnest(?::VARCHAR[]) AS k, generate_subscripts(?::VARCHAR[], 1) AS code)"  # value -> place
+            table = con.sql(f"SELECT r.code, i.code{cols} FROM (SELECT e.result_id, e.item_id, json_extract(e.scores, "
+                            f"?::VARCHAR[]) AS l FROM eval_samples e {where}) x JOIN {sel} r ON x.result_id = r.k "
+                            f"JOIN {sel} i ON x.item_id = i.k",
+                            params=[params[::5] or ['$."-"'], ids, ids, ids, names, names]).to_arrow_table()
         rcode, icode = (_numbers(table.column(j).combine_chunks(), np.int64) for j in (0, 1))
         order = np.lexsort((icode, rcode))
         rcode, icode = rcode[order], icode[order] - 1

@@ -8,6 +8,7 @@ console entry's own code path); a few also through `python -m workbench` in a su
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -44,12 +45,21 @@ def body_files(ws) -> set[str]:
     return {str(p.relative_to(ws.home)) for p in ws.home.rglob("*") if p.is_file() and "catalog" not in p.name}
 
 
-@pytest.fixture
-def good_ws(ws, monkeypatch):
+@pytest.fixture(scope="module")
+def good_home(tmp_path_factory) -> Path:
+    """A workspace holding good.jsonl ingested as 'good', made once: each test gets a copy."""
+    from workbench.core.workspace import Workspace
     from workbench.data.ingest import ingest
 
+    home = tmp_path_factory.mktemp("good") / "home"
+    ingest(Workspace(home), CORPUS / "good.jsonl", name="good")
+    return home
+
+
+@pytest.fixture
+def good_ws(ws, good_home, monkeypatch):
     monkeypatch.chdir(CORPUS)  # error messages name the file as given
-    ingest(ws, CORPUS / "good.jsonl", name="good")
+    shutil.copytree(good_home, ws.home, dirs_exist_ok=True)  # the same files as ingesting it here
     return ws
 
 

@@ -74,16 +74,23 @@ def default_suites() -> list[str]:
 
 
 def filled_workspace(tmp_path_factory, model_dir: Path):
-    """A workspace holding one finished tiny ablation named 'tiny' (made once per session)."""
+    """A workspace holding one finished tiny ablation named 'tiny' (made once per test run)."""
     from workbench.ablate import run_ablation
     from workbench.core.workspace import Workspace
 
     if "home" not in _FILLED:
-        folder = tmp_path_factory.mktemp("filled")
-        ws = Workspace(folder / "home")
-        result = run_ablation(ws, tiny_spec(folder, model_dir))
-        assert not result.failures, [(o.task.label, o.error) for o in result.failures]
-        _FILLED["home"] = ws.home
+        from tests.conftest import once_per_run
+
+        def build(folder: Path) -> None:
+            result = run_ablation(Workspace(folder / "home"), tiny_spec(folder, model_dir))
+            assert not result.failures, [(o.task.label, o.error) for o in result.failures]
+
+        # made once per run (the first worker to ask; the others wait), then copied: each worker's
+        # tests write to their own copy (reports, views); its adapters stay where the run made them
+        shared = once_per_run(tmp_path_factory, "filled", build)
+        mine = tmp_path_factory.mktemp("filled") / "home"
+        shutil.copytree(shared / "home", mine)
+        _FILLED["home"] = mine
     return Workspace(_FILLED["home"])
 
 

@@ -97,12 +97,41 @@ def ws(tmp_path, monkeypatch):
     return Workspace(home)
 
 
+def run_folder(tmp_path_factory) -> Path:
+    """This pytest run's temporary folder, shared by its xdist workers (each has a folder inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def once_per_run(tmp_path_factory, name: str, build) -> Path:
+    """`build(folder)` run once per pytest run, whichever worker asks first; the others wait for it
+    (a file lock) and get the same folder. A build that failed is redone by the next one to ask."""
+    import fcntl
+    import shutil
+
+    root = run_folder(tmp_path_factory)
+    target, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            build(target)
+            done.touch()
+    return target
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer Llama with the bundled SmolLM2 tokenizer (ChatML template).
 
-    Made once per test session in a few seconds; real weights, real forward passes.
+    Made once per test run in a few seconds (one folder for every worker, so every worker's runs
+    name the same base path); real weights, real forward passes.
     """
+    return once_per_run(tmp_path_factory, "tiny-model", _make_tiny_model)
+
+
+def _make_tiny_model(out: Path) -> None:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
@@ -124,10 +153,8 @@ def tiny_model_dir(tmp_path_factory) -> Path:
         tie_word_embeddings=True,
     )
     model = LlamaForCausalLM(config)
-    out = tmp_path_factory.mktemp("tiny-model")
     model.save_pretrained(out)
     tok.save_pretrained(out)
-    return out
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, check: bool = True):

@@ -265,7 +265,7 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
 
         def var() -> SeedVariance:  # the unpaired path's pooled seed variance, computed when first needed
             if not pooled:
-                pooled.append(pooled_parts([p for p in (_part(scored[v], tables[v]) for v in trained if v in scored)
+                pooled.append(pooled_parts([p for p in (_part(scored[v], tables[v]) for v in sorted(trained) if v in scored)
                                             if p is not None]))
             return pooled[0]
 

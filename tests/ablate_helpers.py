@@ -54,7 +54,7 @@ def tiny_spec(folder: Path, model_dir: Path, name: str = "tiny", suites: list[st
         "base": str(model_dir),
         "seeds": [0],
         "train": {"max_steps": max_steps, "batch_size": 4, "max_length": 128, "sanity_prompts": 0, **train},
-        "eval": {"suites": suites or default_suites(), "layer": "smoke", "limit": 3},
+        "eval": {"suites": suites or default_suites(), "layer": "smoke", "limit": 3, "max_gen_toks": 16},
         "variants": [
             {"name": "all", "sources": [str(paths["all"])], "recipe": {"steps": [{"step": "exact_dedup"}]}},
             {"name": "math", "sources": [str(paths["math"])]},

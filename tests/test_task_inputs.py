@@ -269,3 +269,20 @@ def test_the_spec_is_resolved_once(monkeypatch):
     assert sorted(Path(p).name for p in reads) == ["default.yaml", "preferences.yaml"]  # one read each
     assert configs["sft-dpo"] == variant_train_config(spec, spec.variant("sft-dpo"), resolved_train_config(spec))
     assert configs["sft-dpo"].method == "dpo" and configs["sft"].method == "sft"
+
+
+def test_an_eval_cap_on_new_tokens_is_in_the_id_only_when_set(tmp_path):
+    """`eval.max_gen_toks` in a spec reaches the eval task; unset, the eval's id is what it always was."""
+    plain = EvalInputs("base", ("gsm_style",), "smoke", 3)
+    capped = EvalInputs("base", ("gsm_style",), "smoke", 3, max_gen_toks=16)
+    assert "max_gen_toks" not in plain.to_dict() and plain.to_dict() == {
+        "target": "base", "suites": ["gsm_style"], "layer": "smoke", "limit": 3}
+    assert parse_inputs("eval", capped.to_dict()) == capped and capped.identity() != plain.identity()
+    (tmp_path / "x.jsonl").write_text('{"instruction": "Say hi.", "output": "Hi."}\n')
+    spec = parse_spec({"name": "cap", "base": "smollm2-135m-instruct", "seeds": [0],
+                       "eval": {"suites": ["gsm_style"], "limit": 3, "max_gen_toks": 16},
+                       "variants": [{"name": "v", "sources": ["x.jsonl"]}]}, root=tmp_path)
+    assert eval_task(spec, "v", 0, "r1").inputs.max_gen_toks == 16
+    with pytest.raises(Exception, match="max_gen_toks"):
+        parse_spec({"name": "cap", "base": "smollm2-135m-instruct", "eval": {"suites": ["gsm_style"], "max_gen_toks": 0},
+                    "variants": [{"name": "v", "sources": ["x.jsonl"]}]}, root=tmp_path)

@@ -133,7 +133,8 @@ def train_prior_from_inputs(inputs: dict, cat=None, sources: list[str] | None = 
     return train_prior(inputs["config"], rows, mean_tokens)
 
 
-def eval_parts(suites: list[str], layer: str, limit: int | None, batch_size: int = 16) -> tuple[int, int]:
+def eval_parts(suites: list[str], layer: str, limit: int | None, batch_size: int = 16,
+               max_gen_toks: int | None = None) -> tuple[int, int]:
     """(decoding steps, likelihood items) of an eval: per suite, generation batches x max_gen_toks
     (a batch runs to its longest answer), plus one likelihood pass per item (the suite's own
     loglikelihood task, or its reference's bits per byte)."""
@@ -144,7 +145,7 @@ def eval_parts(suites: list[str], layer: str, limit: int | None, batch_size: int
         n = len(suite.rows(layer)) if not suite.builtin else 30
         n = min(n, limit) if limit else n
         if suite.output_type(layer) == "generate_until":
-            gen = (suite.configs[layer].get("generation_kwargs") or {}).get("max_gen_toks", 256)
+            gen = max_gen_toks or (suite.configs[layer].get("generation_kwargs") or {}).get("max_gen_toks", 256)
             steps += math.ceil(n / batch_size) * int(gen)
         else:
             items += n
@@ -153,8 +154,9 @@ def eval_parts(suites: list[str], layer: str, limit: int | None, batch_size: int
     return steps, items
 
 
-def eval_prior(suites: list[str], layer: str, limit: int | None, batch_size: int = 16) -> float:
-    steps, items = eval_parts(suites, layer, limit, batch_size)
+def eval_prior(suites: list[str], layer: str, limit: int | None, batch_size: int = 16,
+               max_gen_toks: int | None = None) -> float:
+    steps, items = eval_parts(suites, layer, limit, batch_size, max_gen_toks)
     return EVAL_OVERHEAD_S + steps * BATCH_STEP_S + items * LIKELIHOOD_S_PER_ITEM
 
 
@@ -165,7 +167,7 @@ def prior_seconds(kind: str, inputs: dict, cat=None, sources: list[str] | None =
     if kind == "train":
         return train_prior_from_inputs(inputs, cat, sources)
     if kind == "eval":
-        return eval_prior(inputs["suites"], inputs["layer"], inputs.get("limit"))
+        return eval_prior(inputs["suites"], inputs["layer"], inputs.get("limit"), max_gen_toks=inputs.get("max_gen_toks"))
     raise ValueError(f"unknown task kind {kind!r}")
 
 
@@ -290,7 +292,8 @@ def plan(ws, spec, configs: dict | None = None) -> list[Planned]:
         out.append(Planned(key, label, state, Work(kind, label, prior), task.id if task else None))
         return row["output"] if row else None
 
-    eval_inputs = {"suites": list(spec.eval.suites), "layer": spec.eval.layer, "limit": spec.eval.limit}
+    eval_inputs = {"suites": list(spec.eval.suites), "layer": spec.eval.layer, "limit": spec.eval.limit,
+                   "max_gen_toks": spec.eval.max_gen_toks}
     versions: dict[str, str | None] = {}
     for v in spec.variants:
         try:

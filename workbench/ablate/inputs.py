@@ -135,9 +135,11 @@ class EvalInputs:
     suites: tuple[str, ...]
     layer: str
     limit: int | None = None
+    max_gen_toks: int | None = None  # a cap on every generation suite; absent from the id when unset
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "suites": list(self.suites), "layer": self.layer, "limit": self.limit}
+        cap = {"max_gen_toks": self.max_gen_toks} if self.max_gen_toks else {}
+        return {"target": self.target, "suites": list(self.suites), "layer": self.layer, "limit": self.limit, **cap}
 
     def identity(self) -> dict[str, Any]:
         return self.to_dict()
@@ -147,8 +149,8 @@ class EvalInputs:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], hashed: dict[str, Any] | None = None) -> EvalInputs:
-        _check(cls, d, {"target", "suites", "layer", "limit"}, {"target", "suites", "layer"})
-        return cls(d["target"], tuple(d["suites"]), d["layer"], d.get("limit"))
+        _check(cls, d, {"target", "suites", "layer", "limit", "max_gen_toks"}, {"target", "suites", "layer"})
+        return cls(d["target"], tuple(d["suites"]), d["layer"], d.get("limit"), d.get("max_gen_toks"))
 
 
 TaskInputs = BuildInputs | TrainInputs | EvalInputs

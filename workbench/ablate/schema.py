@@ -39,6 +39,8 @@ class EvalSpec(_Strict):
     suites: list[str] = Field(min_length=1)
     layer: Literal["smoke", "core"] = "smoke"
     limit: int | None = Field(default=None, ge=1, description="at most this many items per suite (for quick runs)")
+    max_gen_toks: int | None = Field(default=None, ge=1, description="new tokens per answer in every generation "
+                                     "suite, instead of each suite's own (for quick runs; in each eval's id when set)")
 
 
 class SynthSpec(_Strict):

@@ -83,7 +83,7 @@ def step_train(ws: Workspace, inp: TrainInputs) -> TrainOutput:
 
 
 def step_eval(ws: Workspace, inp: EvalInputs) -> EvalOutput:
-    results = evaluate(ws, inp.target, list(inp.suites), inp.layer, limit=inp.limit)
+    results = evaluate(ws, inp.target, list(inp.suites), inp.layer, limit=inp.limit, max_gen_toks=inp.max_gen_toks)
     return EvalOutput(inp.target, [SuiteOutput.from_result(r) for r in results])
 
 

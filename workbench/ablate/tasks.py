@@ -110,5 +110,6 @@ def train_task(spec: AblationSpec, variant: str, version: str, seed: int, config
 
 def eval_task(spec: AblationSpec, variant: str, seed: int | None, target: str) -> Task:
     label = f"eval {variant}" + (f" seed {seed}" if seed is not None else " (untrained)")
-    return Task("eval", variant, seed, label, EvalInputs(target, tuple(spec.eval.suites), spec.eval.layer, spec.eval.limit))
+    return Task("eval", variant, seed, label, EvalInputs(target, tuple(spec.eval.suites), spec.eval.layer, spec.eval.limit,
+                                                      spec.eval.max_gen_toks))
 

@@ -32,18 +32,25 @@ def credit_home(tmp_path_factory, tiny_model_dir):
     return credit_ablation(tmp_path_factory, tiny_model_dir)["ws"]
 
 
-def open_app(monkeypatch, home, page: str | None = None, ablation: str | None = None):
+def open_app(monkeypatch, home, page: str | None = None, ablation: str | None = None, link: bool = False):
+    """The view on `home`, turned to `page` through the sidebar, or with `link` opened on it by its
+    link (`?page=...`: only that page is drawn)."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = AppTest.from_file(APP, default_timeout=120)
+    if link:
+        at.query_params["page"] = page
+    at.run()
     assert not at.exception, at.exception
     if ablation:
         at.sidebar.selectbox(key="ablation").set_value(ablation).run()
         assert not at.exception, at.exception
-    if page:
+    if page and not link:
         at.sidebar.radio(key="page").set_value(page).run()
         assert not at.exception, at.exception
+    if page:
+        assert at.sidebar.radio(key="page").value == page
     return at
 
 

@@ -134,16 +134,9 @@ def test_a_panel_nothing_logged_says_why(data):
 
 
 def test_the_training_page_shows_the_method_curves(monkeypatch, ablation):
-    from streamlit.testing.v1 import AppTest
+    from tests.test_app import open_app, texts
 
-    from tests.test_app import APP, texts
-
-    monkeypatch.setenv("WORKBENCH_HOME", str(ablation[0].home))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["page"] = "Training"  # a link to the page (?page=Training): the Training page alone is drawn
-    at.run()
-    assert not at.exception, at.exception
-    assert at.sidebar.radio(key="page").value == "Training"
+    at = open_app(monkeypatch, ablation[0].home, "Training", link=True)  # ?page=Training: that page alone is drawn
     runs = at.dataframe[0].value
     assert set(zip(runs["variant"], runs["method"])) == {("sft", "sft"), ("sft-dpo", "dpo"), ("sft-grpo", "grpo")}
     body = texts(at)

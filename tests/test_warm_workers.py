@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -39,20 +37,6 @@ def _wait_for(predicate, what: str) -> None:
         time.sleep(0.1)
 
 
-def _short_generation(tmp_path, monkeypatch, suite: str = "gsm_style", max_gen_toks: int = 16) -> None:
-    """A copy of a bundled generation suite that stops after `max_gen_toks` tokens (its YAML's cap
-    is 192), first on WORKBENCH_SUITES: the same kind of per-item outputs (greedy generations of the
-    same prompts) at a tenth of the decoding; the task processes inherit the variable."""
-    repo = Path(__file__).resolve().parents[1]
-    root = tmp_path / "suites"
-    shutil.copytree(repo / "evalsuites" / suite, root / suite, ignore=shutil.ignore_patterns("__pycache__"))
-    yaml_file = root / suite / f"{suite}.yaml"
-    text, n = re.subn(r"max_gen_toks: \d+", f"max_gen_toks: {max_gen_toks}", yaml_file.read_text())
-    assert n == 1, yaml_file
-    yaml_file.write_text(text)
-    monkeypatch.setenv("WORKBENCH_SUITES", str(root))
-
-
 def _tasks(tmp_path, tiny_model_dir, suites=("gsm_style_bpb",), **train):
     """The tiny spec's "math" variant (no recipe); a likelihood-only suite unless `suites` (fast)."""
     spec = load_spec(tiny_spec(tmp_path / "spec", tiny_model_dir, suites=list(suites), **train))
@@ -73,8 +57,7 @@ def _train_and_eval(ex: LocalExecutor, ws: Workspace, spec, config, build, seed:
     return run.run_id, row["train_tokens"], row["final_loss"], [(r.result_id, r.metrics) for r in ev.results], samples
 
 
-def test_warm_and_cold_give_the_same_runs_and_per_item_outputs(tmp_path, tiny_model_dir, monkeypatch):
-    _short_generation(tmp_path, monkeypatch)
+def test_warm_and_cold_give_the_same_runs_and_per_item_outputs(tmp_path, tiny_model_dir):
     spec, config, build = _tasks(tmp_path, tiny_model_dir, suites=("gsm_style", "gsm_style_bpb"))
     cold = _train_and_eval(LocalExecutor(isolate=True, warm=False), Workspace(tmp_path / "cold"), spec, config, build, 0)
     warm_ex = LocalExecutor(isolate=True)

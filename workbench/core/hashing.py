@@ -171,11 +171,16 @@ def _memo_file() -> Path:
     return cache_dir() / MEMO_NAME
 
 
+def _stamp(path: Path) -> str:
+    """A file's version as the memos know it: where it is, its size and its modification time."""
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
 def file_digest(path: str | os.PathLike) -> str:
     """Full hex sha256 of a file, remembered by (path, size, mtime) so a 500 MB model is hashed once."""
     path = Path(path)
-    st = path.stat()
-    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    key = _stamp(path)
     if key in _SEEN:
         return _SEEN[key]
     memo = _memo_file()
@@ -207,8 +212,7 @@ def without_volatile(obj: Any) -> Any:
 def _model_file_digest(path: Path) -> str:
     if path.suffix != ".json":
         return file_digest(path)
-    st = path.stat()
-    key = f"json|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    key = "json|" + _stamp(path)
     if key not in _SEEN:  # a tokenizer.json is megabytes of JSON: parsed once per process, not per task
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -180,7 +180,12 @@ def _stamp(path: Path) -> str:
 def file_digest(path: str | os.PathLike) -> str:
     """Full hex sha256 of a file, remembered by (path, size, mtime) so a 500 MB model is hashed once."""
     path = Path(path)
-    key = _stamp(path)
+    return _remembered(_stamp(path), lambda: _sha256_file(path))
+
+
+def _remembered(key: str, compute) -> str:
+    """A file's digest from this process's memo, else the workspace's memo file, else `compute()`
+    (then written to both; write-then-rename, so a concurrent reader sees the old or the new file)."""
     if key in _SEEN:
         return _SEEN[key]
     memo = _memo_file()
@@ -189,7 +194,7 @@ def file_digest(path: str | os.PathLike) -> str:
     except (OSError, ValueError):
         known = {}
     if key not in known:
-        known[key] = _sha256_file(path)
+        known[key] = compute()
         memo.parent.mkdir(parents=True, exist_ok=True)
         tmp = memo.with_name(f"{MEMO_NAME}.tmp-{os.getpid()}")
         tmp.write_text(json.dumps(known))
@@ -209,17 +214,21 @@ def without_volatile(obj: Any) -> Any:
     return obj
 
 
+def _json_digest(path: Path) -> str | None:
+    """sha256 of a JSON file's canonical form without VOLATILE_KEYS; None when it is not JSON."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # not JSON after all: its bytes are its content
+    return hashlib.sha256(canonical_json(without_volatile(data)).encode("utf-8")).hexdigest()
+
+
 def _model_file_digest(path: Path) -> str:
     if path.suffix != ".json":
         return file_digest(path)
-    key = "json|" + _stamp(path)
-    if key not in _SEEN:  # a tokenizer.json is megabytes of JSON: parsed once per process, not per task
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return file_digest(path)  # not JSON after all: its bytes are its content
-        _SEEN[key] = hashlib.sha256(canonical_json(without_volatile(data)).encode("utf-8")).hexdigest()
-    return _SEEN[key]
+    # a tokenizer.json is megabytes of JSON (about a second to canonicalise): remembered like a file's bytes
+    digest = _remembered("json|" + _stamp(path), lambda: _json_digest(path) or "bytes")
+    return file_digest(path) if digest == "bytes" else digest
 
 
 def dir_hash(path: str | os.PathLike) -> str:

@@ -41,12 +41,12 @@ def _english_params():
 
 def write_punkt_tab(root: str | os.PathLike | None = None) -> Path:
     """Write punkt_tab/english under `root`/tokenizers; returns the language dir. Idempotent."""
-    from nltk.tabdata import TabEncoder
-
     root = Path(root) if root else default_root()
     lang_dir = root / "tokenizers" / "punkt_tab" / "english"
     if all((lang_dir / f).exists() for f in FILES):
         return lang_dir
+    from nltk.tabdata import TabEncoder
+
     en = _english_params()
     enc = TabEncoder()
     contents = {
@@ -66,16 +66,19 @@ def write_punkt_tab(root: str | os.PathLike | None = None) -> Path:
 
 
 def ensure(root: str | os.PathLike | None = None) -> Path:
-    """Make `nltk.data.find('tokenizers/punkt_tab')` succeed offline; returns the data root."""
-    import nltk
+    """Make `nltk.data.find('tokenizers/punkt_tab')` succeed offline; returns the data root.
 
+    NLTK reads NLTK_DATA when it is first imported, so setting it is enough until then; nltk
+    itself (seconds of imports, scipy.stats among them) is imported only by the suites that use it.
+    """
     root = Path(root) if root else default_root()
     write_punkt_tab(root)
-    if str(root) not in nltk.data.path:
-        nltk.data.path.insert(0, str(root))
     paths = [p for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p]
-    if str(root) not in paths:  # subprocesses (lm_eval workers) see it too
+    if str(root) not in paths:  # subprocesses (lm_eval workers) and a later `import nltk` see it
         os.environ["NLTK_DATA"] = os.pathsep.join([str(root), *paths])
+    nltk = sys.modules.get("nltk")
+    if nltk is not None and str(root) not in nltk.data.path:  # already imported: its path is fixed
+        nltk.data.path.insert(0, str(root))
     return root
 
 

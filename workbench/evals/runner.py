@@ -174,9 +174,12 @@ def _prepare_offline() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     # lm-eval records its caller's commit by running `git describe` in the working directory;
     # outside a repository git prints "fatal: not a git repository" on stderr. Not needed here.
+    # It also stores torch's environment report with every result (collect_env: ~11 subprocesses,
+    # pip among them, about 2 s a suite). Nothing here reads it.
     import lm_eval.evaluator
 
     lm_eval.evaluator.get_git_commit_hash = lambda: None
+    lm_eval.evaluator.add_env_info = lambda storage: None
 
 
 def lm_args(target: Target, batch_size: int, backend: str = "hf") -> dict:

@@ -20,14 +20,15 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from workbench.ablate.spec import SpecError
 from workbench.core.device import placement
-from workbench.core.hashing import model_identity
+from workbench.core.hashing import content_hash, library_versions, model_identity
 from workbench.core.progress import console
+from workbench.core.workspace import cache_dir
 from workbench.train.config import TrainConfig
-from workbench.train.plan import HEADROOM, estimate, lora_param_count, model_shape, peak_seq_len, runtime_mb
+from workbench.train.plan import HEADROOM, ModelShape, estimate, lora_param_count, model_shape, peak_seq_len, runtime_mb
 from workbench.train.render import resolve_targets
 
 BUDGET_ENV = "WORKBENCH_MEMORY_BUDGET"
@@ -94,23 +95,49 @@ def split(batch_size: int, grad_accum: int, peak: Callable[[int], float], budget
 
 _parts_cache: dict[tuple, tuple] = {}
 _said: set[tuple] = set()
+PARTS_MEMO = "train_plan_parts.json"
+PARTS_FORMAT = 1  # raise when what _measure_parts computes changes
 
 
 def _parts(ws, version: str | None, base: str, config: dict) -> tuple:
     """What the plan needs besides the batch (model shape, precision, peak sequence, LoRA size,
-    runtime), once per (data, base, config) in this process."""
+    runtime), once per (data, base, config) in this process, and remembered across processes in
+    the cache folder by content: the base model's hash, the data version (a content hash), the
+    config, the device and the libraries. Measuring them imports torch, transformers, peft and trl,
+    loads the tokenizer and tokenizes the data: seconds that a resumed ablation need not pay again."""
     key = (str(ws.home) if version else None, version, base, json.dumps(config, sort_keys=True, default=str))
-    if key not in _parts_cache:
-        cfg = TrainConfig.load(config)
-        path = model_identity(str(base))["path"]
-        p = placement("auto")
-        if version is None:  # before the build: the longest a sequence can be
-            seq = cfg.max_length + cfg.completion_tokens()
-        else:
-            seq = peak_seq_len(ws, version, path, cfg)
-        lora = lora_param_count(path, resolve_targets(path, cfg.target_modules), cfg.r)
-        _parts_cache[key] = (model_shape(path), p.mode, p.device, seq, lora, runtime_mb(p.device))
-    return _parts_cache[key]
+    if key in _parts_cache:
+        return _parts_cache[key]
+    p = placement("auto")
+    ident = model_identity(str(base))
+    memo_key = content_hash([PARTS_FORMAT, ident["hash"], version, key[3], p.mode, p.device, library_versions()],
+                            length=24)
+    memo = cache_dir() / PARTS_MEMO
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if memo_key in known:
+        shape, seq, lora, runtime = known[memo_key]
+        parts = (ModelShape(**shape), p.mode, p.device, seq, lora, runtime)
+    else:
+        parts = _measure_parts(ws, version, ident["path"], config, p)
+        known[memo_key] = [asdict(parts[0]), parts[3], parts[4], parts[5]]
+        tmp = memo.with_name(f"{PARTS_MEMO}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, memo)  # a concurrent writer may drop this entry: it is measured again, no harm
+    _parts_cache[key] = parts
+    return parts
+
+
+def _measure_parts(ws, version: str | None, path: str, config: dict, p) -> tuple:
+    cfg = TrainConfig.load(config)
+    if version is None:  # before the build: the longest a sequence can be
+        seq = cfg.max_length + cfg.completion_tokens()
+    else:
+        seq = peak_seq_len(ws, version, path, cfg)
+    lora = lora_param_count(path, resolve_targets(path, cfg.target_modules), cfg.r)
+    return (model_shape(path), p.mode, p.device, seq, lora, runtime_mb(p.device))
 
 
 def planned_peak(ws, base: str, version: str | None, config: dict, batch_size: int) -> float:

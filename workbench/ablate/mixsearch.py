@@ -161,14 +161,14 @@ class LogLinear:
 
     def effects(self, alpha: float = 0.05) -> list[tuple[float, float, float]]:
         """Each source's coefficient with its (1 - alpha) t interval (NaN without residual df)."""
-        from scipy import stats
+        from workbench.evals import dist
 
         out = []
         for j in range(1, len(self.coef)):
             if self.cov is None:
                 out.append((float(self.coef[j]), float("nan"), float("nan")))
                 continue
-            half = float(stats.t.ppf(1 - alpha / 2, self.df)) * float(np.sqrt(max(self.cov[j, j], 0.0)))
+            half = float(dist.t_ppf(1 - alpha / 2, self.df)) * float(np.sqrt(max(self.cov[j, j], 0.0)))
             out.append((float(self.coef[j]), float(self.coef[j]) - half, float(self.coef[j]) + half))
         return out
 

@@ -30,12 +30,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy import stats as sps
 
 from workbench.ablate import estimate
 from workbench.ablate.runner import prepare, run_ablation
 from workbench.ablate.spec import AblationSpec, SpecError
 from workbench.ablate.tasks import BASE, content_hash
+from workbench.evals import dist
 from workbench.evals.verdict import verdict_word
 from workbench.core.progress import fmt_s
 
@@ -50,7 +50,7 @@ def spent(t, alpha: float = 0.05, spending: str = "pocock") -> np.ndarray:
         return alpha * np.log1p((math.e - 1) * t)
     if spending == "obf":
         with np.errstate(divide="ignore"):
-            return np.where(t > 0, 2 - 2 * sps.norm.cdf(sps.norm.ppf(1 - alpha / 2) / np.sqrt(t)), 0.0)
+            return np.where(t > 0, 2 - 2 * dist.norm_cdf(dist.norm_ppf(1 - alpha / 2) / np.sqrt(t)), 0.0)
     if spending == "bonferroni":
         return alpha * t
     raise ValueError(f"unknown alpha spending {spending!r}: use one of {', '.join(SPENDING)}")

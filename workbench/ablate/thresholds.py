@@ -20,9 +20,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from scipy import stats as sps
-
 from workbench.ablate.tasks import AblationError
+from workbench.evals import dist
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def fit_dose(rates: Sequence[float], deltas: Sequence[float], ses: Sequence[floa
     else:
         se_resid = 0.0
     se, df = (se_resid, k - 1.0) if se_resid > se_model else (se_model, math.inf)
-    q = float(sps.norm.ppf(1 - alpha / 2)) if not math.isfinite(df) else float(sps.t.ppf(1 - alpha / 2, df))
+    q = float(dist.norm_ppf(1 - alpha / 2)) if not math.isfinite(df) else float(dist.t_ppf(1 - alpha / 2, df))
     return DoseFit(slope, slope - q * se, slope + q * se, se, df, k)
 
 

@@ -9,6 +9,7 @@ run on a GPU yet (see the README's "GPU" section).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -34,6 +35,8 @@ class Accelerator:
 
 
 def detect() -> Accelerator:
+    if _cpu_only_torch():  # known without importing torch (seconds)
+        return Accelerator(False)
     import torch
 
     if not torch.cuda.is_available():
@@ -41,6 +44,17 @@ def detect() -> Accelerator:
     props = torch.cuda.get_device_properties(0)
     return Accelerator(True, torch.cuda.get_device_name(0), bool(torch.cuda.is_bf16_supported()),
                        props.total_memory / 2**20, torch.cuda.device_count())
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_only_torch() -> bool:
+    """True for a CPU-only torch wheel (its version ends in +cpu): it has no CUDA to find."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch").endswith("+cpu")
+    except PackageNotFoundError:
+        return False
 
 
 class ModelError(WorkbenchError, RuntimeError):

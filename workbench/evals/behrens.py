@@ -26,8 +26,9 @@ import math
 
 import numpy as np
 from scipy import optimize, special
-from scipy import stats as sps
 from scipy.optimize import elementwise
+
+from workbench.evals import dist
 
 _Z = np.linspace(-8.5, 8.5, 129)
 _W = np.exp(-_Z**2 / 2) / np.exp(-_Z**2 / 2).sum()
@@ -106,11 +107,11 @@ def min_detectable(se: float, df: float, alpha: float = 0.05, power: float = 0.8
     (solved on the noncentral t, so few degrees of freedom cost what they should)."""
     if not (se > 0 and df > 0 and math.isfinite(se)):
         return float("nan")
-    tc = float(sps.t.ppf(1 - alpha / 2, df))
+    tc = float(dist.t_ppf(1 - alpha / 2, df))
 
     def gap(ncp: float) -> float:
-        lower = float(sps.nct.cdf(-tc, df, ncp))  # negligible; scipy gives NaN far in the tail
-        return float(sps.nct.sf(tc, df, ncp)) + (lower if math.isfinite(lower) else 0.0) - power
+        lower = float(dist.nct_cdf(-tc, df, ncp))  # negligible; scipy gives NaN far in the tail
+        return float(dist.nct_sf(tc, df, ncp)) + (lower if math.isfinite(lower) else 0.0) - power
 
     hi = tc + 10.0
     while gap(hi) < 0 and hi < 1e4:
@@ -120,8 +121,8 @@ def min_detectable(se: float, df: float, alpha: float = 0.05, power: float = 0.8
 
 def _power_gap(ncp, tc, df, power):
     with np.errstate(invalid="ignore"):
-        lower = sps.nct.cdf(-tc, df, ncp)
-    return sps.nct.sf(tc, df, ncp) + np.where(np.isfinite(lower), lower, 0.0) - power
+        lower = dist.nct_cdf(-tc, df, ncp)
+    return dist.nct_sf(tc, df, ncp) + np.where(np.isfinite(lower), lower, 0.0) - power
 
 
 def detectable(se, df, alpha: float = 0.05, power: float = 0.8) -> np.ndarray:
@@ -135,7 +136,7 @@ def detectable(se, df, alpha: float = 0.05, power: float = 0.8) -> np.ndarray:
     if not ok.any():
         return out
     d = df[ok]
-    tc = sps.t.ppf(1 - alpha / 2, d)
+    tc = dist.t_ppf(1 - alpha / 2, d)
     hi = tc + 10.0
     for _ in range(16):  # min_detectable's `while gap(hi) < 0 and hi < 1e4: hi *= 2`
         grow = (_power_gap(hi, tc, d, power) < 0) & (hi < 1e4)

@@ -46,9 +46,8 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats as sps
 
-from workbench.evals import behrens
+from workbench.evals import behrens, dist
 from workbench.evals.behrens import min_detectable  # noqa: F401  (its home was here: callers import it from here)
 
 Scores = Mapping[Hashable, Mapping[str, float]]  # {seed: {item_id: score}}
@@ -211,7 +210,7 @@ def diff_arrays(a: np.ndarray, b: np.ndarray, between, between_df, within, withi
         v, df = q1, np.full_like(delta, df1)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.sqrt(v)
-        p = np.where(v > 0, 2 * sps.t.sf(np.abs(delta) / se, df), np.nan)
+        p = np.where(v > 0, 2 * dist.t_sf(np.abs(delta) / se, df), np.nan)
     return delta, se, df, p, q1, v - q1
 
 
@@ -302,7 +301,7 @@ def unpaired_result(stats, mdd: float, all_equal: bool, n: int, ka: int, kb: int
     constant, noise_in = var_item == 0, weight == 0 or seed_var.known
     lo, hi, reason = float("nan"), float("nan"), ""
     if se > 0:
-        half = float(sps.t.ppf(1 - alpha / 2, df)) * se
+        half = float(dist.t_ppf(1 - alpha / 2, df)) * se
         lo, hi = delta - half, delta + half
         if all_equal:
             reason = f"no item differs ({n} items); the interval is training noise alone"

@@ -86,12 +86,12 @@ def batch_pool(arrays: list[np.ndarray]) -> tuple:
 def batch_diff(a: np.ndarray, b: np.ndarray, pool: list[np.ndarray], a_trained: bool = True, b_trained: bool = True,
                alpha: float = 0.05, seed_weight: float | None = None) -> dict[str, np.ndarray]:
     """delta, se, df, p, lo, hi per replicate for B - A, with the seed variance pooled over `pool`."""
-    from scipy import stats as sps
+    from workbench.evals import dist
 
     ka, kb = a.shape[-2], b.shape[-2]
     weight = seed_weight if seed_weight is not None else (1 / ka if a_trained else 0.0) + (1 / kb if b_trained else 0.0)
     delta, se, df, p, var_item, var_seed = diff_arrays(a, b, *batch_pool(pool), weight)
-    half = sps.t.ppf(1 - alpha / 2, df) * se
+    half = dist.t_ppf(1 - alpha / 2, df) * se
     return {"delta": delta, "se": se, "df": df, "p": p, "lo": delta - half, "hi": delta + half,
             "var_item": var_item, "var_seed": var_seed}
 
@@ -108,7 +108,7 @@ def batch_interaction(a: np.ndarray, b: np.ndarray, table: list[np.ndarray], alp
     from the variant x seed interaction mean square of `table` ((reps, k, n) arrays on the same
     seeds; (V - 1)(k - 1) df), combined with the items by `decide.diff_arrays` (the largest of three
     variance estimates, the winner's df). `table` = [a, b] is the pair's own seeds (k - 1 df)."""
-    from scipy import stats as sps
+    from workbench.evals import dist
 
     cells = np.stack([x.mean(axis=-1) for x in table], axis=-2)  # (reps, V, k)
     v, k = cells.shape[-2], cells.shape[-1]
@@ -116,6 +116,6 @@ def batch_interaction(a: np.ndarray, b: np.ndarray, table: list[np.ndarray], alp
     _, within = seed_components(np.asarray(b, dtype=float) - np.asarray(a, dtype=float))
     delta, se, df, p, var_item, var_seed = diff_arrays(a, b, 2 * interaction_ms(cells), (v - 1) * (k - 1), within,
                                                        (k - 1) * (n - 1), n, 1 / k)
-    half = sps.t.ppf(1 - alpha / 2, df) * se
+    half = dist.t_ppf(1 - alpha / 2, df) * se
     return {"delta": delta, "se": se, "df": df, "p": p, "lo": delta - half, "hi": delta + half,
             "var_item": var_item, "var_seed": var_seed}

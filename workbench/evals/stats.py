@@ -18,8 +18,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
+from workbench.evals import dist
 from workbench.evals.engine import compare_targets
 
 N_BOOT = 10_000
@@ -55,7 +55,7 @@ def mean_ci(values, confidence: float = 0.95) -> MeanCI:
     if n == 0:
         return MeanCI(float("nan"), float("nan"), float("nan"), 0)
     m = float(a.mean())
-    z = float(sps.norm.ppf(0.5 + confidence / 2))
+    z = float(dist.norm_ppf(0.5 + confidence / 2))
     if is_binary(a):
         denom = 1 + z * z / n
         centre = (m + z * z / (2 * n)) / denom
@@ -64,7 +64,7 @@ def mean_ci(values, confidence: float = 0.95) -> MeanCI:
     if n == 1:
         return MeanCI(m, m, m, 1)
     se = float(a.std(ddof=1)) / math.sqrt(n)
-    t = float(sps.t.ppf(0.5 + confidence / 2, n - 1))
+    t = float(dist.t_ppf(0.5 + confidence / 2, n - 1))
     return MeanCI(m, m - t * se, m + t * se, n)
 
 
@@ -114,7 +114,7 @@ def mcnemar_exact(a, b) -> McNemar:
     b01 = int(np.sum((a == 0) & (b == 1)))
     b10 = int(np.sum((a == 1) & (b == 0)))
     m = b01 + b10
-    p = 1.0 if m == 0 else float(min(1.0, 2 * sps.binom.cdf(min(b01, b10), m, 0.5)))
+    p = 1.0 if m == 0 else float(min(1.0, 2 * dist.binom_cdf(min(b01, b10), m, 0.5)))
     return McNemar(b01, b10, p)
 
 
@@ -139,7 +139,7 @@ def min_detectable_difference(a, b=None, alpha: float = 0.05, power: float = 0.8
         sd = math.sqrt(2 * float(a.var(ddof=1)))
     if sd == 0:
         sd = math.sqrt(2 * 0.25)
-    z = float(sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power))
+    z = float(dist.norm_ppf(1 - alpha / 2) + dist.norm_ppf(power))
     return z * sd / math.sqrt(n)
 
 

@@ -94,7 +94,7 @@ def welch(delta, item, item_df, seed, seed_df, alpha: float = ALPHA) -> tuple:
     """(lo, hi, p, df, se) of a contrast from its item and seed variance parts (scalars or arrays): a t with
     Welch-Satterthwaite df. The engine's Behrens-Fisher interval over-covers a Shapley contrast (98-99% for a
     95% interval where the two parts are alike, benchmarks/credit_worlds.py); this one covers 94-95% there."""
-    from scipy import stats
+    from workbench.evals import dist
 
     item, seed = np.asarray(item, dtype=float), np.asarray(seed, dtype=float)
     var = item + seed
@@ -102,8 +102,8 @@ def welch(delta, item, item_df, seed, seed_df, alpha: float = ALPHA) -> tuple:
         den = np.where(item > 0, item**2 / item_df, 0.0) + np.where(seed > 0, seed**2 / seed_df, 0.0)
         df = np.where(den > 0, var**2 / np.where(den > 0, den, 1.0), np.nan)
         se = np.sqrt(var)
-        half = stats.t.ppf(1 - alpha / 2, df) * se
-        p = 2 * stats.t.sf(np.abs(delta) / se, df)
+        half = dist.t_ppf(1 - alpha / 2, df) * se
+        p = 2 * dist.t_sf(np.abs(delta) / se, df)
     return delta - half, delta + half, p, df, se
 
 

@@ -226,9 +226,11 @@ def _json_digest(path: Path) -> str | None:
 def _model_file_digest(path: Path) -> str:
     if path.suffix != ".json":
         return file_digest(path)
-    # a tokenizer.json is megabytes of JSON (about a second to canonicalise): remembered like a file's bytes
-    digest = _remembered("json|" + _stamp(path), lambda: _json_digest(path) or "bytes")
-    return file_digest(path) if digest == "bytes" else digest
+    # a tokenizer.json is megabytes of JSON (about half a second to canonicalise), and every adapter
+    # saves the same one: its canonical digest is remembered by the sha256 of its bytes
+    raw = file_digest(path)
+    digest = _remembered("json-of|" + raw, lambda: _json_digest(path) or "bytes")
+    return raw if digest == "bytes" else digest
 
 
 def dir_hash(path: str | os.PathLike) -> str:

@@ -17,21 +17,20 @@ def token_counts(records: list[Record], tokenizer_name: str | None = DEFAULT_TOK
     """Tokens per record (all message contents), or None when no tokenizer is available."""
     if tokenizer_name is None:
         return None
-    from workbench.core.models import load_tokenizer
+    from workbench.core.models import load_token_counter
 
-    tok = load_tokenizer(tokenizer_name)
+    tok = load_token_counter(tokenizer_name)
     texts, owners = [], []
     for i, r in enumerate(records):
         for m in r.messages:
             texts.append(m["content"])
             owners.append(i)
     counts = [0] * len(records)
-    backend = getattr(tok, "backend_tokenizer", None)  # Rust tokenizer: skips building BatchEncodings
     batch = 8192
     for start in range(0, len(texts), batch):
         chunk = texts[start : start + batch]
-        if backend is not None:
-            encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        if hasattr(tok, "encode_batch"):  # a Rust tokenizer: no BatchEncodings built
+            encode = getattr(tok, "encode_batch_fast", tok.encode_batch)
             lengths = [len(e.ids) for e in encode(chunk, add_special_tokens=False)]
         else:
             lengths = [len(ids) for ids in tok(chunk, add_special_tokens=False)["input_ids"]]

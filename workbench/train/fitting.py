@@ -92,6 +92,7 @@ def run(a: FitArgs, trainer, recorder: MetricRecorder, meta: dict) -> RunResult:
     resume = last_checkpoint(a.run_dir / "checkpoints")
     if resume:
         _say(a.progress, f"resuming from {resume.name}")
+        recorder.replay(resume)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.perf_counter() - start

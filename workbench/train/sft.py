@@ -295,6 +295,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     resume = last_checkpoint(run_dir / "checkpoints")
     if resume:
         _say(progress, f"resuming from {resume.name}")
+        recorder.replay(resume)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.perf_counter() - start
@@ -374,6 +375,26 @@ class _Recorder(_callback_base()):
             self.cat.add_run_steps(self.run_id, self._pending)
             self._pending = []
         self._flushed_at = time.monotonic()
+
+    def replay(self, checkpoint: Path) -> None:
+        """Record the steps logged up to `checkpoint`, from its trainer_state.json, before resuming
+        from it. They are usually in the catalog already (merged, not doubled); where the attempt
+        that logged them never had its rows written (a Ray task's rows land only when it ends, so a
+        driver killed mid-training loses them) this is where they still are."""
+        if self.cat is None:
+            return
+        try:
+            history = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))["log_history"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        from types import SimpleNamespace
+
+        eval_s, no_save = self.eval_s, SimpleNamespace(should_save=False)
+        for entry in history if isinstance(history, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("step"), int):
+                self.on_log(None, SimpleNamespace(global_step=entry["step"]), no_save, logs=entry)
+        self.eval_s = eval_s  # the earlier attempt's held-out eval time is not this one's
+        self.flush()
 
     def on_train_begin(self, args, state, control, **kw):
         self.tokens_at_start = int(state.num_input_tokens_seen or 0)

@@ -26,7 +26,7 @@ from workbench.ablate.spec import SpecError
 from workbench.core.device import placement
 from workbench.core.hashing import content_hash, library_versions, model_identity
 from workbench.core.progress import console
-from workbench.core.workspace import cache_dir
+from workbench.core.workspace import remembered
 from workbench.train.config import TrainConfig
 from workbench.train.plan import HEADROOM, ModelShape, estimate, lora_param_count, model_shape, peak_seq_len, runtime_mb
 from workbench.train.render import resolve_targets
@@ -112,32 +112,21 @@ def _parts(ws, version: str | None, base: str, config: dict) -> tuple:
     ident = model_identity(str(base))
     memo_key = content_hash([PARTS_FORMAT, ident["hash"], version, key[3], p.mode, p.device, library_versions()],
                             length=24)
-    memo = cache_dir() / PARTS_MEMO
-    try:
-        known = json.loads(memo.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if memo_key in known:
-        shape, seq, lora, runtime = known[memo_key]
-        parts = (ModelShape(**shape), p.mode, p.device, seq, lora, runtime)
-    else:
-        parts = _measure_parts(ws, version, ident["path"], config, p)
-        known[memo_key] = [asdict(parts[0]), parts[3], parts[4], parts[5]]
-        tmp = memo.with_name(f"{PARTS_MEMO}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(known))
-        os.replace(tmp, memo)  # a concurrent writer may drop this entry: it is measured again, no harm
-    _parts_cache[key] = parts
-    return parts
+    shape, seq, lora, runtime = remembered(PARTS_MEMO, memo_key,
+                                           lambda: _measure_parts(ws, version, ident["path"], config, p.device))
+    _parts_cache[key] = (ModelShape(**shape), p.mode, p.device, seq, lora, runtime)
+    return _parts_cache[key]
 
 
-def _measure_parts(ws, version: str | None, path: str, config: dict, p) -> tuple:
+def _measure_parts(ws, version: str | None, path: str, config: dict, device: str) -> list:
+    """[model shape, peak sequence, LoRA parameters, runtime MiB] as JSON values (the memo's entry)."""
     cfg = TrainConfig.load(config)
     if version is None:  # before the build: the longest a sequence can be
         seq = cfg.max_length + cfg.completion_tokens()
     else:
         seq = peak_seq_len(ws, version, path, cfg)
     lora = lora_param_count(path, resolve_targets(path, cfg.target_modules), cfg.r)
-    return (model_shape(path), p.mode, p.device, seq, lora, runtime_mb(p.device))
+    return [asdict(model_shape(path)), seq, lora, runtime_mb(device)]
 
 
 def planned_peak(ws, base: str, version: str | None, config: dict, batch_size: int) -> float:

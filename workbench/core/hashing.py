@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.models import DEFAULT_MODEL, resolve_model
-from workbench.core.workspace import cache_dir
+from workbench.core.workspace import remembered
 
 # Keys in a model's or adapter's JSON files that describe where and with what it was saved,
 # not what it is. Removed at any depth before hashing.
@@ -167,10 +167,6 @@ def file_hash(path: str | os.PathLike) -> str:
     return _sha256_file(Path(path))[:16]
 
 
-def _memo_file() -> Path:
-    return cache_dir() / MEMO_NAME
-
-
 def _stamp(path: Path) -> str:
     """A file's version as the memos know it: where it is, its size and its modification time."""
     st = path.stat()
@@ -184,23 +180,10 @@ def file_digest(path: str | os.PathLike) -> str:
 
 
 def _remembered(key: str, compute) -> str:
-    """A file's digest from this process's memo, else the workspace's memo file, else `compute()`
-    (then written to both; write-then-rename, so a concurrent reader sees the old or the new file)."""
-    if key in _SEEN:
-        return _SEEN[key]
-    memo = _memo_file()
-    try:
-        known = json.loads(memo.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key not in known:
-        known[key] = compute()
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo.with_name(f"{MEMO_NAME}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(known))
-        os.replace(tmp, memo)
-    _SEEN[key] = known[key]
-    return known[key]
+    """A file's digest from this process's memo, else the cache folder's (MEMO_NAME), else `compute()`."""
+    if key not in _SEEN:
+        _SEEN[key] = remembered(MEMO_NAME, key, compute)
+    return _SEEN[key]
 
 
 def without_volatile(obj: Any) -> Any:

@@ -7,15 +7,35 @@ such as the bundled model converted to safetensors.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def cache_dir() -> Path:
     path = Path(os.environ.get("WORKBENCH_CACHE", Path.home() / ".cache" / "workbench"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def remembered(memo: str, key: str, compute: Callable[[], Any]) -> Any:
+    """The value under `key` in the cache folder's JSON file `memo`, else `compute()` (a JSON value),
+    then written there. Write-then-rename, so a reader sees the old file or the new one; two writers
+    at once may drop each other's entry, which is then computed again: the key must name the content."""
+    path = cache_dir() / memo
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known[key] = compute()
+        tmp = path.with_name(f"{memo}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, path)
+    return known[key]
 
 
 @dataclass(frozen=True)

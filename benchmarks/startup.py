@@ -45,18 +45,20 @@ def spec(folder: Path, model: Path) -> Path:
     return tiny_spec(folder, model)
 
 
-def run(tree: Path, args: list[str], home: Path, cache: Path, cwd: Path) -> tuple[float, float, int]:
+def run(tree: Path, args: list[str], home: Path, cache: Path, cwd: Path) -> tuple[float, float]:
+    """(CPU seconds of the command and its children, wall seconds)."""
     env = {**os.environ, "PYTHONPATH": str(tree), "WORKBENCH_HOME": str(home), "WORKBENCH_CACHE": str(cache)}
+    err_path = cwd / "stderr.txt"  # a file, not a pipe: a chatty command cannot block on a full pipe
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "ablate", *args], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "workbench", "ablate", *args], cwd=cwd, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace")
-    if proc.returncode != 0:
-        raise SystemExit(f"{tree}: workbench ablate {' '.join(args)} exited {proc.returncode}:\n{err[-2000:]}")
-    return usage.ru_utime + usage.ru_stime, wall, proc.returncode
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{tree}: workbench ablate {' '.join(args)} exited {code}:\n{err_path.read_text()[-2000:]}")
+    return usage.ru_utime + usage.ru_stime, wall
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         for label, extra in steps:
             for name, tree in trees.items():
                 d = dirs[name]
-                cpu, wall, _ = run(tree, [str(spec_path), *extra], d / "home", d / "cache", d)
+                cpu, wall = run(tree, [str(spec_path), *extra], d / "home", d / "cache", d)
                 results.setdefault((label, name), []).append((cpu, wall))
                 print(f"round {r} {name:5s} {label:26s} cpu {cpu:6.1f} s  wall {wall:6.1f} s", flush=True)
     print(f"\nthis: {REPO}\nother: {trees['other']}")

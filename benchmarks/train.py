@@ -5,7 +5,7 @@ bundled SmolLM2-135M-Instruct with the same records, LoRA settings, batch, steps
 Prints tokens/s (non-pad tokens), peak memory and, for packing, the fraction of non-pad
 tokens in the collated batches.
 
-    python benchmarks/train.py [--steps 8] [--records 64]
+    python benchmarks/train.py [--steps 8] [--records 64] [--arms workbench,workbench+bf16]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def records(n):
     return rows[:n]
 
 
-def run_workbench(steps, n, packing):
+def run_workbench(steps, n, packing, precision="auto"):
     from workbench.data.records import make_record
     from workbench.data.store import save_version
     from workbench.train import train
@@ -39,7 +39,7 @@ def run_workbench(steps, n, packing):
     ws = Workspace(Path(tempfile.mkdtemp()))
     recs = [make_record(r["messages"]) for r in records(n)]
     v = save_version(ws, recs, "bench", "ingest").id
-    r = train(ws, v, None, {**SETTINGS, "max_steps": steps, "packing": packing}, progress=False)
+    r = train(ws, v, None, {**SETTINGS, "max_steps": steps, "packing": packing, "precision": precision}, progress=False)
     row = ws.catalog().get_run(r.id)
     return {"tokens_per_s": row["tokens_per_s"], "peak_mem_mb": row["peak_mem_mb"], "wall_s": row["wall_s"],
             "tokens": row["train_tokens"], "nonpad_fraction": row["meta"]["nonpad_fraction"]}
@@ -88,7 +88,8 @@ def child(kind, steps, n):
     os.environ.setdefault("WORKBENCH_PROGRESS", "0")
     out = {"bare": lambda: run_bare(steps, n), "bare-trl-defaults": lambda: run_bare(steps, n, trl_defaults=True),
            "workbench": lambda: run_workbench(steps, n, False),
-           "workbench+packing": lambda: run_workbench(steps, n, True)}[kind]()
+           "workbench+packing": lambda: run_workbench(steps, n, True),
+           "workbench+bf16": lambda: run_workbench(steps, n, False, "bf16")}[kind]()
     print("RESULT " + json.dumps(out))
 
 
@@ -97,6 +98,8 @@ def main():
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--records", type=int, default=64)
     ap.add_argument("--child")
+    ap.add_argument("--arms", default="bare,workbench,bare-trl-defaults,workbench+packing,workbench+bf16",
+                    help="comma-separated: bare, workbench, bare-trl-defaults, workbench+packing, workbench+bf16")
     a = ap.parse_args()
     if a.child:
         return child(a.child, a.steps, a.records)
@@ -104,7 +107,7 @@ def main():
 
     print(f"device: {'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU only (no GPU lent: no QLoRA nf4 figures)'}")
     results = {}
-    for kind in ("bare", "workbench", "bare-trl-defaults", "workbench+packing"):
+    for kind in a.arms.split(","):
         proc = subprocess.run([sys.executable, __file__, "--child", kind, "--steps", str(a.steps), "--records", str(a.records)],
                               capture_output=True, text=True, env={**os.environ, "WORKBENCH_PROGRESS": "0"})
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
@@ -115,9 +118,13 @@ def main():
     for k, r in results.items():
         print(f"{k:20s} {r['tokens_per_s']:10.1f} {r['peak_mem_mb']:9.0f} {r['wall_s']:8.1f} {r['tokens']:8d} "
               f"{r.get('nonpad_fraction', float('nan')):8.3f}")
-    b, w = results["bare"], results["workbench"]
-    print(f"workbench / bare tokens/s: {w['tokens_per_s'] / b['tokens_per_s']:.3f}  (overhead {100 * (1 - w['tokens_per_s'] / b['tokens_per_s']):.1f}%)")
-    print(f"packing on / off tokens/s: {results['workbench+packing']['tokens_per_s'] / w['tokens_per_s']:.3f}")
+    w = results.get("workbench")
+    for kind, label in (("bare", "workbench / bare"), ("workbench+packing", "packing on / off"),
+                        ("workbench+bf16", "bf16 autocast / fp32")):
+        if w and kind in results:
+            num, den = (w, results[kind]) if kind == "bare" else (results[kind], w)
+            print(f"{label} tokens/s: {num['tokens_per_s'] / den['tokens_per_s']:.3f}, "
+                  f"peak memory {num['peak_mem_mb'] / den['peak_mem_mb']:.2f}x")
 
 
 if __name__ == "__main__":

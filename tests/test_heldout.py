@@ -1,4 +1,4 @@
-"""Likelihood-only suites: a bundled variant (gsm_style_bpb) and held-out rows of a dataset version
+"""Likelihood-only suites: the bundled variants (gsm_style_bpb, think_follow_bpb) and held-out rows of a dataset version
 (`workbench eval heldout`), scored on a tiny real model; a run trained on held-out rows is refused."""
 
 from __future__ import annotations
@@ -29,18 +29,22 @@ def _records(n: int = 24, multiturn: int = 4):
     return single + multi
 
 
-def test_bundled_likelihood_variant_scores_references_without_generating(ws, tiny_model_dir):
-    (suite,) = select("gsm_style_bpb", "smoke")
+@pytest.mark.parametrize("suite_name, generating, field, n", [("gsm_style_bpb", "gsm_style", "answer", 336),
+                                                               ("think_follow_bpb", "think_follow", "reference", 60)])
+def test_bundled_likelihood_variant_scores_references_without_generating(ws, tiny_model_dir, suite_name, generating,
+                                                                          field, n):
+    (suite,) = select(suite_name, "smoke")
     assert suite.likelihood_only and suite.primary_metric == BPB
-    assert len(suite.rows("smoke")) == len(suite.rows("core")) == 336  # smoke_rows: all
-    (gen,) = select("gsm_style", "smoke")
+    assert len(suite.rows("smoke")) == len(suite.rows("core")) == n  # smoke_rows: all
+    (gen,) = select(generating, "smoke")
     assert not gen.likelihood_only
-    (r,) = evaluate(ws, str(tiny_model_dir), "gsm_style_bpb", layer="core", limit=4, **FAST)
+    (r,) = evaluate(ws, str(tiny_model_dir), suite_name, layer="core", limit=4, **FAST)
     assert set(r.metrics) == {BPB} and r.gen_tokens == 0 and r.n_items == 4
     items = ws.catalog().result_samples(r.result_id)
-    assert {it["response"] for it in items} == {str(row["answer"]) for row in suite.rows("core")[:4]}
-    # the same number the generation suite's reference pass gives for the same item and prompt
-    (g,) = evaluate(ws, str(tiny_model_dir), "gsm_style", layer="core", limit=4, max_gen_toks=4, **FAST)
+    assert {it["response"] for it in items} == {str(row[field]) for row in suite.rows("core")[:4]}
+    # the same number the generation suite's reference pass gives for the same item and prompt (think_follow:
+    # its /think or /no_think system prompt included)
+    (g,) = evaluate(ws, str(tiny_model_dir), generating, layer="core", limit=4, max_gen_toks=4, **FAST)
     same = {it["item_id"]: it["scores"][BPB] for it in ws.catalog().result_samples(g.result_id)}
     for it in items:
         assert it["scores"][BPB] == pytest.approx(same[it["item_id"]], rel=2e-3)  # other batch mates, float32

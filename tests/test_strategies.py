@@ -62,6 +62,31 @@ def test_per_step_expands_into_tagged_variants_once(tmp_path):
     assert len(describe_strategies(spec)) == len(spec.variants)
 
 
+def test_per_step_prefix_runs_first_in_every_variant_and_control_unmeasured(tmp_path):
+    prefix = {"steps": [{"step": "select", "params": {"keep_sources": ["a"]}}]}
+    path = _write(tmp_path, seeds=[0, 1, 2], strategies=[{"per_step": {"source": "DATA", "prefix": prefix,
+                                                                       "recipe": RECIPE}}])
+    spec = load_spec(path)
+    t = tags(spec)
+    assert sum(x.role == "control" for x in t.values()) == 21  # 7 removals x 3 seeds
+    for name in t:
+        steps = spec.variant(name).recipe["steps"]
+        assert steps[0]["step"] == "select" and steps[0]["params"]["keep_sources"] == ["a"], name
+        assert [s["step"] for s in steps[1:]].count("select") == 0  # never measured as a step
+    only = spec.variant("step.only-length")
+    assert [s["step"] for s in only.recipe["steps"]] == ["select", "length"]
+    ctrl = spec.variant("step.only-length.c2")
+    rr = ctrl.recipe["steps"][-1]
+    # the control removes as many rows from the selected data as `length` removes from it
+    assert [s["step"] for s in ctrl.recipe["steps"]] == ["select", "random_remove"]
+    assert [s["step"] for s in rr["params"]["like"]["steps"]] == ["length"]
+    # a bad prefix is refused at its key path
+    bad = _write(tmp_path, strategies=[{"per_step": {"source": "DATA", "prefix": {"steps": [{"step": "nope"}]},
+                                                     "recipe": RECIPE}}])
+    with pytest.raises(SpecError, match=r"strategies\[0\]\.per_step\.prefix"):
+        load_spec(bad)
+
+
 def test_max_variants_refuses_an_explosion(tmp_path):
     path = _write(tmp_path, max_variants=10, strategies=[{"per_step": {"source": "DATA", "recipe": RECIPE}}])
     with pytest.raises(SpecError, match=r"max_variants: the strategies generate 22 variants \(step: 22\).*over "

@@ -144,7 +144,10 @@ class _Generator:
             return mixture_variants(self, body, group, where)
         source = self.source(body, where)
         kind = entry.kind
-        prefix = [] if kind == "per_step" else self.recipe_steps(body.recipe, f"{where}.recipe")
+        if isinstance(body, PerStep):
+            prefix = self.recipe_steps(body.prefix, f"{where}.prefix") if body.prefix is not None else []
+        else:
+            prefix = self.recipe_steps(body.recipe, f"{where}.recipe")
         tag = StrategyTag(strategy=kind, group=group, role="source")
         src = self.add(f"{group}.source", source, prefix, tag)
         if isinstance(body, PerStep):
@@ -153,11 +156,12 @@ class _Generator:
             labels = [n if names.count(n) == 1 else f"{n}{j}" for j, n in enumerate(names)]
             for j, label in enumerate(labels):
                 t = StrategyTag(strategy=kind, group=group, role="alone", step=label)
-                self.removal(f"{group}.only-{label}", source, [], [steps[j]], t, body, src, where)
+                self.removal(f"{group}.only-{label}", source, prefix, [steps[j]], t, body, src, where)
             for j, label in enumerate(labels):
                 t = StrategyTag(strategy=kind, group=group, role="left_out", step=label)
-                self.removal(f"{group}.without-{label}", source, [], steps[:j] + steps[j + 1:], t, body, src, where)
-            self.removal(f"{group}.full", source, [], steps, StrategyTag(strategy=kind, group=group, role="full"),
+                self.removal(f"{group}.without-{label}", source, prefix, steps[:j] + steps[j + 1:], t, body, src,
+                             where)
+            self.removal(f"{group}.full", source, prefix, steps, StrategyTag(strategy=kind, group=group, role="full"),
                          body, src, where)
         elif isinstance(body, LeaveOneOut):
             for name in body.sources or []:

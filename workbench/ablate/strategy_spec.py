@@ -15,7 +15,7 @@ max_variants: 40
 ```
 
 Every strategy takes `source` (a file or a version ref), an optional prefix `recipe` applied
-first (per_step: the recipe it takes apart), `match: rows | tokens` for its size-matched random
+first (per_step: the recipe it takes apart; its unmeasured steps go in `prefix`), `match: rows | tokens` for its size-matched random
 controls, `controls: false` to leave them out, `control_seeds` (default: the ablation's seeds,
 at least two) and `name` (the prefix of its variants' names). workbench.ablate.strategies turns
 them into ordinary variants, each tagged with a `StrategyTag`.
@@ -77,6 +77,8 @@ class _Common(_Strict):
 
 class PerStep(_Common):
     recipe: str | dict  # the recipe whose steps are measured
+    # steps applied first in every variant and control, not measured (e.g. a `select` to a smaller source)
+    prefix: str | dict | None = None
 
 
 class LooMix(_Strict):

@@ -65,6 +65,10 @@ class TrainConfig(BaseModel):
     data_order: Literal["keyed"] = "keyed"
     # runtime
     gradient_checkpointing: bool = False
+    # compute precision: "auto" trains in bf16 on a CUDA card that has it and in fp32 elsewhere;
+    # "bf16" also autocasts to bf16 on CPU (the LoRA weights and optimizer stay fp32; benchmarks/
+    # train.py measures its speed, benchmarks/README.md "bf16 autocast" what it does to decisions)
+    precision: Literal["auto", "bf16"] = "auto"
     save_steps: int = Field(50, gt=0)
     # keep the adapters of the last K steps spaced over the run's second half (runs/ID/adapters/),
     # so an eval can average likelihood metrics over them (workbench.evals.checkpoints); sft only
@@ -182,9 +186,18 @@ class TrainConfig(BaseModel):
             del out["max_tokens"]
         if out["keep_adapters"] == 1:  # the default: left out so run ids stay as they were
             del out["keep_adapters"]
+        if out["precision"] == "auto":  # the default: left out so run ids stay as they were
+            del out["precision"]
         if out["report_to"] in ("none", ["none"], []):  # logging only: left out so run ids stay as they were
             del out["report_to"]
         return out
+
+    def bf16(self, mode: str, cuda: bool, cuda_bf16: bool) -> bool:
+        """TrainingArguments.bf16: on a CUDA card with bf16 unless the mode is lora-fp32; on CPU only
+        when `precision: bf16` asks for autocast."""
+        if cuda:
+            return cuda_bf16 and mode != "lora-fp32"
+        return self.precision == "bf16"
 
     def with_method(self, method: str | None) -> "TrainConfig":
         """The same settings under another method (validated: e.g. grpo's batch rule)."""

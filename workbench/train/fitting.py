@@ -64,7 +64,7 @@ def trainer_settings(a: FitArgs) -> dict:
         gradient_checkpointing=cfg.gradient_checkpointing, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps,
         warmup_steps=cfg.warmup_steps or cfg.warmup_ratio, save_strategy="steps", save_total_limit=2,
         eval_strategy="steps" if has_eval else "no", eval_steps=(cfg.eval_steps or cfg.save_steps) if has_eval else None,
-        seed=a.seed, data_seed=a.seed, bf16=cuda and torch.cuda.is_bf16_supported() and a.mode != "lora-fp32",
+        seed=a.seed, data_seed=a.seed, bf16=cfg.bf16(a.mode, cuda, cuda and torch.cuda.is_bf16_supported()),
         fp16=False, report_to=[], disable_tqdm=True, use_cpu=not cuda, save_only_model=False,
     )
 

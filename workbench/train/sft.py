@@ -238,7 +238,7 @@ def make_trainer(ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mo
                       bias="none", task_type="CAUSAL_LM")
 
     cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported() and mode != "lora-fp32"
+    bf16 = cfg.bf16(mode, cuda, cuda and torch.cuda.is_bf16_supported())
     plan = train_plan(cfg, data, seed)
     args = SFTConfig(
         output_dir=str(run_dir / "checkpoints"),

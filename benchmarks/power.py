@@ -1,0 +1,97 @@
+"""Power by design, read from a finished strategies ablation on real trainings (issue 28).
+
+Everything comes from the report's own decisions (workbench.report.gather.report_data: one engine),
+per suite headline metric:
+
+(a) each removal against its size-matched random controls: the difference, its interval and the
+    minimum detectable difference (target <= 0.03 bits per byte);
+(b) random controls of the same size against each other (different draws and seeds): the largest
+    difference of their means (target <= 0.02);
+(c) each planted defect against its source: the verdict (target: "hurts");
+(d) every random control against the source it was drawn from: how many the engine calls better or
+    worse (target <= 5%);
+(e) the CPU time of the ablation's tasks and, for each source, the share of rows its runs saw.
+
+    workbench ablate examples/strategies.yaml
+    python benchmarks/power.py strategies [--home WORKBENCH_HOME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ablation")
+    ap.add_argument("--home", help="WORKBENCH_HOME of the workspace (default: the usual one)")
+    a = ap.parse_args()
+    if a.home:
+        os.environ["WORKBENCH_HOME"] = a.home
+    from workbench.ablate.strategies import tags
+    from workbench.core.workspace import workspace
+    from workbench.report.gather import report_data
+
+    data = report_data(workspace(), a.ablation)
+    tagged = tags(data.spec)
+    controls = {n for n, t in tagged.items() if t.role == "control"}
+    means = {(s["variant"], s["suite"], s["metric"]): s["mean"] for s in data.scores}
+    heads = [(suite, m) for suite, ms in data.headlines.items() for m in ms]
+
+    print("(a) removal vs its size-matched random controls")
+    for r in data.strategies:
+        if r.vs_control is not None:
+            c = r.vs_control
+            print(f"  {r.variant:34s} {r.suite} {r.metric}: {c.delta:+.4f} [{c.lo:+.4f}, {c.hi:+.4f}] "
+                  f"df {c.df:.1f}, MDD {c.mdd:.4f}, {r.rows_removed} rows removed -> {r.verdict}")
+
+    print("(b) random controls of the same size, mean against mean")
+    by_of: dict[str, list[str]] = {}
+    for n in sorted(controls):
+        by_of.setdefault(tagged[n].control_of, []).append(n)
+    worst = 0.0
+    for suite, m in heads:
+        for of, names in by_of.items():
+            for x, y in itertools.combinations(names, 2):
+                if (x, suite, m) in means and (y, suite, m) in means:
+                    d = means[(y, suite, m)] - means[(x, suite, m)]
+                    worst = max(worst, abs(d))
+                    print(f"  {y} - {x} ({suite} {m}): {d:+.4f}")
+    print(f"  largest |difference|: {worst:.4f}")
+
+    print("(c) planted defects against their source")
+    for r in data.strategies:
+        if r.role == "defect" and r.vs_source is not None:
+            s = r.vs_source
+            print(f"  {r.variant} ({r.suite} {r.metric}): {s.delta:+.4f} [{s.lo:+.4f}, {s.hi:+.4f}], "
+                  f"p_adj {s.p_adjusted:.2g} -> {r.verdict}")
+
+    print("(d) random removals against their source (every pair the report decides)")
+    sources = {n: t.compare_to for n, t in tagged.items() if t.role == "control"}
+    called = total = 0
+    for c in data.comparisons:
+        for ctrl, other in ((c.b, c.a), (c.a, c.b)):
+            if c.headline and ctrl in sources and other == sources[ctrl]:
+                total += 1
+                called += c.verdict in ("better", "worse")
+                print(f"  {ctrl} vs {other} ({c.suite} {c.metric}): {c.delta:+.4f} [{c.lo:+.4f}, {c.hi:+.4f}] "
+                      f"-> {c.verdict}")
+    print(f"  called better or worse: {called} of {total}")
+
+    print("(e) cost")
+    cpu = sum(float(t.get("wall_s") or 0) for t in data.tasks)
+    print(f"  tasks: {len(data.tasks)}, their wall time summed: {cpu / 60:.1f} min")
+    for run in data.runs:
+        cov = (run.get("meta") or {}).get("coverage") if isinstance(run, dict) else None
+        if cov:
+            print(f"  {run['variant']} seed {run['seed']}: {cov}")
+
+
+if __name__ == "__main__":
+    main()

@@ -55,3 +55,16 @@ def test_the_examples_train_sections_stay_valid(example):
     method = example.split(".")[0]
     cfg = TrainConfig.load(train).with_method(method)
     assert cfg.settings().model_dump() == {**type(cfg.settings())().model_dump(), **train[method]}
+
+
+def test_precision_is_in_the_run_id_only_when_set_and_decides_autocast():
+    assert "precision" not in TrainConfig().resolved()
+    assert TrainConfig(precision="auto").resolved() == TrainConfig().resolved()
+    assert TrainConfig(precision="bf16").resolved()["precision"] == "bf16"
+    auto, bf16 = TrainConfig(), TrainConfig(precision="bf16")
+    assert not auto.bf16("lora-fp32", cuda=False, cuda_bf16=False)  # CPU: fp32 unless asked
+    assert bf16.bf16("lora-fp32", cuda=False, cuda_bf16=False)  # CPU autocast on request
+    assert auto.bf16("qlora-nf4", cuda=True, cuda_bf16=True) and not auto.bf16("lora-fp32", cuda=True, cuda_bf16=True)
+    assert not bf16.bf16("qlora-nf4", cuda=True, cuda_bf16=False)  # a card without bf16: never
+    with pytest.raises(TrainError, match="precision"):
+        TrainConfig.load({"precision": "fp16"})

@@ -35,10 +35,10 @@ def main() -> None:
     if a.home:
         os.environ["WORKBENCH_HOME"] = a.home
     from workbench.ablate.strategies import tags
-    from workbench.core.workspace import workspace
+    from workbench.core.workspace import Workspace
     from workbench.report.gather import report_data
 
-    data = report_data(workspace(), a.ablation)
+    data = report_data(Workspace.default(), a.ablation)
     tagged = tags(data.spec)
     controls = {n for n, t in tagged.items() if t.role == "control"}
     means = {(s["variant"], s["suite"], s["metric"]): s["mean"] for s in data.scores}

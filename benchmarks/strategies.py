@@ -3,7 +3,7 @@ per-item scores with seed noise and a per-draw offset (which rows went).
 
 A strategy of STEPS removal variants, each a fixed draw of rows, each against its random
 control drawn anew per seed (2 seeds), with the seed variance pooled over every control of the
-strategy (`decide.removal_vs_control`'s weight 1/k + 1), Holm over the strategy's family and
+strategy (`controls.removal_vs_control`'s weight 1/k + 1), Holm over the strategy's family and
 helps / hurts / inconclusive as report/strategies.py calls them. Prints:
 
 (a) random-subset removals (no effect): the share called "helps" and called at all;
@@ -11,6 +11,9 @@ helps / hurts / inconclusive as report/strategies.py calls them. Prints:
     the share called "helps" (target 80%);
 (c) suggest-thresholds on a synthetic dose-response with a known slope: the share of fits
     whose threshold is within 10% of the true one.
+
+(d) with 3 common seeds and a seed effect shared by every run of a seed: the controls' own spread
+    against the paired differences' spread (controls.paired_control_variance), null and planted.
 
 Run: python benchmarks/strategies.py [--reps 1000] [--items 40]
 """
@@ -33,13 +36,21 @@ from workbench.evals.simulate import SimSpec, batch_diff, simulate  # noqa: E402
 STEPS = 4
 REGIMES = {"continuous": SimSpec(sd_draw=0.02), "draw_heavy": SimSpec(sd_draw=0.05, sd_seed=0.02),
            "binary": SimSpec(binary=True, sd_ixm=0.1, sd_seed=0.03, sd_draw=0.03)}
+# issue 28: 3 seeds shared by every variant (common random numbers) with a seed effect c_s that moves every
+# run of seed s alike (sd_common), as the redesigned examples/strategies.yaml measured (its seed-1 runs
+# were 0.02-0.03 bits per byte lower in every control); each rule with and without the pairing
+PAIRED_REGIMES = {"3 seeds, common seed effect 0.02": SimSpec(seeds=3, sd_draw=0.01, sd_seed=0.005, sd_common=0.02),
+                  "3 seeds, no common seed effect": SimSpec(seeds=3, sd_draw=0.01, sd_seed=0.005),
+                  "3 seeds, draw-heavy, common 0.02": SimSpec(seeds=3, sd_draw=0.03, sd_seed=0.01, sd_common=0.02)}
 
 
-def family(spec: SimSpec, rng, shifts: list[float], reps: int) -> list[dict]:
-    """batch_diff results (removal - control) of each of STEPS removals, per replicate."""
+def family(spec: SimSpec, rng, shifts: list[float], reps: int, paired: bool = False) -> list[dict]:
+    """batch_diff results (removal - control) of each of STEPS removals, per replicate. `paired`: the
+    training noise from the spread of the paired differences removal_s - control_s over seeds
+    (`controls.paired_control_variance`), else from the controls' own spread."""
     names = {f"step{j}": shifts[j] for j in range(STEPS)} | {f"control{j}": 0.0 for j in range(STEPS)}
     s = simulate(spec, names, reps, rng, redraw=tuple(f"control{j}" for j in range(STEPS)))
-    pool = [s[f"control{j}"] for j in range(STEPS)]
+    pool = [s[f"step{j}"] - s[f"control{j}"] if paired else s[f"control{j}"] for j in range(STEPS)]
     return [batch_diff(s[f"control{j}"], s[f"step{j}"], pool, seed_weight=1 / spec.seeds + 1) for j in range(STEPS)]
 
 
@@ -84,6 +95,20 @@ def main(argv=None) -> None:
         power = float(np.mean(verdict_codes(planted, hib)[:, 0] == 1))
         print(f"| {name} | {codes.size} | {np.mean(codes == 1):.1%} | {np.mean(codes != 0):.1%} | {power:.1%} | "
               f"{mdd:.4f} |")
+    print("\nPaired controls (control s drawn and trained with seed s, as the removal's seed s): training noise from")
+    print("the controls' own spread (unpaired) or from the paired differences (paired)\n")
+    print("| regime | rule | comparisons | random removal called helps | called at all | power at 1 x MDE | MDE |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for i, (name, base) in enumerate(PAIRED_REGIMES.items()):
+        spec = SimSpec(**{**base.__dict__, "n_items": args.items})
+        for paired in (False, True):
+            null = family(spec, np.random.default_rng(300 + i), [0.0] * STEPS, args.reps, paired)
+            codes = verdict_codes(null, False)
+            mdd = family_mdd(null)
+            planted = family(spec, np.random.default_rng(400 + i), [-mdd] + [0.0] * (STEPS - 1), args.reps, paired)
+            power = float(np.mean(verdict_codes(planted, False)[:, 0] == 1))
+            print(f"| {name} | {'paired' if paired else 'unpaired'} | {codes.size} | {np.mean(codes == 1):.1%} | "
+                  f"{np.mean(codes != 0):.1%} | {power:.1%} | {mdd:.4f} |")
     print(f"\nsuggest-thresholds, slope -0.8 per unit rate, tolerance 0.1 (true rate 0.125), 4 rates, se 0.01: "
           f"{threshold_recovery(args.reps, np.random.default_rng(7)):.1%} of {args.reps} fits within 10%")
 

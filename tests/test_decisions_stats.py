@@ -217,10 +217,11 @@ def test_decide_adjusts_the_family_and_keeps_the_control_as_a_check_not_a_floor(
 STEPS = 4  # a per-step strategy: four removals, each with its own control; seed variance pooled
 
 
-def _strategy(spec: SimSpec, rng, shift: float = 0.0, reps: int = 1000):
+def _strategy(spec: SimSpec, rng, shift: float = 0.0, reps: int = 1000, paired: bool = False):
     names = {f"step{j}": shift for j in range(STEPS)} | {f"control{j}": 0.0 for j in range(STEPS)}
     s = simulate(spec, names, reps, rng, redraw=tuple(f"control{j}" for j in range(STEPS)))
-    pool = [s[f"control{j}"] for j in range(STEPS)]
+    # paired: control s trained with seed s like the removal's seed s; the noise from their differences
+    pool = [s[f"step{j}"] - s[f"control{j}"] if paired else s[f"control{j}"] for j in range(STEPS)]
     rs = [batch_diff(s[f"control{j}"], s[f"step{j}"], pool, seed_weight=1 / spec.seeds + 1) for j in range(STEPS)]
     return {k: np.concatenate([r[k] for r in rs]) for k in rs[0]}
 
@@ -244,12 +245,46 @@ def test_removal_power_matches_its_mdd():
     assert 0.7 <= power <= 0.9, (power, mdd)
 
 
+CRN_STRATEGY = SimSpec(seeds=3, sd_draw=0.01, sd_seed=0.005, sd_common=0.02)  # a seed effect every run of a seed shares
+
+
+def test_paired_controls_hold_alpha_and_need_a_smaller_difference_under_a_common_seed_effect():
+    null = _strategy(CRN_STRATEGY, np.random.default_rng(51), paired=True)
+    codes = verdict.verdict_codes(null["delta"], null["p"], higher_is_better=False)
+    assert _rate(codes == 1) <= 0.05 and _rate(codes != 0) <= 0.07
+    unpaired = _strategy(CRN_STRATEGY, np.random.default_rng(51))
+    assert _reported_mdd(null) < 0.7 * _reported_mdd(unpaired)  # the common seed effect is no longer noise
+    mdd = _reported_mdd(null)
+    planted = _strategy(CRN_STRATEGY, np.random.default_rng(52), shift=-mdd, paired=True)
+    assert _rate(verdict.verdict_codes(planted["delta"], planted["p"], higher_is_better=False) == 1) >= 0.7
+
+
+def test_paired_control_variance_is_the_spread_of_the_paired_differences():
+    from workbench.evals import controls
+
+    rng = np.random.default_rng(8)
+    items = [f"i{j}" for j in range(30)]
+    common = {s: float(rng.normal(0, 0.5)) for s in range(3)}  # huge seed effect, shared by both runs of a seed
+    removal = {s: {i: 1 + common[s] + float(rng.normal(0, 0.05)) for i in items} for s in range(3)}
+    control = {s: {i: 1 + common[s] + float(rng.normal(0, 0.05)) for i in items} for s in range(3)}
+    paired = controls.paired_control_variance([(removal, control)])
+    diff = {s: {i: removal[s][i] - control[s][i] for i in items} for s in range(3)}
+    assert paired == decide.pooled_seed_variance([diff]) and paired.between_df == 2
+    assert paired.between < 0.01 < decide.pooled_seed_variance([control]).between  # the seed effect cancelled
+    d = controls.removal_vs_control(removal, control, higher_is_better=False, seed_var=paired, paired=True)
+    assert d.paired_seeds and "paired by seed" in d.method and d.hi - d.lo < 0.2
+    # fewer than 2 shared seeds: nothing to pool
+    assert not controls.paired_control_variance([(removal, {0: control[0]})]).known
+
+
 def test_removal_vs_control_dict_api_uses_the_conservative_weight():
     rng = np.random.default_rng(6)
     items = [f"i{j}" for j in range(30)]
     control = {s: {i: float(rng.normal(1, 0.1)) for i in items} for s in range(2)}
     removal = {s: {i: float(rng.normal(1, 0.1)) for i in items} for s in range(2)}
-    d = decide.removal_vs_control(removal, control, higher_is_better=False)
+    from workbench.evals import controls
+
+    d = controls.removal_vs_control(removal, control, higher_is_better=False)
     plain = decide.seed_aware_diff(control, removal, higher_is_better=False,
                                    seed_var=decide.pooled_seed_variance([control]))
     assert d.delta == pytest.approx(plain.delta) and d.var_seed >= plain.var_seed

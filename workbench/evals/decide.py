@@ -429,20 +429,3 @@ def paired_result(r: Mapping[str, float], n: int, k: int, unpaired: int, all_equ
               f"fiducial p and interval (t-equivalent df {df:.1f})")
     return SeedAwareDiff(delta, lo, hi, se, df, p, n, k, k, r["var_item"], r["var_seed"], mdd, method, True,
                          all_equal, bool(p < alpha), higher_is_better, unpaired, reason, True)
-
-
-def removal_vs_control(removal: Scores, control: Scores, *, higher_is_better: bool = True,
-                       seed_var: SeedVariance | None = None, alpha: float = 0.05, power: float = 0.8,
-                       family_size: int = 1) -> SeedAwareDiff:
-    """A removal variant (B) against its size-matched random control (A), drawn anew per seed.
-
-    The control's per-seed spread holds training noise and the noise of which random rows went.
-    The removal's rows are one fixed draw, so under "these rows are a random subset" its mean
-    varies like one control draw, not like 1/k of one: the seed weight is 1/k_control + 1 (an
-    upper bound, so the call is conservative). `seed_var` defaults to the control's own spread
-    (k - 1 seed df: 1 with 2 seeds); pass `pooled_seed_variance` over every control of the
-    strategy instead, as the calibration tests do (4 controls x 2 seeds: <= 5.2% false positives)."""
-    if seed_var is None:
-        seed_var = pooled_seed_variance([control])
-    return seed_aware_diff(control, removal, higher_is_better=higher_is_better, seed_var=seed_var, alpha=alpha,
-                           power=power, seed_weight=1 / len(control) + 1.0, family_size=family_size)

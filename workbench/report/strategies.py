@@ -1,7 +1,7 @@
 """The report's strategy sections: for every variant a strategy generated, two comparisons side
 by side, a verdict, and a sentence that reads them together.
 
-- variant vs control (`decide.removal_vs_control`): the removal against its size-matched random
+- variant vs control (`controls.removal_vs_control`): the removal against its size-matched random
   controls, drawn anew per seed, with the seed variance pooled over every control of the
   strategy: did *these* rows matter, or would removing as many random rows do the same?
 - variant vs source (`decide.seed_aware_diff`): the variant against the data it removed rows
@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 
 from workbench.ablate.strategies import tags
-from workbench.evals.decide import pooled_seed_variance, removal_vs_control, seed_aware_diff
+from workbench.evals.controls import paired_control_variance, removal_vs_control
+from workbench.evals.decide import pooled_seed_variance, seed_aware_diff
 from workbench.evals.engine import (ADJUST, ALPHA, Decision, Directions, Question, decide, metric_scores,
                                     seed_variance)
 from workbench.evals.verdict import ADJUST_METHODS
@@ -108,6 +109,23 @@ def _merged(controls: list[str], scores: Mapping, suite: str, metric: str) -> di
     return out
 
 
+def _by_seed(controls: list[str], scores: Mapping, suite: str, metric: str) -> dict:
+    """{seed: items} of a removal's controls, where each control trained with one seed of its own."""
+    out: dict = {}
+    for c in controls:
+        per = metric_scores(scores.get(c, {}).get(suite, {}), metric)
+        if len(per) != 1 or next(iter(per)) in out:
+            return {}
+        out.update(per)
+    return out
+
+
+def _paired(pairs: list[tuple[dict, dict]]) -> bool:
+    """Every removal of the strategy has its controls on its own seeds (control s trained with seed s),
+    2+ of them: the training noise then comes from the paired differences."""
+    return bool(pairs) and all(len(c) >= 2 and set(c) <= set(r) for r, c in pairs)
+
+
 def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines: Mapping[str, list[str]],
                   direction) -> list[StrategyRow]:
     """Every generated variant x suite headline metric, both comparisons, decided per strategy by the
@@ -145,10 +163,14 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
                     asked.append((len(rows), "vs_source"))
                 ctrl = _merged(t.controls, scores, suite, metric)
                 if ctrl:
-                    group_ctrls = [_merged(u.controls, scores, suite, metric) for u in tagged.values()
-                                   if u.group == t.group and u.controls]
-                    pool = pooled_seed_variance([c for c in group_ctrls if c])
-                    d = removal_vs_control(mine, ctrl, higher_is_better=hib, seed_var=pool, alpha=ALPHA)
+                    group = [(n, u) for n, u in tagged.items() if u.group == t.group and u.controls]
+                    pairs = [(metric_scores(scores.get(n, {}).get(suite, {}), metric),
+                              _by_seed(u.controls, scores, suite, metric)) for n, u in group]
+                    paired = _paired(pairs)
+                    pool = paired_control_variance(pairs) if paired else pooled_seed_variance(
+                        [c for c in (_merged(u.controls, scores, suite, metric) for _, u in group) if c])
+                    d = removal_vs_control(mine, ctrl, higher_is_better=hib, seed_var=pool, alpha=ALPHA,
+                                           paired=paired)
                     questions.append(Question("control", name, suite, metric, d, "vs_control", (t.group, "vs_control")))
                     asked.append((len(rows), "vs_control"))
                 removed = (n_rows[t.compare_to] - n_rows[name]

@@ -209,28 +209,31 @@ def test_planted_benefit_power_matches_the_family_mde():
     assert abs(power - 0.8) <= 0.1, (power, mdd)
 
 
-def test_strategy_rows_use_the_same_statistics_as_the_batch_path():
+@pytest.mark.parametrize("paired", [True, False], ids=["controls-on-the-removal's-seeds", "controls-on-other-seeds"])
+def test_strategy_rows_use_the_same_statistics_as_the_batch_path(paired):
     from workbench.report.strategies import strategy_rows
 
     spec = SimSpec(sd_draw=0.02)
     rng = np.random.default_rng(12)
     s = simulate(spec, {"src": 0.0, "rm": -0.05, "rm.c0": 0.0, "rm.c1": 0.0}, 1, rng, redraw=("rm.c0", "rm.c1"),
                  seeds={"rm.c0": 1, "rm.c1": 1, "src": 2, "rm": 2})
-    per_seed = {v: {"suite": {str(k + (1 if v == "rm.c1" else 0)): {f"i{i}": {"bpb": float(x[0, k, i])}
-                                                                      for i in range(x.shape[2])}
+    # control k trained with seed k (the removal's seeds 0 and 1: paired), or with seeds 5 and 6
+    seed_of = {"rm.c0": 0 if paired else 5, "rm.c1": 1 if paired else 6}
+    per_seed = {v: {"suite": {str(seed_of.get(v, k)): {f"i{i}": {"bpb": float(x[0, k, i])} for i in range(x.shape[2])}
                               for k in range(x.shape[1])}} for v, x in s.items()}
     base = {"strategy": "per_step", "group": "g"}
     spec_dict = {"variants": [
         {"name": "src", "sources": ["x"], "tag": {**base, "role": "source"}},
         {"name": "rm", "sources": ["x"], "tag": {**base, "role": "alone", "step": "k", "compare_to": "src",
                                                  "controls": ["rm.c0", "rm.c1"]}},
-        *({"name": f"rm.c{k}", "sources": ["x"], "seeds": [k], "tag": {**base, "role": "control", "control_of": "rm",
-                                                                        "seed": k}} for k in (0, 1))]}
+        *({"name": f"rm.c{k}", "sources": ["x"], "seeds": [seed_of[f"rm.c{k}"]],
+           "tag": {**base, "role": "control", "control_of": "rm", "seed": seed_of[f"rm.c{k}"]}} for k in (0, 1))]}
     variants = [{"name": v, "version": v, "n_rows": 10 if v == "src" else 8} for v in s]
     rows = strategy_rows(spec_dict, variants, per_seed, {"suite": ["bpb"]}, {("suite", "bpb"): False})
     assert len(rows) == 1 and rows[0].rows_removed == 2
     ctrl = np.concatenate([s["rm.c0"], s["rm.c1"]], axis=1)
-    want = batch_diff(ctrl, s["rm"], [ctrl], seed_weight=1 / 2 + 1)
+    # paired: the training noise is the spread of removal_s - control_s (the seed's own effect cancels)
+    want = batch_diff(ctrl, s["rm"], [s["rm"] - ctrl] if paired else [ctrl], seed_weight=1 / 2 + 1)
     assert rows[0].vs_control.delta == pytest.approx(float(want["delta"][0]))
     assert rows[0].vs_control.p == pytest.approx(float(want["p"][0]))
     assert rows[0].reading and rows[0].verdict in ("helps", "hurts", "inconclusive")
@@ -254,3 +257,24 @@ def test_dose_fit_recovers_a_known_threshold_within_10_percent():
     assert _bench().threshold_recovery(200, rng) >= 0.95  # within 10% of the true rate
     flat = fit_dose(rates, [0.0, 0.001, -0.001, 0.0], [0.01] * 4)
     assert math.isinf(threshold_rate(flat, tolerance)[2])  # no harm within the interval: unbounded
+
+
+def test_a_defect_against_its_source_on_three_common_seeds_is_the_engines_paired_decision():
+    from workbench.evals.decide import paired_seed_diff
+    from workbench.report.strategies import strategy_rows
+
+    rng = np.random.default_rng(13)
+    s = simulate(SimSpec(seeds=3, sd_common=0.03), {"src": 0.0, "bad": 0.03}, 1, rng)
+    per_seed = {v: {"suite": {str(k): {f"i{i}": {"bpb": float(x[0, k, i])} for i in range(x.shape[2])}
+                              for k in range(3)}} for v, x in s.items()}
+    base = {"strategy": "inject", "group": "d"}
+    spec_dict = {"variants": [{"name": "src", "sources": ["x"], "tag": {**base, "role": "source"}},
+                              {"name": "bad", "sources": ["x"], "tag": {**base, "role": "defect", "compare_to": "src",
+                                                                       "param": "unclosed_think", "value": 0.3}}]}
+    variants = [{"name": v, "version": v, "n_rows": 10} for v in s]
+    (row,) = strategy_rows(spec_dict, variants, per_seed, {"suite": ["bpb"]}, {("suite", "bpb"): False})
+    src = {k: {i: v["bpb"] for i, v in items.items()} for k, items in per_seed["src"]["suite"].items()}
+    bad = {k: {i: v["bpb"] for i, v in items.items()} for k, items in per_seed["bad"]["suite"].items()}
+    want = paired_seed_diff(src, bad, ["0", "1", "2"], higher_is_better=False)
+    assert row.vs_source.delta == pytest.approx(want.delta) and row.vs_source.p == pytest.approx(want.p)
+    assert row.vs_source.lo == pytest.approx(want.lo) and row.vs_source.hi == pytest.approx(want.hi)

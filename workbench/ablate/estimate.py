@@ -147,9 +147,9 @@ def eval_parts(suites: list[str], layer: str, limit: int | None, batch_size: int
         if suite.output_type(layer) == "generate_until":
             gen = max_gen_toks or (suite.configs[layer].get("generation_kwargs") or {}).get("max_gen_toks", 256)
             steps += math.ceil(n / batch_size) * int(gen)
-        else:
-            items += n
-        if suite.reference_field:
+            if suite.reference_field:  # the reference's bits per byte, after generation
+                items += n
+        else:  # a likelihood suite: its own pass is the reference's (think_follow_bpb), counted once
             items += n
     return steps, items
 

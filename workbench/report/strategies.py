@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, replace
 
 from workbench.ablate.strategies import tags
 from workbench.evals.controls import paired_control_variance, removal_vs_control
-from workbench.evals.decide import pooled_seed_variance, seed_aware_diff
-from workbench.evals.engine import (ADJUST, ALPHA, Decision, Directions, Question, decide, metric_scores,
-                                    seed_variance)
+from workbench.evals.decide import common_seeds, paired_seed_diff, pooled_seed_variance, seed_aware_diff
+from workbench.evals.engine import (ADJUST, ALPHA, PAIRED_MIN_SEEDS, Decision, Directions, Question, decide,
+                                    metric_scores, seed_variance)
 from workbench.evals.verdict import ADJUST_METHODS
 from workbench.report import credit  # shapley credit and mixture search
 
@@ -156,9 +156,13 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
                 src = metric_scores(scores.get(t.compare_to, {}).get(suite, {}), metric)
                 if not mine:
                     continue
-                if src:
-                    var = seed_variance({v: s.get(suite, {}) for v, s in trained.items()}, metric)
-                    d = seed_aware_diff(src, mine, higher_is_better=hib, seed_var=var, alpha=ALPHA)
+                if src:  # as engine.suite_questions decides every pair: paired on 3+ common seeds
+                    common = common_seeds(src, mine)
+                    if len(common) >= PAIRED_MIN_SEEDS:
+                        d = paired_seed_diff(src, mine, common, higher_is_better=hib, alpha=ALPHA)
+                    else:
+                        var = seed_variance({v: s.get(suite, {}) for v, s in trained.items()}, metric)
+                        d = seed_aware_diff(src, mine, higher_is_better=hib, seed_var=var, alpha=ALPHA)
                     questions.append(Question(t.compare_to, name, suite, metric, d, "vs_source", (t.group, "vs_source")))
                     asked.append((len(rows), "vs_source"))
                 ctrl = _merged(t.controls, scores, suite, metric)

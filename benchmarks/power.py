@@ -6,11 +6,12 @@ per suite headline metric:
 (a) each removal against its size-matched random controls: the difference, its interval and the
     minimum detectable difference (target <= 0.03 bits per byte);
 (b) random controls of the same size against each other (different draws and seeds): the largest
-    difference of their means (target <= 0.02);
+    difference of their means (target <= 0.02), as is and with each seed's shared effect taken out
+    (each control against the source's run of its own seed);
 (c) each planted defect against its source: the verdict (target: "hurts");
 (d) every random control against the source it was drawn from: how many the engine calls better or
     worse (target <= 5%);
-(e) the CPU time of the ablation's tasks and, for each source, the share of rows its runs saw.
+(e) the ablation's tasks and their wall time summed.
 
     workbench ablate examples/strategies.yaml
     python benchmarks/power.py strategies [--home WORKBENCH_HOME]
@@ -45,8 +46,10 @@ def main() -> None:
     heads = [(suite, m) for suite, ms in data.headlines.items() for m in ms]
 
     print("(a) removal vs its size-matched random controls")
+    shown = set()  # a variant with two roles (per_step: one step alone = the other left out) has a row for each
     for r in data.strategies:
-        if r.vs_control is not None:
+        if r.vs_control is not None and (r.variant, r.suite, r.metric) not in shown:
+            shown.add((r.variant, r.suite, r.metric))
             c = r.vs_control
             print(f"  {r.variant:34s} {r.suite} {r.metric}: {c.delta:+.4f} [{c.lo:+.4f}, {c.hi:+.4f}] "
                   f"df {c.df:.1f}, MDD {c.mdd:.4f}, {r.rows_removed} rows removed -> {r.verdict}")
@@ -94,12 +97,8 @@ def main() -> None:
     print(f"  called better or worse: {called} of {total}")
 
     print("(e) cost")
-    cpu = sum(float(t.get("wall_s") or 0) for t in data.tasks)
-    print(f"  tasks: {len(data.tasks)}, their wall time summed: {cpu / 60:.1f} min")
-    for run in data.runs:
-        cov = (run.get("meta") or {}).get("coverage") if isinstance(run, dict) else None
-        if cov:
-            print(f"  {run['variant']} seed {run['seed']}: {cov}")
+    wall = sum(float(t.get("wall_s") or 0) for t in data.tasks)
+    print(f"  tasks: {len(data.tasks)}, their wall time summed: {wall / 60:.1f} min")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,17 @@ def threshold_recovery(reps: int, rng, slope: float = -0.8, tolerance: float = 0
     return hits / reps
 
 
+def null_and_planted(spec: SimSpec, null_seed: int, planted_seed: int, reps: int, paired: bool = False) -> tuple:
+    """(verdict codes of a strategy of random removals, its MDE, the share of one planted MDE-sized
+    benefit called "helps")."""
+    hib = spec.binary
+    null = family(spec, np.random.default_rng(null_seed), [0.0] * STEPS, reps, paired)
+    mdd = family_mdd(null)
+    planted = family(spec, np.random.default_rng(planted_seed), [(mdd if hib else -mdd)] + [0.0] * (STEPS - 1), reps,
+                     paired)
+    return verdict_codes(null, hib), mdd, float(np.mean(verdict_codes(planted, hib)[:, 0] == 1))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=1000)
@@ -86,13 +97,7 @@ def main(argv=None) -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for i, (name, base) in enumerate(REGIMES.items()):
         spec = SimSpec(**{**base.__dict__, "n_items": args.items})
-        hib = spec.binary
-        null = family(spec, np.random.default_rng(100 + i), [0.0] * STEPS, args.reps)
-        codes = verdict_codes(null, hib)
-        mdd = family_mdd(null)
-        planted = family(spec, np.random.default_rng(200 + i), [(mdd if hib else -mdd)] + [0.0] * (STEPS - 1),
-                         args.reps)
-        power = float(np.mean(verdict_codes(planted, hib)[:, 0] == 1))
+        codes, mdd, power = null_and_planted(spec, 100 + i, 200 + i, args.reps)
         print(f"| {name} | {codes.size} | {np.mean(codes == 1):.1%} | {np.mean(codes != 0):.1%} | {power:.1%} | "
               f"{mdd:.4f} |")
     print("\nPaired controls (control s drawn and trained with seed s, as the removal's seed s): training noise from")
@@ -102,11 +107,7 @@ def main(argv=None) -> None:
     for i, (name, base) in enumerate(PAIRED_REGIMES.items()):
         spec = SimSpec(**{**base.__dict__, "n_items": args.items})
         for paired in (False, True):
-            null = family(spec, np.random.default_rng(300 + i), [0.0] * STEPS, args.reps, paired)
-            codes = verdict_codes(null, False)
-            mdd = family_mdd(null)
-            planted = family(spec, np.random.default_rng(400 + i), [-mdd] + [0.0] * (STEPS - 1), args.reps, paired)
-            power = float(np.mean(verdict_codes(planted, False)[:, 0] == 1))
+            codes, mdd, power = null_and_planted(spec, 300 + i, 400 + i, args.reps, paired)
             print(f"| {name} | {'paired' if paired else 'unpaired'} | {codes.size} | {np.mean(codes == 1):.1%} | "
                   f"{np.mean(codes != 0):.1%} | {power:.1%} | {mdd:.4f} |")
     print(f"\nsuggest-thresholds, slope -0.8 per unit rate, tolerance 0.1 (true rate 0.125), 4 rates, se 0.01: "

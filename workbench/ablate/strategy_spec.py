@@ -15,9 +15,9 @@ max_variants: 40
 ```
 
 Every strategy takes `source` (a file or a version ref), an optional prefix `recipe` applied
-first (per_step: the recipe it takes apart; its unmeasured steps go in `prefix`), `match: rows | tokens` for its size-matched random
-controls, `controls: false` to leave them out, `control_seeds` (default: the ablation's seeds,
-at least two) and `name` (the prefix of its variants' names). workbench.ablate.strategies turns
+first (per_step: the recipe it takes apart; its unmeasured steps go in `prefix`), `match: rows |
+tokens` for its size-matched random controls, `controls: false` to leave them out, `control_seeds`
+(default: the ablation's seeds, at least two) and `name` (the prefix of its variants' names). workbench.ablate.strategies turns
 them into ordinary variants, each tagged with a `StrategyTag`.
 """
 

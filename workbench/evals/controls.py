@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from workbench.evals.decide import Scores, SeedAwareDiff, SeedVariance, _variant_part, pooled_parts, \
-    pooled_seed_variance, seed_aware_diff
+from workbench.evals.decide import Scores, SeedAwareDiff, SeedVariance, pooled_seed_variance, seed_aware_diff
 
 PAIRED_CONTROL_METHOD = ("removal vs per-seed random controls, paired by seed: item component + the spread of the "
                          "paired differences removal_s - control_s over seeds (pooled over the strategy's removals), "
@@ -29,16 +28,12 @@ def paired_control_variance(pairs: Iterable[tuple[Scores, Scores]]) -> SeedVaria
     difference; what is left is the draw (which random rows went) and the removal x seed interaction,
     which is what `removal_vs_control`'s weight 1/k + 1 scales. `pairs`: (removal {seed: items},
     controls {seed: items}); a pair with fewer than 2 shared seeds adds nothing."""
-    parts = []
+    diffs = []
     for removal, control in pairs:
         seeds = [s for s in removal if s in control]
-        if len(seeds) < 2:
-            continue
-        diff = {s: {i: removal[s][i] - control[s][i] for i in removal[s].keys() & control[s].keys()} for s in seeds}
-        part = _variant_part(diff)
-        if part is not None:
-            parts.append(part)
-    return pooled_parts(parts)
+        diffs.append({s: {i: removal[s][i] - control[s][i] for i in removal[s].keys() & control[s].keys()}
+                      for s in seeds})
+    return pooled_seed_variance(diffs)  # a difference on fewer than 2 seeds adds nothing there
 
 
 def removal_vs_control(removal: Scores, control: Scores, *, higher_is_better: bool = True,

@@ -6,7 +6,7 @@ Nothing else assigns a verdict or a colour.
 
   Question      one comparison to decide: B - A on one suite and metric, its seed-aware
                 statistics (`decide.paired_seed_diff` for trained variants on common seeds,
-                `decide.seed_aware_diff` / `removal_vs_control` otherwise), the family its p-value
+                `decide.seed_aware_diff` / `controls.removal_vs_control` otherwise), the family its p-value
                 is adjusted in, and the A/A control's comparisons (shown beside it, not a threshold)
   decide        Questions -> Decisions: p-values adjusted per family (Holm), the verdict word
                 from `verdict.verdict_word` (direction-aware)
@@ -237,6 +237,19 @@ def seed_variance(trained: Mapping[str, SeedItems], metric: str) -> SeedVariance
     return pooled_seed_variance([metric_scores(v, metric) for v in trained.values()])
 
 
+def pair_diff(a: Mapping, b: Mapping, common: Sequence, *, higher_is_better: bool, seed_var,
+              a_trained: bool = True, b_trained: bool = True, family_size: int = 1,
+              paired_min_seeds: int = PAIRED_MIN_SEEDS) -> SeedAwareDiff:
+    """B - A as every pair is decided, one pair at a time: seed s with seed s on `paired_min_seeds`+
+    `common` seeds of two trained variants (`decide.paired_seed_diff`), else the unpaired path with the
+    pooled seed variance (`seed_var`: a SeedVariance, or a callable that computes it when needed)."""
+    if a_trained and b_trained and len(common) >= max(paired_min_seeds, 2):
+        return paired_seed_diff(a, b, common, higher_is_better=higher_is_better, alpha=ALPHA, family_size=family_size)
+    var = seed_var() if callable(seed_var) else seed_var
+    return seed_aware_diff(a, b, higher_is_better=higher_is_better, seed_var=var, a_trained=a_trained,
+                           b_trained=b_trained, alpha=ALPHA, family_size=family_size)
+
+
 def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str], pairs: Sequence[tuple[str, str]],
                     per_variant: Mapping[str, SeedItems], trained: set[str], direction,
                     control: tuple[str, Sequence[str]] | None = None, family_size: int = 1,
@@ -295,15 +308,14 @@ def suite_questions(suite: str, metrics: Sequence[str], headline: Sequence[str],
                     jobs.append((len(out), *rows))
                     out.append(q)
                     continue
-                d = paired_seed_diff(sa, sb, common, higher_is_better=hib, alpha=ALPHA, family_size=size)
             else:
                 ta, tb = tables[a], tables[b]
                 if ta is not None and tb is not None and ta[1] == tb[1] and len(ta[1]) >= 2:
                     unpaired.append((len(out), ta[2], tb[2], a in trained, b in trained))
                     out.append(q)
                     continue
-                d = seed_aware_diff(sa, sb, higher_is_better=hib, seed_var=var(), a_trained=a in trained,
-                                    b_trained=b in trained, alpha=ALPHA, family_size=size)
+            d = pair_diff(sa, sb, common, higher_is_better=hib, seed_var=var, a_trained=a in trained,
+                          b_trained=b in trained, family_size=size, paired_min_seeds=paired_min_seeds)
             out.append(replace(q, diff=d))
         done = paired_batch([j[1:] for j in jobs], higher_is_better=hib, alpha=ALPHA, family_size=size)
         if unpaired:

@@ -3,9 +3,10 @@ by side, a verdict, and a sentence that reads them together.
 
 - variant vs control (`controls.removal_vs_control`): the removal against its size-matched random
   controls, drawn anew per seed, with the seed variance pooled over every control of the
-  strategy: did *these* rows matter, or would removing as many random rows do the same?
-- variant vs source (`decide.seed_aware_diff`): the variant against the data it removed rows
-  from (or, for an injected defect, the clean data): is this version better?
+  strategy (over the paired differences when each control trained with one of its removal's
+  seeds): did *these* rows matter, or would removing as many random rows do the same?
+- variant vs source (`engine.pair_diff`, as every pair is decided): the variant against the data it
+  removed rows from (or, for an injected defect, the clean data): is this version better?
 
 Both comparisons are decided by the one engine (`workbench.evals.engine.decide`): p-values
 Holm-adjusted within each strategy and comparison kind (every variant x suite headline metric),
@@ -22,9 +23,9 @@ from dataclasses import asdict, dataclass, replace
 
 from workbench.ablate.strategies import tags
 from workbench.evals.controls import paired_control_variance, removal_vs_control
-from workbench.evals.decide import common_seeds, paired_seed_diff, pooled_seed_variance, seed_aware_diff
-from workbench.evals.engine import (ADJUST, ALPHA, PAIRED_MIN_SEEDS, Decision, Directions, Question, decide,
-                                    metric_scores, seed_variance)
+from workbench.evals.decide import common_seeds, pooled_seed_variance
+from workbench.evals.engine import (ADJUST, ALPHA, Decision, Directions, Question, decide, metric_scores,
+                                    pair_diff, seed_variance)
 from workbench.evals.verdict import ADJUST_METHODS
 from workbench.report import credit  # shapley credit and mixture search
 
@@ -120,10 +121,17 @@ def _by_seed(controls: list[str], scores: Mapping, suite: str, metric: str) -> d
     return out
 
 
-def _paired(pairs: list[tuple[dict, dict]]) -> bool:
-    """Every removal of the strategy has its controls on its own seeds (control s trained with seed s),
-    2+ of them: the training noise then comes from the paired differences."""
-    return bool(pairs) and all(len(c) >= 2 and set(c) <= set(r) for r, c in pairs)
+def _control_pool(tagged: Mapping, group: str, scores: Mapping, suite: str, metric: str) -> tuple:
+    """(seed variance, paired) of a strategy's removals against their controls: from the paired
+    differences when every removal has 2+ controls on its own seeds (control s trained with seed s),
+    else from the controls' own spread over seeds."""
+    removals = [(n, u) for n, u in tagged.items() if u.group == group and u.controls]
+    pairs = [(metric_scores(scores.get(n, {}).get(suite, {}), metric), _by_seed(u.controls, scores, suite, metric))
+             for n, u in removals]
+    if pairs and all(len(c) >= 2 and set(c) <= set(r) for r, c in pairs):
+        return paired_control_variance(pairs), True
+    own = [_merged(u.controls, scores, suite, metric) for _, u in removals]
+    return pooled_seed_variance([c for c in own if c]), False
 
 
 def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines: Mapping[str, list[str]],
@@ -141,6 +149,7 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
     rows: list[StrategyRow] = []
     questions: list[Question] = []
     asked: list[tuple[int, str]] = []  # (row, side) of each question
+    pools: dict[tuple, tuple] = {}  # (group, suite, metric) -> (control seed variance, paired)
     # a variant generated once for several roles (per_step: two steps' "left out one" is "the other alone")
     # gets a row per role: the same runs, each role's own label and comparison
     roles = []
@@ -156,23 +165,17 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
                 src = metric_scores(scores.get(t.compare_to, {}).get(suite, {}), metric)
                 if not mine:
                     continue
-                if src:  # as engine.suite_questions decides every pair: paired on 3+ common seeds
-                    common = common_seeds(src, mine)
-                    if len(common) >= PAIRED_MIN_SEEDS:
-                        d = paired_seed_diff(src, mine, common, higher_is_better=hib, alpha=ALPHA)
-                    else:
-                        var = seed_variance({v: s.get(suite, {}) for v, s in trained.items()}, metric)
-                        d = seed_aware_diff(src, mine, higher_is_better=hib, seed_var=var, alpha=ALPHA)
+                if src:  # as the engine decides every pair: paired on 3+ common seeds
+                    d = pair_diff(src, mine, common_seeds(src, mine), higher_is_better=hib,
+                                  seed_var=lambda: seed_variance({v: s.get(suite, {}) for v, s in trained.items()},
+                                                                 metric))
                     questions.append(Question(t.compare_to, name, suite, metric, d, "vs_source", (t.group, "vs_source")))
                     asked.append((len(rows), "vs_source"))
                 ctrl = _merged(t.controls, scores, suite, metric)
                 if ctrl:
-                    group = [(n, u) for n, u in tagged.items() if u.group == t.group and u.controls]
-                    pairs = [(metric_scores(scores.get(n, {}).get(suite, {}), metric),
-                              _by_seed(u.controls, scores, suite, metric)) for n, u in group]
-                    paired = _paired(pairs)
-                    pool = paired_control_variance(pairs) if paired else pooled_seed_variance(
-                        [c for c in (_merged(u.controls, scores, suite, metric) for _, u in group) if c])
+                    if (t.group, suite, metric) not in pools:  # one pool per strategy and metric
+                        pools[(t.group, suite, metric)] = _control_pool(tagged, t.group, scores, suite, metric)
+                    pool, paired = pools[(t.group, suite, metric)]
                     d = removal_vs_control(mine, ctrl, higher_is_better=hib, seed_var=pool, alpha=ALPHA,
                                            paired=paired)
                     questions.append(Question("control", name, suite, metric, d, "vs_control", (t.group, "vs_control")))

@@ -66,8 +66,8 @@ class TrainConfig(BaseModel):
     # runtime
     gradient_checkpointing: bool = False
     # compute precision: "auto" trains in bf16 on a CUDA card that has it and in fp32 elsewhere;
-    # "bf16" also autocasts to bf16 on CPU (the LoRA weights and optimizer stay fp32; benchmarks/
-    # train.py measures its speed, benchmarks/README.md "bf16 autocast" what it does to decisions)
+    # "bf16" also autocasts to bf16 on CPU (the LoRA weights and optimizer stay fp32). benchmarks/
+    # train.py measures its speed: 0.10x fp32 on a CPU without native bf16 (benchmarks/README.md)
     precision: Literal["auto", "bf16"] = "auto"
     save_steps: int = Field(50, gt=0)
     # keep the adapters of the last K steps spaced over the run's second half (runs/ID/adapters/),

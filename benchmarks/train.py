@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # measure this checkout, whatever is installed
-SETTINGS = {"r": 16, "alpha": 32, "dropout": 0.05, "lr": 2e-4, "batch_size": 8, "max_length": 256,
+SETTINGS = {"r": 16, "alpha": 32, "lr": 2e-4, "batch_size": 8, "max_length": 256,
             "save_steps": 1000, "sanity_prompts": 0, "logging_steps": 1, "eval_fraction": 0.0}
 
 
@@ -30,7 +30,7 @@ def records(n):
     return rows[:n]
 
 
-def run_workbench(steps, n, packing, precision="auto"):
+def run_workbench(steps, n, packing, precision="auto", **over):
     from workbench.data.records import make_record
     from workbench.data.store import save_version
     from workbench.train import train
@@ -39,7 +39,7 @@ def run_workbench(steps, n, packing, precision="auto"):
     ws = Workspace(Path(tempfile.mkdtemp()))
     recs = [make_record(r["messages"]) for r in records(n)]
     v = save_version(ws, recs, "bench", "ingest").id
-    r = train(ws, v, None, {**SETTINGS, "max_steps": steps, "packing": packing, "precision": precision}, progress=False)
+    r = train(ws, v, None, {**SETTINGS, "max_steps": steps, "packing": packing, "precision": precision, **over}, progress=False)
     row = ws.catalog().get_run(r.id)
     return {"tokens_per_s": row["tokens_per_s"], "peak_mem_mb": row["peak_mem_mb"], "wall_s": row["wall_s"],
             "tokens": row["train_tokens"], "nonpad_fraction": row["meta"]["nonpad_fraction"]}
@@ -59,6 +59,7 @@ def run_bare(steps, n, trl_defaults=False):
     from trl import SFTConfig, SFTTrainer
 
     from workbench.core.models import resolve_model
+    from workbench.train.config import TrainConfig  # the same LoRA dropout as workbench's default
     from workbench.train import batch_fill
 
     path = resolve_model(None)
@@ -71,7 +72,7 @@ def run_bare(steps, n, trl_defaults=False):
                      logging_steps=1, save_strategy="no", report_to=[], seed=0, use_cpu=True,
                      include_num_input_tokens_seen="non_padding", disable_tqdm=True,
                      **({} if trl_defaults else {"bf16": False, "gradient_checkpointing": False}))
-    lora = LoraConfig(r=SETTINGS["r"], lora_alpha=SETTINGS["alpha"], lora_dropout=SETTINGS["dropout"],
+    lora = LoraConfig(r=SETTINGS["r"], lora_alpha=SETTINGS["alpha"], lora_dropout=TrainConfig().dropout,
                       target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
                       task_type="CAUSAL_LM")
     trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=lora)
@@ -89,7 +90,8 @@ def child(kind, steps, n):
     out = {"bare": lambda: run_bare(steps, n), "bare-trl-defaults": lambda: run_bare(steps, n, trl_defaults=True),
            "workbench": lambda: run_workbench(steps, n, False),
            "workbench+packing": lambda: run_workbench(steps, n, True),
-           "workbench+bf16": lambda: run_workbench(steps, n, False, "bf16")}[kind]()
+           "workbench+bf16": lambda: run_workbench(steps, n, False, "bf16"),
+           "workbench+dropout0.05": lambda: run_workbench(steps, n, False, dropout=0.05)}[kind]()
     print("RESULT " + json.dumps(out))
 
 
@@ -99,7 +101,8 @@ def main():
     ap.add_argument("--records", type=int, default=64)
     ap.add_argument("--child")
     ap.add_argument("--arms", default="bare,workbench,bare-trl-defaults,workbench+packing,workbench+bf16",
-                    help="comma-separated: bare, workbench, bare-trl-defaults, workbench+packing, workbench+bf16")
+                    help="comma-separated: bare, workbench, bare-trl-defaults, workbench+packing, workbench+bf16, "
+                         "workbench+dropout0.05 (LoRA dropout 0.05, the default until 2026-12-07, instead of 0)")
     a = ap.parse_args()
     if a.child:
         return child(a.child, a.steps, a.records)

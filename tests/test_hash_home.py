@@ -136,7 +136,7 @@ def test_ablation_task_ids_are_unchanged(tmp_path):
     assert eval_task(spec, BASE, None, spec.base).id == "eval-a02e9f9c4f582098"
     assert eval_task(spec, "plain", 0, "run-x").id == "eval-e05b1e2185e5a447"
     # a train task's config is a resolved TrainConfig (its `resolved()` mapping is in the id)
-    config = TrainConfig.load({"lr": 0.001})
+    config = TrainConfig.load({"lr": 0.001, "dropout": 0.05})  # dropout: the default when this id was pinned
     assert train_task(spec, "v", "0123456789abcdef", 3, config).id == "train-4f4da6717d8b9548" == hashing.task_id(
         "train", {"version": "0123456789abcdef", "base": spec.base, "config": config.resolved(), "seed": 3}, {})
     recipe = {"description": "é", "steps": ["exact_dedup"]}

@@ -19,6 +19,7 @@ from workbench.core.processes import pid_alive
 from workbench.train.config import TrainConfig, TrainError
 from workbench.train.launch import is_main, world_size
 from workbench.train.methods import FitArgs
+from workbench.train.loss import selected_positions_trainer
 from workbench.train.order import keyed_order, keyed_trainer, seed_lora_init, step_seed_callback
 from workbench.train.render import Prepared, check_mask_batch, prepare_tokenizer, resolve_targets
 from workbench.train.sanity import sanity_generations, sanity_prompts
@@ -267,7 +268,7 @@ def make_trainer(ident, cfg: TrainConfig, data: Prepared, tokenizer, targets, mo
     eval_ds = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels")} for r in data.eval]) if data.eval else None
     datasets.disable_progress_bars()  # the run has its own bar; trl's map() bars are noise here
     seed_lora_init(seed)  # the adapter's initial weights: the seed's, whatever the data
-    trainer = keyed_trainer(SFTTrainer)(
+    trainer = keyed_trainer(selected_positions_trainer(SFTTrainer))(
         model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer,
         peft_config=lora, callbacks=[*callbacks, step_seed_callback(seed)],
         record_ids=None if cfg.packing else plan["ids"], order_seed=seed)

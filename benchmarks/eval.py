@@ -28,6 +28,10 @@
    final adapter (K=1) and averaged over its last K. Reported: the seed variance of each
    variant's mean bits per byte and of the paired difference B - A, and their ratios.
 
+6. `--per-step`: the base model and a trained run (merged, as evaluated) on the same prompts:
+   tokens/s as an eval measures it (each model's own answers, early stop), and at fixed work
+   (EOS ignored) the prefill and the time of one decoding step, which compare the forward passes.
+
 Each measurement uses a fresh temporary workspace, so nothing is cached between them (but 5,
 which keeps its runs in --home).
 Run: python benchmarks/eval.py [--model smollm2-135m-instruct] [--prompts 16] [--batch-size 16]
@@ -35,6 +39,7 @@ Run: python benchmarks/eval.py [--model smollm2-135m-instruct] [--prompts 16] [-
      python benchmarks/eval.py --arms --suite think_follow --prompts 30 --max-gen-toks 128   # base/unmerged/merged
      python benchmarks/eval.py --likelihood-cost --prompts 16                              # per-item cost
      python benchmarks/eval.py --checkpoint-variance --seeds 0,1,2 --keep 4 --steps 16   # averaging vs seed noise
+     python benchmarks/eval.py --per-step --suite think_follow --prompts 30 --max-gen-toks 64  # trained vs base, per step
 """
 
 from __future__ import annotations
@@ -84,6 +89,8 @@ def main() -> None:
     ap.add_argument("--batch-sizes", default="", help="--arms: also the merged early-stop arm at these batch sizes")
     ap.add_argument("--decode-options", action="store_true",
                     help="only fixed-work decoding: batch sizes (--batch-sizes), static KV cache, --compile")
+    ap.add_argument("--per-step", action="store_true",
+                    help="base vs a trained run (merged): tokens/s as evaluated, and split into prefill and per-step time")
     ap.add_argument("--compile", action="store_true", help="--decode-options: also torch.compile (slow to compile)")
     ap.add_argument("--likelihood-cost", action="store_true", help="only per-item cost: generation vs likelihood-only")
     ap.add_argument("--checkpoint-variance", action="store_true", help="only checkpoint averaging vs seed variance")
@@ -101,6 +108,8 @@ def main() -> None:
         return compare_arms(args)
     if args.decode_options:
         return decode_options(args)
+    if args.per_step:
+        return per_step(args)
     if args.likelihood_cost:
         return likelihood_cost(args)
     if args.checkpoint_variance:
@@ -384,6 +393,70 @@ def decode_options(args) -> None:
         tps = timed(docs[:bs], cache_implementation="static")
         print(f"| static KV cache + torch.compile (first call {first:.0f} s, compile included) | {bs} | {tps:.1f} | "
               f"{tps / bound:.0%} |")
+
+
+# --- 6. a trained run's decoding against the base: as evaluated, and per step -----------------
+
+
+def per_step(args) -> None:
+    """The base model and a trained run (12 steps, merged as the runner evaluates it) on the same
+    prompts, batch --batch-size: (a) generated tokens/s as an eval measures it (the runner's
+    early-stop decoder, each model's own answers); (b) at fixed work, EOS ignored: the prefill
+    (first token) and the time of one decoding step with every row live. (a) divides by answers
+    of different lengths; (b) compares the forward passes themselves."""
+    import statistics
+
+    import torch
+
+    from workbench.core.models import load_merged, resolve_model
+    from workbench.evals import runner
+    from workbench.evals.suites import select
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    runner._prepare_offline()
+    home = Path(args.home)
+    run_id = trained_run(home, args.model)
+    ws = Workspace(home)
+    (suite,) = select(args.suite, "smoke")
+    path = resolve_model(args.model)
+    adapter = ws.catalog().get_run(run_id)["adapter_dir"]
+    tok = AutoTokenizer.from_pretrained(path)
+    tok.padding_side = "left"
+    lm = runner._load_lm(runner.resolve_target(ws, path), 1, "hf")
+    prompts = list(__import__("itertools").islice(_suite_prompts(lm, suite), args.batch_size))
+    del lm
+    models = {"base": lambda: AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(),
+              "trained, merged": lambda: load_merged(path, adapter)}
+    specs = {"base": path, "trained, merged": run_id}
+    rows = []
+    for name, load in models.items():
+        a = _arm(ws, specs[name], suite, args, args.batch_size, merge=True, early_stop=True)
+        model = load()
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+        def gen(n):
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                model.generate(**enc, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=tok.pad_token_id)
+            return time.perf_counter() - t0
+
+        gen(2)  # warm-up
+        first = statistics.median(gen(1) for _ in range(3))
+        n = args.max_gen_toks
+        full = statistics.median(gen(n) for _ in range(2))
+        step = (full - first) / (n - 1)
+        rows.append((name, a["tokens"], a["gen_s"], a["tokens"] / a["gen_s"], a["tokens"] / max(len(a["responses"]), 1),
+                     first, step * 1000, len(prompts) * n / full))
+        del model
+    print(f"\n{suite.name} smoke prompts, batch {args.batch_size}; fixed work: {args.max_gen_toks} new tokens a row, EOS ignored")
+    print("| model | tokens (as evaluated) | generation s | tokens/s | tokens an answer | prefill s (batch) | "
+          "ms a decoding step | tokens/s at fixed work |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.1f} | {r[4]:.0f} | {r[5]:.2f} | {r[6]:.0f} | {r[7]:.1f} |")
+    (b, t) = rows
+    print(f"trained / base: tokens/s as evaluated {t[3] / b[3]:.2f}x; ms a step {t[6] / b[6]:.2f}x; "
+          f"tokens/s at fixed work {t[7] / b[7]:.2f}x")
 
 
 def _suite_prompts(lm, suite):

@@ -1,5 +1,6 @@
 """The ETA's per-kind factor: one slow task moves it half way, two that agree set it, three set it
-by their mean, and from five on the highest and lowest are left out."""
+by their mean, and from five on the highest and lowest are left out; and before the build, a recipe
+that opens with `select` is priced by the rows it keeps."""
 
 from __future__ import annotations
 
@@ -37,3 +38,20 @@ def test_a_uniformly_slow_machine_is_learned_after_two_tasks():
     for _ in range(2):
         est.observe("train", 100.0, 300.0)
     assert est.factor("train") == pytest.approx(3.0)
+
+
+def test_a_leading_select_prices_the_rows_it_keeps_before_the_build():
+    from pathlib import Path
+
+    from workbench.ablate.estimate import _source_rows, leading_selects
+    from workbench.curate.recipe import load_recipe
+
+    raw = str(Path(__file__).resolve().parents[1] / "datasets" / "example_raw.jsonl")
+    recipe = load_recipe({"steps": [{"step": "select", "params": {"keep_sources": ["reasoning"]}},
+                                    {"step": "exact_dedup"}]})
+    select = leading_selects(recipe)
+    assert len(select) == 1  # the select that opens the recipe, not the steps after it
+    all_rows, _ = _source_rows([raw])
+    kept, mean = _source_rows([raw], select)
+    assert 0 < kept < all_rows and kept == 61 and mean > 0  # the example's reasoning rows
+    assert leading_selects(load_recipe({"steps": [{"step": "exact_dedup"}]})) == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from workbench.ablate.estimate import CHARS_PER_TOKEN, _source_rows, train_prior, train_steps
+from workbench.ablate.estimate import CHARS_PER_TOKEN, _recipe_selects, _source_rows, train_prior, train_steps
 from workbench.ablate.memory import Fit, _parts as memory_parts, fit as fit_memory
 from workbench.ablate.outputs import parse_output
 from workbench.ablate.schema import SpecError
@@ -116,11 +116,13 @@ def coverage_lines(ws, spec) -> list[str]:
             continue  # preference pairs and prompts: their own schedules
         rows[v.name] = vr = variant_rows(ws, spec, v, config)
         if vr is None:
-            n, mean = _source_rows([spec.path(s) for s in v.sources or []])
+            select = _recipe_selects(spec, v)
+            n, mean = _source_rows([spec.path(s) for s in v.sources or []], select)
             if n:
                 steps = train_steps(config, n, mean)
                 seen = min(n, steps * config["batch_size"] * config["grad_accum"])
-                out.append(f"coverage {v.name}: ~{n} source rows (before curation); {_steps(steps)} {_see(steps)} "
+                what = "selected source rows" if select else "source rows"
+                out.append(f"coverage {v.name}: ~{n} {what} (before curation); {_steps(steps)} {_see(steps)} "
                            f"~{seen / n:.0%} of them (exact once built)")
             continue
         covs = [vr.coverage(s) for s in vr.seeds]

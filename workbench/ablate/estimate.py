@@ -30,22 +30,21 @@ from dataclasses import dataclass, field
 from workbench.ablate.schema import SpecError
 
 
-# Reference rates (2 CPU cores, SmolLM2-135M fp32), re-fitted on 2026-12-06 (`benchmarks/eta_check.py
-# --fit`) to the quickstart timed on an idle machine at 14:22 UTC (merged-adapter evaluation, early
-# stop): training 82.9 priced tokens/s, 0.109 s a decoding step of a batch, 0.141 s a likelihood
-# item. The overheads are a warm worker's (benchmarks/warm_workers.py): the quickstart's fresh
-# processes took 14.5 s a training and 12.7 s an eval beyond their loops, ~10 s of it imports and
-# sanity generations that an ablation no longer pays.
+# Reference rates (2 CPU cores, SmolLM2-135M fp32), re-fitted on 2026-12-07 (`benchmarks/eta_check.py
+# --fit`) to the quickstart timed in a warm worker on an idle machine at 03:25 UTC, after the CPU
+# loss over labelled positions and LoRA dropout 0: training 123 priced tokens/s (83 before), 0.100 s
+# a decoding step of a batch, 0.129 s a likelihood item, and a warm worker's overheads beyond the
+# loop or the suites: 1.6-1.9 s a training, 1.3-2.7 s an eval (a fresh process: ~15 s).
 BUILD_S_PER_ROW = 0.004
 BUILD_OVERHEAD_S = 0.5
-TRAIN_TOKENS_PER_S = 83.0
-TRAIN_OVERHEAD_S = 4.0  # in a warm worker: loading the model, building the trainer, saving the adapter
-BATCH_STEP_S = 0.11  # one decoding step of a 16-prompt batch (merged weights, early stop)
+TRAIN_TOKENS_PER_S = 123.0
+TRAIN_OVERHEAD_S = 2.0  # in a warm worker: loading the model, building the trainer, saving the adapter
+BATCH_STEP_S = 0.10  # one decoding step of a 16-prompt batch (merged weights, early stop)
 SYNTH_BATCH_STEP_S = 0.25  # a teacher's decoding step when a build synthesizes (not re-fitted)
-EVAL_OVERHEAD_S = 5.0  # in a warm worker: loading and merging the model, lm-eval's set-up
+EVAL_OVERHEAD_S = 2.5  # in a warm worker: loading and merging the model, lm-eval's set-up
 AFTER_TASKS_S = 4.0  # the console summary after the last task (its statistics)
 REPORT_S = 6.0  # writing report.html and report.md (the quickstart's took 5-6 s)
-LIKELIHOOD_S_PER_ITEM = 0.14
+LIKELIHOOD_S_PER_ITEM = 0.13
 PAD_FACTOR = 1.25  # a batch is as long as its longest example
 CHARS_PER_TOKEN = 4.0  # of a JSONL line (keys included): the estimate before the data is built
 
@@ -60,8 +59,12 @@ class Work:
     prior_s: float
 
 
-def _source_rows(paths: list[str]) -> tuple[int, float]:
-    """Rows and mean tokens per row of the source files (estimated from bytes)."""
+def _source_rows(paths: list[str], select: list | None = None) -> tuple[int, float]:
+    """Rows and mean tokens per row of the source files (estimated from bytes). `select`: the
+    `select` params that open the variant's recipe (e.g. a per_step `prefix`), applied to the
+    records as ingest makes them, so a variant built from a part of its sources is priced by it."""
+    if select:
+        return _selected_rows(paths, select)
     rows, size = 0, 0
     for p in paths:
         if os.path.isfile(p):
@@ -71,6 +74,42 @@ def _source_rows(paths: list[str]) -> tuple[int, float]:
                         rows += 1
                         size += len(line)
     return rows, (size / rows / CHARS_PER_TOKEN if rows else 64.0)
+
+
+def _selected_rows(paths: list[str], select: list) -> tuple[int, float]:
+    import json
+
+    from workbench.ablate.schema import read_source_records
+    from workbench.curate.select import SelectFilter
+
+    filters = [SelectFilter(params) for params in select]
+    rows, size = 0, 0
+    for p in paths:
+        if os.path.isfile(p):
+            for rec in read_source_records(p):
+                if all(f.check(rec) is None for f in filters):
+                    rows += 1
+                    size += len(json.dumps(rec.messages, ensure_ascii=False).encode("utf-8"))
+    return rows, (size / rows / CHARS_PER_TOKEN if rows else 64.0)
+
+
+def _recipe_selects(spec, variant) -> list:
+    from workbench.ablate.schema import load_variant_recipe
+
+    try:
+        return leading_selects(load_variant_recipe(spec, variant)) if variant.recipe is not None else []
+    except Exception:  # noqa: BLE001 - a recipe that does not load is the build's error to report
+        return []
+
+
+def leading_selects(recipe) -> list:
+    """The params of the `select` steps a curation recipe starts with (workbench.curate.recipe.Recipe)."""
+    out = []
+    for name, params in (recipe.steps if recipe is not None else ()):
+        if name != "select":
+            break
+        out.append(params)
+    return out
 
 
 def build_prior(inputs: dict, cat=None) -> float:
@@ -121,7 +160,7 @@ def train_prior(config: dict, n_rows: int, mean_tokens: float) -> float:
     return TRAIN_OVERHEAD_S + train_tokens(config, n_rows, mean_tokens) / TRAIN_TOKENS_PER_S
 
 
-def train_prior_from_inputs(inputs: dict, cat=None, sources: list[str] | None = None) -> float:
+def train_prior_from_inputs(inputs: dict, cat=None, sources: list[str] | None = None, select: list | None = None) -> float:
     """From a train task's inputs: the built version's stats when the catalog has it, else the sources."""
     v = _version(cat, inputs["version"]) if cat is not None and inputs.get("version") else {}
     stats = v.get("stats") or {}
@@ -129,7 +168,7 @@ def train_prior_from_inputs(inputs: dict, cat=None, sources: list[str] | None = 
         stats = json.loads(stats)
     if v and stats.get("mean_tokens"):
         return train_prior(inputs["config"], v["n_rows"], stats["mean_tokens"])
-    rows, mean_tokens = _source_rows(sources or [])
+    rows, mean_tokens = _source_rows(sources or [], select)
     return train_prior(inputs["config"], rows, mean_tokens)
 
 
@@ -160,12 +199,14 @@ def eval_prior(suites: list[str], layer: str, limit: int | None, batch_size: int
     return EVAL_OVERHEAD_S + steps * BATCH_STEP_S + items * LIKELIHOOD_S_PER_ITEM
 
 
-def prior_seconds(kind: str, inputs: dict, cat=None, sources: list[str] | None = None) -> float:
-    """The prior of one task from its inputs (as the runner builds them or the catalog recorded them)."""
+def prior_seconds(kind: str, inputs: dict, cat=None, sources: list[str] | None = None,
+                  select: list | None = None) -> float:
+    """The prior of one task from its inputs (as the runner builds them or the catalog recorded them);
+    `sources` and `select` price a train task whose data is not built yet (see _source_rows)."""
     if kind == "build":
         return build_prior(inputs, cat)
     if kind == "train":
-        return train_prior_from_inputs(inputs, cat, sources)
+        return train_prior_from_inputs(inputs, cat, sources, select)
     if kind == "eval":
         return eval_prior(inputs["suites"], inputs["layer"], inputs.get("limit"), max_gen_toks=inputs.get("max_gen_toks"))
     raise ValueError(f"unknown task kind {kind!r}")
@@ -280,7 +321,7 @@ def plan(ws, spec, configs: dict | None = None) -> list[Planned]:
     configs = configs if configs is not None else train_configs(spec)
     out: list[Planned] = []
 
-    def add(key, kind, label, task, inputs, sources=None) -> dict | None:
+    def add(key, kind, label, task, inputs, sources=None, select=None) -> dict | None:
         row = None
         if task is not None:
             mine = cat.get_task(spec.name, task.id)
@@ -288,7 +329,7 @@ def plan(ws, spec, configs: dict | None = None) -> list[Planned]:
             state = ("cached" if row is mine else "reused") if row else "to run"
         else:
             state = "waits"
-        prior = 0.0 if row else prior_seconds(kind, inputs, cat, sources)
+        prior = 0.0 if row else prior_seconds(kind, inputs, cat, sources, select)
         out.append(Planned(key, label, state, Work(kind, label, prior), task.id if task else None))
         return row["output"] if row else None
 
@@ -311,12 +352,13 @@ def plan(ws, spec, configs: dict | None = None) -> list[Planned]:
         if versions[v.name] is False:
             continue
         sources = [spec.path(s) for s in v.sources or []]
+        select = None if versions[v.name] else _recipe_selects(spec, v)
         for seed in spec.seeds_for(v.name):
             label = f"train {v.name} seed {seed}"
             config = configs[v.name]
             tt = train_task(spec, v.name, versions[v.name], seed, config, ws=ws) if versions[v.name] else None
             inputs = tt.inputs.to_dict() if tt else {"version": None, "config": config.resolved()}
-            done = add(("train", v.name, seed), "train", label, tt, inputs, sources)
+            done = add(("train", v.name, seed), "train", label, tt, inputs, sources, select)
             et = eval_task(spec, v.name, seed, done["run_id"]) if done else None
             add(("eval", v.name, seed), "eval", f"eval {v.name} seed {seed}", et, eval_inputs)
     return out

@@ -17,45 +17,24 @@ is not budgeted here.
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from workbench.ablate.spec import SpecError
 from workbench.core.device import placement
 from workbench.core.hashing import content_hash, library_versions, model_identity
+from workbench.core.memory import BUDGET_ENV, parse_size  # noqa: F401 - re-exported: the CLI and tests name them here
+from workbench.core.memory import budget_mb as core_budget_mb
 from workbench.core.progress import console
 from workbench.core.workspace import remembered
 from workbench.train.config import TrainConfig
 from workbench.train.plan import HEADROOM, ModelShape, estimate, lora_param_count, model_shape, peak_seq_len, runtime_mb
 from workbench.train.render import resolve_targets
 
-BUDGET_ENV = "WORKBENCH_MEMORY_BUDGET"
-_UNITS = {"": 2**20, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
-          "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}
-
-
-def parse_size(text: str) -> float:
-    """A memory size in MiB: '3GiB', '3G', '2500MiB', '512M'; a bare number is MiB."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
-    unit = m.group(2).lower() if m else None
-    if m is None or unit not in _UNITS or float(m.group(1)) <= 0:
-        raise ValueError(f"not a memory size: {text!r} (e.g. 3GiB, 2500MiB; a bare number is MiB)")
-    return float(m.group(1)) * _UNITS[unit] / 2**20
-
 
 def budget_mb() -> float:
-    """The budget: WORKBENCH_MEMORY_BUDGET if set, else the memory available now."""
-    text = os.environ.get(BUDGET_ENV)
-    if text:
-        try:
-            return parse_size(text)
-        except ValueError as e:
-            raise SpecError(f"{BUDGET_ENV}: {e}") from None
-    import psutil
-
-    return psutil.virtual_memory().available / 2**20
+    """The budget (workbench.core.memory), a bad WORKBENCH_MEMORY_BUDGET raised as a SpecError."""
+    return core_budget_mb(SpecError)
 
 
 @dataclass(frozen=True)
@@ -91,6 +70,32 @@ def split(batch_size: int, grad_accum: int, peak: Callable[[int], float], budget
                     f"{peak(1):,.0f} MiB, over {HEADROOM:.0%} of the {budget:,.0f} MiB budget "
                     f"(batch_size {batch_size} plans {own:,.0f} MiB); shorten max_length, set "
                     f"gradient_checkpointing: true, use a smaller model or raise --memory-budget")
+
+
+_preloading: list = []
+
+
+def preload() -> None:
+    """Import what planning a train task needs (torch, transformers, peft, trl: seconds of CPU) in a
+    background thread of this process, once. The first plan comes after the first build, and the
+    tasks run in a worker process meanwhile, so the import no longer waits in line between them
+    (the quickstart paid ~8 s there, between its two builds)."""
+    import threading
+
+    if _preloading:
+        return
+
+    def imports() -> None:
+        try:
+            import peft  # noqa: F401
+            import transformers  # noqa: F401
+            import trl  # noqa: F401
+        except Exception:  # noqa: BLE001 - the plan imports them again and reports what fails
+            pass
+
+    t = threading.Thread(target=imports, name="workbench-preload", daemon=True)
+    _preloading.append(t)
+    t.start()
 
 
 _parts_cache: dict[tuple, tuple] = {}

@@ -12,6 +12,13 @@ row's tokens up to and including the one that ended it, then pad tokens. lm-eval
 that and cuts it at the first stop string, so the text is the same (the same forward
 passes and argmax; tests/test_merged_eval.py compares both paths item by item). Sampling
 (do_sample) and models without a KV cache go to lm-eval's path unchanged.
+
+The same class sizes its likelihood batches to the memory budget (workbench.core.memory). A
+loglikelihood batch holds the full-vocabulary logits of every row and their log-softmax, fp32:
+at batch 16 and 400-token worked solutions that is ~2.5 GiB on a 49k vocabulary, more than the
+135M model itself. On CPU, before each set of requests, the batch drops (never rises) to what fits
+HEADROOM of the budget beside what the process already holds. Smaller batches change no score:
+each row is scored on its own, padded to the right.
 """
 
 from __future__ import annotations
@@ -19,6 +26,17 @@ from __future__ import annotations
 import inspect
 
 from lm_eval.models.huggingface import HFLM
+
+# fp32 full-vocabulary copies a likelihood row holds at the peak (the logits, their log-softmax and
+# temporaries): 2.8 measured from peak RSS at batch 16 vs 4 (benchmarks/README.md, "Evaluation within
+# a memory budget"), rounded up
+LOGIT_COPIES = 3.0
+
+
+def likelihood_batch(batch_size: int, longest: int, vocab: int, room_mb: float) -> int:
+    """The largest batch <= `batch_size` whose logits (`longest` tokens a row) fit in `room_mb`; at least 1."""
+    per_row_mb = longest * vocab * 4 * LOGIT_COPIES / 2**20
+    return max(1, min(int(batch_size), int(room_mb // per_row_mb) if room_mb > 0 else 1))
 
 
 def _eos_ids(model, tokenizer) -> set[int]:
@@ -71,7 +89,34 @@ def greedy_decode(model, tokenizer, input_ids, attention_mask, max_new_tokens: i
 
 
 class EarlyStopHFLM(HFLM):
-    """lm-eval's HF model whose greedy generation drops finished rows (greedy_decode)."""
+    """lm-eval's HF model whose greedy generation drops finished rows (greedy_decode), and whose
+    likelihood batches fit the memory budget on CPU."""
+
+    budget_notes: list[str]
+
+    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
+        own = self.batch_size_per_gpu
+        if not requests or self.batch_size == "auto" or getattr(self.device, "type", str(self.device)) != "cpu":
+            return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
+        from workbench.core.memory import HEADROOM, budget_mb, rss_mb
+
+        longest = min(max(len(ctx) + len(cont) for _, ctx, cont in requests), self.max_length + 1)
+        budget = budget_mb()
+        vocab = int(self.model.get_output_embeddings().weight.shape[0])
+        fitted = likelihood_batch(own, longest, vocab, HEADROOM * budget - rss_mb())
+        if fitted < own:
+            note = (f"likelihood batch {own} -> {fitted}: {longest}-token rows within {HEADROOM:.0%} of the "
+                    f"{budget:,.0f} MiB memory budget")
+            if note not in self.__dict__.setdefault("budget_notes", []):
+                self.budget_notes.append(note)
+                import sys
+
+                print(note, file=sys.stderr, flush=True)
+        self.batch_size_per_gpu = fitted
+        try:
+            return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
+        finally:
+            self.batch_size_per_gpu = own
 
     def _model_generate(self, context, max_length: int, stop: list[str], **generation_kwargs):
         greedy = not generation_kwargs.get("do_sample") and not generation_kwargs.get("temperature")

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from workbench.data.store import load_records, version_kind
 from workbench.core.device import detect, placement
 from workbench.core.hashing import model_identity
+from workbench.core.memory import HEADROOM  # a suggestion fills at most this share of the memory available
 from workbench.core.models import DEFAULT_MODEL
 from workbench.train.config import TrainConfig, TrainError
 from workbench.train.methods import check_kind, get_method
@@ -41,7 +42,6 @@ LOGIT_COPIES = 7.5  # full-vocabulary fp32 copies: logits, log-softmax, their gr
 FUSED_TOKENS, FUSED_VOCAB = 4096, 32768  # trl.kernels.chunked_logprob: TOKEN_CHUNK_SIZE, the chunk of the vocabulary
 FUSED_TILE_COPIES = 3.0  # the tile, its exp and the gradient computed in place (an assumption from the kernel's code)
 CUDA_RUNTIME_MB = 600.0  # CUDA context + allocator slack (an assumption: not measured, no GPU here)
-HEADROOM = 0.85  # a suggestion fills at most this share of the memory available
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,9 @@ class Runner:
         for seed in self.spec.seeds_for(v.name):
             p = self.plan.get(("train", v.name, seed))
             if p is not None and p.state == "waits":
-                inputs = train_task(self.spec, v.name, version, seed, self.configs[v.name], ws=self.ws).inputs.to_dict()
+                # priced by the effective batch, which a memory split keeps: no plan needed here (the
+                # plan's imports would wait in line between the builds; the task plans when it runs)
+                inputs = train_task(self.spec, v.name, version, seed, self.configs[v.name]).inputs.to_dict()
                 self.plan[p.key] = dataclasses.replace(p, work=Work("train", p.label, prior_seconds("train", inputs, cat)))
 
     def drop(self, *keys: tuple) -> None:

@@ -72,32 +72,6 @@ def split(batch_size: int, grad_accum: int, peak: Callable[[int], float], budget
                     f"gradient_checkpointing: true, use a smaller model or raise --memory-budget")
 
 
-_preloading: list = []
-
-
-def preload() -> None:
-    """Import what planning a train task needs (torch, transformers, peft, trl: seconds of CPU) in a
-    background thread of this process, once. The first plan comes after the first build, and the
-    tasks run in a worker process meanwhile, so the import no longer waits in line between them
-    (the quickstart paid ~8 s there, between its two builds)."""
-    import threading
-
-    if _preloading:
-        return
-
-    def imports() -> None:
-        try:
-            import peft  # noqa: F401
-            import transformers  # noqa: F401
-            import trl  # noqa: F401
-        except Exception:  # noqa: BLE001 - the plan imports them again and reports what fails
-            pass
-
-    t = threading.Thread(target=imports, name="workbench-preload", daemon=True)
-    _preloading.append(t)
-    t.start()
-
-
 _parts_cache: dict[tuple, tuple] = {}
 _said: set[tuple] = set()
 PARTS_MEMO = "train_plan_parts.json"

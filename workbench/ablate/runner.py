@@ -24,7 +24,6 @@ from pathlib import Path
 from workbench.ablate.estimate import Estimator, Planned, Work, plan, prior_seconds
 from workbench.ablate.executors import LocalExecutor
 from workbench.ablate.lease import TaskLease
-from workbench.ablate.memory import preload
 from workbench.ablate.outputs import TaskOutput, parse_output
 from workbench.ablate.shared import shared_runs
 from workbench.ablate.spec import AblationSpec, SpecError, load_spec
@@ -202,8 +201,6 @@ class Runner:
         cat = self.ws.catalog()
         cat.save_ablation(spec.name, spec.model_dump(mode="json"), content_hash(spec.model_dump(mode="json")), self.spec_path)
         self.plan = {p.key: p for p in plan(self.ws, spec, self.configs)}
-        if any(p.key[0] == "train" and p.state not in ("cached", "reused") for p in self.plan.values()):
-            preload()  # what planning a train task imports, while the builds run in the worker
         try:
             return self._run_all()
         finally:

@@ -77,7 +77,7 @@ def all_imports() -> list[tuple[str, str, int, bool]]:
 LAYERS: list[tuple[str, ...]] = [
     ("workbench.core.errors",),
     ("workbench.core.names", "workbench.core.config", "workbench.core.registry", "workbench.core.reasoning", "workbench.core.processes",
-     "workbench.core.diskfull", "workbench.core.progress"),
+     "workbench.core.diskfull", "workbench.core.progress", "workbench.core.memory"),
     ("workbench.core.intents", "workbench.core.catalog"),
     ("workbench.core.workspace",),
     ("workbench.core.device",),

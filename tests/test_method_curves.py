@@ -30,7 +30,11 @@ def ablation(tmp_path_factory, tiny_model_dir):
     prompts.write_text("".join(json.dumps({"prompt": f"What is {i} plus {i}?", "answer": str(2 * i),
                                            "system": "/think" if i % 2 else "/no_think"}) + "\n" for i in range(8)))
     spec = {"name": "methods", "base": str(tiny_model_dir), "seeds": SEEDS, "baseline": "sft",
+            # dropout 0.05: the tiny random model earns the same reward on every completion (zero advantage),
+            # so GRPO's only gradient is the KL term's, which is zero at the reference unless dropout makes
+            # the policy's pass differ from it; without it the adapter would not move and no item would differ
             "train": {"max_steps": 2, "batch_size": 2, "max_length": 128, "save_steps": 2, "sanity_prompts": 0,
+                      "dropout": 0.05,
                       "grpo": {"rewards": ["gsm_answer", "think_format"], "num_generations": 2,
                                "max_completion_length": 8, "beta": 0.05}},
             "eval": {"suites": ["arith_choice"], "layer": "smoke", "limit": 4},  # likelihood only: no generation

@@ -39,7 +39,10 @@ def selected_positions_trainer(base):
 
     class SelectedPositionsSFTTrainer(base):
         def _plain_loss(self, model) -> bool:
-            return (not torch.cuda.is_available() and self.compute_loss_func is None and self.label_smoother is None
+            # one process: under DDP the forward must go through the wrapper, whose hooks reduce the gradients
+            return (not torch.cuda.is_available() and self.accelerator.num_processes == 1
+                    and not isinstance(model, torch.nn.parallel.DistributedDataParallel)
+                    and self.compute_loss_func is None and self.label_smoother is None
                     and getattr(self.args, "loss_type", "nll") == "nll" and not getattr(self, "aux_loss_enabled", False)
                     and not getattr(self.args, "padding_free", False) and not getattr(self.args, "packing", False))
 

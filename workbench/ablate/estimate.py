@@ -321,7 +321,7 @@ def plan(ws, spec, configs: dict | None = None) -> list[Planned]:
     configs = configs if configs is not None else train_configs(spec)
     out: list[Planned] = []
 
-    def add(key, kind, label, task, inputs, sources=None, select=None) -> dict | None:
+    def add(key, kind, label, task, inputs, sources=None, prior=None) -> dict | None:
         row = None
         if task is not None:
             mine = cat.get_task(spec.name, task.id)
@@ -329,7 +329,10 @@ def plan(ws, spec, configs: dict | None = None) -> list[Planned]:
             state = ("cached" if row is mine else "reused") if row else "to run"
         else:
             state = "waits"
-        prior = 0.0 if row else prior_seconds(kind, inputs, cat, sources, select)
+        if row:
+            prior = 0.0
+        elif prior is None:
+            prior = prior_seconds(kind, inputs, cat, sources)
         out.append(Planned(key, label, state, Work(kind, label, prior), task.id if task else None))
         return row["output"] if row else None
 
@@ -352,13 +355,16 @@ def plan(ws, spec, configs: dict | None = None) -> list[Planned]:
         if versions[v.name] is False:
             continue
         sources = [spec.path(s) for s in v.sources or []]
-        select = None if versions[v.name] else _recipe_selects(spec, v)
+        # not built yet: priced from its sources (and its recipe's leading select), the same for every
+        # seed, so the sources are read once
+        unbuilt = None if versions[v.name] else prior_seconds(
+            "train", {"version": None, "config": configs[v.name].resolved()}, cat, sources, _recipe_selects(spec, v))
         for seed in spec.seeds_for(v.name):
             label = f"train {v.name} seed {seed}"
             config = configs[v.name]
             tt = train_task(spec, v.name, versions[v.name], seed, config, ws=ws) if versions[v.name] else None
             inputs = tt.inputs.to_dict() if tt else {"version": None, "config": config.resolved()}
-            done = add(("train", v.name, seed), "train", label, tt, inputs, sources, select)
+            done = add(("train", v.name, seed), "train", label, tt, inputs, sources, unbuilt)
             et = eval_task(spec, v.name, seed, done["run_id"]) if done else None
             add(("eval", v.name, seed), "eval", f"eval {v.name} seed {seed}", et, eval_inputs)
     return out

@@ -24,6 +24,7 @@ each row is scored on its own, padded to the right.
 from __future__ import annotations
 
 import inspect
+import sys
 
 from lm_eval.models.huggingface import HFLM
 
@@ -36,7 +37,7 @@ LOGIT_COPIES = 3.0
 def likelihood_batch(batch_size: int, longest: int, vocab: int, room_mb: float) -> int:
     """The largest batch <= `batch_size` whose logits (`longest` tokens a row) fit in `room_mb`; at least 1."""
     per_row_mb = longest * vocab * 4 * LOGIT_COPIES / 2**20
-    return max(1, min(int(batch_size), int(room_mb // per_row_mb) if room_mb > 0 else 1))
+    return max(1, min(int(batch_size), int(room_mb // per_row_mb)))
 
 
 def _eos_ids(model, tokenizer) -> set[int]:
@@ -92,7 +93,9 @@ class EarlyStopHFLM(HFLM):
     """lm-eval's HF model whose greedy generation drops finished rows (greedy_decode), and whose
     likelihood batches fit the memory budget on CPU."""
 
-    budget_notes: list[str]
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.budget_notes: list[str] = []  # what the memory budget changed, each said once
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         own = self.batch_size_per_gpu
@@ -107,10 +110,8 @@ class EarlyStopHFLM(HFLM):
         if fitted < own:
             note = (f"likelihood batch {own} -> {fitted}: {longest}-token rows within {HEADROOM:.0%} of the "
                     f"{budget:,.0f} MiB memory budget")
-            if note not in self.__dict__.setdefault("budget_notes", []):
+            if note not in self.budget_notes:
                 self.budget_notes.append(note)
-                import sys
-
                 print(note, file=sys.stderr, flush=True)
         self.batch_size_per_gpu = fitted
         try:

@@ -207,6 +207,41 @@ def test_resume_after_kill_9(ws, version, tiny_model_dir, tmp_path):
     assert "reused" in out.stdout and len(cat.list_runs()) == 1
 
 
+def test_a_kill_after_the_last_checkpoint_resumes_without_training_another_step(ws, version, tiny_model_dir, tmp_path, monkeypatch):
+    """Killed after the final checkpoint (checkpoint-5 of 5 steps, one step into the second epoch of
+    4 batches) but before the run was marked finished: the rerun has nothing left to train.
+    transformers would still take a sixth step from such a checkpoint (it checks max_steps only
+    after a step); the rerun loads it and saves its adapter instead."""
+    cfg = {**FAST, "max_steps": 5, "save_steps": 5}
+    from safetensors.torch import load_file
+
+    import workbench.train.sft as sft
+
+    def killed(*a, **kw):
+        raise KeyboardInterrupt  # after the adapter and every checkpoint are written, before finish_run
+
+    monkeypatch.setattr(sft, "sanity_generations", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(ws, version, str(tiny_model_dir), cfg, seed=1, progress=False)
+    cat = ws.catalog()
+    [row] = cat.list_runs()
+    assert row["status"] == "running"
+    final = last_checkpoint(Path(row["run_dir"]) / "checkpoints")
+    assert final.name == "checkpoint-5"
+    trained = load_file(final / "adapter_model.safetensors")
+
+    monkeypatch.undo()
+    again = train(ws, version, str(tiny_model_dir), cfg, seed=1, progress=False)
+    assert again.resumed_from == "checkpoint-5" and not again.reused
+    [row] = cat.list_runs()
+    assert row["status"] == "finished" and row["meta"]["global_steps"] == 5
+    assert [s["step"] for s in cat.run_steps(row["id"]) if s["loss"] is not None] == [1, 2, 3, 4, 5]
+    saved = load_file(again.adapter_dir / "adapter_model.safetensors")
+    assert saved.keys() == trained.keys()
+    assert all(torch.equal(saved[k], trained[k]) for k in trained)  # the checkpoint's weights, not a step on
+    assert row["train_tokens"] == 0 and row["tokens_per_s"] is None  # this attempt trained nothing
+
+
 def test_a_checkpoint_cut_short_while_saving_is_not_resumed_from(tmp_path):
     """kill -9 while the Trainer writes trainer_state.json (its last file) leaves it missing, empty or
     cut short: the resume takes the newest whole checkpoint instead of crashing on that one."""

@@ -16,7 +16,7 @@ from workbench.train.methods import FitArgs
 from workbench.train.order import holdout_indices
 from workbench.train.render import Prepared
 from workbench.train.sanity import sanity_generations, sanity_prompts
-from workbench.train.sft import RunResult, _Recorder, _say, last_checkpoint, peak_memory_mb
+from workbench.train.sft import RunResult, _Recorder, _say, last_checkpoint, peak_memory_mb, train_from
 
 
 def split_rows(rows: list[dict], records: list[Record], cfg: TrainConfig, seed: int, stats: dict) -> Prepared:
@@ -94,10 +94,10 @@ def run(a: FitArgs, trainer, recorder: MetricRecorder, meta: dict) -> RunResult:
         _say(a.progress, f"resuming from {resume.name}")
         recorder.replay(resume)
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    trained = train_from(trainer, resume)
     wall = time.perf_counter() - start
     seen = int(trainer.state.num_input_tokens_seen or 0) or int(getattr(recorder, "last_metrics", {}).get("num_tokens", 0))
-    tokens = seen - recorder.tokens_at_start if seen > recorder.tokens_at_start else seen
+    tokens = (seen - recorder.tokens_at_start if seen > recorder.tokens_at_start else seen) if trained else 0
 
     adapter_dir, tmp = a.run_dir / "adapter", a.run_dir / f"adapter.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

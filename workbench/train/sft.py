@@ -59,6 +59,24 @@ def last_checkpoint(checkpoints: Path) -> Path | None:
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
+def train_from(trainer, resume: Path | None) -> bool:
+    """`trainer.train()`, resuming from the checkpoint `resume`; False when that checkpoint already
+    holds every step. A kill after the final checkpoint but before the run was marked finished
+    leaves such a checkpoint, and transformers would train on from it: it checks max_steps only
+    after a step, so a budget that ends inside an epoch got one step too many. Its weights and
+    state are loaded instead, and the caller saves the adapter as after training."""
+    if resume is not None:
+        from transformers import TrainerState
+
+        state = TrainerState.load_from_json(str(resume / "trainer_state.json"))
+        if 0 < state.max_steps <= state.global_step:
+            trainer._load_from_checkpoint(str(resume))
+            trainer.state = state
+            return False
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    return True
+
+
 def _state_is_whole(checkpoint: Path) -> bool:
     try:
         return isinstance(json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8")), dict)
@@ -298,9 +316,10 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
         _say(progress, f"resuming from {resume.name}")
         recorder.replay(resume)
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    trained = train_from(trainer, resume)
     wall = time.perf_counter() - start
-    tokens = int(trainer.state.num_input_tokens_seen) - recorder.tokens_at_start
+    tokens = int(trainer.state.num_input_tokens_seen) - recorder.tokens_at_start if trained else 0
+    rate = tokens / wall if wall > 0 and tokens else None
     peak = peak_memory_mb()
     if not is_main():
         return RunResult(run_id, "finished", run_dir / "adapter", run_dir, False, wall_s=wall)
@@ -325,11 +344,11 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     if cfg.keep_adapters > 1:  # the adapters an eval averages over, oldest first (the final one is adapter_dir)
         meta["kept_adapters"] = [{"step": n, "dir": str(run_dir / KEPT_ADAPTERS / f"step-{n}")}
                                  for n in kept_steps(trainer.state.max_steps, cfg.keep_adapters)]
-    cat.finish_run(run_id, wall_s=wall, train_tokens=tokens, tokens_per_s=tokens / wall if wall > 0 else None,
+    cat.finish_run(run_id, wall_s=wall, train_tokens=tokens, tokens_per_s=rate,
                    peak_mem_mb=peak, final_loss=losses[-1] if losses else None, sanity=sanity, meta=meta)
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # finished: nothing to resume
     return RunResult(run_id, "finished", adapter_dir, run_dir, False, resumed_from=resume.name if resume else None,
-                     wall_s=wall, tokens_per_s=tokens / wall if wall > 0 else None, peak_mem_mb=peak,
+                     wall_s=wall, tokens_per_s=rate, peak_mem_mb=peak,
                      versions=meta.get("versions") or {})
 
 

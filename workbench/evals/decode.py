@@ -19,6 +19,12 @@ at batch 16 and 400-token worked solutions that is ~2.5 GiB on a 49k vocabulary,
 135M model itself. On CPU, before each set of requests, the batch drops (never rises) to what fits
 HEADROOM of the budget beside what the process already holds. Smaller batches change no score:
 each row is scored on its own, padded to the right.
+
+Generation on CPU runs up to GEN_BATCH rows at once where their KV cache fits the same room (the
+runner's batch of 16 otherwise). A decoding step is bound by reading the weights, not by the rows
+(benchmarks/README.md, "Generation in one batch"): 32 rows cost 1.5x the time of 16 a step, and one
+batch of 30 prompts pays the longest answer's steps once instead of twice. Greedy outputs do not
+change with the batch (tests/test_eval_decode.py).
 """
 
 from __future__ import annotations
@@ -38,6 +44,31 @@ def likelihood_batch(batch_size: int, longest: int, vocab: int, room_mb: float) 
     """The largest batch <= `batch_size` whose logits (`longest` tokens a row) fit in `room_mb`; at least 1."""
     per_row_mb = longest * vocab * 4 * LOGIT_COPIES / 2**20
     return max(1, min(int(batch_size), int(room_mb // per_row_mb)))
+
+
+# generation rows at once on CPU, where their KV cache fits (see the module's docstring)
+GEN_BATCH = 32
+
+
+def generation_batch(batch_size: int, n_requests: int, kv_mb_per_row: float, room_mb: float) -> int:
+    """Rows to generate at once: up to GEN_BATCH (never more rows than requests) where every row's KV
+    cache fits in `room_mb`; never below the configured `batch_size`, the runner's tried default."""
+    wanted = min(GEN_BATCH, n_requests)
+    if wanted <= batch_size or kv_mb_per_row <= 0:
+        return int(batch_size)
+    return max(int(batch_size), min(wanted, int(room_mb // kv_mb_per_row)))
+
+
+def kv_mb_per_row(config, tokens: int) -> float:
+    """MiB of fp32 KV cache one row of `tokens` tokens holds, plus its prefill's widest activation (the
+    MLP's intermediate), for a decoder config (hidden_size, heads, layers)."""
+    layers = int(getattr(config, "num_hidden_layers", 0) or 0)
+    heads = int(getattr(config, "num_attention_heads", 1) or 1)
+    kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
+    hidden = int(getattr(config, "hidden_size", 0) or 0)
+    head_dim = int(getattr(config, "head_dim", None) or (hidden // heads if heads else 0))
+    inter = int(getattr(config, "intermediate_size", 0) or 4 * hidden)
+    return (layers * 2 * kv_heads * head_dim + 2 * inter) * tokens * 4 / 2**20
 
 
 def _eos_ids(model, tokenizer) -> set[int]:
@@ -116,6 +147,21 @@ class EarlyStopHFLM(HFLM):
         self.batch_size_per_gpu = fitted
         try:
             return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
+        finally:
+            self.batch_size_per_gpu = own
+
+    def generate_until(self, requests, disable_tqdm: bool = False):
+        own = self.batch_size_per_gpu
+        if not requests or self.batch_size == "auto" or getattr(self.device, "type", str(self.device)) != "cpu":
+            return super().generate_until(requests, disable_tqdm)
+        from workbench.core.memory import HEADROOM, budget_mb, rss_mb
+
+        longest = max(len(self.tok_encode(r.args[0])) for r in requests)
+        new = max(int((r.args[1] or {}).get("max_gen_toks") or self.max_gen_toks) for r in requests)
+        per_row = kv_mb_per_row(self.model.config, min(longest + new, self.max_length))
+        self.batch_size_per_gpu = generation_batch(own, len(requests), per_row, HEADROOM * budget_mb() - rss_mb())
+        try:
+            return super().generate_until(requests, disable_tqdm)
         finally:
             self.batch_size_per_gpu = own
 

@@ -78,6 +78,7 @@ def main() -> None:
     ap.add_argument("--suite", default="semsim", help="suite whose smoke prompts feed the throughput test")
     ap.add_argument("--prompts", type=int, default=16)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=5, help="--per-step: interleaved rounds of the fixed-work timings")
     ap.add_argument("--max-gen-toks", type=int, default=64)
     ap.add_argument("--skip-smoke", action="store_true", help="only the throughput comparison")
     ap.add_argument("--skip-throughput", action="store_true", help="only the smoke layer (and its likelihood cost)")
@@ -428,27 +429,33 @@ def per_step(args) -> None:
     models = {"base": lambda: AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(),
               "trained, merged": lambda: load_merged(path, adapter)}
     specs = {"base": path, "trained, merged": run_id}
+    evaluated = {name: _arm(ws, specs[name], suite, args, args.batch_size, merge=True, early_stop=True) for name in models}
+    loaded = {name: load() for name, load in models.items()}
+    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+    def gen(model, n):
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            model.generate(**enc, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=tok.pad_token_id)
+        return time.perf_counter() - t0
+
+    n = args.max_gen_toks
+    first = {name: [] for name in models}
+    full = {name: [] for name in models}
+    for model in loaded.values():
+        gen(model, 2)  # warm-up
+    for _ in range(args.rounds):  # the arms interleaved, so drift in the machine's speed hits both alike
+        for name, model in loaded.items():
+            first[name].append(gen(model, 1))
+            full[name].append(gen(model, n))
     rows = []
-    for name, load in models.items():
-        a = _arm(ws, specs[name], suite, args, args.batch_size, merge=True, early_stop=True)
-        model = load()
-        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-
-        def gen(n):
-            t0 = time.perf_counter()
-            with torch.inference_mode():
-                model.generate(**enc, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=tok.pad_token_id)
-            return time.perf_counter() - t0
-
-        gen(2)  # warm-up
-        first = statistics.median(gen(1) for _ in range(3))
-        n = args.max_gen_toks
-        full = statistics.median(gen(n) for _ in range(2))
-        step = (full - first) / (n - 1)
+    for name in models:
+        a, f1, fn = evaluated[name], statistics.median(first[name]), statistics.median(full[name])
+        step = (fn - f1) / (n - 1)
         rows.append((name, a["tokens"], a["gen_s"], a["tokens"] / a["gen_s"], a["tokens"] / max(len(a["responses"]), 1),
-                     first, step * 1000, len(prompts) * n / full))
-        del model
-    print(f"\n{suite.name} smoke prompts, batch {args.batch_size}; fixed work: {args.max_gen_toks} new tokens a row, EOS ignored")
+                     f1, step * 1000, len(prompts) * n / fn))
+    print(f"\n{suite.name} smoke prompts, batch {args.batch_size}; fixed work: {args.max_gen_toks} new tokens a row, EOS ignored, "
+          f"medians of {args.rounds} interleaved rounds")
     print("| model | tokens (as evaluated) | generation s | tokens/s | tokens an answer | prefill s (batch) | "
           "ms a decoding step | tokens/s at fixed work |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

@@ -7,7 +7,7 @@ import pytest
 
 from workbench.core.memory import BUDGET_ENV, HEADROOM, rss_mb
 from workbench.evals import runner
-from workbench.evals.decode import LOGIT_COPIES, likelihood_batch
+from workbench.evals.batching import LOGIT_COPIES, likelihood_batch
 from workbench.evals.likelihood import reference_bpb
 
 
@@ -42,7 +42,7 @@ def test_a_small_budget_lowers_the_batch_and_keeps_every_score(ws, tiny_model_di
 
 
 def test_generation_batch_rises_to_what_fits_never_below_the_configured_one():
-    from workbench.evals.decode import GEN_BATCH, generation_batch
+    from workbench.evals.batching import GEN_BATCH, generation_batch
 
     assert generation_batch(16, 30, 10.0, 1e6) == 30  # every request in one batch
     assert generation_batch(16, 200, 10.0, 1e6) == GEN_BATCH

@@ -40,6 +40,7 @@ BUILD_OVERHEAD_S = 0.5
 TRAIN_TOKENS_PER_S = 123.0
 TRAIN_OVERHEAD_S = 2.0  # in a warm worker: loading the model, building the trainer, saving the adapter
 BATCH_STEP_S = 0.10  # one decoding step of a 16-prompt batch (merged weights, early stop)
+STEP_ROWS_EXP = 0.6  # a step of 32 rows took 1.5x one of 16 (bound by reading the weights): (32/16) ** 0.6
 SYNTH_BATCH_STEP_S = 0.25  # a teacher's decoding step when a build synthesizes (not re-fitted)
 EVAL_OVERHEAD_S = 2.5  # in a warm worker: loading and merging the model, lm-eval's set-up
 AFTER_TASKS_S = 4.0  # the console summary after the last task (its statistics)
@@ -173,19 +174,24 @@ def train_prior_from_inputs(inputs: dict, cat=None, sources: list[str] | None = 
 
 
 def eval_parts(suites: list[str], layer: str, limit: int | None, batch_size: int = 16,
-               max_gen_toks: int | None = None) -> tuple[int, int]:
+               max_gen_toks: int | None = None) -> tuple[float, int]:
     """(decoding steps, likelihood items) of an eval: per suite, generation batches x max_gen_toks
     (a batch runs to its longest answer), plus one likelihood pass per item (the suite's own
-    loglikelihood task, or its reference's bits per byte)."""
+    loglikelihood task, or its reference's bits per byte). A batch holds up to GEN_BATCH rows (as
+    workbench.evals.decode runs it when memory allows), its step weighted by rows ** STEP_ROWS_EXP
+    against a 16-row step."""
+    from workbench.evals.batching import GEN_BATCH
     from workbench.evals.suites import select
 
-    steps = items = 0
+    steps, items = 0.0, 0
     for suite in select(suites, layer):
         n = len(suite.rows(layer)) if not suite.builtin else 30
         n = min(n, limit) if limit else n
         if suite.output_type(layer) == "generate_until":
             gen = max_gen_toks or (suite.configs[layer].get("generation_kwargs") or {}).get("max_gen_toks", 256)
-            steps += math.ceil(n / batch_size) * int(gen)
+            rows = max(batch_size, min(GEN_BATCH, n))
+            step = (min(rows, n) / 16) ** STEP_ROWS_EXP if n > 16 else 1.0
+            steps += math.ceil(n / rows) * int(gen) * step
             if suite.reference_field:  # the reference's bits per byte, after generation
                 items += n
         else:  # a likelihood suite: its own pass is the reference's (think_follow_bpb), counted once

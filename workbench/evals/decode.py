@@ -22,9 +22,8 @@ each row is scored on its own, padded to the right.
 
 Generation on CPU runs up to GEN_BATCH rows at once where their KV cache fits the same room (the
 runner's batch of 16 otherwise). A decoding step is bound by reading the weights, not by the rows
-(benchmarks/README.md, "Generation in one batch"): 32 rows cost 1.5x the time of 16 a step, and one
-batch of 30 prompts pays the longest answer's steps once instead of twice. Greedy outputs do not
-change with the batch (tests/test_eval_decode.py).
+(workbench.evals.batching). Greedy outputs do not change with the batch
+(tests/test_eval_budget.py).
 """
 
 from __future__ import annotations
@@ -34,41 +33,7 @@ import sys
 
 from lm_eval.models.huggingface import HFLM
 
-# fp32 full-vocabulary copies a likelihood row holds at the peak (the logits, their log-softmax and
-# temporaries): 2.8 measured from peak RSS at batch 16 vs 4 (benchmarks/README.md, "Evaluation within
-# a memory budget"), rounded up
-LOGIT_COPIES = 3.0
-
-
-def likelihood_batch(batch_size: int, longest: int, vocab: int, room_mb: float) -> int:
-    """The largest batch <= `batch_size` whose logits (`longest` tokens a row) fit in `room_mb`; at least 1."""
-    per_row_mb = longest * vocab * 4 * LOGIT_COPIES / 2**20
-    return max(1, min(int(batch_size), int(room_mb // per_row_mb)))
-
-
-# generation rows at once on CPU, where their KV cache fits (see the module's docstring)
-GEN_BATCH = 32
-
-
-def generation_batch(batch_size: int, n_requests: int, kv_mb_per_row: float, room_mb: float) -> int:
-    """Rows to generate at once: up to GEN_BATCH (never more rows than requests) where every row's KV
-    cache fits in `room_mb`; never below the configured `batch_size`, the runner's tried default."""
-    wanted = min(GEN_BATCH, n_requests)
-    if wanted <= batch_size or kv_mb_per_row <= 0:
-        return int(batch_size)
-    return max(int(batch_size), min(wanted, int(room_mb // kv_mb_per_row)))
-
-
-def kv_mb_per_row(config, tokens: int) -> float:
-    """MiB of fp32 KV cache one row of `tokens` tokens holds, plus its prefill's widest activation (the
-    MLP's intermediate), for a decoder config (hidden_size, heads, layers)."""
-    layers = int(getattr(config, "num_hidden_layers", 0) or 0)
-    heads = int(getattr(config, "num_attention_heads", 1) or 1)
-    kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
-    hidden = int(getattr(config, "hidden_size", 0) or 0)
-    head_dim = int(getattr(config, "head_dim", None) or (hidden // heads if heads else 0))
-    inter = int(getattr(config, "intermediate_size", 0) or 4 * hidden)
-    return (layers * 2 * kv_heads * head_dim + 2 * inter) * tokens * 4 / 2**20
+from workbench.evals.batching import generation_batch, kv_mb_per_row, likelihood_batch
 
 
 def _eos_ids(model, tokenizer) -> set[int]:

@@ -7,7 +7,8 @@ per suite headline metric:
     minimum detectable difference (target <= 0.03 bits per byte);
 (b) random controls of the same size against each other (different draws and seeds): the largest
     difference of their means (target <= 0.02), as is and with each seed's shared effect taken out
-    (each control against the source's run of its own seed);
+    (each control against the source's run of its own seed); and, with `draw_check: true`, two draws
+    trained with the same seed (the draw A/A);
 (c) each planted defect against its source: the verdict (target: "hurts");
 (d) every random control against the source it was drawn from: how many the engine calls better or
     worse (target <= 5%);
@@ -76,6 +77,18 @@ def main() -> None:
                         adj = f", {a:+.4f} against the source at the same seeds"
                     print(f"  {y} - {x} ({suite} {m}): {d:+.4f}{adj}")
     print(f"  largest |difference|: {worst:.4f}; with the seed's effect taken out: {worst_adj:.4f}")
+    checks = [r for r in data.strategies if r.role == "draw_check"]
+    if checks:
+        print("    the draw A/A (`draw_check`): another draw trained with the same seed as a control, mean against mean")
+        worst_same = 0.0
+        for r in checks:
+            (ctrl,) = r.controls
+            if (r.variant, r.suite, r.metric) in means and (ctrl, r.suite, r.metric) in means:
+                d = means[(r.variant, r.suite, r.metric)] - means[(ctrl, r.suite, r.metric)]
+                worst_same = max(worst_same, abs(d))
+                side = r.vs_control.text() if r.vs_control else "not decided"
+                print(f"  {r.variant} - {ctrl} ({r.suite} {r.metric}): {d:+.4f}; engine: {side} -> {r.verdict}")
+        print(f"  largest |difference| of two draws at one seed: {worst_same:.4f}")
 
     print("(c) planted defects against their source")
     for r in data.strategies:

@@ -278,3 +278,58 @@ def test_a_defect_against_its_source_on_three_common_seeds_is_the_engines_paired
     want = paired_seed_diff(src, bad, ["0", "1", "2"], higher_is_better=False)
     assert row.vs_source.delta == pytest.approx(want.delta) and row.vs_source.p == pytest.approx(want.p)
     assert row.vs_source.lo == pytest.approx(want.lo) and row.vs_source.hi == pytest.approx(want.hi)
+
+
+def test_draw_check_adds_one_more_draw_per_removal_at_the_first_seed(tmp_path):
+    path = _write(tmp_path, seeds=[0, 1], strategies=[{"per_step": {"source": "DATA", "recipe": RECIPE,
+                                                                     "draw_check": True}}])
+    spec = load_spec(path)
+    t = tags(spec)
+    checks = {n: x for n, x in t.items() if x.role == "draw_check"}
+    removals = {n for n, x in t.items() if x.controls and x.role != "draw_check"}
+    assert {x.control_of for x in checks.values()} == removals and len(checks) == len(removals)
+    check = checks["step.full.aa0"]
+    assert check.controls == ["step.full.c0"] and check.seed == 0 and check.value == 2  # a draw no control uses
+    assert spec.seeds_for("step.full.aa0") == [0]
+    rr = spec.variant("step.full.aa0").recipe["steps"][-1]
+    assert rr["step"] == "random_remove" and rr["params"]["seed"] == 2
+    assert rr["params"]["like"] == spec.variant("step.full.c0").recipe["steps"][-1]["params"]["like"]
+    assert "step.full.aa0" not in t["step.full"].controls  # not one of the removal's own controls
+    assert any("the draw A/A" in line for line in describe_strategies(spec))
+
+
+def test_the_draw_check_row_is_the_engines_control_rule_in_a_family_of_its_own():
+    """The draw A/A row: another random draw against the control of the same seed (item-paired, the
+    strategy's paired control pool), called clean when the engine says noise; the removal's own
+    control comparison is the same with or without it."""
+    from workbench.report.strategies import strategy_rows
+
+    rng = np.random.default_rng(21)
+    s = simulate(SimSpec(seeds=3, sd_common=0.03, sd_draw=0.01), {"src": 0.0, "rm": -0.05, "c0": 0.0, "c1": 0.0,
+                                                                    "c2": 0.0, "aa0": 0.0}, 1, rng)
+    seed_of = {"c0": 0, "c1": 1, "c2": 2, "aa0": 0}
+    per_seed = {v: {"suite": {str(k): {f"i{i}": {"bpb": float(x[0, k, i])} for i in range(x.shape[2])}
+                              for k in range(3) if v not in seed_of or k == seed_of[v]}} for v, x in s.items()}
+    base = {"strategy": "per_step", "group": "g"}
+    variants_spec = [
+        {"name": "src", "sources": ["x"], "tag": {**base, "role": "source"}},
+        {"name": "rm", "sources": ["x"], "tag": {**base, "role": "alone", "step": "k", "compare_to": "src",
+                                                 "controls": ["c0", "c1", "c2"]}},
+        *({"name": f"c{k}", "sources": ["x"], "seeds": [k],
+           "tag": {**base, "role": "control", "control_of": "rm", "seed": k}} for k in range(3))]
+    check = {"name": "aa0", "sources": ["x"], "seeds": [0],
+             "tag": {**base, "role": "draw_check", "control_of": "rm", "seed": 0, "controls": ["c0"],
+                     "compare_to": "src", "param": "draw seed", "value": 3}}
+    variants = [{"name": v, "version": v, "n_rows": 10 if v == "src" else 8} for v in s]
+    head = ({"suite": ["bpb"]}, {("suite", "bpb"): False})
+    without = strategy_rows({"variants": variants_spec}, variants, per_seed, *head)
+    rows = strategy_rows({"variants": [*variants_spec, check]}, variants, per_seed, *head)
+    (rm,) = [r for r in rows if r.variant == "rm"]
+    (aa,) = [r for r in rows if r.variant == "aa0"]
+    assert rm == without[0]  # the check joins neither the control pool nor the removals' family
+    c0 = {i: v["bpb"] for i, v in per_seed["c0"]["suite"]["0"].items()}
+    a0 = {i: v["bpb"] for i, v in per_seed["aa0"]["suite"]["0"].items()}
+    assert aa.vs_control.delta == pytest.approx(np.mean([a0[i] - c0[i] for i in c0]))
+    assert aa.vs_source is None and aa.rows_removed == 2
+    assert aa.verdict == ("clean" if aa.vs_control.word == "noise" else "not clean")
+    assert aa.reading.startswith("draw A/A: two random draws of 2 rows")

@@ -16,7 +16,8 @@ appends, for each entry of `strategies:` (see workbench.ablate.strategy_spec):
 
 Every variant that removes rows gets one size-matched random control per control seed: the
 same prefix, then `random_remove` matched to the removal (rows, or tokens with `match: tokens`),
-drawn with that seed and trained with it. All are plain `VariantSpec`s (sources + an inline
+drawn with that seed and trained with it; with `draw_check`, one more drawn with another seed and
+trained with the first (the draw A/A). All are plain `VariantSpec`s (sources + an inline
 recipe, built, trained and evaluated like any other), tagged with a `StrategyTag`. Variants with
 the same data are generated once (the tag's `also` names the other roles). A spec whose variants
 exceed `max_variants` is refused before anything runs.
@@ -129,6 +130,14 @@ class _Generator:
                                    param=tag.param, value=tag.value, source=tag.source, control_of=vname, seed=s,
                                    compare_to=compare_to, match=body.match)
                 v.tag.controls.append(self.add(f"{vname}.c{s}", source, prefix + ctrl, ctag, seeds=[s]))
+            if body.draw_check:  # another draw at the first seed: two controls apart only in their rows
+                s, draw = seeds[0], max(seeds) + 1
+                ctrl = canonical_steps([{"step": "random_remove",
+                                    "params": {"like": {"steps": removes}, "seed": draw, "match": body.match}}], where)
+                ctag = StrategyTag(strategy=tag.strategy, group=tag.group, role="draw_check", step=tag.step,
+                                   param="draw seed", value=draw, source=tag.source, control_of=vname, seed=s,
+                                   controls=[v.tag.controls[0]], compare_to=compare_to, match=body.match)
+                self.add(f"{vname}.aa{s}", source, prefix + ctrl, ctag, seeds=[s])
         return vname
 
     # --- the strategies --------------------------------------------------------------
@@ -320,6 +329,9 @@ def describe_strategies(spec: AblationSpec, count: bool | str = False) -> list[s
             (f" {t.param}={t.value}" if t.param is not None and t.value is not None else "") + f"] seeds {seeds}"
         if t.role == "control":
             what = f"as many random {t.match} as {t.control_of} removes (draw seed {t.seed})"
+        elif t.role == "draw_check":
+            what = (f"as many random {t.match} as {t.control_of} removes (draw seed {t.value}, trained with seed "
+                    f"{t.seed} like {t.controls[0]}: the draw A/A)")
         elif t.strategy == "shapley":
             what = ("nothing: the source as is" if not t.subset else f"the rows {' + '.join(t.subset)} drop")
         elif t.strategy == "mixture_search":
@@ -333,7 +345,7 @@ def describe_strategies(spec: AblationSpec, count: bool | str = False) -> list[s
         else:
             what = "nothing (the data the others are compared with)"
         extra = f"; also {', '.join(t.also)}" if t.also else ""
-        ctrl = f"; controls {', '.join(t.controls)}" if t.controls else ""
+        ctrl = f"; controls {', '.join(t.controls)}" if t.controls and t.role != "draw_check" else ""
         out.append(f"{head}: removes {what}{counted.get(v.name, '')}{ctrl}{extra}")
     return out
 

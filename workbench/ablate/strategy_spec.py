@@ -17,7 +17,9 @@ max_variants: 40
 Every strategy takes `source` (a file or a version ref), an optional prefix `recipe` applied
 first (per_step: the recipe it takes apart; its unmeasured steps go in `prefix`), `match: rows |
 tokens` for its size-matched random controls, `controls: false` to leave them out, `control_seeds`
-(default: the ablation's seeds, at least two) and `name` (the prefix of its variants' names). workbench.ablate.strategies turns
+(default: the ablation's seeds, at least two), `draw_check: true` for one more control per removal
+(another random draw, trained with the first control seed: the draw A/A) and `name` (the prefix of
+its variants' names). workbench.ablate.strategies turns
 them into ordinary variants, each tagged with a `StrategyTag`.
 """
 
@@ -30,8 +32,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from workbench.core.names import NAME_RE
 
 STRATEGIES = ("per_step", "leave_one_out", "sweep", "inject", "shapley", "mixture_search")
-ROLES = ("source", "alone", "left_out", "full", "value", "defect", "caught", "control", "subset", "mixture",
-         "proposal")
+ROLES = ("source", "alone", "left_out", "full", "value", "defect", "caught", "control", "draw_check", "subset",
+         "mixture", "proposal")
 DEFECTS = ("duplicate", "truncate", "unclosed_think", "swapped_response", "empty_response")
 
 
@@ -66,6 +68,9 @@ class _Common(_Strict):
     match: Literal["rows", "tokens"] = "rows"
     controls: bool = True
     control_seeds: Seeds | None = Field(None, min_length=2)
+    # one more random control per removal: another draw, trained with the first control seed like that
+    # seed's control, so the two differ only by which rows went (the draw A/A, reported per removal)
+    draw_check: bool = False
 
     @field_validator("name")
     @classmethod
@@ -262,7 +267,7 @@ class StrategyTag(_Strict):
     compare_to: str | None = None  # the variant this one is compared with ("variant vs source")
     controls: list[str] = Field(default_factory=list)  # its size-matched random controls
     control_of: str | None = None  # a control: the removal variant it matches
-    seed: int | None = None  # a control: its draw (and training) seed
+    seed: int | None = None  # a control: its draw (and training) seed; a draw check: its training seed
     removes: list[dict] = Field(default_factory=list)  # the steps whose removal the controls match
     match: Literal["rows", "tokens"] = "rows"
     also: list[str] = Field(default_factory=list)  # other roles of the same data ("left_out:length")

@@ -7,6 +7,9 @@ by side, a verdict, and a sentence that reads them together.
   seeds): did *these* rows matter, or would removing as many random rows do the same?
 - variant vs source (`engine.pair_diff`, as every pair is decided): the variant against the data it
   removed rows from (or, for an injected defect, the clean data): is this version better?
+- the draw A/A (`draw_check: true`): another random draw against the control trained with the same
+  seed, by the same rule as a removal against its control, in a family of its own: "clean" when the
+  engine calls it noise, i.e. which random rows went does not move the score by itself.
 
 Both comparisons are decided by the one engine (`workbench.evals.engine.decide`): p-values
 Holm-adjusted within each strategy and comparison kind (every variant x suite headline metric),
@@ -125,7 +128,7 @@ def _control_pool(tagged: Mapping, group: str, scores: Mapping, suite: str, metr
     """(seed variance, paired) of a strategy's removals against their controls: from the paired
     differences when every removal has 2+ controls on its own seeds (control s trained with seed s),
     else from the controls' own spread over seeds."""
-    removals = [(n, u) for n, u in tagged.items() if u.group == group and u.controls]
+    removals = [(n, u) for n, u in tagged.items() if u.group == group and u.controls and u.role != "draw_check"]
     pairs = [(metric_scores(scores.get(n, {}).get(suite, {}), metric), _by_seed(u.controls, scores, suite, metric))
              for n, u in removals]
     if pairs and all(len(c) >= 2 and set(c) <= set(r) for r, c in pairs):
@@ -165,7 +168,7 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
                 src = metric_scores(scores.get(t.compare_to, {}).get(suite, {}), metric)
                 if not mine:
                     continue
-                if src:  # as the engine decides every pair: paired on 3+ common seeds
+                if src and t.role != "draw_check":  # as the engine decides every pair: paired on 3+ common seeds
                     d = pair_diff(src, mine, common_seeds(src, mine), higher_is_better=hib,
                                   seed_var=lambda: seed_variance({v: s.get(suite, {}) for v, s in trained.items()},
                                                                  metric))
@@ -178,7 +181,8 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
                     pool, paired = pools[(t.group, suite, metric)]
                     d = removal_vs_control(mine, ctrl, higher_is_better=hib, seed_var=pool, alpha=ALPHA,
                                            paired=paired)
-                    questions.append(Question("control", name, suite, metric, d, "vs_control", (t.group, "vs_control")))
+                    family = "draw_aa" if t.role == "draw_check" else "vs_control"  # A/A checks: their own family
+                    questions.append(Question("control", name, suite, metric, d, "vs_control", (t.group, family)))
                     asked.append((len(rows), "vs_control"))
                 removed = (n_rows[t.compare_to] - n_rows[name]
                            if n_rows.get(t.compare_to) is not None and n_rows.get(name) is not None else None)
@@ -193,6 +197,9 @@ def strategy_rows(spec: dict, variants: list[dict], per_seed: Mapping, headlines
 def _verdict(r: StrategyRow) -> StrategyRow:
     """helps / hurts / inconclusive from the engine's word on the control comparison (on the source
     comparison for injected defects and re-balanced mixtures)."""
+    if r.role == "draw_check":
+        word = "inconclusive" if r.vs_control is None else ("clean" if r.vs_control.word == "noise" else "not clean")
+        return replace(r, verdict=word, reading=_reading_draw_check(replace(r, verdict=word)))
     basis = r.vs_control if r.vs_control is not None else (r.vs_source if r.role == "defect" or r.rebalanced
                                                              else None)
     word = {"better": "helps", "worse": "hurts"}.get(basis.word, "inconclusive") if basis else "inconclusive"
@@ -248,6 +255,20 @@ def _reading(r: StrategyRow) -> str:
                 "from less data rather than from these rows.")
     return (f"no measurable effect on {metric} at this budget (smallest detectable difference vs control "
             f"{_mdd(c)}, vs source {_mdd(s)}).")
+
+
+def _reading_draw_check(r: StrategyRow) -> str:
+    """The draw A/A: two random removals of one size, trained with one seed, apart only in which rows went."""
+    c, metric = r.vs_control, f"{r.suite} {r.metric}"
+    if c is None:
+        return f"draw A/A: {r.controls[0]} is not evaluated yet."
+    what = (f"draw A/A: two random draws of {r.rows_removed} rows, both trained with {r.controls[0]}'s seed, differ "
+            f"by {c.delta:+.4f} on {metric}")
+    if r.verdict == "clean":
+        return (f"{what}, within the noise (smallest detectable difference {_mdd(c)}): which random rows went "
+                "does not decide a score at this budget, so the controls stand for less data.")
+    return (f"{what} (adjusted p {c.p_adjusted:.2g}): which random rows went moves the score by itself. Read "
+            "this strategy's control comparisons with care, and raise the budget or the seeds.")
 
 
 def _reading_rebalanced(r: StrategyRow, metric: str) -> str:

@@ -68,7 +68,7 @@ def test_one_generation_batch_gives_the_responses_of_batches_of_16(ws, tiny_mode
     monkeypatch.setattr(EarlyStopHFLM, "_model_generate", spy)
     runner._prepare_offline()
     out = {}
-    for budget in ("1TiB", f"{rss_mb() / HEADROOM:.0f}MiB"):
+    for budget in ("1TiB", f"{rss_mb() / HEADROOM / 2:.0f}MiB"):  # then: no room beside what the process holds
         monkeypatch.setenv(BUDGET_ENV, budget)
         lm = runner._load_lm(runner.resolve_target(ws, str(tiny_model_dir)), 16, "hf")
         rows_seen.clear()

@@ -180,7 +180,7 @@ def eval_parts(suites: list[str], layer: str, limit: int | None, batch_size: int
     loglikelihood task, or its reference's bits per byte). A batch holds up to GEN_BATCH rows (as
     workbench.evals.decode runs it when memory allows), its step weighted by rows ** STEP_ROWS_EXP
     against a 16-row step."""
-    from workbench.evals.batching import GEN_BATCH
+    from workbench.evals.batching import generation_batch
     from workbench.evals.suites import select
 
     steps, items = 0.0, 0
@@ -189,9 +189,8 @@ def eval_parts(suites: list[str], layer: str, limit: int | None, batch_size: int
         n = min(n, limit) if limit else n
         if suite.output_type(layer) == "generate_until":
             gen = max_gen_toks or (suite.configs[layer].get("generation_kwargs") or {}).get("max_gen_toks", 256)
-            rows = max(batch_size, min(GEN_BATCH, n))
-            step = (min(rows, n) / 16) ** STEP_ROWS_EXP if n > 16 else 1.0
-            steps += math.ceil(n / rows) * int(gen) * step
+            rows = generation_batch(batch_size, n, kv_mb_per_row=1.0, room_mb=math.inf)  # memory allowing
+            steps += math.ceil(n / rows) * int(gen) * max(1.0, min(rows, n) / 16) ** STEP_ROWS_EXP
             if suite.reference_field:  # the reference's bits per byte, after generation
                 items += n
         else:  # a likelihood suite: its own pass is the reference's (think_follow_bpb), counted once

@@ -33,7 +33,7 @@ def generation_batch(batch_size: int, n_requests: int, kv_mb_per_row: float, roo
     wanted = min(GEN_BATCH, n_requests)
     if wanted <= batch_size or kv_mb_per_row <= 0:
         return int(batch_size)
-    return max(int(batch_size), min(wanted, int(room_mb // kv_mb_per_row)))
+    return max(int(batch_size), int(min(wanted, room_mb // kv_mb_per_row)))  # room_mb may be math.inf
 
 
 def kv_mb_per_row(config, tokens: int) -> float:

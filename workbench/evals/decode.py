@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from contextlib import contextmanager
 
 from lm_eval.models.huggingface import HFLM
 
@@ -93,12 +94,26 @@ class EarlyStopHFLM(HFLM):
         super().__init__(*args, **kwargs)
         self.budget_notes: list[str] = []  # what the memory budget changed, each said once
 
-    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
+    def _budgeted(self, requests) -> bool:
+        """Whether the memory budget sizes these requests' batches: on CPU, with a fixed batch size."""
+        return bool(requests) and self.batch_size != "auto" and getattr(self.device, "type", str(self.device)) == "cpu"
+
+    @contextmanager
+    def _batch_of(self, rows: int):
+        """lm-eval's batch size set to `rows` for one set of requests, then restored."""
         own = self.batch_size_per_gpu
-        if not requests or self.batch_size == "auto" or getattr(self.device, "type", str(self.device)) != "cpu":
+        self.batch_size_per_gpu = rows
+        try:
+            yield
+        finally:
+            self.batch_size_per_gpu = own
+
+    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
+        if not self._budgeted(requests):
             return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
         from workbench.core.memory import HEADROOM, budget_mb, rss_mb
 
+        own = self.batch_size_per_gpu
         longest = min(max(len(ctx) + len(cont) for _, ctx, cont in requests), self.max_length + 1)
         budget = budget_mb()
         vocab = int(self.model.get_output_embeddings().weight.shape[0])
@@ -109,26 +124,20 @@ class EarlyStopHFLM(HFLM):
             if note not in self.budget_notes:
                 self.budget_notes.append(note)
                 print(note, file=sys.stderr, flush=True)
-        self.batch_size_per_gpu = fitted
-        try:
+        with self._batch_of(fitted):
             return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
-        finally:
-            self.batch_size_per_gpu = own
 
     def generate_until(self, requests, disable_tqdm: bool = False):
-        own = self.batch_size_per_gpu
-        if not requests or self.batch_size == "auto" or getattr(self.device, "type", str(self.device)) != "cpu":
+        if not self._budgeted(requests):
             return super().generate_until(requests, disable_tqdm)
         from workbench.core.memory import HEADROOM, budget_mb, rss_mb
 
         longest = max(len(self.tok_encode(r.args[0])) for r in requests)
         new = max(int((r.args[1] or {}).get("max_gen_toks") or self.max_gen_toks) for r in requests)
         per_row = kv_mb_per_row(self.model.config, min(longest + new, self.max_length))
-        self.batch_size_per_gpu = generation_batch(own, len(requests), per_row, HEADROOM * budget_mb() - rss_mb())
-        try:
+        rows = generation_batch(self.batch_size_per_gpu, len(requests), per_row, HEADROOM * budget_mb() - rss_mb())
+        with self._batch_of(rows):
             return super().generate_until(requests, disable_tqdm)
-        finally:
-            self.batch_size_per_gpu = own
 
     def _model_generate(self, context, max_length: int, stop: list[str], **generation_kwargs):
         greedy = not generation_kwargs.get("do_sample") and not generation_kwargs.get("temperature")

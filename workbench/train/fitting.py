@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import time
 
 from workbench.data.records import Record
 from workbench.core.models import load_base_model
@@ -16,7 +15,7 @@ from workbench.train.methods import FitArgs
 from workbench.train.order import holdout_indices
 from workbench.train.render import Prepared
 from workbench.train.sanity import sanity_generations, sanity_prompts
-from workbench.train.sft import RunResult, _Recorder, _say, last_checkpoint, peak_memory_mb, train_from
+from workbench.train.sft import RunResult, _Recorder, peak_memory_mb, train_from
 
 
 def split_rows(rows: list[dict], records: list[Record], cfg: TrainConfig, seed: int, stats: dict) -> Prepared:
@@ -89,15 +88,10 @@ class MetricRecorder(_Recorder):
 def run(a: FitArgs, trainer, recorder: MetricRecorder, meta: dict) -> RunResult:
     """Train (resuming from the last checkpoint), save the adapter, check it, finish the row."""
     cat = a.ws.catalog()
-    resume = last_checkpoint(a.run_dir / "checkpoints")
-    if resume:
-        _say(a.progress, f"resuming from {resume.name}")
-        recorder.replay(resume)
-    start = time.perf_counter()
-    trained = train_from(trainer, resume)
-    wall = time.perf_counter() - start
+    fit = train_from(trainer, a.run_dir, recorder, a.progress)
+    wall = fit.wall_s
     seen = int(trainer.state.num_input_tokens_seen or 0) or int(getattr(recorder, "last_metrics", {}).get("num_tokens", 0))
-    tokens = (seen - recorder.tokens_at_start if seen > recorder.tokens_at_start else seen) if trained else 0
+    tokens = (seen - recorder.tokens_at_start if seen > recorder.tokens_at_start else seen) if fit.trained else 0
 
     adapter_dir, tmp = a.run_dir / "adapter", a.run_dir / f"adapter.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -111,12 +105,12 @@ def run(a: FitArgs, trainer, recorder: MetricRecorder, meta: dict) -> RunResult:
     losses = [s["loss"] for s in cat.run_steps(a.run_id) if s["loss"] is not None]
     prev = cat.find_run(a.run_id) or {}
     meta = {**(prev.get("meta") or {}), **meta, "target_modules": a.targets, "global_steps": trainer.state.global_step,
-            "resumed_from": resume.name if resume else None, "pad_token": a.tokenizer.pad_token}
+            "resumed_from": fit.resumed_from, "pad_token": a.tokenizer.pad_token}
     rate = tokens / wall if wall > 0 and tokens else None
     cat.finish_run(a.run_id, wall_s=wall, train_tokens=tokens, tokens_per_s=rate, peak_mem_mb=peak_memory_mb(),
                    final_loss=losses[-1] if losses else None, sanity=sanity, meta=meta)
     shutil.rmtree(a.run_dir / "checkpoints", ignore_errors=True)
-    return RunResult(a.run_id, "finished", adapter_dir, a.run_dir, False, resumed_from=resume.name if resume else None,
+    return RunResult(a.run_id, "finished", adapter_dir, a.run_dir, False, resumed_from=fit.resumed_from,
                      wall_s=wall, tokens_per_s=rate, peak_mem_mb=peak_memory_mb(), versions=meta.get("versions") or {})
 
 

@@ -59,12 +59,28 @@ def last_checkpoint(checkpoints: Path) -> Path | None:
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
-def train_from(trainer, resume: Path | None) -> bool:
-    """`trainer.train()`, resuming from the checkpoint `resume`; False when that checkpoint already
-    holds every step. A kill after the final checkpoint but before the run was marked finished
-    leaves such a checkpoint, and transformers would train on from it: it checks max_steps only
-    after a step, so a budget that ends inside an epoch got one step too many. Its weights and
-    state are loaded instead, and the caller saves the adapter as after training."""
+@dataclass(frozen=True)
+class Fitted:
+    """What `train_from` did: the checkpoint it resumed from, whether it trained, and for how long."""
+
+    resumed_from: str | None  # the checkpoint's name (checkpoint-N); None for a fresh start
+    trained: bool  # False: that checkpoint already held every step, so nothing was trained
+    wall_s: float
+
+
+def train_from(trainer, run_dir: Path, recorder, progress: bool) -> Fitted:
+    """`trainer.train()`, resumed from the run's newest whole checkpoint if there is one (its logged
+    steps replayed into the recorder first). A kill after the final checkpoint but before the run
+    was marked finished leaves a checkpoint that holds every step, and transformers would train on
+    from it: it checks max_steps only after a step, so a budget that ends inside an epoch got one
+    step too many. Such a checkpoint's weights and state are loaded instead, and the caller saves
+    the adapter as after training."""
+    resume = last_checkpoint(run_dir / "checkpoints")
+    if resume:
+        _say(progress, f"resuming from {resume.name}")
+        recorder.replay(resume)
+    start = time.perf_counter()
+    trained = True
     if resume is not None:
         from transformers import TrainerState
 
@@ -72,9 +88,10 @@ def train_from(trainer, resume: Path | None) -> bool:
         if 0 < state.max_steps <= state.global_step:
             trainer._load_from_checkpoint(str(resume))
             trainer.state = state
-            return False
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    return True
+            trained = False
+    if trained:
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    return Fitted(resume.name if resume else None, trained, time.perf_counter() - start)
 
 
 def _state_is_whole(checkpoint: Path) -> bool:
@@ -311,14 +328,9 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     mask_fraction = check_mask_batch(first)
     fill = batch_fill(trainer.get_train_dataloader(), plan["steps"] * cfg.grad_accum)
 
-    resume = last_checkpoint(run_dir / "checkpoints")
-    if resume:
-        _say(progress, f"resuming from {resume.name}")
-        recorder.replay(resume)
-    start = time.perf_counter()
-    trained = train_from(trainer, resume)
-    wall = time.perf_counter() - start
-    tokens = int(trainer.state.num_input_tokens_seen) - recorder.tokens_at_start if trained else 0
+    fit = train_from(trainer, run_dir, recorder, progress)
+    wall = fit.wall_s
+    tokens = int(trainer.state.num_input_tokens_seen) - recorder.tokens_at_start if fit.trained else 0
     rate = tokens / wall if wall > 0 and tokens else None
     peak = peak_memory_mb()
     if not is_main():
@@ -339,7 +351,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     prev = cat.find_run(run_id) or {}
     meta = {**(prev.get("meta") or {}), "target_modules": targets, "mask_fraction_first_batch": round(mask_fraction, 4),
             "nonpad_fraction": round(fill, 4), "eval_s": round(recorder.eval_s, 2),
-            "resumed_from": resume.name if resume else None, "global_steps": trainer.state.global_step,
+            "resumed_from": fit.resumed_from, "global_steps": trainer.state.global_step,
             "pad_token": tokenizer.pad_token, "eos_token": tokenizer.eos_token, "coverage": plan["coverage"]}
     if cfg.keep_adapters > 1:  # the adapters an eval averages over, oldest first (the final one is adapter_dir)
         meta["kept_adapters"] = [{"step": n, "dir": str(run_dir / KEPT_ADAPTERS / f"step-{n}")}
@@ -347,7 +359,7 @@ def _fit(ws, run_id, run_dir, ident, cfg: TrainConfig, data: Prepared, tokenizer
     cat.finish_run(run_id, wall_s=wall, train_tokens=tokens, tokens_per_s=rate,
                    peak_mem_mb=peak, final_loss=losses[-1] if losses else None, sanity=sanity, meta=meta)
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # finished: nothing to resume
-    return RunResult(run_id, "finished", adapter_dir, run_dir, False, resumed_from=resume.name if resume else None,
+    return RunResult(run_id, "finished", adapter_dir, run_dir, False, resumed_from=fit.resumed_from,
                      wall_s=wall, tokens_per_s=rate, peak_mem_mb=peak,
                      versions=meta.get("versions") or {})
 
